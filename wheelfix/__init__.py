@@ -1,0 +1,32 @@
+"""wheelfix: check, repair and slim Python wheels for small, provably working containers.
+
+The public API is what ``__all__`` lists; everything else is private and may change.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from wheelfix.audit import check
+from wheelfix.errors import InvalidWheelError, ToolError, UsageError, WheelfixError
+from wheelfix.findings import Check, Finding, Severity
+from wheelfix.results import CheckReport, ElfSummary, Sizes, Tags, WheelResult
+from wheelfix.wheelfile import Limits
+
+__all__ = [
+    "Check",
+    "CheckReport",
+    "ElfSummary",
+    "Finding",
+    "InvalidWheelError",
+    "Limits",
+    "Severity",
+    "Sizes",
+    "Tags",
+    "ToolError",
+    "UsageError",
+    "WheelResult",
+    "WheelfixError",
+    "__version__",
+    "check",
+]

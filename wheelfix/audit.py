@@ -1,0 +1,270 @@
+"""Running the checks over wheels: read each archive once, build a view, run every check.
+
+Never prints. Several wheels run in parallel processes; inside one wheel, members are
+decompressed and hashed on threads (zlib and hashlib release the GIL).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import posixpath
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wheelfix.checks import WheelView
+from wheelfix.checks.contents import check_contents
+from wheelfix.checks.debug import check_debug, strip_savings
+from wheelfix.checks.integrity import check_metadata, check_record
+from wheelfix.checks.platform import analyze_platform, interest_for
+from wheelfix.elf import AR_MAGIC, ELF_MAGIC, CorruptElfError, ElfInfo, parse_elf
+from wheelfix.errors import InvalidWheelError, UsageError
+from wheelfix.findings import Finding, Severity
+from wheelfix.policy import blacklisted_symbols, parse_platform_tag, policies_for
+from wheelfix.resolve import HostLibraries
+from wheelfix.results import CheckReport, ElfSummary, Sizes, Tags, WheelResult
+from wheelfix.wheelfile import Limits, Member, WheelArchive
+
+__all__ = ["CheckOptions", "check", "check_wheel"]
+
+_TEXT_LIMIT = 16 << 20
+_DIST_INFO_TEXTS = ("RECORD", "WHEEL", "METADATA", "entry_points.txt")
+_THREADED_MIN_BYTES = 8 << 20
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckOptions:
+    target: str | None = None
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    fail_on: Severity | None = Severity.ERROR
+    jobs: int = 0
+    limits: Limits = field(default_factory=Limits)
+    ld_root: str = "/"
+
+    def wanted(self, finding: Finding) -> bool:
+        code = finding.code
+        if self.select and not any(code.startswith(p) for p in self.select):
+            return False
+        return not any(code.startswith(p) for p in self.ignore)
+
+
+def validate_target(target: str | None) -> None:
+    if target is None:
+        return
+    info = parse_platform_tag(target)
+    if info is None or info.libc is None:
+        raise UsageError(f"--target {target!r} is not a manylinux_X_Y_ARCH or musllinux_X_Y_ARCH tag")
+    if policies_for(info.libc, info.arch, info.base).by_tag(target) is None:
+        raise UsageError(f"--target {target!r}: no such policy in auditwheel's data")
+
+
+def _digest(data: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode("ascii")
+
+
+def _wants_text(name: str, dist_info: str) -> bool:
+    if name.startswith(dist_info + "/"):
+        return name[len(dist_info) + 1 :] in _DIST_INFO_TEXTS
+    if name.endswith(".pth"):
+        top = name.split("/")
+        return len(top) == 1 or (len(top) == 3 and top[0].endswith(".data")
+                                 and top[1] in ("purelib", "platlib"))  # fmt: skip
+    return False
+
+
+@dataclass(slots=True)
+class _Scan:
+    digests: dict[str, str] = field(default_factory=dict)
+    elves: dict[str, ElfInfo] = field(default_factory=dict)
+    elf_errors: dict[str, str] = field(default_factory=dict)
+    static: set[str] = field(default_factory=set)
+    texts: dict[str, str] = field(default_factory=dict)
+
+
+def _scan_member(
+    archive: WheelArchive, member: Member, blacklisted: frozenset[str]
+) -> tuple[str, str, ElfInfo | str | None, bool, str | None]:
+    data = archive.read(member)
+    digest = _digest(data)
+    elf: ElfInfo | str | None = None
+    if data[:4] == ELF_MAGIC:
+        try:
+            elf = parse_elf(data, interest=interest_for(member.name, blacklisted))
+        except CorruptElfError as exc:
+            elf = str(exc)
+    text = None
+    if _wants_text(member.name, archive.dist_info) and member.size <= _TEXT_LIMIT:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+    return member.name, digest, elf, data[:8] == AR_MAGIC, text
+
+
+def _scan(archive: WheelArchive, threads: int) -> _Scan:
+    scan = _Scan()
+    blacklisted = blacklisted_symbols()
+    total = sum(m.size for m in archive.members)
+    if threads > 1 and total >= _THREADED_MIN_BYTES:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            # Biggest first, so one huge library does not finish last on its own.
+            ordered = sorted(archive.members, key=lambda m: -m.size)
+            rows: Iterable[tuple[str, str, ElfInfo | str | None, bool, str | None]] = pool.map(
+                lambda m: _scan_member(archive, m, blacklisted), ordered
+            )
+            rows = list(rows)
+    else:
+        rows = [_scan_member(archive, m, blacklisted) for m in archive.members]
+    for name, digest, elf, is_ar, text in rows:
+        scan.digests[name] = digest
+        if isinstance(elf, ElfInfo):
+            scan.elves[name] = elf
+        elif isinstance(elf, str):
+            scan.elf_errors[name] = elf
+        if is_ar:
+            scan.static.add(name)
+        if text is not None:
+            scan.texts[name] = text
+    return scan
+
+
+def check_wheel(
+    path: str | os.PathLike[str],
+    options: CheckOptions | None = None,
+    *,
+    host: HostLibraries | None = None,
+    threads: int = 1,
+) -> WheelResult:
+    """Check one wheel. Unreadable input becomes a result with ``error`` set; never raises it."""
+    options = options or CheckOptions()
+    display = os.fspath(path)
+    filename = posixpath.basename(display.replace(os.sep, "/"))
+    try:
+        with WheelArchive(Path(display), limits=options.limits) as archive:
+            scan = _scan(archive, threads)
+            view = WheelView(
+                path=display,
+                name=archive.wheel_name,
+                dist_info=archive.dist_info,
+                file_size=archive.file_size,
+                members=archive.members,
+                digests=scan.digests,
+                elves=scan.elves,
+                elf_errors=scan.elf_errors,
+                static_archives=frozenset(scan.static),
+                texts=scan.texts,
+            )
+    except InvalidWheelError as exc:
+        return WheelResult(path=display, filename=filename, error=str(exc))
+    return _evaluate(view, options, host or HostLibraries(options.ld_root))
+
+
+def _evaluate(view: WheelView, options: CheckOptions, host: HostLibraries) -> WheelResult:
+    metadata, findings = check_metadata(view)
+    findings += check_record(view)
+    verdict = analyze_platform(
+        view, host, target=options.target, root_is_purelib=metadata.root_is_purelib
+    )
+    findings += verdict.findings
+    findings += check_debug(view)
+    findings += check_contents(view)
+    kept = sorted(
+        (f for f in findings if options.wanted(f)),
+        key=lambda f: (-f.level, f.code, f.path or ""),
+    )
+    elves = view.elves
+    sizes = Sizes(
+        compressed=view.file_size,
+        uncompressed=sum(m.size for m in view.members),
+        elf=sum(e.file_size for e in elves.values()),
+        debug_info=sum(e.debug_bytes for e in elves.values()),
+        symbol_table=sum(e.symtab_bytes for e in elves.values()),
+    )
+    return WheelResult(
+        path=view.path,
+        filename=view.name.filename,
+        tags=Tags(
+            claimed=view.name.platforms,
+            wheel_file=metadata.tags,
+            consistent=verdict.consistent,
+            repairable=verdict.repairable,
+        ),
+        libc=verdict.libc,
+        arch=verdict.arch,
+        external_libraries=verdict.external_libraries,
+        external_library_paths=verdict.external_paths,
+        sizes=sizes,
+        strip_savings=strip_savings(view),
+        elf_files=tuple(
+            ElfSummary(path=p, arch=e.arch, libc=e.libc, size=e.file_size,
+                       debug_info=e.debug_bytes, symbol_table=e.symtab_bytes,
+                       needed=e.needed, isa_level=e.isa_level)
+            for p, e in sorted(elves.items())
+        ),  # fmt: skip
+        findings=tuple(kept),
+    )
+
+
+def _worker(args: tuple[str, CheckOptions, int]) -> WheelResult:
+    path, options, threads = args
+    return check_wheel(path, options, threads=threads)
+
+
+def check(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    target: str | None = None,
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+    fail_on: Severity | str | None = Severity.ERROR,
+    jobs: int = 0,
+    limits: Limits | None = None,
+    on_result: Callable[[WheelResult], None] | None = None,
+) -> CheckReport:
+    """Check wheels and return a :class:`CheckReport` (results in input order).
+
+    ``jobs=0`` uses every core. Never prints; raises only :class:`~wheelfix.WheelfixError`
+    (for options that make no sense — unreadable wheels are reported in the results).
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    if isinstance(fail_on, str):
+        fail_on = None if fail_on == "never" else _parse_severity(fail_on)
+    validate_target(target)
+    options = CheckOptions(
+        target=target,
+        select=tuple(select),
+        ignore=tuple(ignore),
+        fail_on=fail_on,
+        jobs=jobs,
+        limits=limits or Limits(),
+    )
+    names = [os.fspath(p) for p in paths]
+    workers = jobs if jobs > 0 else (os.cpu_count() or 1)
+    results: list[WheelResult] = []
+    if len(names) > 1 and workers > 1:
+        procs = min(workers, len(names))
+        with ProcessPoolExecutor(max_workers=procs) as pool:
+            for result in pool.map(_worker, [(n, options, 1) for n in names]):
+                results.append(result)
+                if on_result is not None:
+                    on_result(result)
+    else:
+        host = HostLibraries(options.ld_root)
+        for name in names:
+            result = check_wheel(name, options, host=host, threads=workers)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    return CheckReport(results=tuple(results), fail_on=fail_on)
+
+
+def _parse_severity(text: str) -> Severity:
+    try:
+        return Severity.parse(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None

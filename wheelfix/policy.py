@@ -1,0 +1,226 @@
+"""manylinux / musllinux policies, read from the data files shipped inside auditwheel.
+
+auditwheel's policy JSON is the single source of truth for which libraries a tag may link
+to, which symbol versions it may require and which symbols are forbidden. We read it as
+data (never import auditwheel's Python modules, whose internals change every release) and
+do the tag arithmetic here.
+
+Priorities follow auditwheel: a higher priority is an *older*, more widely compatible
+platform; the generic ``linux`` policy has priority 0.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import importlib.resources
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from wheelfix.errors import UsageError
+
+__all__ = ["Libc", "Policy", "PolicySet", "TagInfo", "parse_platform_tag", "policies_for"]
+
+
+class Libc(enum.Enum):
+    GLIBC = "glibc"
+    MUSL = "musl"
+
+    @property
+    def prefix(self) -> str:
+        return "manylinux" if self is Libc.GLIBC else "musllinux"
+
+
+# musl's loader is called ld-musl-<arch>.so.1 and its libc soname libc.musl-<arch>.so.1; the
+# <arch> spelling is musl's own, not the wheel tag's.
+_MUSL_ARCH = {"i686": "x86", "armv7l": "armv7"}
+_LEGACY_ALIASES = {"manylinux1": "manylinux_2_5", "manylinux2010": "manylinux_2_12",
+                   "manylinux2014": "manylinux_2_17"}  # fmt: skip
+_TAG_RE = re.compile(r"^(?P<base>(?:many|musl)linux_\d+_\d+|manylinux\d+|linux)_(?P<arch>.+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class TagInfo:
+    """A platform tag split into its parts, e.g. ``manylinux_2_17`` + ``x86_64``."""
+
+    tag: str
+    base: str
+    arch: str
+
+    @property
+    def libc(self) -> Libc | None:
+        if self.base.startswith("musllinux"):
+            return Libc.MUSL
+        if self.base.startswith("manylinux"):
+            return Libc.GLIBC
+        return None
+
+
+def parse_platform_tag(tag: str) -> TagInfo | None:
+    """Split a Linux platform tag; ``None`` for tags that are not about Linux (``any``, macOS)."""
+    m = _TAG_RE.match(tag)
+    if m is None:
+        return None
+    base = _LEGACY_ALIASES.get(m["base"], m["base"])
+    return TagInfo(tag, base, m["arch"])
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Policy:
+    """One platform policy for one architecture."""
+
+    base: str
+    arch: str
+    libc: Libc
+    priority: int
+    aliases: tuple[str, ...]
+    symbol_versions: Mapping[str, frozenset[str]]
+    whitelist: frozenset[str]
+    blacklist: Mapping[str, frozenset[str]]
+
+    @property
+    def name(self) -> str:
+        return f"{self.base}_{self.arch}"
+
+    @property
+    def is_linux(self) -> bool:
+        return self.priority == 0
+
+    def __lt__(self, other: Policy) -> bool:
+        return self.priority < other.priority
+
+    def missing_versions(self, required: Iterable[str]) -> list[str]:
+        """Symbol versions (``GLIBC_2.34``) that this policy does not allow, sorted."""
+        if self.is_linux:
+            return []
+        missing = []
+        for version in required:
+            prefix, _, number = version.partition("_")
+            allowed = self.symbol_versions.get(prefix)
+            if allowed is not None and number not in allowed:
+                missing.append(version)
+        return sorted(missing)
+
+
+class PolicySet:
+    """The policies that apply to one (libc, architecture), ordered from ``linux`` upwards."""
+
+    def __init__(self, libc: Libc, arch: str, policies: list[Policy]) -> None:
+        self.libc = libc
+        self.arch = arch
+        self.policies = sorted(policies)
+
+    def __iter__(self) -> Iterable[Policy]:  # pragma: no cover - convenience
+        return iter(self.policies)
+
+    @property
+    def linux(self) -> Policy:
+        return self.policies[0]
+
+    @property
+    def highest(self) -> Policy:
+        return self.policies[-1]
+
+    def by_tag(self, tag: str) -> Policy | None:
+        info = parse_platform_tag(tag)
+        if info is None or info.arch != self.arch:
+            return None
+        for p in self.policies:
+            if p.base == info.base:
+                return p
+        return None
+
+    def best_for_versions(self, required: Iterable[str]) -> Policy:
+        needed = list(required)
+        for p in reversed(self.policies):
+            if not p.missing_versions(needed):
+                return p
+        return self.linux
+
+
+@functools.cache
+def _raw_policies(libc: Libc) -> list[dict[str, object]]:
+    name = "manylinux-policy.json" if libc is Libc.GLIBC else "musllinux-policy.json"
+    try:
+        text = importlib.resources.files("auditwheel").joinpath("policy", name).read_text()
+    except (ModuleNotFoundError, FileNotFoundError, OSError) as exc:
+        raise UsageError(
+            f"cannot read auditwheel's policy data ({name}): {exc}; is auditwheel installed?"
+        ) from None
+    data = json.loads(text)
+    if not isinstance(data, list):
+        raise UsageError(f"auditwheel policy file {name} has an unexpected shape")
+    return data
+
+
+def _musl_soname(soname: str, arch: str) -> str:
+    if soname == "libc.so":
+        return f"libc.musl-{_MUSL_ARCH.get(arch, arch)}.so.1"
+    return soname
+
+
+@functools.cache
+def policies_for(libc: Libc, arch: str, musl_base: str | None = None) -> PolicySet:
+    """The policy set for ``libc``/``arch``.
+
+    musl has no symbol versioning, so nothing in a binary says which musllinux version it
+    needs. For musl we keep one policy: ``musl_base`` (the one the filename claims) or the
+    newest known, next to ``linux`` — as auditwheel does.
+    """
+    policies: list[Policy] = []
+    for raw in _raw_policies(libc):
+        base = str(raw["name"])
+        versions = raw["symbol_versions"]
+        assert isinstance(versions, dict)
+        if base != "linux" and arch not in versions:
+            continue
+        whitelist = raw["lib_whitelist"]
+        blacklist = raw["blacklist"]
+        aliases = raw["aliases"]
+        assert isinstance(whitelist, list) and isinstance(blacklist, dict)
+        assert isinstance(aliases, list)
+        policies.append(
+            Policy(
+                base=base,
+                arch=arch,
+                libc=libc,
+                priority=int(str(raw["priority"])),
+                aliases=tuple(f"{a}_{arch}" for a in aliases),
+                symbol_versions={
+                    k: frozenset(v) for k, v in (versions.get(arch) or {}).items()
+                },
+                whitelist=frozenset(_musl_soname(s, arch) if libc is Libc.MUSL else s
+                                    for s in whitelist),  # fmt: skip
+                blacklist={k: frozenset(v) for k, v in blacklist.items()},
+            )
+        )
+    if libc is Libc.MUSL:
+        musl = sorted(p for p in policies if not p.is_linux)
+        if musl:
+            chosen = next((p for p in musl if p.base == musl_base), musl[0])
+            policies = [p for p in policies if p.is_linux or p is chosen]
+    return PolicySet(libc, arch, policies)
+
+
+def known_arches(libc: Libc) -> frozenset[str]:
+    arches: set[str] = set()
+    for raw in _raw_policies(libc):
+        versions = raw["symbol_versions"]
+        assert isinstance(versions, dict)
+        arches.update(versions)
+    return frozenset(arches)
+
+
+@functools.cache
+def blacklisted_symbols() -> frozenset[str]:
+    """Every symbol name any policy forbids: the names whose binding the ELF reader reports."""
+    names: set[str] = set()
+    for libc in Libc:
+        for raw in _raw_policies(libc):
+            blacklist = raw["blacklist"]
+            assert isinstance(blacklist, dict)
+            for symbols in blacklist.values():
+                names.update(symbols)
+    return frozenset(names)

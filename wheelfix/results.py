@@ -1,0 +1,148 @@
+"""Result types: frozen dataclasses carrying exactly what the JSON report carries.
+
+The JSON shape is a contract (``schema_version``; schema in ``docs/schema/check.schema.json``,
+validated by the tests). Add keys freely; never change or remove one without bumping the
+schema version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from wheelfix import __version__
+from wheelfix.findings import Finding, Severity
+
+__all__ = ["SCHEMA_VERSION", "CheckReport", "ElfSummary", "Sizes", "Tags", "WheelResult"]
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tags:
+    claimed: tuple[str, ...]
+    wheel_file: tuple[str, ...]
+    consistent: str | None
+    repairable: str | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "claimed": list(self.claimed),
+            "wheel_file": list(self.wheel_file),
+            "consistent": self.consistent,
+            "repairable": self.repairable,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sizes:
+    compressed: int = 0
+    uncompressed: int = 0
+    elf: int = 0
+    debug_info: int = 0
+    symbol_table: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "compressed": self.compressed,
+            "uncompressed": self.uncompressed,
+            "elf": self.elf,
+            "debug_info": self.debug_info,
+            "symbol_table": self.symbol_table,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ElfSummary:
+    """Per-file detail (shown with ``-v``)."""
+
+    path: str
+    arch: str | None
+    libc: str | None
+    size: int
+    debug_info: int
+    symbol_table: int
+    needed: tuple[str, ...]
+    isa_level: int
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "arch": self.arch,
+            "libc": self.libc,
+            "size": self.size,
+            "debug_info": self.debug_info,
+            "symbol_table": self.symbol_table,
+            "needed": list(self.needed),
+            "isa_level": self.isa_level,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WheelResult:
+    path: str
+    filename: str
+    error: str | None = None
+    tags: Tags | None = None
+    libc: str | None = None
+    arch: str | None = None
+    external_libraries: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    external_library_paths: Mapping[str, str | None] = field(default_factory=dict)
+    sizes: Sizes = field(default_factory=Sizes)
+    strip_savings: Mapping[str, int] = field(default_factory=dict)
+    elf_files: tuple[ElfSummary, ...] = ()
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def status(self) -> str:
+        if self.error is not None:
+            return "error"
+        return "findings" if self.findings else "ok"
+
+    def worst(self) -> Severity | None:
+        return max((f.level for f in self.findings), default=None)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "filename": self.filename,
+            "status": self.status,
+            "error": None if self.error is None else {"message": self.error},
+            "tags": None if self.tags is None else self.tags.to_json(),
+            "libc": self.libc,
+            "arch": self.arch,
+            "external_libraries": {k: list(v) for k, v in self.external_libraries.items()},
+            "external_library_paths": dict(self.external_library_paths),
+            "sizes": self.sizes.to_json(),
+            "strip_savings": dict(self.strip_savings),
+            "elf_files": [e.to_json() for e in self.elf_files],
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckReport:
+    results: tuple[WheelResult, ...]
+    fail_on: Severity | None = Severity.ERROR
+
+    @property
+    def exit_code(self) -> int:
+        """0 clean, 1 findings at or above ``fail_on``, 2 an input could not be read."""
+        if any(r.error is not None for r in self.results):
+            return 2
+        if self.fail_on is None:
+            return 0
+        for result in self.results:
+            worst = result.worst()
+            if worst is not None and worst >= self.fail_on:
+                return 1
+        return 0
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "wheelfix_version": __version__,
+            "fail_on": self.fail_on.label if self.fail_on is not None else "never",
+            "exit_code": self.exit_code,
+            "results": [r.to_json() for r in self.results],
+        }
