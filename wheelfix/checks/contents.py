@@ -21,13 +21,13 @@ _CHECKS = {
     Category.BUILD_LEFTOVERS: Check.BUILD_LEFTOVERS,
     Category.SOURCE_MAPS: Check.SOURCE_MAPS,
 }
-_NOUNS = {
-    Category.TESTS: "test files",
-    Category.BYTECODE: "bytecode files",
-    Category.SOURCES: "C/C++/Cython/Fortran sources",
-    Category.STATIC: "static archives or object files",
-    Category.BUILD_LEFTOVERS: "build/editor/VCS leftovers",
-    Category.SOURCE_MAPS: "source maps",
+_NOUNS = {  # (singular, plural)
+    Category.TESTS: ("test file", "test files"),
+    Category.BYTECODE: ("bytecode file", "bytecode files"),
+    Category.SOURCES: ("C/C++/Cython/Fortran source", "C/C++/Cython/Fortran sources"),
+    Category.STATIC: ("static archive or object file", "static archives or object files"),
+    Category.BUILD_LEFTOVERS: ("build/editor/VCS leftover", "build/editor/VCS leftovers"),
+    Category.SOURCE_MAPS: ("source map", "source maps"),
 }
 
 
@@ -53,7 +53,8 @@ def check_contents(view: WheelView) -> list[Finding]:
             check=_CHECKS[category], path=folder + "/" if category is Category.TESTS else (
                 members[0].name if len(members) == 1 else folder + "/"),
             bytes=total,
-            message=f"{len(members)} {_NOUNS[category]} ({human(total)}): {examples}{more}",
+            message=f"{len(members)} {_NOUNS[category][len(members) != 1]} ({human(total)}): "
+            f"{examples}{more}",
         ))  # fmt: skip
     out += _pth_findings(view)
     out += _case_collisions(view)

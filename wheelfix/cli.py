@@ -1,0 +1,210 @@
+"""The command line: parse, call the library, render, map to an exit code. Nothing else.
+
+Exit codes (docs/cli.md): 0 clean; 1 findings at or above --fail-on; 2 usage error or an
+input that could not be read; 3 a required external tool missing or failing; 4 an internal
+error (a bug in wheelfix).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from wheelfix import __version__
+from wheelfix.audit import check as run_check
+from wheelfix.config import load_check_config
+from wheelfix.errors import WheelfixError
+from wheelfix.findings import Severity
+from wheelfix.report import render_json, render_text
+from wheelfix.results import WheelResult
+from wheelfix.wheelfile import Limits
+
+__all__ = ["main"]
+
+EXIT_INTERNAL = 4
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+
+
+def _console(stream: object = None) -> Console:
+    file = stream if stream is not None else sys.stdout
+    tty = bool(getattr(file, "isatty", lambda: False)())
+    # Plain, unwrapped lines when not a terminal: CI logs and pipes read them as they are.
+    return Console(
+        file=file,  # type: ignore[arg-type]
+        highlight=False,
+        soft_wrap=not tty,
+        no_color=not tty,
+        width=None if tty else 160,
+    )
+
+
+def _parse_size(text: str) -> int:
+    m = _SIZE_RE.match(text)
+    if m is None:
+        raise click.BadParameter(f"{text!r} is not a size such as 8G or 500M")
+    scale = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m[2].lower()]
+    return int(m[1]) * scale
+
+
+def _split_codes(values: Sequence[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for value in values:
+        out += [v.strip().upper() for v in value.split(",") if v.strip()]
+    for code in out:
+        if not re.fullmatch(r"WF\d{0,3}", code):
+            raise click.BadParameter(f"{code!r} is not a check code or prefix (e.g. WF2, WF301)")
+    return tuple(out)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="wheelfix")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Check, repair and slim Python wheels for small, provably working containers."""
+    ctx.obj = {"debug": debug}
+
+
+_CHECK_EPILOG = """\b
+Examples:
+  wheelfix check dist/*.whl
+  wheelfix check --format json dist/*.whl > report.json
+  wheelfix check --target musllinux_1_2_x86_64 dist/*.whl   # will it install on Alpine?
+  wheelfix check --fail-on warning --ignore WF4 dist/*.whl
+
+\b
+Exit codes:
+  0  nothing at or above --fail-on
+  1  findings at or above --fail-on
+  2  usage error, or an input that could not be read as a wheel
+     (the other inputs are still checked and reported)
+  3  a required external tool is missing or failed
+  4  internal error (a bug in wheelfix)
+
+Defaults come from [tool.wheelfix] in the nearest pyproject.toml (keys: fail-on, select,
+ignore, target, jobs, max-uncompressed). Every check code is explained in docs/checks.md.
+"""
+
+
+@cli.command("check", epilog=_CHECK_EPILOG)
+@click.argument("wheels", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format. JSON follows docs/schema/check.schema.json.")  # fmt: skip
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]),
+              help="Lowest severity that makes the exit code 1.  [default: error]")  # fmt: skip
+@click.option("--select", multiple=True, metavar="CODES",
+              help="Only report codes starting with these prefixes (comma-separated, repeatable).")  # fmt: skip
+@click.option("--ignore", multiple=True, metavar="CODES",
+              help="Do not report codes starting with these prefixes, e.g. WF4 or WF302.")  # fmt: skip
+@click.option("--target", metavar="PLATFORM",
+              help="Also ask: can this wheel install on PLATFORM (e.g. musllinux_1_2_x86_64)?")  # fmt: skip
+@click.option("-j", "--jobs", type=click.IntRange(min=0),
+              help="Parallel workers; 0 means all cores.  [default: 0]")  # fmt: skip
+@click.option("--max-uncompressed", metavar="SIZE",
+              help="Refuse wheels that expand beyond SIZE (e.g. 8G).  [default: 8G]")  # fmt: skip
+@click.option("--no-config", is_flag=True, help="Ignore [tool.wheelfix] in pyproject.toml.")
+@click.option("-v", "--verbose", count=True, help="Hints, per-file ELF detail, library paths.")
+@click.pass_context
+def check_cmd(
+    ctx: click.Context,
+    wheels: tuple[Path, ...],
+    fmt: str,
+    fail_on: str | None,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    target: str | None,
+    jobs: int | None,
+    max_uncompressed: str | None,
+    no_config: bool,
+    verbose: int,
+) -> None:
+    """Audit wheels: platform tag, external libraries, debug info, contents, RECORD."""
+
+    def run() -> int:
+        config = load_check_config() if not no_config else None
+        limit = _parse_size(max_uncompressed) if max_uncompressed else None
+        if limit is None and config is not None:
+            limit = config.max_uncompressed
+        limits = Limits(max_total_size=limit) if limit else Limits()
+        progress = _progress(len(wheels)) if fmt == "text" else None
+        on_result: Callable[[WheelResult], None] | None = None
+        if progress is not None:
+            task = progress.add_task("checking", total=len(wheels))
+            progress.start()
+
+            def on_result(_: WheelResult) -> None:
+                progress.advance(task)
+
+        try:
+            report = run_check(
+                [os.fspath(w) for w in wheels],
+                target=target or (config.target if config else None),
+                select=_split_codes(select) or (config.select if config else ()),
+                ignore=_split_codes(ignore) or (config.ignore if config else ()),
+                fail_on=fail_on or (config.fail_on if config and config.fail_on else "error"),
+                jobs=jobs if jobs is not None else (config.jobs if config and config.jobs else 0),
+                limits=limits,
+                on_result=on_result,
+            )
+        finally:
+            if progress is not None:
+                progress.stop()
+        if fmt == "json":
+            click.echo(render_json(report), nl=False)
+        else:
+            render_text(report, _console(), verbose=verbose)
+        for result in report.results:
+            if result.error is not None and fmt == "json":
+                click.echo(f"wheelfix: error: {result.error}", err=True)
+        return report.exit_code
+
+    ctx.exit(_guard(ctx, run))
+
+
+def _progress(count: int) -> Progress | None:
+    if count < 2 or not sys.stderr.isatty():
+        return None
+    return Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(),
+        MofNCompleteColumn(), console=Console(file=sys.stderr), transient=True,
+    )  # fmt: skip
+
+
+def _guard(ctx: click.Context, run: Callable[[], int]) -> int:
+    """Map errors to exit codes: one line on stderr, a traceback only with --debug."""
+    debug = bool(ctx.obj and ctx.obj.get("debug"))
+    try:
+        return run()
+    except WheelfixError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"wheelfix: error: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("wheelfix: interrupted", err=True)
+        return 130
+    except click.ClickException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no raw tracebacks
+        if debug:
+            traceback.print_exc()
+        click.echo(
+            f"wheelfix: internal error: {type(exc).__name__}: {exc} (rerun with --debug and "
+            "report it)",
+            err=True,
+        )
+        return EXIT_INTERNAL
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    cli.main(args=list(argv) if argv is not None else None, prog_name="wheelfix")
+    raise SystemExit(0)  # pragma: no cover - click always exits

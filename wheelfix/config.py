@@ -1,0 +1,84 @@
+"""Defaults from ``[tool.wheelfix]`` in the nearest ``pyproject.toml``.
+
+Command-line options win over the file. Unknown keys are an error, so a typo never
+silently disables a gate.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from wheelfix.errors import UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+__all__ = ["CheckConfig", "find_pyproject", "load_check_config"]
+
+_KEYS = frozenset({"fail-on", "select", "ignore", "target", "jobs", "max-uncompressed"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckConfig:
+    fail_on: str | None = None
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    target: str | None = None
+    jobs: int | None = None
+    max_uncompressed: int | None = None
+    source: Path | None = None
+
+
+def find_pyproject(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _codes(value: object, key: str, source: Path) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UsageError(f"{source}: [tool.wheelfix] {key} must be a list of code prefixes")
+    return tuple(v.strip().upper() for v in value if v.strip())
+
+
+def load_check_config(start: Path | None = None) -> CheckConfig:
+    path = find_pyproject(start or Path.cwd())
+    if path is None:
+        return CheckConfig()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read [tool.wheelfix]: {exc}") from None
+    table = data.get("tool", {}).get("wheelfix", {})
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [tool.wheelfix] must be a table")
+    flat = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    unknown = sorted(set(flat) - _KEYS)
+    if unknown:
+        raise UsageError(f"{path}: unknown key(s) in [tool.wheelfix]: {', '.join(unknown)}")
+    jobs = flat.get("jobs")
+    if jobs is not None and (not isinstance(jobs, int) or jobs < 0):
+        raise UsageError(f"{path}: [tool.wheelfix] jobs must be a non-negative integer")
+    max_unc = flat.get("max-uncompressed")
+    if max_unc is not None and (not isinstance(max_unc, int) or max_unc <= 0):
+        raise UsageError(f"{path}: [tool.wheelfix] max-uncompressed must be a positive integer")
+    for key in ("fail-on", "target"):
+        if key in flat and not isinstance(flat[key], str):
+            raise UsageError(f"{path}: [tool.wheelfix] {key} must be a string")
+    return CheckConfig(
+        fail_on=flat.get("fail-on"),
+        select=_codes(flat.get("select", []), "select", path),
+        ignore=_codes(flat.get("ignore", []), "ignore", path),
+        target=flat.get("target"),
+        jobs=jobs,
+        max_uncompressed=max_unc,
+        source=path,
+    )

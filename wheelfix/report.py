@@ -1,0 +1,102 @@
+"""Rendering reports: text for people (rich; plain when not a terminal) and JSON for machines."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from wheelfix.findings import Severity
+from wheelfix.results import CheckReport, WheelResult
+from wheelfix.units import human, percent
+
+__all__ = ["render_json", "render_text"]
+
+_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+_MARK = {"ok": "[green]✓[/]", "findings": "[yellow]![/]", "error": "[bold red]✗[/]"}
+
+
+def render_json(report: CheckReport) -> str:
+    return json.dumps(report.to_json(), indent=2, sort_keys=False) + "\n"
+
+
+def _counts(result: WheelResult) -> str:
+    parts = []
+    for severity in (Severity.ERROR, Severity.WARNING, Severity.INFO):
+        n = sum(1 for f in result.findings if f.level is severity)
+        if n:
+            label = severity.label + ("s" if n > 1 and severity is not Severity.INFO else "")
+            parts.append(f"[{_STYLE[severity]}]{n} {label}[/]")
+    return ", ".join(parts) if parts else "[green]no findings[/]"
+
+
+def _summary(result: WheelResult) -> str:
+    name = escape(result.filename)
+    if result.error is not None:
+        return f"{_MARK['error']} {name}: [bold red]cannot be read[/] — {escape(result.error)}"
+    sizes = result.sizes
+    bits = [human(sizes.compressed)]
+    tags = result.tags
+    if tags is not None and tags.consistent is not None:
+        claimed = ".".join(tags.claimed)
+        tag_text = f"claims {claimed}, satisfies {tags.consistent}"
+        if tags.repairable and tags.repairable != tags.consistent:
+            tag_text += f", repairable to {tags.repairable}"
+        bits.append(tag_text)
+    elif tags is not None:
+        bits.append("no binaries")
+    if sizes.debug_info or sizes.symbol_table:
+        bits.append(
+            f"debug {human(sizes.debug_info)} + symtab {human(sizes.symbol_table)} "
+            f"({percent(sizes.debug_info + sizes.symbol_table, sizes.elf)} of ELF)"
+        )
+    return f"{_MARK[result.status]} {name} ({escape('; '.join(bits))}): {_counts(result)}"
+
+
+def render_text(report: CheckReport, console: Console, *, verbose: int = 0) -> None:
+    for result in report.results:
+        console.print(_summary(result))
+        if result.error is not None:
+            continue
+        for finding in result.findings:
+            style = _STYLE[finding.level]
+            where = f"{escape(finding.path)}: " if finding.path else ""
+            console.print(
+                f"  [{style}]{finding.level.label:<7}[/] [bold]{finding.code}[/] "
+                f"{finding.name}  {where}{escape(finding.message)}"
+            )
+            if verbose:
+                console.print(f"          [dim]hint: {escape(finding.hint)}[/]")
+        if verbose and result.elf_files:
+            table = Table(title=None, box=None, pad_edge=False, show_edge=False)
+            for col in ("ELF file", "arch", "libc", "size", "debug", "symtab", "needs"):
+                table.add_column(col, overflow="fold")
+            for elf in result.elf_files:
+                table.add_row(
+                    escape(elf.path), elf.arch or "?", elf.libc or "-", human(elf.size),
+                    human(elf.debug_info), human(elf.symbol_table), escape(", ".join(elf.needed)),
+                )  # fmt: skip
+            console.print(table)
+            savings = result.strip_savings
+            if savings.get("all"):
+                console.print(
+                    "  strip would recover: "
+                    + ", ".join(f"{level} {human(n)}" for level, n in savings.items())
+                )
+        if verbose and result.external_library_paths:
+            for soname, where in result.external_library_paths.items():
+                needers = ", ".join(result.external_libraries.get(soname, ()))
+                console.print(
+                    f"  external {escape(soname)} -> {escape(where or 'not found')} "
+                    f"(needed by {escape(needers)})"
+                )
+    total = len(report.results)
+    failing = report.exit_code
+    verdict = {0: "[green]passed[/]", 1: "[red]failed[/]", 2: "[red]failed (unreadable input)[/]"}
+    gate = report.fail_on.label if report.fail_on is not None else "never"
+    console.print(
+        f"{total} wheel{'s' if total != 1 else ''} checked; gate --fail-on {gate}: "
+        f"{verdict.get(failing, str(failing))}"
+    )
