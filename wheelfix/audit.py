@@ -57,7 +57,9 @@ def validate_target(target: str | None) -> None:
         return
     info = parse_platform_tag(target)
     if info is None or info.libc is None:
-        raise UsageError(f"--target {target!r} is not a manylinux_X_Y_ARCH or musllinux_X_Y_ARCH tag")
+        raise UsageError(
+            f"--target {target!r} is not a manylinux_X_Y_ARCH or musllinux_X_Y_ARCH tag"
+        )
     if policies_for(info.libc, info.arch, info.base).by_tag(target) is None:
         raise UsageError(f"--target {target!r}: no such policy in auditwheel's data")
 
@@ -71,8 +73,9 @@ def _wants_text(name: str, dist_info: str) -> bool:
         return name[len(dist_info) + 1 :] in _DIST_INFO_TEXTS
     if name.endswith(".pth"):
         top = name.split("/")
-        return len(top) == 1 or (len(top) == 3 and top[0].endswith(".data")
-                                 and top[1] in ("purelib", "platlib"))  # fmt: skip
+        return len(top) == 1 or (
+            len(top) == 3 and top[0].endswith(".data") and top[1] in ("purelib", "platlib")
+        )
     return False
 
 
@@ -200,11 +203,18 @@ def _evaluate(view: WheelView, options: CheckOptions, host: HostLibraries) -> Wh
         sizes=sizes,
         strip_savings=strip_savings(view),
         elf_files=tuple(
-            ElfSummary(path=p, arch=e.arch, libc=e.libc, size=e.file_size,
-                       debug_info=e.debug_bytes, symbol_table=e.symtab_bytes,
-                       needed=e.needed, isa_level=e.isa_level)
+            ElfSummary(
+                path=p,
+                arch=e.arch,
+                libc=e.libc,
+                size=e.file_size,
+                debug_info=e.debug_bytes,
+                symbol_table=e.symtab_bytes,
+                needed=e.needed,
+                isa_level=e.isa_level,
+            )
             for p, e in sorted(elves.items())
-        ),  # fmt: skip
+        ),
         findings=tuple(kept),
     )
 

@@ -23,13 +23,36 @@ class Category(enum.Enum):
 
 
 _TEST_DIRS = frozenset({"tests", "test"})
-_SOURCE_SUFFIXES = frozenset({".c", ".cc", ".cpp", ".cxx", ".c++", ".pyx", ".f", ".f77", ".f90",
-                              ".f95", ".for", ".cu"})  # fmt: skip
+_SOURCE_SUFFIXES = frozenset(
+    {".c", ".cc", ".cpp", ".cxx", ".c++", ".pyx", ".f", ".f77", ".f90", ".f95", ".for", ".cu"}
+)
 _STATIC_SUFFIXES = frozenset({".a", ".o", ".obj", ".lib"})
-_LEFTOVER_NAMES = frozenset({".DS_Store", "Thumbs.db", ".gitignore", ".gitattributes",
-                             ".coverage", "CMakeCache.txt", "setup.cfg.orig"})  # fmt: skip
-_LEFTOVER_DIRS = frozenset({".git", ".hg", ".svn", ".pytest_cache", ".mypy_cache", ".tox",
-                            ".idea", ".vscode", "CMakeFiles", ".ruff_cache", ".nox"})  # fmt: skip
+_LEFTOVER_NAMES = frozenset(
+    {
+        ".DS_Store",
+        "Thumbs.db",
+        ".gitignore",
+        ".gitattributes",
+        ".coverage",
+        "CMakeCache.txt",
+        "setup.cfg.orig",
+    }
+)
+_LEFTOVER_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".pytest_cache",
+        ".mypy_cache",
+        ".tox",
+        ".idea",
+        ".vscode",
+        "CMakeFiles",
+        ".ruff_cache",
+        ".nox",
+    }
+)
 _LEFTOVER_SUFFIXES = (".orig", ".rej", ".swp", ".swo", "~", ".bak", ".tmp")
 _MAP_SUFFIXES = (".js.map", ".css.map", ".mjs.map", ".cjs.map")
 
@@ -60,8 +83,10 @@ def classify(path: str) -> Category | None:
         return Category.BYTECODE
     if test_root(path) is not None:
         return Category.TESTS
-    if any(p in _LEFTOVER_DIRS for p in parts[:-1]) or name in _LEFTOVER_NAMES or (
-        lower.endswith(_LEFTOVER_SUFFIXES)
+    if (
+        any(p in _LEFTOVER_DIRS for p in parts[:-1])
+        or name in _LEFTOVER_NAMES
+        or (lower.endswith(_LEFTOVER_SUFFIXES))
     ):
         return Category.BUILD_LEFTOVERS
     if lower.endswith(_MAP_SUFFIXES):

@@ -23,7 +23,6 @@ from wheelfix import __version__
 from wheelfix.audit import check as run_check
 from wheelfix.config import load_check_config
 from wheelfix.errors import WheelfixError
-from wheelfix.findings import Severity
 from wheelfix.report import render_json, render_text
 from wheelfix.results import WheelResult
 from wheelfix.wheelfile import Limits
@@ -97,20 +96,47 @@ ignore, target, jobs, max-uncompressed). Every check code is explained in docs/c
 
 @cli.command("check", epilog=_CHECK_EPILOG)
 @click.argument("wheels", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Output format. JSON follows docs/schema/check.schema.json.")  # fmt: skip
-@click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]),
-              help="Lowest severity that makes the exit code 1.  [default: error]")  # fmt: skip
-@click.option("--select", multiple=True, metavar="CODES",
-              help="Only report codes starting with these prefixes (comma-separated, repeatable).")  # fmt: skip
-@click.option("--ignore", multiple=True, metavar="CODES",
-              help="Do not report codes starting with these prefixes, e.g. WF4 or WF302.")  # fmt: skip
-@click.option("--target", metavar="PLATFORM",
-              help="Also ask: can this wheel install on PLATFORM (e.g. musllinux_1_2_x86_64)?")  # fmt: skip
-@click.option("-j", "--jobs", type=click.IntRange(min=0),
-              help="Parallel workers; 0 means all cores.  [default: 0]")  # fmt: skip
-@click.option("--max-uncompressed", metavar="SIZE",
-              help="Refuse wheels that expand beyond SIZE (e.g. 8G).  [default: 8G]")  # fmt: skip
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format. JSON follows docs/schema/check.schema.json.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "info", "never"]),
+    help="Lowest severity that makes the exit code 1.  [default: error]",
+)
+@click.option(
+    "--select",
+    multiple=True,
+    metavar="CODES",
+    help="Only report codes starting with these prefixes (comma-separated, repeatable).",
+)
+@click.option(
+    "--ignore",
+    multiple=True,
+    metavar="CODES",
+    help="Do not report codes starting with these prefixes, e.g. WF4 or WF302.",
+)
+@click.option(
+    "--target",
+    metavar="PLATFORM",
+    help="Also ask: can this wheel install on PLATFORM (e.g. musllinux_1_2_x86_64)?",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=0),
+    help="Parallel workers; 0 means all cores.  [default: 0]",
+)
+@click.option(
+    "--max-uncompressed",
+    metavar="SIZE",
+    help="Refuse wheels that expand beyond SIZE (e.g. 8G).  [default: 8G]",
+)
 @click.option("--no-config", is_flag=True, help="Ignore [tool.wheelfix] in pyproject.toml.")
 @click.option("-v", "--verbose", count=True, help="Hints, per-file ELF detail, library paths.")
 @click.pass_context
@@ -174,9 +200,12 @@ def _progress(count: int) -> Progress | None:
     if count < 2 or not sys.stderr.isatty():
         return None
     return Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(),
-        MofNCompleteColumn(), console=Console(file=sys.stderr), transient=True,
-    )  # fmt: skip
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(file=sys.stderr),
+        transient=True,
+    )
 
 
 def _guard(ctx: click.Context, run: Callable[[], int]) -> int:

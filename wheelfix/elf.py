@@ -45,6 +45,13 @@ _ARCHES = {
 _EF_ARM_EABIMASK = 0xFF000000
 _EF_ARM_EABI_VER5 = 0x05000000
 _EF_ARM_ABI_FLOAT_HARD = 0x400
+# pyelftools resolves these dynamic tags' string-table offsets into attributes of these names.
+_STRING_TAGS = {
+    "DT_NEEDED": "needed",
+    "DT_SONAME": "soname",
+    "DT_RPATH": "rpath",
+    "DT_RUNPATH": "runpath",
+}
 _SYMTAB_SECTIONS = frozenset({".symtab", ".strtab"})
 
 
@@ -181,7 +188,7 @@ def _parse(data: bytes, interest: frozenset[str]) -> ElfInfo:
         name = section.name
         sh_type = section["sh_type"]
         sh_size = int(section["sh_size"])
-        if sh_type != "SHT_NOBITS" and sh_type != "SHT_NULL":
+        if sh_type not in {"SHT_NOBITS", "SHT_NULL"}:
             if int(section["sh_offset"]) + sh_size > size:
                 raise CorruptElfError(f"section {name or '?'} lies outside the file")
             if name.startswith((".debug_", ".zdebug_")) or name == ".debug":
@@ -196,8 +203,10 @@ def _parse(data: bytes, interest: frozenset[str]) -> ElfInfo:
             hashes.append(section)
         elif isinstance(section, SymbolTableSection) and sh_type == "SHT_DYNSYM":
             dynsym = section
-        elif isinstance(section, NoteSection) and arch == "x86_64" and name.startswith(
-            ".note.gnu.property"
+        elif (
+            isinstance(section, NoteSection)
+            and arch == "x86_64"
+            and name.startswith(".note.gnu.property")
         ):
             isa_level = max(isa_level, _isa_level(section))
 
@@ -205,20 +214,27 @@ def _parse(data: bytes, interest: frozenset[str]) -> ElfInfo:
     needed: list[str] = []
     rpath: tuple[str, ...] = ()
     runpath: tuple[str, ...] = ()
+    seen_dynamic = False
     for segment in elf.iter_segments():
         if isinstance(segment, InterpSegment):
             interpreter = segment.get_interp_name()
-        elif isinstance(segment, DynamicSegment) and not needed and soname is None:
+        elif isinstance(segment, DynamicSegment) and not seen_dynamic:
+            # Like the loader, only the first PT_DYNAMIC counts.
+            seen_dynamic = True
             for tag in segment.iter_tags():
                 kind = tag.entry.d_tag
+                attr = _STRING_TAGS.get(kind)
+                if attr is None:
+                    continue
+                value = _nonempty(getattr(tag, attr, None), kind)
                 if kind == "DT_NEEDED":
-                    needed.append(_nonempty(tag.needed, "DT_NEEDED"))
+                    needed.append(value)
                 elif kind == "DT_SONAME":
-                    soname = _nonempty(tag.soname, "DT_SONAME")
+                    soname = value
                 elif kind == "DT_RPATH":
-                    rpath = tuple(p for p in tag.rpath.split(":") if p)
-                elif kind == "DT_RUNPATH":
-                    runpath = tuple(p for p in tag.runpath.split(":") if p)
+                    rpath = tuple(p for p in value.split(":") if p)
+                else:
+                    runpath = tuple(p for p in value.split(":") if p)
 
     version_needs: list[tuple[str, tuple[str, ...]]] = []
     if verneed is not None:

@@ -37,169 +37,249 @@ class Check(enum.Enum):
 
     # --- WF1xx: platform tags --------------------------------------------------------------
     TAG_OVERCLAIMS = (
-        "WF101", "tag-overclaims", Severity.ERROR,
+        "WF101",
+        "tag-overclaims",
+        Severity.ERROR,
         "rebuild in an older manylinux/musllinux image, or retag honestly with `wheelfix repair`",
-    )  # fmt: skip
+    )
     LINUX_TAG = (
-        "WF102", "linux-platform-tag", Severity.WARNING,
+        "WF102",
+        "linux-platform-tag",
+        Severity.WARNING,
         "run `wheelfix repair` to graft libraries and retag for other machines",
-    )  # fmt: skip
+    )
     TAG_MISMATCH = (
-        "WF103", "wheel-tag-mismatch", Severity.ERROR,
+        "WF103",
+        "wheel-tag-mismatch",
+        Severity.ERROR,
         "make the WHEEL file's Tag lines list exactly the tags in the filename",
-    )  # fmt: skip
+    )
     WRONG_ARCH = (
-        "WF104", "wrong-architecture", Severity.ERROR,
+        "WF104",
+        "wrong-architecture",
+        Severity.ERROR,
         "build the binary for the architecture in the tag, or fix the tag",
-    )  # fmt: skip
+    )
     WRONG_LIBC = (
-        "WF105", "wrong-libc", Severity.ERROR,
+        "WF105",
+        "wrong-libc",
+        Severity.ERROR,
         "build glibc binaries for manylinux tags and musl binaries for musllinux tags",
-    )  # fmt: skip
+    )
     TARGET_INCOMPATIBLE = (
-        "WF106", "target-incompatible", Severity.ERROR,
+        "WF106",
+        "target-incompatible",
+        Severity.ERROR,
         "build (or repair) the wheel for the target platform",
-    )  # fmt: skip
+    )
     BLACKLISTED_SYMBOL = (
-        "WF107", "blacklisted-symbol", Severity.WARNING,
+        "WF107",
+        "blacklisted-symbol",
+        Severity.WARNING,
         "stop using the symbol, or link the library statically under a private name",
-    )  # fmt: skip
+    )
     ISA_EXTENSION = (
-        "WF108", "isa-extension", Severity.WARNING,
+        "WF108",
+        "isa-extension",
+        Severity.WARNING,
         "build for the baseline ISA (e.g. -march=x86-64) and dispatch at run time",
-    )  # fmt: skip
+    )
     ELF_IN_PURELIB = (
-        "WF109", "binary-in-pure-wheel", Severity.ERROR,
+        "WF109",
+        "binary-in-pure-wheel",
+        Severity.ERROR,
         "set Root-Is-Purelib: false and give the wheel a platform tag",
-    )  # fmt: skip
+    )
     NOT_ELF = (
-        "WF110", "shared-object-not-elf", Severity.WARNING,
+        "WF110",
+        "shared-object-not-elf",
+        Severity.WARNING,
         "remove the file or make it a real shared library",
-    )  # fmt: skip
+    )
     CORRUPT_ELF = (
-        "WF111", "corrupt-elf", Severity.ERROR,
+        "WF111",
+        "corrupt-elf",
+        Severity.ERROR,
         "rebuild the file; a loader will refuse it",
-    )  # fmt: skip
+    )
     PYFPE = (
-        "WF112", "pyfpe-jbuf", Severity.WARNING,
+        "WF112",
+        "pyfpe-jbuf",
+        Severity.WARNING,
         "rebuild against a Python built without --with-fpectl",
-    )  # fmt: skip
+    )
     # --- WF2xx: shared libraries -----------------------------------------------------------
     EXTERNAL_LIBRARY = (
-        "WF201", "external-library", Severity.ERROR,
+        "WF201",
+        "external-library",
+        Severity.ERROR,
         "run `wheelfix repair` to graft it into the wheel, or link it statically",
-    )  # fmt: skip
+    )
     LIBRARY_NOT_FOUND = (
-        "WF202", "library-not-found", Severity.ERROR,
+        "WF202",
+        "library-not-found",
+        Severity.ERROR,
         "install the library (or its -dev package) where you repair, or set LD_LIBRARY_PATH",
-    )  # fmt: skip
+    )
     ABSOLUTE_RPATH = (
-        "WF203", "absolute-rpath", Severity.WARNING,
+        "WF203",
+        "absolute-rpath",
+        Severity.WARNING,
         "use $ORIGIN-relative RPATHs; `wheelfix repair` rewrites them",
-    )  # fmt: skip
+    )
     LIBPYTHON_LINKED = (
-        "WF204", "libpython-linked", Severity.WARNING,
+        "WF204",
+        "libpython-linked",
+        Severity.WARNING,
         "do not link extensions against libpython (the interpreter provides the symbols)",
-    )  # fmt: skip
+    )
     # --- WF3xx: debug information ----------------------------------------------------------
     DEBUG_INFO = (
-        "WF301", "debug-info", Severity.WARNING,
+        "WF301",
+        "debug-info",
+        Severity.WARNING,
         "`wheelfix repair --strip` (or build with -g0) removes it",
-    )  # fmt: skip
+    )
     SYMBOL_TABLE = (
-        "WF302", "symbol-table", Severity.INFO,
+        "WF302",
+        "symbol-table",
+        Severity.INFO,
         "`wheelfix repair --strip=unneeded` removes it; .dynsym is kept",
-    )  # fmt: skip
+    )
     # --- WF4xx: contents -------------------------------------------------------------------
     TESTS = (
-        "WF401", "test-files", Severity.INFO,
+        "WF401",
+        "test-files",
+        Severity.INFO,
         "exclude tests from the wheel (package data / MANIFEST rules) or prune them",
-    )  # fmt: skip
+    )
     BYTECODE = (
-        "WF402", "bytecode", Severity.WARNING,
+        "WF402",
+        "bytecode",
+        Severity.WARNING,
         "do not ship .pyc; installers compile at install time",
-    )  # fmt: skip
+    )
     SOURCES = (
-        "WF403", "compiled-sources", Severity.INFO,
+        "WF403",
+        "compiled-sources",
+        Severity.INFO,
         "exclude C/C++/Cython/Fortran sources from the wheel unless they are API",
-    )  # fmt: skip
+    )
     STATIC_ARCHIVES = (
-        "WF404", "static-archive-or-object", Severity.WARNING,
+        "WF404",
+        "static-archive-or-object",
+        Severity.WARNING,
         "exclude build intermediates (.a, .o) unless users link against them",
-    )  # fmt: skip
+    )
     BUILD_LEFTOVERS = (
-        "WF405", "build-leftover", Severity.WARNING,
+        "WF405",
+        "build-leftover",
+        Severity.WARNING,
         "exclude editor, VCS and build-tool leftovers from the wheel",
-    )  # fmt: skip
+    )
     SOURCE_MAPS = (
-        "WF406", "source-map", Severity.INFO,
+        "WF406",
+        "source-map",
+        Severity.INFO,
         "exclude *.map files from production wheels",
-    )  # fmt: skip
+    )
     PTH_IMPORT = (
-        "WF407", "pth-executes-code", Severity.WARNING,
+        "WF407",
+        "pth-executes-code",
+        Severity.WARNING,
         "avoid import lines in .pth files: they run at every interpreter start",
-    )  # fmt: skip
+    )
     CASE_COLLISION = (
-        "WF408", "case-collision", Severity.WARNING,
+        "WF408",
+        "case-collision",
+        Severity.WARNING,
         "rename one of the files: they collide on case-insensitive filesystems",
-    )  # fmt: skip
+    )
     # --- WF5xx: integrity ------------------------------------------------------------------
     RECORD_MISSING = (
-        "WF501", "record-missing", Severity.ERROR,
+        "WF501",
+        "record-missing",
+        Severity.ERROR,
         "rebuild the wheel with a standard build backend",
-    )  # fmt: skip
+    )
     RECORD_MALFORMED = (
-        "WF502", "record-malformed", Severity.ERROR,
+        "WF502",
+        "record-malformed",
+        Severity.ERROR,
         "each RECORD row is path,sha256=<urlsafe-b64>,size",
-    )  # fmt: skip
+    )
     RECORD_HASH_MISMATCH = (
-        "WF503", "record-hash-mismatch", Severity.ERROR,
+        "WF503",
+        "record-hash-mismatch",
+        Severity.ERROR,
         "the file changed after RECORD was written; rebuild or rewrite RECORD",
-    )  # fmt: skip
+    )
     RECORD_SIZE_MISMATCH = (
-        "WF504", "record-size-mismatch", Severity.ERROR,
+        "WF504",
+        "record-size-mismatch",
+        Severity.ERROR,
         "the file changed after RECORD was written; rebuild or rewrite RECORD",
-    )  # fmt: skip
+    )
     UNLISTED_FILE = (
-        "WF505", "file-not-in-record", Severity.ERROR,
+        "WF505",
+        "file-not-in-record",
+        Severity.ERROR,
         "every file in the wheel must have a RECORD row",
-    )  # fmt: skip
+    )
     MISSING_FILE = (
-        "WF506", "record-lists-missing-file", Severity.ERROR,
+        "WF506",
+        "record-lists-missing-file",
+        Severity.ERROR,
         "remove the row or add the file",
-    )  # fmt: skip
+    )
     WEAK_HASH = (
-        "WF507", "record-weak-hash", Severity.ERROR,
+        "WF507",
+        "record-weak-hash",
+        Severity.ERROR,
         "use sha256 (md5 and sha1 are not allowed in RECORD)",
-    )  # fmt: skip
+    )
     RECORD_UNSAFE_PATH = (
-        "WF508", "record-unsafe-path", Severity.ERROR,
+        "WF508",
+        "record-unsafe-path",
+        Severity.ERROR,
         "RECORD paths are relative to the wheel root and never climb out of it",
-    )  # fmt: skip
+    )
     RECORD_DUPLICATE = (
-        "WF509", "record-duplicate-row", Severity.ERROR,
+        "WF509",
+        "record-duplicate-row",
+        Severity.ERROR,
         "list each file exactly once",
-    )  # fmt: skip
+    )
     WHEEL_VERSION_NEWER = (
-        "WF510", "wheel-version-newer", Severity.WARNING,
+        "WF510",
+        "wheel-version-newer",
+        Severity.WARNING,
         "this tool knows Wheel-Version 1.0; check the file with a newer tool",
-    )  # fmt: skip
+    )
     WHEEL_METADATA = (
-        "WF511", "wheel-metadata-invalid", Severity.ERROR,
+        "WF511",
+        "wheel-metadata-invalid",
+        Severity.ERROR,
         "WHEEL needs Wheel-Version, Root-Is-Purelib and Tag lines",
-    )  # fmt: skip
+    )
     DATA_SCHEME = (
-        "WF512", "data-scheme-invalid", Severity.ERROR,
+        "WF512",
+        "data-scheme-invalid",
+        Severity.ERROR,
         "use only purelib, platlib, headers, scripts and data under .data/",
-    )  # fmt: skip
+    )
     ENTRY_POINT_NAME = (
-        "WF513", "entry-point-name-invalid", Severity.ERROR,
+        "WF513",
+        "entry-point-name-invalid",
+        Severity.ERROR,
         "console script names cannot contain path separators",
-    )  # fmt: skip
+    )
     METADATA_MISMATCH = (
-        "WF514", "metadata-mismatch", Severity.ERROR,
+        "WF514",
+        "metadata-mismatch",
+        Severity.ERROR,
         "METADATA Name and Version must match the filename",
-    )  # fmt: skip
+    )
 
     def __init__(self, code: str, slug: str, severity: Severity, hint: str) -> None:
         self.code = code
@@ -217,7 +297,10 @@ class Check(enum.Enum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Finding:
-    """One thing a check found. ``path`` is inside the wheel (or the tree); ``None`` for the whole."""
+    """One thing a check found.
+
+    ``path`` is inside the wheel (or the tree), ``None`` when the finding is about the whole.
+    """
 
     check: Check
     message: str

@@ -18,8 +18,9 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
-from wheelfix.errors import UsageError
+from wheelfix.errors import ToolError, UsageError
 
 __all__ = ["Libc", "Policy", "PolicySet", "TagInfo", "parse_platform_tag", "policies_for"]
 
@@ -35,9 +36,13 @@ class Libc(enum.Enum):
 
 # musl's loader is called ld-musl-<arch>.so.1 and its libc soname libc.musl-<arch>.so.1; the
 # <arch> spelling is musl's own, not the wheel tag's.
+_T = TypeVar("_T")
 _MUSL_ARCH = {"i686": "x86", "armv7l": "armv7"}
-_LEGACY_ALIASES = {"manylinux1": "manylinux_2_5", "manylinux2010": "manylinux_2_12",
-                   "manylinux2014": "manylinux_2_17"}  # fmt: skip
+_LEGACY_ALIASES = {
+    "manylinux1": "manylinux_2_5",
+    "manylinux2010": "manylinux_2_12",
+    "manylinux2014": "manylinux_2_17",
+}
 _TAG_RE = re.compile(r"^(?P<base>(?:many|musl)linux_\d+_\d+|manylinux\d+|linux)_(?P<arch>.+)$")
 
 
@@ -140,14 +145,22 @@ class PolicySet:
         return self.linux
 
 
+def _field(raw: Mapping[str, object], key: str, kind: type[_T]) -> _T:
+    value = raw.get(key)
+    if not isinstance(value, kind):
+        raise UsageError(f"auditwheel policy data: {key!r} has an unexpected shape")
+    return value
+
+
 @functools.cache
 def _raw_policies(libc: Libc) -> list[dict[str, object]]:
     name = "manylinux-policy.json" if libc is Libc.GLIBC else "musllinux-policy.json"
     try:
-        text = importlib.resources.files("auditwheel").joinpath("policy", name).read_text()
+        resource = importlib.resources.files("auditwheel").joinpath("policy").joinpath(name)
+        text = resource.read_text()
     except (ModuleNotFoundError, FileNotFoundError, OSError) as exc:
-        raise UsageError(
-            f"cannot read auditwheel's policy data ({name}): {exc}; is auditwheel installed?"
+        raise ToolError(
+            "auditwheel", f"cannot read its policy data ({name}): {exc}; is auditwheel installed?"
         ) from None
     data = json.loads(text)
     if not isinstance(data, list):
@@ -172,15 +185,12 @@ def policies_for(libc: Libc, arch: str, musl_base: str | None = None) -> PolicyS
     policies: list[Policy] = []
     for raw in _raw_policies(libc):
         base = str(raw["name"])
-        versions = raw["symbol_versions"]
-        assert isinstance(versions, dict)
+        versions = _field(raw, "symbol_versions", dict)
         if base != "linux" and arch not in versions:
             continue
-        whitelist = raw["lib_whitelist"]
-        blacklist = raw["blacklist"]
-        aliases = raw["aliases"]
-        assert isinstance(whitelist, list) and isinstance(blacklist, dict)
-        assert isinstance(aliases, list)
+        whitelist = _field(raw, "lib_whitelist", list)
+        blacklist = _field(raw, "blacklist", dict)
+        aliases = _field(raw, "aliases", list)
         policies.append(
             Policy(
                 base=base,
@@ -188,11 +198,10 @@ def policies_for(libc: Libc, arch: str, musl_base: str | None = None) -> PolicyS
                 libc=libc,
                 priority=int(str(raw["priority"])),
                 aliases=tuple(f"{a}_{arch}" for a in aliases),
-                symbol_versions={
-                    k: frozenset(v) for k, v in (versions.get(arch) or {}).items()
-                },
-                whitelist=frozenset(_musl_soname(s, arch) if libc is Libc.MUSL else s
-                                    for s in whitelist),  # fmt: skip
+                symbol_versions={k: frozenset(v) for k, v in (versions.get(arch) or {}).items()},
+                whitelist=frozenset(
+                    _musl_soname(s, arch) if libc is Libc.MUSL else s for s in whitelist
+                ),
                 blacklist={k: frozenset(v) for k, v in blacklist.items()},
             )
         )
@@ -207,9 +216,7 @@ def policies_for(libc: Libc, arch: str, musl_base: str | None = None) -> PolicyS
 def known_arches(libc: Libc) -> frozenset[str]:
     arches: set[str] = set()
     for raw in _raw_policies(libc):
-        versions = raw["symbol_versions"]
-        assert isinstance(versions, dict)
-        arches.update(versions)
+        arches.update(_field(raw, "symbol_versions", dict))
     return frozenset(arches)
 
 
@@ -219,8 +226,6 @@ def blacklisted_symbols() -> frozenset[str]:
     names: set[str] = set()
     for libc in Libc:
         for raw in _raw_policies(libc):
-            blacklist = raw["blacklist"]
-            assert isinstance(blacklist, dict)
-            for symbols in blacklist.values():
+            for symbols in _field(raw, "blacklist", dict).values():
                 names.update(symbols)
     return frozenset(names)

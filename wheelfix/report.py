@@ -75,9 +75,14 @@ def render_text(report: CheckReport, console: Console, *, verbose: int = 0) -> N
                 table.add_column(col, overflow="fold")
             for elf in result.elf_files:
                 table.add_row(
-                    escape(elf.path), elf.arch or "?", elf.libc or "-", human(elf.size),
-                    human(elf.debug_info), human(elf.symbol_table), escape(", ".join(elf.needed)),
-                )  # fmt: skip
+                    escape(elf.path),
+                    elf.arch or "?",
+                    elf.libc or "-",
+                    human(elf.size),
+                    human(elf.debug_info),
+                    human(elf.symbol_table),
+                    escape(", ".join(elf.needed)),
+                )
             console.print(table)
             savings = result.strip_savings
             if savings.get("all"):
@@ -86,10 +91,10 @@ def render_text(report: CheckReport, console: Console, *, verbose: int = 0) -> N
                     + ", ".join(f"{level} {human(n)}" for level, n in savings.items())
                 )
         if verbose and result.external_library_paths:
-            for soname, where in result.external_library_paths.items():
+            for soname, location in result.external_library_paths.items():
                 needers = ", ".join(result.external_libraries.get(soname, ()))
                 console.print(
-                    f"  external {escape(soname)} -> {escape(where or 'not found')} "
+                    f"  external {escape(soname)} -> {escape(location or 'not found')} "
                     f"(needed by {escape(needers)})"
                 )
     total = len(report.results)

@@ -80,7 +80,7 @@ def _parse_ld_so_conf(path: str, root: str, depth: int = 0) -> list[str]:
                 pattern = root.rstrip("/") + pattern
             else:
                 pattern = posixpath.join(posixpath.dirname(path), pattern)
-            for inc in sorted(glob.glob(pattern)):
+            for inc in sorted(glob.glob(pattern)):  # noqa: PTH207 - an absolute pattern
                 out += _parse_ld_so_conf(inc, root, depth + 1)
         else:
             out.append(root.rstrip("/") + line)

@@ -287,11 +287,14 @@ class WheelArchive:
                     )
                 if method != info.compress_type:
                     raise self._fail("local header compression disagrees", info.filename)
-                if not flags & _FLAG_DATA_DESCRIPTOR and csize != 0xFFFFFFFF and (
-                    crc != info.CRC or csize != info.compress_size or usize != info.file_size
+                if (
+                    not flags & _FLAG_DATA_DESCRIPTOR
+                    and csize != 0xFFFFFFFF
+                    and (crc != info.CRC or csize != info.compress_size or usize != info.file_size)
                 ):
-                    raise self._fail("local header sizes disagree with central directory",
-                                     info.filename)  # fmt: skip
+                    raise self._fail(
+                        "local header sizes disagree with central directory", info.filename
+                    )
                 end = info.header_offset + _LOCAL_HEADER.size + nlen + xlen + info.compress_size
                 if flags & _FLAG_DATA_DESCRIPTOR:
                     end += self._descriptor_len(fh, end, info)
@@ -328,8 +331,7 @@ class WheelArchive:
             matches = False
         if not matches:
             raise self._fail(
-                f"{folder} does not match the filename "
-                f"({expected.name} {expected.version})"
+                f"{folder} does not match the filename ({expected.name} {expected.version})"
             )
         return folder
 

@@ -45,17 +45,23 @@ def check_contents(view: WheelView) -> list[Finding]:
             key = posixpath.dirname(member.name) or "."
         groups[(category, key)].append(member)
     out = []
-    for (category, folder), members in sorted(groups.items(), key=lambda kv: (kv[0][0].value, kv[0][1])):
+    for (category, folder), members in sorted(
+        groups.items(), key=lambda kv: (kv[0][0].value, kv[0][1])
+    ):
         total = sum(m.size for m in members)
         examples = ", ".join(posixpath.basename(m.name) for m in members[:3])
         more = f" and {len(members) - 3} more" if len(members) > 3 else ""
-        out.append(Finding(
-            check=_CHECKS[category], path=folder + "/" if category is Category.TESTS else (
-                members[0].name if len(members) == 1 else folder + "/"),
-            bytes=total,
-            message=f"{len(members)} {_NOUNS[category][len(members) != 1]} ({human(total)}): "
-            f"{examples}{more}",
-        ))  # fmt: skip
+        out.append(
+            Finding(
+                check=_CHECKS[category],
+                path=folder + "/"
+                if category is Category.TESTS
+                else (members[0].name if len(members) == 1 else folder + "/"),
+                bytes=total,
+                message=f"{len(members)} {_NOUNS[category][len(members) != 1]} ({human(total)}): "
+                f"{examples}{more}",
+            )
+        )
     out += _pth_findings(view)
     out += _case_collisions(view)
     return out
@@ -68,8 +74,13 @@ def _pth_findings(view: WheelView) -> list[Finding]:
             continue
         lines = [ln for ln in text.splitlines() if ln.startswith(("import ", "import\t"))]
         if lines:
-            out.append(Finding(check=Check.PTH_IMPORT, path=name,
-                               message=f"runs code at every interpreter start: {lines[0][:80]!r}"))  # fmt: skip
+            out.append(
+                Finding(
+                    check=Check.PTH_IMPORT,
+                    path=name,
+                    message=f"runs code at every interpreter start: {lines[0][:80]!r}",
+                )
+            )
     return out
 
 
@@ -79,8 +90,13 @@ def _case_collisions(view: WheelView) -> list[Finding]:
     for member in view.members:
         folded = member.name.casefold()
         if folded in seen:
-            out.append(Finding(check=Check.CASE_COLLISION, path=member.name,
-                               message=f"{member.name} and {seen[folded]} differ only by case"))  # fmt: skip
+            out.append(
+                Finding(
+                    check=Check.CASE_COLLISION,
+                    path=member.name,
+                    message=f"{member.name} and {seen[folded]} differ only by case",
+                )
+            )
         else:
             seen[folded] = member.name
     return out

@@ -13,17 +13,25 @@ def check_debug(view: WheelView) -> list[Finding]:
     out = []
     for path, elf in sorted(view.elves.items()):
         if elf.debug_bytes:
-            out.append(Finding(
-                check=Check.DEBUG_INFO, path=path, bytes=elf.debug_bytes,
-                message=f"{human(elf.debug_bytes)} of DWARF debug info "
-                f"({percent(elf.debug_bytes, elf.file_size)} of {human(elf.file_size)})",
-            ))  # fmt: skip
+            out.append(
+                Finding(
+                    check=Check.DEBUG_INFO,
+                    path=path,
+                    bytes=elf.debug_bytes,
+                    message=f"{human(elf.debug_bytes)} of DWARF debug info "
+                    f"({percent(elf.debug_bytes, elf.file_size)} of {human(elf.file_size)})",
+                )
+            )
         if elf.symtab_bytes:
-            out.append(Finding(
-                check=Check.SYMBOL_TABLE, path=path, bytes=elf.symtab_bytes,
-                message=f"{human(elf.symtab_bytes)} of static symbol table (.symtab/.strtab); "
-                "not needed to load or link",
-            ))  # fmt: skip
+            out.append(
+                Finding(
+                    check=Check.SYMBOL_TABLE,
+                    path=path,
+                    bytes=elf.symtab_bytes,
+                    message=f"{human(elf.symtab_bytes)} of static symbol table (.symtab/.strtab); "
+                    "not needed to load or link",
+                )
+            )
     return out
 
 

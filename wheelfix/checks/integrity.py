@@ -38,25 +38,50 @@ def check_record(view: WheelView) -> list[Finding]:
     listed: set[str] = set()
     for lineno, row in _rows(text, out, record_name):
         if len(row) != 3:
-            out.append(Finding(check=Check.RECORD_MALFORMED, path=record_name,
-                               message=f"line {lineno}: {len(row)} columns, expected 3"))  # fmt: skip
+            out.append(
+                Finding(
+                    check=Check.RECORD_MALFORMED,
+                    path=record_name,
+                    message=f"line {lineno}: {len(row)} columns, expected 3",
+                )
+            )
             continue
         path, hash_field, size_field = row
         norm = posixpath.normpath(path) if path else path
-        if not path or path.startswith("/") or norm == ".." or norm.startswith("../") or (
-            len(path) > 1 and path[1] == ":"
-        ) or "\\" in path:
-            out.append(Finding(check=Check.RECORD_UNSAFE_PATH, path=record_name,
-                               message=f"line {lineno}: unsafe path {path!r}"))  # fmt: skip
+        if (
+            not path
+            or path.startswith("/")
+            or norm == ".."
+            or norm.startswith("../")
+            or (len(path) > 1 and path[1] == ":")
+            or "\\" in path
+        ):
+            out.append(
+                Finding(
+                    check=Check.RECORD_UNSAFE_PATH,
+                    path=record_name,
+                    message=f"line {lineno}: unsafe path {path!r}",
+                )
+            )
             continue
         if norm in listed:
-            out.append(Finding(check=Check.RECORD_DUPLICATE, path=norm,
-                               message=f"line {lineno}: {norm} is listed more than once"))  # fmt: skip
+            out.append(
+                Finding(
+                    check=Check.RECORD_DUPLICATE,
+                    path=norm,
+                    message=f"line {lineno}: {norm} is listed more than once",
+                )
+            )
             continue
         listed.add(norm)
         if norm not in sizes:
-            out.append(Finding(check=Check.MISSING_FILE, path=norm,
-                               message=f"RECORD lists {norm}, which is not in the archive"))  # fmt: skip
+            out.append(
+                Finding(
+                    check=Check.MISSING_FILE,
+                    path=norm,
+                    message=f"RECORD lists {norm}, which is not in the archive",
+                )
+            )
             continue
         if norm == record_name or norm.endswith((".dist-info/RECORD.jws", ".dist-info/RECORD.p7s")):
             continue
@@ -64,8 +89,14 @@ def check_record(view: WheelView) -> list[Finding]:
     for name in sorted(set(sizes) - listed):
         if name == record_name:
             continue
-        out.append(Finding(check=Check.UNLISTED_FILE, path=name, bytes=sizes[name],
-                           message=f"{name} is in the archive but not in RECORD"))  # fmt: skip
+        out.append(
+            Finding(
+                check=Check.UNLISTED_FILE,
+                path=name,
+                bytes=sizes[name],
+                message=f"{name} is in the archive but not in RECORD",
+            )
+        )
     return out
 
 
@@ -77,8 +108,13 @@ def _rows(text: str, out: list[Finding], record_name: str) -> Iterator[tuple[int
                 continue
             yield reader.line_num, row
     except csv.Error as exc:
-        out.append(Finding(check=Check.RECORD_MALFORMED, path=record_name,
-                           message=f"line {reader.line_num}: not valid CSV ({exc})"))  # fmt: skip
+        out.append(
+            Finding(
+                check=Check.RECORD_MALFORMED,
+                path=record_name,
+                message=f"line {reader.line_num}: not valid CSV ({exc})",
+            )
+        )
 
 
 def _check_row(
@@ -87,23 +123,55 @@ def _check_row(
     out = []
     algo, sep, value = hash_field.partition("=")
     if not sep or not value:
-        out.append(Finding(check=Check.RECORD_MALFORMED, path=path,
-                           message=f"line {lineno}: no hash for {path}"))  # fmt: skip
+        out.append(
+            Finding(
+                check=Check.RECORD_MALFORMED,
+                path=path,
+                message=f"line {lineno}: no hash for {path}",
+            )
+        )
     elif algo in ("md5", "sha1"):
-        out.append(Finding(check=Check.WEAK_HASH, path=path,
-                           message=f"line {lineno}: {algo} hash is not allowed"))  # fmt: skip
+        out.append(
+            Finding(
+                check=Check.WEAK_HASH,
+                path=path,
+                message=f"line {lineno}: {algo} hash is not allowed",
+            )
+        )
     elif algo != "sha256":
-        out.append(Finding(check=Check.RECORD_MALFORMED, path=path,
-                           message=f"line {lineno}: hash algorithm {algo!r} not checked"))  # fmt: skip
+        out.append(
+            Finding(
+                check=Check.RECORD_MALFORMED,
+                path=path,
+                message=f"line {lineno}: hash algorithm {algo!r} not checked",
+            )
+        )
     elif value.rstrip("=") != digest:
-        out.append(Finding(check=Check.RECORD_HASH_MISMATCH, path=path, bytes=size,
-                           message=f"sha256 of {path} differs from RECORD"))  # fmt: skip
+        out.append(
+            Finding(
+                check=Check.RECORD_HASH_MISMATCH,
+                path=path,
+                bytes=size,
+                message=f"sha256 of {path} differs from RECORD",
+            )
+        )
     if not size_field.isdigit():
-        out.append(Finding(check=Check.RECORD_MALFORMED, path=path,
-                           message=f"line {lineno}: size {size_field!r} is not a number"))  # fmt: skip
+        out.append(
+            Finding(
+                check=Check.RECORD_MALFORMED,
+                path=path,
+                message=f"line {lineno}: size {size_field!r} is not a number",
+            )
+        )
     elif int(size_field) != size:
-        out.append(Finding(check=Check.RECORD_SIZE_MISMATCH, path=path, bytes=size,
-                           message=f"{path} is {size} bytes, RECORD says {size_field}"))  # fmt: skip
+        out.append(
+            Finding(
+                check=Check.RECORD_SIZE_MISMATCH,
+                path=path,
+                bytes=size,
+                message=f"{path} is {size} bytes, RECORD says {size_field}",
+            )
+        )
     return out
 
 
@@ -115,22 +183,40 @@ def check_metadata(view: WheelView) -> tuple[WheelMetadata, list[Finding]]:
     root_is_purelib = False
     tags: tuple[str, ...] = ()
     if text is None:
-        out.append(Finding(check=Check.WHEEL_METADATA, path=wheel_name,
-                           message="WHEEL is missing or not UTF-8"))  # fmt: skip
+        out.append(
+            Finding(
+                check=Check.WHEEL_METADATA, path=wheel_name, message="WHEEL is missing or not UTF-8"
+            )
+        )
     else:
         headers = HeaderParser().parsestr(text)
         version = headers.get("Wheel-Version", "").strip()
         major, _, minor = version.partition(".")
         if not (major.isdigit() and minor.isdigit()):
-            out.append(Finding(check=Check.WHEEL_METADATA, path=wheel_name,
-                               message=f"Wheel-Version {version!r} is not MAJOR.MINOR"))  # fmt: skip
+            out.append(
+                Finding(
+                    check=Check.WHEEL_METADATA,
+                    path=wheel_name,
+                    message=f"Wheel-Version {version!r} is not MAJOR.MINOR",
+                )
+            )
         elif int(major) == 1 and int(minor) > 0:
-            out.append(Finding(check=Check.WHEEL_VERSION_NEWER, path=wheel_name,
-                               message=f"Wheel-Version {version} is newer than 1.0"))  # fmt: skip
+            out.append(
+                Finding(
+                    check=Check.WHEEL_VERSION_NEWER,
+                    path=wheel_name,
+                    message=f"Wheel-Version {version} is newer than 1.0",
+                )
+            )
         purelib = headers.get("Root-Is-Purelib", "").strip().lower()
         if purelib not in ("true", "false"):
-            out.append(Finding(check=Check.WHEEL_METADATA, path=wheel_name,
-                               message=f"Root-Is-Purelib is {purelib or 'missing'!r}"))  # fmt: skip
+            out.append(
+                Finding(
+                    check=Check.WHEEL_METADATA,
+                    path=wheel_name,
+                    message=f"Root-Is-Purelib is {purelib or 'missing'!r}",
+                )
+            )
         root_is_purelib = purelib == "true"
         tag_lines = tuple(t.strip() for t in headers.get_all("Tag") or [])
         tags = tag_lines
@@ -142,19 +228,29 @@ def check_metadata(view: WheelView) -> tuple[WheelMetadata, list[Finding]]:
                 expanded.add(t)
         from_name = {str(t) for t in view.name.tags}
         if not tag_lines:
-            out.append(Finding(check=Check.WHEEL_METADATA, path=wheel_name,
-                               message="WHEEL has no Tag lines"))  # fmt: skip
+            out.append(
+                Finding(
+                    check=Check.WHEEL_METADATA, path=wheel_name, message="WHEEL has no Tag lines"
+                )
+            )
         elif expanded != from_name:
             extra = sorted(expanded - from_name)
             missing = sorted(from_name - expanded)
             detail = "; ".join(
-                part for part in (
+                part
+                for part in (
                     f"only in WHEEL: {', '.join(extra)}" if extra else "",
                     f"only in the filename: {', '.join(missing)}" if missing else "",
-                ) if part
-            )  # fmt: skip
-            out.append(Finding(check=Check.TAG_MISMATCH, path=wheel_name,
-                               message=f"WHEEL Tag lines disagree with the filename ({detail})"))  # fmt: skip
+                )
+                if part
+            )
+            out.append(
+                Finding(
+                    check=Check.TAG_MISMATCH,
+                    path=wheel_name,
+                    message=f"WHEEL Tag lines disagree with the filename ({detail})",
+                )
+            )
     out += _check_metadata_file(view)
     out += _check_entry_points(view)
     out += _check_data_dirs(view)
@@ -165,8 +261,11 @@ def _check_metadata_file(view: WheelView) -> list[Finding]:
     path = f"{view.dist_info}/METADATA"
     text = view.texts.get(path)
     if text is None:
-        return [Finding(check=Check.METADATA_MISMATCH, path=path,
-                        message="METADATA is missing or not UTF-8")]  # fmt: skip
+        return [
+            Finding(
+                check=Check.METADATA_MISMATCH, path=path, message="METADATA is missing or not UTF-8"
+            )
+        ]
     headers = HeaderParser().parsestr(text)
     name, version = headers.get("Name", ""), headers.get("Version", "")
     problems = []
@@ -196,9 +295,13 @@ def _check_entry_points(view: WheelView) -> list[Finding]:
         elif "=" in line and section in ("console_scripts", "gui_scripts"):
             name = line.split("=", 1)[0].strip()
             if "/" in name or "\\" in name or name in ("", ".", ".."):
-                out.append(Finding(check=Check.ENTRY_POINT_NAME, path=path,
-                                   message=f"script name {name!r} in [{section}] is not a "
-                                   "plain file name"))  # fmt: skip
+                out.append(
+                    Finding(
+                        check=Check.ENTRY_POINT_NAME,
+                        path=path,
+                        message=f"script name {name!r} in [{section}] is not a plain file name",
+                    )
+                )
     return out
 
 
@@ -209,12 +312,22 @@ def _check_data_dirs(view: WheelView) -> list[Finding]:
     for member in view.members:
         top, _, rest = member.name.partition("/")
         if top.endswith(".data") and top != data_dir:
-            out.append(Finding(check=Check.DATA_SCHEME, path=member.name,
-                               message=f"{top}/ does not match the dist-info name"))  # fmt: skip
+            out.append(
+                Finding(
+                    check=Check.DATA_SCHEME,
+                    path=member.name,
+                    message=f"{top}/ does not match the dist-info name",
+                )
+            )
         elif top == data_dir:
             scheme = rest.split("/", 1)[0]
             if scheme not in _DATA_SCHEMES and scheme not in schemes:
-                out.append(Finding(check=Check.DATA_SCHEME, path=member.name,
-                                   message=f"unknown install scheme {scheme!r} under {top}/"))  # fmt: skip
+                out.append(
+                    Finding(
+                        check=Check.DATA_SCHEME,
+                        path=member.name,
+                        message=f"unknown install scheme {scheme!r} under {top}/",
+                    )
+                )
             schemes.add(scheme)
     return out

@@ -78,17 +78,23 @@ def analyze_platform(
     findings += _unreadable_findings(view)
 
     if not elves:
-        if target is not None:
-            findings += _target_without_binaries(target, tag_infos)
+        # A wheel without binaries installs anywhere its Python tag allows: no target verdict.
         return PlatformVerdict(
-            consistent=None, repairable=None, libc=None, arch=None,
-            external_libraries={}, external_paths={}, external_sizes={},
+            consistent=None,
+            repairable=None,
+            libc=None,
+            arch=None,
+            external_libraries={},
+            external_paths={},
+            external_sizes={},
             findings=tuple(findings),
-        )  # fmt: skip
+        )
 
     tag_arches = sorted({t.arch for t in tag_infos})
-    arch = tag_arches[0] if len(tag_arches) == 1 else next(
-        (e.arch for e in elves.values() if e.arch), None
+    arch = (
+        tag_arches[0]
+        if len(tag_arches) == 1
+        else next((e.arch for e in elves.values() if e.arch), None)
     )
     tag_libcs = {t.libc for t in tag_infos if t.libc is not None}
     libc = next(iter(tag_libcs)) if len(tag_libcs) == 1 else None
@@ -99,48 +105,70 @@ def analyze_platform(
     for path, elf in elves.items():
         if elf.arch is None or elf.arch != arch:
             what = elf.arch_problem or f"built for {elf.arch}"
-            findings.append(Finding(
-                check=Check.WRONG_ARCH, path=path, bytes=elf.file_size,
-                message=f"{elf.identity} ({what}), but the wheel is for {arch}",
-            ))  # fmt: skip
+            findings.append(
+                Finding(
+                    check=Check.WRONG_ARCH,
+                    path=path,
+                    bytes=elf.file_size,
+                    message=f"{elf.identity} ({what}), but the wheel is for {arch}",
+                )
+            )
             continue
         if elf.libc is not None and elf.libc != libc.value:
-            findings.append(Finding(
-                check=Check.WRONG_LIBC, path=path, bytes=elf.file_size,
-                message=f"links against {elf.libc}, but the wheel is for {libc.value} "
-                f"({libc.prefix} tags)",
-            ))  # fmt: skip
+            findings.append(
+                Finding(
+                    check=Check.WRONG_LIBC,
+                    path=path,
+                    bytes=elf.file_size,
+                    message=f"links against {elf.libc}, but the wheel is for {libc.value} "
+                    f"({libc.prefix} tags)",
+                )
+            )
             continue
         considered[path] = elf
     if arch is None or not considered:
         return PlatformVerdict(
-            consistent="linux_" + (arch or "unknown") if arch else None, repairable=None,
-            libc=libc.value, arch=arch, external_libraries={}, external_paths={},
-            external_sizes={}, findings=tuple(findings),
-        )  # fmt: skip
+            consistent="linux_" + (arch or "unknown") if arch else None,
+            repairable=None,
+            libc=libc.value,
+            arch=arch,
+            external_libraries={},
+            external_paths={},
+            external_sizes={},
+            findings=tuple(findings),
+        )
 
     musl_base = next((t.base for t in tag_infos if t.libc is Libc.MUSL), None)
     policies = policies_for(libc, arch, musl_base)
     all_needed = {soname for elf in considered.values() for soname in elf.needed}
     roots = [
-        p for p, e in considered.items()
+        p
+        for p, e in considered.items()
         if is_extension(p, e) or posixpath.basename(p) not in all_needed
-    ]  # fmt: skip
+    ]
     trees = {p: resolve_tree(p, considered[p], considered, host, libc=libc.value) for p in roots}
 
     analysis = _Analysis(policies)
     sym_policy = _symbol_policy(analysis, considered, trees)
-    ref_policy = max((p for p in policies.policies if not analysis.externals.get(p.name)))
+    ref_policy = max(p for p in policies.policies if not analysis.externals.get(p.name))
     blacklist_policy = _blacklist_policy(analysis, considered, trees, roots)
     machine_policy = _machine_policy(analysis, considered, trees, roots)
     pyfpe_policy = policies.highest
     for path in roots:
         if considered[path].undefined & _PYFPE:
             pyfpe_policy = policies.linux
-            analysis.constraints.append(_Constraint(
-                policies.linux, "uses PyFPE_jbuf (a Python built with --with-fpectl)", path))  # fmt: skip
-            findings.append(Finding(check=Check.PYFPE, path=path,
-                                    message="references PyFPE_jbuf: no manylinux tag allows it"))  # fmt: skip
+            analysis.constraints.append(
+                _Constraint(
+                    policies.linux, "uses PyFPE_jbuf (a Python built with --with-fpectl)", path
+                )
+            )
+            findings.append(
+                Finding(
+                    check=Check.PYFPE,
+                    path=path,
+                    message="references PyFPE_jbuf: no manylinux tag allows it",
+                )
+            )
     repairable = min(sym_policy, blacklist_policy, machine_policy, pyfpe_policy)
     consistent = min(repairable, ref_policy)
 
@@ -148,9 +176,7 @@ def analyze_platform(
     external_paths: dict[str, str | None] = {}
     external_sizes: dict[str, int] = {}
     for soname in highest_ext:
-        lib = next(
-            (t.libraries[soname] for t in trees.values() if soname in t.libraries), None
-        )
+        lib = next((t.libraries[soname] for t in trees.values() if soname in t.libraries), None)
         external_paths[soname] = lib.path if lib is not None else None
         if lib is not None and lib.elf is not None:
             external_sizes[soname] = lib.elf.file_size
@@ -191,11 +217,11 @@ def _symbol_policy(
     # Version needs of every ELF in the wheel, remembering who needs what for explanations.
     wheel_versions: dict[str, set[tuple[str, str]]] = {}
     for path, elf in considered.items():
-        for lib, versions in elf.version_needs:
-            if is_loader(lib):
+        for needed_lib, needed_versions in elf.version_needs:
+            if is_loader(needed_lib):
                 continue
-            for v in versions:
-                wheel_versions.setdefault(v, set()).add((path, f"from {lib}"))
+            for v in needed_versions:
+                wheel_versions.setdefault(v, set()).add((path, f"from {needed_lib}"))
     best = policies.linux
     for policy in reversed(policies.policies):
         if policy.is_linux:
@@ -217,15 +243,20 @@ def _symbol_policy(
                             versions.setdefault(v, set()).add((str(lib.path), f"in {soname}"))
         analysis.externals[policy.name] = {k: tuple(sorted(v)) for k, v in externals.items()}
         for soname, paths in sorted(externals.items()):
-            analysis.constraints.append(_Constraint(
-                policy, f"needs {soname}, which is not in the wheel and not allowed by "
-                f"{policy.name}", sorted(paths)[0]))  # fmt: skip
+            analysis.constraints.append(
+                _Constraint(
+                    policy,
+                    f"needs {soname}, which is not in the wheel and not allowed by {policy.name}",
+                    sorted(paths)[0],
+                )
+            )
         found = policies.best_for_versions(versions)
         found = min(policy, found)
         for v in policy.missing_versions(versions):
             where, note = sorted(versions[v])[0]
-            analysis.constraints.append(_Constraint(
-                policy, f"{where} requires symbol version {v} ({note})", where))  # fmt: skip
+            analysis.constraints.append(
+                _Constraint(policy, f"{where} requires symbol version {v} ({note})", where)
+            )
         best = max(best, found)
     return best
 
@@ -249,8 +280,9 @@ def _blacklist_policy(
                 for sym in sorted(policy.blacklist[lib] & elf.undefined):
                     hits.append((path, lib, sym))
         for path, lib, sym in hits:
-            analysis.constraints.append(_Constraint(
-                policy, f"uses {sym} from {lib}, which {policy.name} forbids", path))  # fmt: skip
+            analysis.constraints.append(
+                _Constraint(policy, f"uses {sym} from {lib}, which {policy.name} forbids", path)
+            )
         if not hits:
             best = max(best, policy)
     return best
@@ -271,9 +303,13 @@ def _machine_policy(
                 checked.setdefault(lib.path, lib.elf)
     for path, elf in checked.items():
         if elf.isa_level >= 2:
-            analysis.constraints.append(_Constraint(
-                policies.linux, f"{path} requires x86-64-v{elf.isa_level} instructions "
-                "(GNU property note)", path))  # fmt: skip
+            analysis.constraints.append(
+                _Constraint(
+                    policies.linux,
+                    f"{path} requires x86-64-v{elf.isa_level} instructions (GNU property note)",
+                    path,
+                )
+            )
             result = policies.linux
     return result
 
@@ -287,10 +323,14 @@ def _unreadable_findings(view: WheelView) -> list[Finding]:
         base = posixpath.basename(member.name)
         looks_shared = base.endswith(".so") or ".so." in base
         if looks_shared and member.name not in view.elves and member.name not in view.elf_errors:
-            out.append(Finding(
-                check=Check.NOT_ELF, path=member.name, bytes=member.size,
-                message="named like a shared library but is not an ELF file",
-            ))  # fmt: skip
+            out.append(
+                Finding(
+                    check=Check.NOT_ELF,
+                    path=member.name,
+                    bytes=member.size,
+                    message="named like a shared library but is not an ELF file",
+                )
+            )
     return out
 
 
@@ -301,10 +341,14 @@ def _purelib_findings(view: WheelView, root_is_purelib: bool) -> list[Finding]:
         in_purelib = ".data/purelib/" in path or (root_is_purelib and ".data/" not in path)
         if in_purelib or pure_tag:
             why = "a pure-Python ('any') wheel" if pure_tag else "purelib"
-            out.append(Finding(
-                check=Check.ELF_IN_PURELIB, path=path, bytes=elf.file_size,
-                message=f"{elf.identity} binary in {why}: installers treat it as portable",
-            ))  # fmt: skip
+            out.append(
+                Finding(
+                    check=Check.ELF_IN_PURELIB,
+                    path=path,
+                    bytes=elf.file_size,
+                    message=f"{elf.identity} binary in {why}: installers treat it as portable",
+                )
+            )
     return out
 
 
@@ -319,41 +363,60 @@ def _library_findings(
         who = ", ".join(needers[:3]) + (f" and {len(needers) - 3} more" if len(needers) > 3 else "")
         host_path = paths.get(soname)
         if LIBPYTHON_RE.match(soname):
-            out.append(Finding(check=Check.LIBPYTHON_LINKED, path=needers[0],
-                               message=f"links {soname} (needed by {who})"))  # fmt: skip
+            out.append(
+                Finding(
+                    check=Check.LIBPYTHON_LINKED,
+                    path=needers[0],
+                    message=f"links {soname} (needed by {who})",
+                )
+            )
         elif host_path is None:
-            out.append(Finding(
-                check=Check.LIBRARY_NOT_FOUND, path=needers[0],
-                message=f"needs {soname} (needed by {who}): not in the wheel and not found on "
-                "this host, so repair cannot graft it",
-            ))  # fmt: skip
+            out.append(
+                Finding(
+                    check=Check.LIBRARY_NOT_FOUND,
+                    path=needers[0],
+                    message=f"needs {soname} (needed by {who}): not in the wheel and not found on "
+                    "this host, so repair cannot graft it",
+                )
+            )
         else:
-            out.append(Finding(
-                check=Check.EXTERNAL_LIBRARY, path=needers[0], bytes=sizes.get(soname),
-                message=f"needs {soname} (needed by {who}), found at {host_path}: it is not in "
-                "the wheel and no manylinux policy allows it, so the runner needs it installed",
-            ))  # fmt: skip
+            out.append(
+                Finding(
+                    check=Check.EXTERNAL_LIBRARY,
+                    path=needers[0],
+                    bytes=sizes.get(soname),
+                    message=f"needs {soname} (needed by {who}), found at {host_path}: it is not in "
+                    "the wheel and no manylinux policy allows it, so the runner needs it installed",
+                )
+            )
     for path, elf in considered.items():
         for kind, entries in (("RPATH", elf.rpath), ("RUNPATH", elf.runpath)):
             absolute = [e for e in entries if e.startswith("/")]
             if absolute:
-                out.append(Finding(
-                    check=Check.ABSOLUTE_RPATH, path=path,
-                    message=f"{kind} has absolute entries {':'.join(absolute)} "
-                    "(a path on the build machine)",
-                ))  # fmt: skip
+                out.append(
+                    Finding(
+                        check=Check.ABSOLUTE_RPATH,
+                        path=path,
+                        message=f"{kind} has absolute entries {':'.join(absolute)} "
+                        "(a path on the build machine)",
+                    )
+                )
         if elf.isa_level >= 2:
-            out.append(Finding(
-                check=Check.ISA_EXTENSION, path=path,
-                message=f"requires x86-64-v{elf.isa_level} instructions; it will crash with "
-                "SIGILL on older CPUs",
-            ))  # fmt: skip
+            out.append(
+                Finding(
+                    check=Check.ISA_EXTENSION,
+                    path=path,
+                    message=f"requires x86-64-v{elf.isa_level} instructions; it will crash with "
+                    "SIGILL on older CPUs",
+                )
+            )
     return out
 
 
 def _reasons(analysis: _Analysis, above: Policy, limit: int = 3) -> tuple[str, str | None]:
-    relevant = [c for c in analysis.constraints if c.policy.priority >= above.priority
-                or c.policy.is_linux]  # fmt: skip
+    relevant = [
+        c for c in analysis.constraints if c.policy.priority >= above.priority or c.policy.is_linux
+    ]
     # The constraints attached to the claimed policy itself are the precise reasons.
     exact = [c for c in relevant if c.policy is above] or [c for c in relevant if c.policy.is_linux]
     chosen = exact or relevant
@@ -361,7 +424,9 @@ def _reasons(analysis: _Analysis, above: Policy, limit: int = 3) -> tuple[str, s
     for c in chosen:
         if c.reason not in seen:
             seen.append(c.reason)
-    text = "; ".join(seen[:limit]) + (f"; and {len(seen) - limit} more" if len(seen) > limit else "")
+    text = "; ".join(seen[:limit]) + (
+        f"; and {len(seen) - limit} more" if len(seen) > limit else ""
+    )
     return text, (chosen[0].path if chosen else None)
 
 
@@ -375,10 +440,18 @@ def _claim_findings(
         if info is None:
             continue
         if info.base == "linux":
-            hint = (f"repair can retag it {repairable.name}" if not repairable.is_linux
-                    else "repair cannot make it portable")  # fmt: skip
-            out.append(Finding(check=Check.LINUX_TAG, message=f"tagged {tag}: pip installs it "
-                               f"only on this kind of machine and PyPI refuses it; {hint}"))  # fmt: skip
+            hint = (
+                f"repair can retag it {repairable.name}"
+                if not repairable.is_linux
+                else "repair cannot make it portable"
+            )
+            out.append(
+                Finding(
+                    check=Check.LINUX_TAG,
+                    message=f"tagged {tag}: pip installs it "
+                    f"only on this kind of machine and PyPI refuses it; {hint}",
+                )
+            )
             continue
         policy = analysis.policies.by_tag(tag)
         if policy is None or policy.name in seen:
@@ -386,16 +459,15 @@ def _claim_findings(
         seen.add(policy.name)
         if policy.priority > consistent.priority:
             why, path = _reasons(analysis, policy)
-            out.append(Finding(
-                check=Check.TAG_OVERCLAIMS, path=path,
-                message=f"filename claims {tag}, but the binaries only satisfy "
-                f"{consistent.name}: {why}",
-            ))  # fmt: skip
+            out.append(
+                Finding(
+                    check=Check.TAG_OVERCLAIMS,
+                    path=path,
+                    message=f"filename claims {tag}, but the binaries only satisfy "
+                    f"{consistent.name}: {why}",
+                )
+            )
     return out
-
-
-def _target_without_binaries(target: str, tag_infos: list[object]) -> list[Finding]:
-    return []  # a wheel without binaries installs anywhere its Python tag allows
 
 
 def _target_findings(
@@ -411,31 +483,49 @@ def _target_findings(
         return []
     first = next(iter(considered))
     if info.arch != arch:
-        return [Finding(check=Check.TARGET_INCOMPATIBLE, path=first,
-                        message=f"binaries are {arch}; {target} needs {info.arch}")]  # fmt: skip
+        return [
+            Finding(
+                check=Check.TARGET_INCOMPATIBLE,
+                path=first,
+                message=f"binaries are {arch}; {target} needs {info.arch}",
+            )
+        ]
     if info.libc is not libc:
         culprit = next(
-            (f"{p} needs {s}" for p, e in considered.items() for s in e.needed
-             if s == "libc.so.6" or s.startswith(("libc.musl-", "ld-musl-"))),
+            (
+                f"{p} needs {s}"
+                for p, e in considered.items()
+                for s in e.needed
+                if s == "libc.so.6" or s.startswith(("libc.musl-", "ld-musl-"))
+            ),
             f"{first} is built for {libc.value}",
-        )  # fmt: skip
-        return [Finding(
-            check=Check.TARGET_INCOMPATIBLE, path=first,
-            message=f"{libc.value} binaries cannot load on {target} ({info.libc.value}): "
-            f"{culprit}; pip there will not even consider {libc.prefix} wheels",
-        )]  # fmt: skip
+        )
+        return [
+            Finding(
+                check=Check.TARGET_INCOMPATIBLE,
+                path=first,
+                message=f"{libc.value} binaries cannot load on {target} ({info.libc.value}): "
+                f"{culprit}; pip there will not even consider {libc.prefix} wheels",
+            )
+        ]
     target_policy = policies_for(info.libc, info.arch, info.base).by_tag(target)
     if target_policy is None:
         return []
     if consistent.priority >= target_policy.priority:
         return []
     if repairable.priority >= target_policy.priority:
-        return [Finding(
-            check=Check.TARGET_INCOMPATIBLE, path=first,
-            message=f"not installable on {target} as it is (satisfies only {consistent.name}); "
-            f"after `wheelfix repair` it would be {repairable.name}",
-        )]  # fmt: skip
-    return [Finding(
-        check=Check.TARGET_INCOMPATIBLE, path=first,
-        message=f"needs {repairable.name} at best; {target} is older",
-    )]  # fmt: skip
+        return [
+            Finding(
+                check=Check.TARGET_INCOMPATIBLE,
+                path=first,
+                message=f"not installable on {target} as it is (satisfies only {consistent.name}); "
+                f"after `wheelfix repair` it would be {repairable.name}",
+            )
+        ]
+    return [
+        Finding(
+            check=Check.TARGET_INCOMPATIBLE,
+            path=first,
+            message=f"needs {repairable.name} at best; {target} is older",
+        )
+    ]
