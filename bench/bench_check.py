@@ -171,6 +171,7 @@ def machine_facts(wheelfix_cmd: list[str]) -> dict[str, str]:
         "wheelfix": f"{dist_version('wheelfix')} (command: {shlex.join(wheelfix_cmd)})",
         "binutils (pydistcheck uses them)": first_line_of(["objdump", "--version"]),
         "debug-symbol tools on PATH": debug_tools,
+        "load average at start (1, 5, 15 min)": " ".join(read_text("/proc/loadavg").split()[:3]),
     }
 
 

@@ -45,13 +45,8 @@ _ARCHES = {
 _EF_ARM_EABIMASK = 0xFF000000
 _EF_ARM_EABI_VER5 = 0x05000000
 _EF_ARM_ABI_FLOAT_HARD = 0x400
-# pyelftools resolves these dynamic tags' string-table offsets into attributes of these names.
-_STRING_TAGS = {
-    "DT_NEEDED": "needed",
-    "DT_SONAME": "soname",
-    "DT_RPATH": "rpath",
-    "DT_RUNPATH": "runpath",
-}
+# Dynamic tags whose value is an offset into the dynamic string table.
+_STRING_TAGS = frozenset({"DT_NEEDED", "DT_SONAME", "DT_RPATH", "DT_RUNPATH"})
 _SYMTAB_SECTIONS = frozenset({".symtab", ".strtab"})
 
 
@@ -181,11 +176,13 @@ def _parse(data: bytes, interest: frozenset[str]) -> ElfInfo:
     debug = symtab = comment = 0
     verneed: GNUVerNeedSection | None = None
     dynsym: SymbolTableSection | None = None
-    hashes: list[GNUHashSection | ELFHashSection] = []
+    hashes: list[GNUHashSection] = []
     isa_level = 0
     size = len(data)
+    names = _section_names(elf, data)
     for section in elf.iter_sections():
-        name = section.name
+        # Our own bounded lookup: pyelftools reads a name past the end of .shstrtab.
+        name = names.get(int(section["sh_name"]), "section name") if names else ""
         sh_type = section["sh_type"]
         sh_size = int(section["sh_size"])
         if sh_type not in {"SHT_NOBITS", "SHT_NULL"}:
@@ -200,7 +197,11 @@ def _parse(data: bytes, interest: frozenset[str]) -> ElfInfo:
         if isinstance(section, GNUVerNeedSection):
             verneed = section
         elif isinstance(section, (GNUHashSection, ELFHashSection)):
-            hashes.append(section)
+            _check_hash_table(section, name)
+            # Only GNU hash tables answer lookups: pyelftools walks a .hash chain with no
+            # bound, so a chain that loops back on itself would hang us.
+            if isinstance(section, GNUHashSection):
+                hashes.append(section)
         elif isinstance(section, SymbolTableSection) and sh_type == "SHT_DYNSYM":
             dynsym = section
         elif (
@@ -210,39 +211,16 @@ def _parse(data: bytes, interest: frozenset[str]) -> ElfInfo:
         ):
             isa_level = max(isa_level, _isa_level(section))
 
-    interpreter = soname = None
-    needed: list[str] = []
-    rpath: tuple[str, ...] = ()
-    runpath: tuple[str, ...] = ()
-    seen_dynamic = False
+    interpreter = None
+    dynamic = _Dynamic()
     for segment in elf.iter_segments():
         if isinstance(segment, InterpSegment):
             interpreter = segment.get_interp_name()
-        elif isinstance(segment, DynamicSegment) and not seen_dynamic:
+        elif isinstance(segment, DynamicSegment) and not dynamic.seen:
             # Like the loader, only the first PT_DYNAMIC counts.
-            seen_dynamic = True
-            for tag in segment.iter_tags():
-                kind = tag.entry.d_tag
-                attr = _STRING_TAGS.get(kind)
-                if attr is None:
-                    continue
-                value = _nonempty(getattr(tag, attr, None), kind)
-                if kind == "DT_NEEDED":
-                    needed.append(value)
-                elif kind == "DT_SONAME":
-                    soname = value
-                elif kind == "DT_RPATH":
-                    rpath = tuple(p for p in value.split(":") if p)
-                else:
-                    runpath = tuple(p for p in value.split(":") if p)
+            dynamic = _read_dynamic(segment, data)
 
-    version_needs: list[tuple[str, tuple[str, ...]]] = []
-    if verneed is not None:
-        for entry, aux_iter in verneed.iter_versions():
-            lib = _nonempty(entry.name, "version need file name")
-            versions = tuple(_nonempty(aux.name, "version name") for aux in aux_iter)
-            version_needs.append((lib, versions))
-
+    version_needs = _version_needs(verneed, data) if verneed is not None else ()
     defined, undefined = _symbols_of_interest(dynsym, hashes, interest)
     return ElfInfo(
         elf_class=elf_class,
@@ -255,11 +233,11 @@ def _parse(data: bytes, interest: frozenset[str]) -> ElfInfo:
         arch_problem=arch_problem,
         isa_level=isa_level,
         interpreter=interpreter,
-        soname=soname,
-        needed=tuple(needed),
-        rpath=rpath,
-        runpath=runpath,
-        version_needs=tuple(version_needs),
+        soname=dynamic.soname,
+        needed=dynamic.needed,
+        rpath=dynamic.rpath,
+        runpath=dynamic.runpath,
+        version_needs=version_needs,
         debug_bytes=debug,
         symtab_bytes=symtab,
         comment_bytes=comment,
@@ -269,17 +247,155 @@ def _parse(data: bytes, interest: frozenset[str]) -> ElfInfo:
     )
 
 
-def _nonempty(value: object, what: str) -> str:
-    # pyelftools returns "" for a string offset past the end of its table: that is corruption.
-    if not isinstance(value, str) or not value:
-        raise CorruptElfError(f"empty or unreadable {what} string")
-    return value
+class _Strings:
+    """A string table's bytes. Lookups stay inside the table, as the loader's do.
+
+    pyelftools reads from the table's start plus the offset up to a NUL, wherever that
+    lands: past the end of the table it returns the next section's bytes, past the end of
+    the file an empty string. Both are corruption here.
+    """
+
+    def __init__(self, table: bytes, what: str) -> None:
+        self.table = table
+        self.what = what
+
+    def __bool__(self) -> bool:
+        return bool(self.table)
+
+    def get(self, offset: int, field: str) -> str:
+        if not 0 <= offset < len(self.table):
+            raise CorruptElfError(
+                f"{field} string offset {offset} is past the end of {self.what} "
+                f"({len(self.table)} bytes)"
+            )
+        end = self.table.find(b"\0", offset)
+        if end < 0:
+            raise CorruptElfError(f"{field} string is not terminated inside {self.what}")
+        try:
+            return self.table[offset:end].decode("utf-8")
+        except UnicodeDecodeError:
+            raise CorruptElfError(f"{field} string in {self.what} is not UTF-8") from None
+
+    def nonempty(self, offset: int, field: str) -> str:
+        value = self.get(offset, field)
+        if not value:
+            raise CorruptElfError(f"empty {field} string")
+        return value
+
+
+def _table_bytes(data: bytes, offset: int, size: int, what: str) -> bytes:
+    if offset < 0 or size < 0 or offset + size > len(data):
+        raise CorruptElfError(f"{what} lies outside the file")
+    return data[offset : offset + size]
+
+
+def _section_names(elf: ELFFile, data: bytes) -> _Strings:
+    """The section name table; empty when the file has none (every name is then "")."""
+    what = "the section name table"
+    index = int(elf.header["e_shstrndx"])
+    if index == 0 or elf.num_sections() == 0:
+        return _Strings(b"", what)
+    header = elf.get_section(index).header
+    table = _table_bytes(data, int(header["sh_offset"]), int(header["sh_size"]), what)
+    return _Strings(table, what)
+
+
+def _check_hash_table(section: GNUHashSection | ELFHashSection, name: str) -> None:
+    # The loader takes the hash modulo the bucket count: zero buckets is a division by zero
+    # (SIGFPE in ld.so); pyelftools would only fail, or not, on the first lookup.
+    params = section.params
+    if int(params["nbuckets"]) == 0:
+        raise CorruptElfError(f"hash table {name or '?'} has zero buckets")
+    if isinstance(section, GNUHashSection) and int(params["bloom_size"]) == 0:
+        raise CorruptElfError(f"hash table {name or '?'} has an empty bloom filter")
+
+
+@dataclass(slots=True)
+class _Dynamic:
+    """What the dynamic segment says about linking."""
+
+    seen: bool = False
+    soname: str | None = None
+    needed: tuple[str, ...] = ()
+    rpath: tuple[str, ...] = ()
+    runpath: tuple[str, ...] = ()
+
+
+def _read_dynamic(segment: DynamicSegment, data: bytes) -> _Dynamic:
+    """DT_NEEDED, DT_SONAME, DT_RPATH and DT_RUNPATH, resolved through DT_STRTAB/DT_STRSZ.
+
+    The strings are looked up here, bounded by DT_STRSZ like the loader does, instead of
+    through pyelftools' unbounded lookup.
+    """
+    entries = [(str(t.entry.d_tag), int(t.entry.d_val)) for t in segment.iter_tags()]
+    result = _Dynamic(seen=True)
+    if not any(kind in _STRING_TAGS for kind, _ in entries):
+        return result
+    sizes = [value for kind, value in entries if kind == "DT_STRSZ"]
+    _, offset = segment.get_table_offset("DT_STRTAB")
+    if offset is None or not sizes:
+        raise CorruptElfError("dynamic segment names libraries but has no string table")
+    what = "the dynamic string table"
+    strings = _Strings(_table_bytes(data, int(offset), sizes[0], what), what)
+    needed: list[str] = []
+    for kind, value in entries:
+        if kind == "DT_NEEDED":
+            needed.append(strings.nonempty(value, kind))
+        elif kind == "DT_SONAME":
+            result.soname = strings.nonempty(value, kind)
+        elif kind == "DT_RPATH":
+            result.rpath = tuple(p for p in strings.get(value, kind).split(":") if p)
+        elif kind == "DT_RUNPATH":
+            result.runpath = tuple(p for p in strings.get(value, kind).split(":") if p)
+    result.needed = tuple(needed)
+    return result
+
+
+_VERNEED_ENTRY_SIZE = 16  # Elf32/Elf64 Verneed and Vernaux entries are all 16 bytes
+
+
+def _version_needs(
+    section: GNUVerNeedSection, data: bytes
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(library, versions) pairs from .gnu.version_r, bounded by the section's size.
+
+    pyelftools trusts sh_info as the entry count and follows vn_next even when it is zero,
+    so a hostile header could make it walk the same entry four billion times.
+    """
+    budget = int(section["sh_size"]) // _VERNEED_ENTRY_SIZE
+    too_many = "version needs: more entries than fit in .gnu.version_r"
+    if int(section["sh_info"]) > budget:
+        raise CorruptElfError(too_many)
+    link = section.stringtable.header
+    what = "the version string table"
+    table = _table_bytes(data, int(link["sh_offset"]), int(link["sh_size"]), what)
+    strings = _Strings(table, what)
+    out: list[tuple[str, tuple[str, ...]]] = []
+    for entry, aux_iter in section.iter_versions():
+        budget -= 1
+        lib = strings.nonempty(int(entry["vn_file"]), "version need file name")
+        versions: list[str] = []
+        for aux in aux_iter:
+            budget -= 1
+            if budget < 0:
+                raise CorruptElfError(too_many)
+            versions.append(strings.nonempty(int(aux["vna_name"]), "version name"))
+        out.append((lib, tuple(versions)))
+    return tuple(out)
+
+
+_NOTE_HEADER_SIZE = 12  # n_namesz, n_descsz, n_type: three 4-byte words in both classes
 
 
 def _isa_level(section: NoteSection) -> int:
     """The x86-64 micro-architecture level from GNU_PROPERTY_X86_ISA_1_NEEDED (0 if absent)."""
     level = 0
+    end = int(section["sh_offset"]) + int(section["sh_size"])
     for note in section.iter_notes():
+        # pyelftools reads a descriptor past the end of its section without complaint.
+        name_size = (int(note["n_namesz"]) + 3) & ~3
+        if int(note["n_offset"]) + _NOTE_HEADER_SIZE + name_size + int(note["n_descsz"]) > end:
+            raise CorruptElfError("note runs past the end of its section")
         if note["n_type"] != "NT_GNU_PROPERTY_TYPE_0" or note["n_name"] != "GNU":
             continue
         for prop in note["n_desc"]:
@@ -295,7 +411,7 @@ def _isa_level(section: NoteSection) -> int:
 
 def _symbols_of_interest(
     dynsym: SymbolTableSection | None,
-    hashes: list[GNUHashSection | ELFHashSection],
+    hashes: list[GNUHashSection],
     interest: frozenset[str],
 ) -> tuple[frozenset[str], frozenset[str]]:
     """Which of ``interest`` the file defines, and which it needs (non-weak undefined).

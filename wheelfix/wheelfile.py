@@ -21,6 +21,7 @@ import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass
+from email.parser import HeaderParser
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -36,7 +37,16 @@ from packaging.version import Version
 
 from wheelfix.errors import InvalidWheelError
 
-__all__ = ["Limits", "Member", "WheelArchive", "WheelName", "parse_name", "validate_member_name"]
+__all__ = [
+    "SUPPORTED_WHEEL_MAJOR",
+    "Limits",
+    "Member",
+    "WheelArchive",
+    "WheelName",
+    "parse_name",
+    "validate_member_name",
+    "wheel_version",
+]
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -46,9 +56,18 @@ _EOCD64_LOCATOR_SIG = b"PK\x06\x07"
 _LOCAL_SIG = b"PK\x03\x04"
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 _SUPPORTED_COMPRESSION = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
+_EOCD64_SIG = b"PK\x06\x06"
+_EOCD64_SIZE = 56
+_EOCD64_LOCATOR_SIZE = 20
 _FLAG_ENCRYPTED = 0x1
 _FLAG_DATA_DESCRIPTOR = 0x8
+_FLAG_PATCHED = 0x20
 _FLAG_UTF8 = 0x800
+# Traditional (0x1) and strong (0x40) encryption, and encrypted local headers (0x2000).
+_FLAGS_ENCRYPTION = 0x1 | 0x40 | 0x2000
+#: The Wheel-Version major this reader understands; a newer major must be refused (spec).
+SUPPORTED_WHEEL_MAJOR = 1
+_WHEEL_TEXT_LIMIT = 1 << 20
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,6 +117,16 @@ def parse_name(path: str, filename: str) -> WheelName:
     return WheelName(filename, name, version, build, tags)
 
 
+def wheel_version(text: str) -> tuple[int, int] | None:
+    """``Wheel-Version`` of a WHEEL file as ``(major, minor)``; ``None`` if absent or malformed."""
+    value = str(HeaderParser().parsestr(text).get("Wheel-Version", "")).strip()
+    major, sep, minor = value.partition(".")
+    # str.isdigit() accepts digits such as "²" that int() rejects: ASCII only.
+    if not (sep and major.isascii() and minor.isascii() and major.isdigit() and minor.isdigit()):
+        return None
+    return int(major), int(minor)
+
+
 def validate_member_name(name: str) -> str | None:
     """Return why ``name`` is unsafe as an archive member, or ``None`` when it is fine."""
     if not name:
@@ -128,27 +157,45 @@ class WheelArchive:
         self.limits = limits or Limits()
         self._display = str(path)
         self.wheel_name = parse_name(self._display, path.name)
-        try:
-            self.file_size = path.stat().st_size
-            self._zip = zipfile.ZipFile(path)
-        except FileNotFoundError:
-            raise InvalidWheelError(self._display, "no such file") from None
-        except IsADirectoryError:
-            raise InvalidWheelError(self._display, "is a directory, not a wheel") from None
-        except PermissionError:
-            raise InvalidWheelError(self._display, "permission denied") from None
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
-            raise InvalidWheelError(self._display, f"not a zip archive ({exc})") from None
-        except UnicodeDecodeError:
-            raise InvalidWheelError(self._display, "member name is not valid UTF-8") from None
+        self._zip = self._open()
+        # ZipFile.open and ZipExtFile.close update an unlocked reference count on the shared
+        # file handle, and members are read on several threads.
         self._lock = threading.Lock()
         try:
             self.members = self._validate()
+            self.by_name = {m.name: m for m in self.members}
+            self.dist_info = self._find_dist_info()
+            self._check_wheel_version()
         except BaseException:
             self._zip.close()
             raise
-        self.by_name = {m.name: m for m in self.members}
-        self.dist_info = self._find_dist_info()
+
+    def _open(self) -> zipfile.ZipFile:
+        try:
+            st = self.path.stat()
+            if stat.S_ISDIR(st.st_mode):
+                raise self._fail("is a directory, not a wheel")
+            if not stat.S_ISREG(st.st_mode):
+                # Opening a FIFO blocks until a writer comes; a device never ends.
+                raise self._fail("not a regular file")
+            self.file_size = st.st_size
+            return zipfile.ZipFile(self.path)
+        except FileNotFoundError:
+            raise self._fail("no such file") from None
+        except IsADirectoryError:
+            raise self._fail("is a directory, not a wheel") from None
+        except PermissionError:
+            raise self._fail("permission denied") from None
+        # Before ValueError, of which it is a subclass: the name's raw bytes identify it.
+        except UnicodeDecodeError as exc:
+            raw = exc.object if isinstance(exc.object, bytes) else b""
+            raise self._fail("member name is not valid UTF-8", repr(raw)) from None
+        except NotImplementedError as exc:
+            # zipfile refuses "version needed to extract" above 6.3 this way.
+            raise self._fail(f"unsupported zip feature ({exc})") from None
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError,
+                struct.error) as exc:  # fmt: skip
+            raise self._fail(f"not a zip archive ({exc})") from None
 
     # -- context manager -----------------------------------------------------------------
     def __enter__(self) -> WheelArchive:
@@ -179,26 +226,25 @@ class WheelArchive:
         members: list[Member] = []
         total = 0
         for info in infos:
-            name = info.filename
-            if not info.flag_bits & _FLAG_UTF8 and not name.isascii():
-                raise self._fail("non-ASCII member name without the UTF-8 flag", repr(name))
-            reason = validate_member_name(name)
-            if reason is not None:
-                raise self._fail(reason, repr(name))
-            if unicodedata.normalize("NFC", name) in seen or name in seen:
+            name = self._checked_name(info)
+            folded = unicodedata.normalize("NFC", name)
+            if folded in seen:
                 raise self._fail("duplicate member name", name)
-            seen.add(name)
-            if info.flag_bits & _FLAG_ENCRYPTED:
+            seen.add(folded)
+            if info.flag_bits & _FLAGS_ENCRYPTION:
                 raise self._fail("encrypted member", name)
+            if info.flag_bits & _FLAG_PATCHED:
+                raise self._fail("unsupported zip feature (patched data, flag bit 5)", name)
             if info.compress_type not in _SUPPORTED_COMPRESSION:
                 raise self._fail(f"unsupported compression method {info.compress_type}", name)
             mode = info.external_attr >> 16
-            if mode and info.create_system == 3:  # Unix: the mode bits are meaningful
-                kind = stat.S_IFMT(mode)
-                if kind == stat.S_IFLNK:
-                    raise self._fail("symbolic link member (never materialised)", name)
-                if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
-                    raise self._fail("member is not a regular file or directory", name)
+            kind = stat.S_IFMT(mode)
+            # Extractors disagree on which "made by" systems carry Unix modes, so a symlink
+            # is refused whatever the system; other odd kinds only when made on Unix.
+            if kind == stat.S_IFLNK:
+                raise self._fail("symbolic link member (never materialised)", name)
+            if info.create_system == 3 and kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+                raise self._fail("member is not a regular file or directory", name)
             if name.endswith("/"):
                 if info.file_size:
                     raise self._fail("directory entry with data", name)
@@ -210,8 +256,33 @@ class WheelArchive:
                     f"uncompressed size exceeds the limit of {self.limits.max_total_size} bytes"
                 )
             members.append(Member(name, info.file_size, info.compress_size, info.CRC, info))
+        self._check_file_folder_clash(members)
         self._check_framing(infos)
         return tuple(members)
+
+    def _checked_name(self, info: zipfile.ZipInfo) -> str:
+        """The member's name, refused unless safe and read the same way by every reader."""
+        # zipfile cuts ``filename`` at the first NUL (and may take it from a Unicode path
+        # extra field): validate the raw name, then insist both say the same.
+        raw, name = info.orig_filename, info.filename
+        if not info.flag_bits & _FLAG_UTF8 and not raw.isascii():
+            raise self._fail("non-ASCII member name without the UTF-8 flag", repr(raw))
+        reason = validate_member_name(raw)
+        if reason is not None:
+            raise self._fail(reason, repr(raw))
+        if name != raw:
+            raise self._fail("member name is read differently by different readers", repr(raw))
+        return name
+
+    def _check_file_folder_clash(self, members: list[Member]) -> None:
+        # "a" as a file and "a/b" as another: extraction fails or depends on the order.
+        files = {m.name for m in members}
+        for member in members:
+            parts = member.name.split("/")
+            for depth in range(1, len(parts)):
+                parent = "/".join(parts[:depth])
+                if parent in files:
+                    raise self._fail(f"{parent} is both a file and a folder", member.name)
 
     def _check_bomb(self, info: zipfile.ZipInfo) -> None:
         limits = self.limits
@@ -233,82 +304,140 @@ class WheelArchive:
         """Reject archives that zip readers could disagree on.
 
         The entries must tile the file: the first local header at offset 0, each entry's
-        data followed by the next header (or an optional data descriptor), the central
-        directory right after the last entry, and the end record at the very end.
+        data followed by the next header (or its data descriptor), the central directory
+        right after the last entry, and the end records at the very end. Every local header
+        must say what the central directory says.
         """
         with self.path.open("rb") as fh:
-            tail_len = min(self.file_size, 22 + 0xFFFF)
-            fh.seek(self.file_size - tail_len)
-            tail = fh.read(tail_len)
-            eocd = tail.rfind(_EOCD_SIG)
-            if eocd < 0 or len(tail) - eocd < 22:
-                raise self._fail("end of central directory record not found")
-            (comment_len,) = struct.unpack_from("<H", tail, eocd + 20)
-            if eocd + 22 + comment_len != len(tail):
-                raise self._fail("data after the end of the zip archive")
-            cd_size, cd_offset = struct.unpack_from("<II", tail, eocd + 12)
-            eocd_abs = self.file_size - tail_len + eocd
-            if cd_offset == 0xFFFFFFFF or cd_size == 0xFFFFFFFF:
-                loc = eocd_abs - 20
-                fh.seek(loc)
-                if fh.read(4) != _EOCD64_LOCATOR_SIG:
-                    raise self._fail("zip64 end record locator missing")
-                fh.seek(loc + 8)
-                (rec_off,) = struct.unpack("<Q", fh.read(8))
-                fh.seek(rec_off + 40)
-                cd_size, cd_offset = struct.unpack("<QQ", fh.read(16))
-                cd_end = rec_off
-            else:
-                cd_end = eocd_abs
+            cd_offset, cd_size, cd_end, count = self._end_records(fh)
             if cd_offset + cd_size != cd_end:
-                raise self._fail("central directory does not end where the end record starts")
+                raise self._fail(
+                    "central directory does not end where the end record starts "
+                    "(data before or inside the archive: ambiguous framing)"
+                )
+            if count != len(infos):
+                # zipfile reads the central directory by size; other readers by count.
+                raise self._fail(
+                    f"end record counts {count} entries, the central directory has "
+                    f"{len(infos)} (ambiguous framing)"
+                )
             expected = 0
             for info in sorted(infos, key=lambda i: i.header_offset):
                 if info.header_offset != expected:
-                    where = "before the first entry" if expected == 0 else "between entries"
-                    kind = "gap or overlap" if expected else "data"
-                    raise self._fail(f"{kind} {where} (ambiguous framing)", info.filename)
-                fh.seek(info.header_offset)
-                header = fh.read(_LOCAL_HEADER.size)
-                if len(header) != _LOCAL_HEADER.size:
-                    raise self._fail("truncated local header", info.filename)
-                (sig, _ver, flags, method, _t, _d, crc, csize, usize, nlen, xlen) = (
-                    _LOCAL_HEADER.unpack(header)
-                )
-                if sig != _LOCAL_SIG:
-                    raise self._fail("bad local header signature", info.filename)
-                raw_name = fh.read(nlen)
-                central_name = info.orig_filename.encode(
-                    "utf-8" if info.flag_bits & _FLAG_UTF8 else "cp437"
-                )
-                if raw_name != central_name:
-                    raise self._fail(
-                        "local header name disagrees with central directory", info.filename
+                    what = (
+                        "data before the first entry"
+                        if expected == 0
+                        else "gap or overlap between entries"
                     )
-                if method != info.compress_type:
-                    raise self._fail("local header compression disagrees", info.filename)
-                if (
-                    not flags & _FLAG_DATA_DESCRIPTOR
-                    and csize != 0xFFFFFFFF
-                    and (crc != info.CRC or csize != info.compress_size or usize != info.file_size)
-                ):
-                    raise self._fail(
-                        "local header sizes disagree with central directory", info.filename
-                    )
-                end = info.header_offset + _LOCAL_HEADER.size + nlen + xlen + info.compress_size
-                if flags & _FLAG_DATA_DESCRIPTOR:
-                    end += self._descriptor_len(fh, end, info)
-                expected = end
+                    raise self._fail(f"{what} (ambiguous framing)", info.filename)
+                expected = self._check_local_header(fh, info)
             if expected != cd_offset:
-                raise self._fail("data between the last entry and the central directory")
+                raise self._fail(
+                    "data between the last entry and the central directory (ambiguous framing)"
+                )
 
-    @staticmethod
-    def _descriptor_len(fh: BinaryIO, offset: int, info: zipfile.ZipInfo) -> int:
+    def _end_records(self, fh: BinaryIO) -> tuple[int, int, int, int]:
+        """(central directory offset, its size, where it must end, entry count)."""
+        tail_len = min(self.file_size, 22 + 0xFFFF)
+        fh.seek(self.file_size - tail_len)
+        tail = fh.read(tail_len)
+        eocd = tail.rfind(_EOCD_SIG)
+        if eocd < 0 or len(tail) - eocd < 22:
+            raise self._fail("end of central directory record not found")
+        (comment_len,) = struct.unpack_from("<H", tail, eocd + 20)
+        if eocd + 22 + comment_len != len(tail):
+            raise self._fail("data after the end of the zip archive")
+        count, cd_size, cd_offset = struct.unpack_from("<HII", tail, eocd + 10)
+        eocd_abs = self.file_size - tail_len + eocd
+        locator = eocd_abs - _EOCD64_LOCATOR_SIZE
+        fh.seek(max(locator, 0))
+        # Like zipfile, honour a zip64 locator whenever there is one, not only when the
+        # classic record says "see zip64": otherwise the two could describe two archives.
+        if locator < 0 or fh.read(4) != _EOCD64_LOCATOR_SIG:
+            if 0xFFFFFFFF in (cd_size, cd_offset):
+                raise self._fail("zip64 end record locator missing")
+            return cd_offset, cd_size, eocd_abs, count
+        record = locator - _EOCD64_SIZE
+        head = fh.read(_EOCD64_LOCATOR_SIZE - 4)
+        (rec_off,) = struct.unpack_from("<Q", head, 4) if len(head) == 16 else (-1,)
+        fh.seek(max(record, 0))
+        body = fh.read(_EOCD64_SIZE)
+        if record < 0 or rec_off != record or body[:4] != _EOCD64_SIG:
+            raise self._fail("zip64 end record is not where its locator says (ambiguous framing)")
+        count64, size64, offset64 = struct.unpack_from("<QQQ", body, 32)
+        for classic, wide, limit in ((count, count64, 0xFFFF), (cd_size, size64, 0xFFFFFFFF),
+                                     (cd_offset, offset64, 0xFFFFFFFF)):  # fmt: skip
+            if classic not in (limit, wide):
+                raise self._fail("zip64 and classic end records disagree (ambiguous framing)")
+        return offset64, size64, record, count64
+
+    def _check_local_header(self, fh: BinaryIO, info: zipfile.ZipInfo) -> int:
+        """Compare one local header with the central directory; return where the entry ends."""
+        fh.seek(info.header_offset)
+        header = fh.read(_LOCAL_HEADER.size)
+        if len(header) != _LOCAL_HEADER.size:
+            raise self._fail("truncated local header", info.filename)
+        (sig, _ver, flags, method, _t, _d, crc, csize, usize, nlen, xlen) = _LOCAL_HEADER.unpack(
+            header
+        )
+        if sig != _LOCAL_SIG:
+            raise self._fail("bad local header signature", info.filename)
+        raw_name = fh.read(nlen)
+        central_name = info.orig_filename.encode(
+            "utf-8" if info.flag_bits & _FLAG_UTF8 else "cp437"
+        )
+        if raw_name != central_name:
+            raise self._fail("local header name disagrees with central directory", info.filename)
+        if method != info.compress_type:
+            raise self._fail("local header compression disagrees", info.filename)
+        # A streaming reader goes by the local flags: encrypted or not must agree.
+        for bit in (_FLAGS_ENCRYPTION, _FLAG_DATA_DESCRIPTOR):
+            if bool(flags & bit) != bool(info.flag_bits & bit):
+                raise self._fail("local header flags disagree with central directory",
+                                 info.filename)  # fmt: skip
+        if (
+            not flags & _FLAG_DATA_DESCRIPTOR
+            and csize != 0xFFFFFFFF
+            and (crc != info.CRC or csize != info.compress_size or usize != info.file_size)
+        ):
+            raise self._fail("local header sizes disagree with central directory", info.filename)
+        end: int = info.header_offset + _LOCAL_HEADER.size + nlen + xlen + info.compress_size
+        if end > self.file_size:
+            raise self._fail("member data runs past the end of the file", info.filename)
+        if flags & _FLAG_DATA_DESCRIPTOR:
+            end += self._check_descriptor(fh, end, info)
+        return end
+
+    def _check_descriptor(self, fh: BinaryIO, offset: int, info: zipfile.ZipInfo) -> int:
+        """The data descriptor after a member must repeat the central CRC and sizes."""
         fh.seek(offset)
-        head = fh.read(4)
-        signed = head == b"PK\x07\x08"
+        raw = fh.read(24)
+        signed = raw[:4] == b"PK\x07\x08"
+        body = raw[4:] if signed else raw
         zip64 = info.file_size > 0xFFFFFFFF or info.compress_size > 0xFFFFFFFF
-        return (4 if signed else 0) + (20 if zip64 else 12)
+        fields = "<IQQ" if zip64 else "<III"
+        if len(body) < struct.calcsize(fields):
+            raise self._fail("truncated data descriptor", info.filename)
+        crc, csize, usize = struct.unpack_from(fields, body)
+        if (crc, csize, usize) != (info.CRC, info.compress_size, info.file_size):
+            raise self._fail("data descriptor disagrees with central directory", info.filename)
+        return (4 if signed else 0) + struct.calcsize(fields)
+
+    def _check_wheel_version(self) -> None:
+        # The spec: refuse a Wheel-Version whose major is newer than we know. A missing or
+        # unreadable WHEEL is left to the integrity checks, which report it as a finding.
+        name = self.dist_info_path("WHEEL")
+        member = self.by_name.get(name)
+        if member is None or member.size > _WHEEL_TEXT_LIMIT:
+            return
+        text = self.read_text(name)
+        version = wheel_version(text) if text is not None else None
+        if version is not None and version[0] > SUPPORTED_WHEEL_MAJOR:
+            raise self._fail(
+                f"Wheel-Version {version[0]}.{version[1]} is not supported "
+                f"(this tool reads {SUPPORTED_WHEEL_MAJOR}.x)",
+                name,
+            )
 
     def _find_dist_info(self) -> str:
         tops = {m.name.split("/", 1)[0] for m in self.members if "/" in m.name}
@@ -339,10 +468,18 @@ class WheelArchive:
     def read(self, member: Member) -> bytes:
         """Return a member's bytes: bounded by its declared size, CRC-checked."""
         try:
-            with self._zip.open(member._info) as fh:
+            with self._lock:
+                fh = self._zip.open(member._info)
+            try:
                 data = fh.read(member.size + 1)
+            finally:
+                with self._lock:
+                    fh.close()
         except zipfile.BadZipFile as exc:
             raise self._fail(f"corrupt member data ({exc})", member.name) from None
+        except (NotImplementedError, RuntimeError) as exc:
+            # Features refused at open time; kept here so a gap there cannot crash a read.
+            raise self._fail(f"unsupported zip feature ({exc})", member.name) from None
         except (zlib.error, EOFError, OSError, ValueError) as exc:
             raise self._fail(f"corrupt compressed stream ({exc})", member.name) from None
         if len(data) != member.size:

@@ -134,7 +134,9 @@ def test_max_uncompressed_refuses(runner: CliRunner) -> None:
     assert "limit" in result.stdout
 
 
-def test_config_defaults(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_defaults(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     debug = str(REPO / sample("wfdemo_debug"))
     (tmp_path / "pyproject.toml").write_text('[tool.wheelfix]\nfail-on = "warning"\n')
     monkeypatch.chdir(tmp_path)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -11,11 +10,8 @@ import pytest
 from wheelfix.elf import parse_elf
 from wheelfix.resolve import HostLibraries
 
-REAL_LIB = next(
-    (p for p in (Path("/lib/x86_64-linux-gnu/libz.so.1"), Path("/usr/lib/x86_64-linux-gnu/libz.so.1"))
-     if p.exists()),
-    None,
-)  # fmt: skip
+_CANDIDATES = (Path("/lib/x86_64-linux-gnu/libz.so.1"), Path("/usr/lib/x86_64-linux-gnu/libz.so.1"))
+REAL_LIB = next((p for p in _CANDIDATES if p.exists()), None)  # fmt: skip
 pytestmark = pytest.mark.skipif(REAL_LIB is None, reason="needs the host's libz.so.1 (x86_64)")
 
 
@@ -29,7 +25,7 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "etc/ld.so.conf.d/opt.conf").write_text("/opt/lib\n")
     (tmp_path / "opt/lib").mkdir(parents=True)
     shutil.copy(REAL_LIB, tmp_path / "opt/lib/libfoo.so.1.2")
-    os.symlink("/opt/lib/libfoo.so.1.2", tmp_path / "opt/lib/libfoo.so.1")
+    (tmp_path / "opt/lib/libfoo.so.1").symlink_to("/opt/lib/libfoo.so.1.2")
     (tmp_path / "usr/lib").mkdir(parents=True)
     return tmp_path
 

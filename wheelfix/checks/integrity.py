@@ -15,6 +15,7 @@ from packaging.version import InvalidVersion, Version
 
 from wheelfix.checks import WheelView
 from wheelfix.findings import Check, Finding
+from wheelfix.wheelfile import SUPPORTED_WHEEL_MAJOR, wheel_version
 
 __all__ = ["WheelMetadata", "check_metadata", "check_record"]
 
@@ -155,7 +156,8 @@ def _check_row(
                 message=f"sha256 of {path} differs from RECORD",
             )
         )
-    if not size_field.isdigit():
+    # str.isdigit() accepts digits such as "²" that int() rejects: ASCII only.
+    if not (size_field.isascii() and size_field.isdigit()):
         out.append(
             Finding(
                 check=Check.RECORD_MALFORMED,
@@ -190,24 +192,7 @@ def check_metadata(view: WheelView) -> tuple[WheelMetadata, list[Finding]]:
         )
     else:
         headers = HeaderParser().parsestr(text)
-        version = headers.get("Wheel-Version", "").strip()
-        major, _, minor = version.partition(".")
-        if not (major.isdigit() and minor.isdigit()):
-            out.append(
-                Finding(
-                    check=Check.WHEEL_METADATA,
-                    path=wheel_name,
-                    message=f"Wheel-Version {version!r} is not MAJOR.MINOR",
-                )
-            )
-        elif int(major) == 1 and int(minor) > 0:
-            out.append(
-                Finding(
-                    check=Check.WHEEL_VERSION_NEWER,
-                    path=wheel_name,
-                    message=f"Wheel-Version {version} is newer than 1.0",
-                )
-            )
+        out += _check_wheel_version(text, str(headers.get("Wheel-Version", "")).strip(), wheel_name)
         purelib = headers.get("Root-Is-Purelib", "").strip().lower()
         if purelib not in ("true", "false"):
             out.append(
@@ -255,6 +240,23 @@ def check_metadata(view: WheelView) -> tuple[WheelMetadata, list[Finding]]:
     out += _check_entry_points(view)
     out += _check_data_dirs(view)
     return WheelMetadata(root_is_purelib, tags), out
+
+
+def _check_wheel_version(text: str, raw: str, wheel_name: str) -> list[Finding]:
+    version = wheel_version(text)
+    if version is None:
+        message = f"Wheel-Version {raw!r} is not MAJOR.MINOR"
+        return [Finding(check=Check.WHEEL_METADATA, path=wheel_name, message=message)]
+    major, minor = version
+    if major > SUPPORTED_WHEEL_MAJOR:
+        # WheelArchive refuses these before any check runs; a view built another way
+        # still must not pass.
+        message = f"Wheel-Version {major}.{minor} is not supported"
+        return [Finding(check=Check.WHEEL_METADATA, path=wheel_name, message=message)]
+    if major == SUPPORTED_WHEEL_MAJOR and minor > 0:
+        message = f"Wheel-Version {major}.{minor} is newer than {SUPPORTED_WHEEL_MAJOR}.0"
+        return [Finding(check=Check.WHEEL_VERSION_NEWER, path=wheel_name, message=message)]
+    return []
 
 
 def _check_metadata_file(view: WheelView) -> list[Finding]:

@@ -176,7 +176,16 @@ def analyze_platform(
     external_paths: dict[str, str | None] = {}
     external_sizes: dict[str, int] = {}
     for soname in highest_ext:
-        lib = next((t.libraries[soname] for t in trees.values() if soname in t.libraries), None)
+        # Only a copy found outside the wheel counts: a tree that reached the wheel's own
+        # copy did not make this library external.
+        lib = next(
+            (
+                t.libraries[soname]
+                for t in trees.values()
+                if soname in t.libraries and not t.libraries[soname].in_wheel
+            ),
+            None,
+        )
         external_paths[soname] = lib.path if lib is not None else None
         if lib is not None and lib.elf is not None:
             external_sizes[soname] = lib.elf.file_size
@@ -371,12 +380,19 @@ def _library_findings(
                 )
             )
         elif host_path is None:
+            copies = sorted(p for p in considered if posixpath.basename(p) == soname)
+            where = (
+                f"a copy is in the wheel at {copies[0]}, but the RPATH/RUNPATH of "
+                f"{needers[0]} does not lead there, and it is not found on this host"
+                if copies
+                else "not in the wheel and not found on this host"
+            )
             out.append(
                 Finding(
                     check=Check.LIBRARY_NOT_FOUND,
                     path=needers[0],
-                    message=f"needs {soname} (needed by {who}): not in the wheel and not found on "
-                    "this host, so repair cannot graft it",
+                    message=f"needs {soname} (needed by {who}): {where}, so the loader "
+                    "will not find it and repair cannot graft it",
                 )
             )
         else:
