@@ -247,8 +247,8 @@ def check(
     validate_target(target)
     options = CheckOptions(
         target=target,
-        select=tuple(select),
-        ignore=tuple(ignore),
+        select=tuple(code.strip().upper() for code in select),
+        ignore=tuple(code.strip().upper() for code in ignore),
         fail_on=fail_on,
         jobs=jobs,
         limits=limits or Limits(),

@@ -128,7 +128,7 @@ def analyze_platform(
         considered[path] = elf
     if arch is None or not considered:
         return PlatformVerdict(
-            consistent="linux_" + (arch or "unknown") if arch else None,
+            consistent=None,
             repairable=None,
             libc=libc.value,
             arch=arch,
@@ -189,8 +189,15 @@ def analyze_platform(
         external_paths[soname] = lib.path if lib is not None else None
         if lib is not None and lib.elf is not None:
             external_sizes[soname] = lib.elf.file_size
-    findings += _library_findings(highest_ext, external_paths, external_sizes, considered)
-    findings += _claim_findings(claimed, analysis, consistent, repairable)
+    # Findings name what a repair to the best reachable tag would have to graft: a library
+    # that the oldest policy forbids but that tag allows (libmvec, libexpat) is no problem.
+    graft_policy = repairable if not repairable.is_linux else policies.highest
+    to_graft = analysis.externals.get(graft_policy.name, {})
+    findings += _library_findings(
+        to_graft, external_paths, external_sizes, considered, graft_policy.name
+    )
+    missing = sorted(s for s in to_graft if external_paths.get(s) is None)
+    findings += _claim_findings(claimed, analysis, consistent, repairable, missing)
     if target is not None:
         findings += _target_findings(target, arch, libc, consistent, repairable, considered)
     return PlatformVerdict(
@@ -245,11 +252,13 @@ def _symbol_policy(
                 requesters = tree.needed_by.get(soname, {root}) & set(considered) or {root}
                 externals.setdefault(soname, set()).update(requesters)
                 if lib is not None and lib.elf is not None:
+                    needer = sorted(requesters)[0]
                     for dep, vers in lib.elf.version_needs:
                         if is_loader(dep):
                             continue
                         for v in vers:
-                            versions.setdefault(v, set()).add((str(lib.path), f"in {soname}"))
+                            note = f"through {soname}, found at {lib.path}"
+                            versions.setdefault(v, set()).add((needer, note))
         analysis.externals[policy.name] = {k: tuple(sorted(v)) for k, v in externals.items()}
         for soname, paths in sorted(externals.items()):
             analysis.constraints.append(
@@ -306,17 +315,21 @@ def _machine_policy(
     policies = analysis.policies
     result = policies.highest
     checked: dict[str, ElfInfo] = {p: considered[p] for p in roots}
+    grafted = {soname for ext in analysis.externals.values() for soname in ext}
     for tree in trees.values():
-        for lib in tree.libraries.values():
-            if not lib.in_wheel and lib.path and lib.elf is not None:
+        for soname, lib in tree.libraries.items():
+            # System libraries a policy allows are the user's, not the wheel's: only those a
+            # repair would copy in can raise the ISA bar, as in auditwheel.
+            if soname in grafted and not lib.in_wheel and lib.path and lib.elf is not None:
                 checked.setdefault(lib.path, lib.elf)
     for path, elf in checked.items():
         if elf.isa_level >= 2:
+            in_wheel = path if path in considered else sorted(roots)[0]
             analysis.constraints.append(
                 _Constraint(
                     policies.linux,
                     f"{path} requires x86-64-v{elf.isa_level} instructions (GNU property note)",
-                    path,
+                    in_wheel,
                 )
             )
             result = policies.linux
@@ -366,6 +379,7 @@ def _library_findings(
     paths: Mapping[str, str | None],
     sizes: Mapping[str, int],
     considered: Mapping[str, ElfInfo],
+    policy_name: str,
 ) -> list[Finding]:
     out = []
     for soname, needers in sorted(externals.items()):
@@ -402,7 +416,7 @@ def _library_findings(
                     path=needers[0],
                     bytes=sizes.get(soname),
                     message=f"needs {soname} (needed by {who}), found at {host_path}: it is not in "
-                    "the wheel and no manylinux policy allows it, so the runner needs it installed",
+                    f"the wheel and {policy_name} does not allow it, so the runner needs it installed",
                 )
             )
     for path, elf in considered.items():
@@ -447,7 +461,11 @@ def _reasons(analysis: _Analysis, above: Policy, limit: int = 3) -> tuple[str, s
 
 
 def _claim_findings(
-    claimed: tuple[str, ...], analysis: _Analysis, consistent: Policy, repairable: Policy
+    claimed: tuple[str, ...],
+    analysis: _Analysis,
+    consistent: Policy,
+    repairable: Policy,
+    missing: list[str],
 ) -> list[Finding]:
     out: list[Finding] = []
     seen: set[str] = set()
@@ -456,11 +474,15 @@ def _claim_findings(
         if info is None:
             continue
         if info.base == "linux":
-            hint = (
-                f"repair can retag it {repairable.name}"
-                if not repairable.is_linux
-                else "repair cannot make it portable"
-            )
+            if repairable.is_linux:
+                hint = "repair cannot make it portable"
+            elif missing:
+                hint = (
+                    f"repair can retag it {repairable.name} once {', '.join(missing)} "
+                    "is installed where you repair"
+                )
+            else:
+                hint = f"repair can retag it {repairable.name}"
             out.append(
                 Finding(
                     check=Check.LINUX_TAG,
