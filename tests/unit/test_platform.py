@@ -131,6 +131,9 @@ def test_blacklisted_symbol_limits_repairable(empty_host: HostLibraries) -> None
     bad = elf(needed=("libc.so.6", "libz.so.1"), undefined=frozenset({"_tr_flush_block"}))
     v = analyze_platform(view({EXT: bad}), empty_host)
     assert v.repairable == "linux_x86_64"
+    (finding,) = [f for f in v.findings if f.check is Check.BLACKLISTED_SYMBOL]
+    assert "_tr_flush_block" in finding.message
+    assert "libz.so.1" in finding.message
 
 
 def test_isa_level_makes_it_linux_only(empty_host: HostLibraries) -> None:

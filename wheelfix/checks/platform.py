@@ -48,6 +48,8 @@ class _Analysis:
     policies: PolicySet
     externals: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     constraints: list[_Constraint] = field(default_factory=list)
+    #: (file, library, symbol) -> the policies that forbid it
+    forbidden: dict[tuple[str, str, str], list[Policy]] = field(default_factory=dict)
 
 
 def extension_module_name(path: str) -> str:
@@ -198,6 +200,16 @@ def analyze_platform(
     )
     missing = sorted(s for s in to_graft if external_paths.get(s) is None)
     findings += _claim_findings(claimed, analysis, consistent, repairable, missing)
+    for (path, lib, sym), forbidding in sorted(analysis.forbidden.items()):
+        newest = min(forbidding)
+        findings.append(
+            Finding(
+                check=Check.BLACKLISTED_SYMBOL,
+                path=path,
+                message=f"uses {sym} from {lib}, which {len(forbidding)} polic"
+                f"{'y' if len(forbidding) == 1 else 'ies'} up to {newest.name} forbid",
+            )
+        )
     if target is not None:
         findings += _target_findings(target, arch, libc, consistent, repairable, considered)
     return PlatformVerdict(
@@ -298,6 +310,7 @@ def _blacklist_policy(
                 for sym in sorted(policy.blacklist[lib] & elf.undefined):
                     hits.append((path, lib, sym))
         for path, lib, sym in hits:
+            analysis.forbidden.setdefault((path, lib, sym), []).append(policy)
             analysis.constraints.append(
                 _Constraint(policy, f"uses {sym} from {lib}, which {policy.name} forbids", path)
             )
