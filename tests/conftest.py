@@ -10,31 +10,12 @@ import importlib.util
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
 
 import pytest
-from wheelmaker import Files, build_wheel
+from wheelmaker import Files, MakeWheel, build_wheel
 
 REPO = Path(__file__).resolve().parents[1]
 ELF_FIXTURES = Path(__file__).resolve().parent / "unit" / "elf_fixtures"
-
-
-class MakeWheel(Protocol):
-    """The signature of the ``make_wheel`` fixture (for annotations in tests)."""
-
-    def __call__(
-        self,
-        files: Files,
-        *,
-        name: str = "demo",
-        version: str = "1.0",
-        tag: str = "py3-none-any",
-        record: bool | str = True,
-        wheel_text: str | None = None,
-        metadata_text: str | None = None,
-        filename: str | None = None,
-        root_is_purelib: bool | None = None,
-    ) -> Path: ...
 
 
 @pytest.fixture
@@ -79,9 +60,9 @@ def sample_wheels_dir() -> Path:
 def elf_fixtures(tmp_path_factory: pytest.TempPathFactory) -> Mapping[str, Path]:
     """``tests/unit/elf_fixtures/wfelf.c`` compiled once per session: variant -> file.
 
-    Variants: ``release``, ``debug``, ``stripped``, ``object`` (``.o``), and where the
-    toolchain allows ``isa`` (x86-64-v3 ISA note) and ``archive`` (``.a``). Skips the
-    requesting tests when there is no C compiler.
+    Variants: ``release``, ``debug``, ``stripped``, ``program``, ``object`` (``.o``), and
+    where the toolchain allows ``isa`` (x86-64-v3 ISA note) and ``archive`` (``.a``). Skips
+    the requesting tests when there is no C compiler.
     """
     spec = importlib.util.spec_from_file_location(
         "build_elf_fixtures", ELF_FIXTURES / "build_elf_fixtures.py"

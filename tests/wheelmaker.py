@@ -24,6 +24,7 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from packaging.tags import parse_tag
 
@@ -33,6 +34,7 @@ from wheelfix.wheelfile import Limits
 
 __all__ = [
     "ZIP_DATE_TIME",
+    "MakeWheel",
     "RawEntry",
     "assert_refused",
     "build_wheel",
@@ -97,7 +99,7 @@ def wheel_entries(
 ) -> list[tuple[str, bytes]]:
     """The members of a wheel in archive order: ``files``, then METADATA, WHEEL, RECORD.
 
-    A key of ``files`` that names a generated dist-info file replaces it.
+    A key of ``files`` that names a generated dist-info file (RECORD too) replaces it.
     """
     dist_info = f"{name.replace('-', '_')}-{version}.dist-info"
     if root_is_purelib is None:
@@ -113,6 +115,8 @@ def wheel_entries(
     entries = [(path, _as_bytes(data)) for path, data in files.items()]
     entries += [(path, text.encode()) for path, text in generated.items() if path not in files]
     record_name = f"{dist_info}/RECORD"
+    if record_name in files:
+        return entries
     if record is True:
         entries.append((record_name, record_text(entries, record_name).encode()))
     elif isinstance(record, str):
@@ -163,6 +167,24 @@ def build_wheel(
     return write_zip(directory / (filename or wheel_filename(name, version, tag)), entries)
 
 
+class MakeWheel(Protocol):
+    """The signature of the ``make_wheel`` fixture (for annotations in tests)."""
+
+    def __call__(
+        self,
+        files: Files,
+        *,
+        name: str = "demo",
+        version: str = "1.0",
+        tag: str = "py3-none-any",
+        record: bool | str = True,
+        wheel_text: str | None = None,
+        metadata_text: str | None = None,
+        filename: str | None = None,
+        root_is_purelib: bool | None = None,
+    ) -> Path: ...
+
+
 # -- hand-framed zips --------------------------------------------------------------------
 _LOCAL = struct.Struct("<4sHHHHHIIIHH")
 _CENTRAL = struct.Struct("<4sHHHHHHIIIHHHHHII")
@@ -196,6 +218,7 @@ class RawEntry:
     local_method: int | None = None
     local_crc: int | None = None
     descriptor: bytes | None = None  # written after the data (set the 0x8 flag yourself)
+    central_only: bool = False  # no local header or data: header_offset points elsewhere
 
     def raw_name(self) -> bytes:
         return self.name.encode() if isinstance(self.name, str) else self.name
@@ -237,12 +260,14 @@ def raw_zip(
     entry_count: int | None = None,
     zip64: bool = False,
     zip64_record_offset: int | None = None,
+    shift_offsets: bool = False,
 ) -> bytes:
     """Frame ``entries`` as a zip, exactly as told.
 
-    ``prefix`` goes before the first local header (offsets are *not* adjusted, as a
-    self-extractor stub would have them), ``between`` between the last entry and the central
-    directory, ``suffix`` after the end record. ``zip64`` writes a zip64 end record and
+    ``prefix`` goes before the first local header (offsets are *not* adjusted unless
+    ``shift_offsets``), ``between`` between the last entry and the central
+    directory, ``suffix`` after the end record; ``shift_offsets`` makes the offsets count the
+    prefix, as a proper self-extractor does. ``zip64`` writes a zip64 end record and
     locator, with the classic end record's fields set to their "see zip64" values.
     """
     body = bytearray()
@@ -254,24 +279,9 @@ def raw_zip(
         size = entry.size if entry.size is not None else len(entry.data)
         csize = entry.compressed_size if entry.compressed_size is not None else len(stored)
         flags = entry.flag_bits()
-        offset = len(body)
-        body += _LOCAL.pack(
-            b"PK\x03\x04",
-            entry.extract_version,
-            entry.local_flags if entry.local_flags is not None else flags,
-            entry.local_method if entry.local_method is not None else entry.method,
-            _DOS_TIME,
-            _DOS_DATE,
-            entry.local_crc if entry.local_crc is not None else crc,
-            csize,
-            size,
-            len(entry.local_name if entry.local_name is not None else name),
-            0,
-        )
-        body += entry.local_name if entry.local_name is not None else name
-        body += stored
-        if entry.descriptor is not None:
-            body += entry.descriptor
+        offset = len(body) + (len(prefix) if shift_offsets else 0)
+        if not entry.central_only:
+            body += _local_record(entry, name, stored, crc, size, csize, flags)
         central += _CENTRAL.pack(
             b"PK\x01\x02",
             (entry.create_system << 8) | 20,
@@ -293,7 +303,7 @@ def raw_zip(
         )
         central += name
     body += between
-    cd_offset = len(body)
+    cd_offset = len(body) + (len(prefix) if shift_offsets else 0)
     count = entry_count if entry_count is not None else len(entries)
     tail = bytearray(central)
     if zip64:
@@ -306,6 +316,26 @@ def raw_zip(
         tail += _EOCD.pack(b"PK\x05\x06", 0, 0, count, count, len(central), cd_offset, len(comment))
         tail += comment
     return prefix + bytes(body) + bytes(tail) + suffix
+
+
+def _local_record(
+    entry: RawEntry, name: bytes, stored: bytes, crc: int, size: int, csize: int, flags: int
+) -> bytes:
+    local_name = entry.local_name if entry.local_name is not None else name
+    header = _LOCAL.pack(
+        b"PK\x03\x04",
+        entry.extract_version,
+        entry.local_flags if entry.local_flags is not None else flags,
+        entry.local_method if entry.local_method is not None else entry.method,
+        _DOS_TIME,
+        _DOS_DATE,
+        entry.local_crc if entry.local_crc is not None else crc,
+        csize,
+        size,
+        len(local_name),
+        0,
+    )
+    return header + local_name + stored + (entry.descriptor or b"")
 
 
 # -- refusals ----------------------------------------------------------------------------

@@ -215,7 +215,7 @@ def _parse(data: bytes, interest: frozenset[str]) -> ElfInfo:
     dynamic = _Dynamic()
     for segment in elf.iter_segments():
         if isinstance(segment, InterpSegment):
-            interpreter = segment.get_interp_name()
+            interpreter = _interpreter(segment, data)
         elif isinstance(segment, DynamicSegment) and not dynamic.seen:
             # Like the loader, only the first PT_DYNAMIC counts.
             dynamic = _read_dynamic(segment, data)
@@ -255,9 +255,10 @@ class _Strings:
     the file an empty string. Both are corruption here.
     """
 
-    def __init__(self, table: bytes, what: str) -> None:
+    def __init__(self, table: bytes, what: str, *, strict: bool = True) -> None:
         self.table = table
         self.what = what
+        self.strict = strict
 
     def __bool__(self) -> bool:
         return bool(self.table)
@@ -272,7 +273,7 @@ class _Strings:
         if end < 0:
             raise CorruptElfError(f"{field} string is not terminated inside {self.what}")
         try:
-            return self.table[offset:end].decode("utf-8")
+            return self.table[offset:end].decode("utf-8", "strict" if self.strict else "replace")
         except UnicodeDecodeError:
             raise CorruptElfError(f"{field} string in {self.what} is not UTF-8") from None
 
@@ -297,7 +298,16 @@ def _section_names(elf: ELFFile, data: bytes) -> _Strings:
         return _Strings(b"", what)
     header = elf.get_section(index).header
     table = _table_bytes(data, int(header["sh_offset"]), int(header["sh_size"]), what)
-    return _Strings(table, what)
+    # The loader never reads section names: an odd byte in one is not worth refusing the
+    # file, it only means the section is not recognised.
+    return _Strings(table, what, strict=False)
+
+
+def _interpreter(segment: InterpSegment, data: bytes) -> str:
+    # pyelftools reads the path from p_offset up to any NUL, even past p_filesz.
+    what = "the PT_INTERP segment"
+    table = _table_bytes(data, int(segment["p_offset"]), int(segment["p_filesz"]), what)
+    return _Strings(table, what).nonempty(0, "interpreter")
 
 
 def _check_hash_table(section: GNUHashSection | ELFHashSection, name: str) -> None:
@@ -332,6 +342,10 @@ def _read_dynamic(segment: DynamicSegment, data: bytes) -> _Dynamic:
     if not any(kind in _STRING_TAGS for kind, _ in entries):
         return result
     sizes = [value for kind, value in entries if kind == "DT_STRSZ"]
+    tables = sum(1 for kind, _ in entries if kind == "DT_STRTAB")
+    # ld.so keeps the last of a repeated tag, pyelftools the first: refuse to guess.
+    if len(sizes) > 1 or tables > 1:
+        raise CorruptElfError("dynamic segment has more than one string table entry")
     _, offset = segment.get_table_offset("DT_STRTAB")
     if offset is None or not sizes:
         raise CorruptElfError("dynamic segment names libraries but has no string table")

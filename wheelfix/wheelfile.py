@@ -64,7 +64,7 @@ _FLAG_DATA_DESCRIPTOR = 0x8
 _FLAG_PATCHED = 0x20
 _FLAG_UTF8 = 0x800
 # Traditional (0x1) and strong (0x40) encryption, and encrypted local headers (0x2000).
-_FLAGS_ENCRYPTION = 0x1 | 0x40 | 0x2000
+_FLAGS_ENCRYPTION = _FLAG_ENCRYPTED | 0x40 | 0x2000
 #: The Wheel-Version major this reader understands; a newer major must be refused (spec).
 SUPPORTED_WHEEL_MAJOR = 1
 _WHEEL_TEXT_LIMIT = 1 << 20
@@ -193,8 +193,14 @@ class WheelArchive:
         except NotImplementedError as exc:
             # zipfile refuses "version needed to extract" above 6.3 this way.
             raise self._fail(f"unsupported zip feature ({exc})") from None
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError,
-                struct.error) as exc:  # fmt: skip
+        except (
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile,
+            OSError,
+            ValueError,
+            EOFError,
+            struct.error,
+        ) as exc:
             raise self._fail(f"not a zip archive ({exc})") from None
 
     # -- context manager -----------------------------------------------------------------
@@ -365,8 +371,12 @@ class WheelArchive:
         if record < 0 or rec_off != record or body[:4] != _EOCD64_SIG:
             raise self._fail("zip64 end record is not where its locator says (ambiguous framing)")
         count64, size64, offset64 = struct.unpack_from("<QQQ", body, 32)
-        for classic, wide, limit in ((count, count64, 0xFFFF), (cd_size, size64, 0xFFFFFFFF),
-                                     (cd_offset, offset64, 0xFFFFFFFF)):  # fmt: skip
+        pairs = (
+            (count, count64, 0xFFFF),
+            (cd_size, size64, 0xFFFFFFFF),
+            (cd_offset, offset64, 0xFFFFFFFF),
+        )
+        for classic, wide, limit in pairs:
             if classic not in (limit, wide):
                 raise self._fail("zip64 and classic end records disagree (ambiguous framing)")
         return offset64, size64, record, count64
@@ -393,8 +403,8 @@ class WheelArchive:
         # A streaming reader goes by the local flags: encrypted or not must agree.
         for bit in (_FLAGS_ENCRYPTION, _FLAG_DATA_DESCRIPTOR):
             if bool(flags & bit) != bool(info.flag_bits & bit):
-                raise self._fail("local header flags disagree with central directory",
-                                 info.filename)  # fmt: skip
+                reason = "local header flags disagree with central directory"
+                raise self._fail(reason, info.filename)
         if (
             not flags & _FLAG_DATA_DESCRIPTOR
             and csize != 0xFFFFFFFF

@@ -200,13 +200,13 @@ def analyze_platform(
     )
     missing = sorted(s for s in to_graft if external_paths.get(s) is None)
     findings += _claim_findings(claimed, analysis, consistent, repairable, missing)
-    for (path, lib, sym), forbidding in sorted(analysis.forbidden.items()):
+    for (path, provider, sym), forbidding in sorted(analysis.forbidden.items()):
         newest = min(forbidding)
         findings.append(
             Finding(
                 check=Check.BLACKLISTED_SYMBOL,
                 path=path,
-                message=f"uses {sym} from {lib}, which {len(forbidding)} polic"
+                message=f"uses {sym} from {provider}, which {len(forbidding)} polic"
                 f"{'y' if len(forbidding) == 1 else 'ies'} up to {newest.name} forbid",
             )
         )
@@ -428,8 +428,9 @@ def _library_findings(
                     check=Check.EXTERNAL_LIBRARY,
                     path=needers[0],
                     bytes=sizes.get(soname),
-                    message=f"needs {soname} (needed by {who}), found at {host_path}: it is not in "
-                    f"the wheel and {policy_name} does not allow it, so the runner needs it installed",
+                    message=f"needs {soname} (needed by {who}), found at {host_path}: it is not "
+                    f"in the wheel and {policy_name} does not allow it, so the runner needs it "
+                    "installed",
                 )
             )
     for path, elf in considered.items():

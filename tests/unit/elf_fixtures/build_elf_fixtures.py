@@ -51,7 +51,11 @@ def _run(argv: list[str]) -> None:
 
 
 def build_all(out_dir: Path) -> dict[str, Path]:
-    """Build every variant into ``out_dir``; return variant name -> file."""
+    """Build every variant into ``out_dir``; return variant name -> file.
+
+    ``release``, ``debug``, ``stripped`` (shared libraries), ``program`` (an executable),
+    ``object`` (``.o``), and where the toolchain allows ``isa`` and ``archive`` (``.a``).
+    """
     gcc = shutil.which("gcc")
     if gcc is None:
         raise FixtureBuildError("gcc not found")
@@ -65,6 +69,9 @@ def build_all(out_dir: Path) -> dict[str, Path]:
         target = out_dir / "libwfelf-isa.so"
         _run([gcc, *_ISA_FLAGS, *_SHARED, "-o", str(target), str(SOURCE), *_LIBS])
         built["isa"] = target
+    program = out_dir / "wfelf-program"
+    _run([gcc, "-O2", "-DWFELF_MAIN", "-o", str(program), str(SOURCE), *_LIBS])
+    built["program"] = program
     obj = out_dir / "wfelf.o"
     _run([gcc, "-O2", "-fPIC", "-c", "-o", str(obj), str(SOURCE)])
     built["object"] = obj

@@ -4,6 +4,7 @@
  * the tests then corrupt copies byte by byte. What matters here is what the ELF file ends
  * up containing: exported functions and data in .dynsym, a dependency on libm (DT_NEEDED,
  * GLIBC_* version needs), and a PyInit_ symbol so the file looks like an extension module.
+ * Built with -DWFELF_MAIN it is a program instead (it then has a PT_INTERP segment).
  */
 #include <math.h>
 #include <stdio.h>
@@ -27,3 +28,10 @@ int PyInit_wfelf(void)
 {
     return wfelf_counter;
 }
+
+#ifdef WFELF_MAIN
+int main(void)
+{
+    return PyInit_wfelf() == 3 ? 0 : 1;
+}
+#endif
