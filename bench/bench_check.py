@@ -376,8 +376,9 @@ def render(
     for info in infos:
         row = results[info.label]
         cells = [fmt_s(row[t].best, len(row[t].ok_runs), repeat[t]) for t in shown]
+        size_mb = f"{info.size / 1e6:.{1 if info.size >= 1e6 else 2}f}"
         out.append(
-            f"| {info.label} | {info.size / 1e6:.1f} | {info.members} | "
+            f"| {info.label} | {size_mb} | {info.members} | "
             f"{info.uncompressed / 1e6:.1f} | " + " | ".join(cells) + " |"
         )
     out.append("")
@@ -409,8 +410,9 @@ def render(
             "| batch | `wheelfix check -j 2` on all at once s | sum of single runs s | ratio |"
         )
         out.append("|---|---:|---:|---:|")
+        names = " + ".join(i.label for i in infos) if len(infos) <= 3 else f"{len(infos)} wheels"
         out.append(
-            f"| {' + '.join(i.label for i in infos)} | "
+            f"| {names} | "
             f"{fmt_s(batch.best, len(batch.ok_runs), repeat['batch'])} | "
             f"{fmt_s(total, repeat['wheelfix'], repeat['wheelfix']) if total else 'n/a'} | "
             f"{fmt_ratio(batch.best, total)} |"

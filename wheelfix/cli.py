@@ -13,19 +13,21 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from wheelfix import __version__
 from wheelfix.audit import check as run_check
 from wheelfix.config import load_check_config
 from wheelfix.errors import WheelfixError
-from wheelfix.report import render_json, render_text
+from wheelfix.report import render_json
 from wheelfix.results import WheelResult
 from wheelfix.wheelfile import Limits
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
 
 __all__ = ["main"]
 
@@ -34,6 +36,8 @@ _SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
 
 def _console(stream: object = None) -> Console:
+    from rich.console import Console  # rich costs import time; JSON output never needs it
+
     file = stream if stream is not None else sys.stdout
     tty = bool(getattr(file, "isatty", lambda: False)())
     # Plain, unwrapped lines when not a terminal: CI logs and pipes read them as they are.
@@ -187,6 +191,8 @@ def check_cmd(
         if fmt == "json":
             click.echo(render_json(report), nl=False)
         else:
+            from wheelfix.report import render_text
+
             render_text(report, _console(), verbose=verbose)
         for result in report.results:
             if result.error is not None and fmt == "json":
@@ -199,6 +205,9 @@ def check_cmd(
 def _progress(count: int) -> Progress | None:
     if count < 2 or not sys.stderr.isatty():
         return None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),

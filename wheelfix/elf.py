@@ -1,34 +1,52 @@
-"""Reading ELF files: the only module that imports pyelftools.
+"""Reading ELF files: identity, dynamic linking facts, and the bytes debug info costs.
 
 :func:`parse_elf` turns the bytes of one ELF file into an :class:`ElfInfo`: identity
 (class, endianness, machine, the wheel-tag architecture), dynamic linking facts
 (interpreter, SONAME, DT_NEEDED, RPATH/RUNPATH, GNU version needs, x86-64 ISA level) and the
 bytes held by debug sections and symbol tables. DWARF is never parsed, only measured.
 
-Input is hostile: the header is validated with :mod:`struct` before pyelftools sees it, every
-section must lie inside the file, and any exception from pyelftools (it raises far more than
-``ELFError`` on corrupt files) becomes :class:`CorruptElfError`.
+The hot path reads the handful of structures it needs with :mod:`struct` (``iter_unpack``
+over section headers and symbol tables runs in C), because pyelftools' construct-based
+parsing costs more than decompressing the wheel (bench/RESULTS.md). pyelftools stays the
+reference: the tests compare this reader with it, and with ``readelf``, on real files.
+
+Input is hostile. Every offset, size and count is checked against the file before it is
+used; loops are bounded by the file size; any violation raises :class:`CorruptElfError`.
 """
 
 from __future__ import annotations
 
-import io
 import struct
 from dataclasses import dataclass
 
-from elftools.elf.dynamic import DynamicSegment
-from elftools.elf.elffile import ELFFile
-from elftools.elf.gnuversions import GNUVerNeedSection
-from elftools.elf.hash import ELFHashSection, GNUHashSection
-from elftools.elf.sections import NoteSection, SymbolTableSection
-from elftools.elf.segments import InterpSegment
-
 from wheelfix.errors import WheelfixError
 
-__all__ = ["ELF_MAGIC", "CorruptElfError", "ElfInfo", "is_elf", "parse_elf"]
+__all__ = ["AR_MAGIC", "ELF_MAGIC", "CorruptElfError", "ElfInfo", "is_elf", "parse_elf"]
 
 ELF_MAGIC = b"\x7fELF"
 AR_MAGIC = b"!<arch>\n"
+
+# ELF constants (System V gABI and the GNU extensions), by the names readelf prints.
+_SHT_NULL, _SHT_SYMTAB, _SHT_STRTAB, _SHT_NOTE, _SHT_NOBITS, _SHT_DYNSYM = 0, 2, 3, 7, 8, 11
+_SHT_HASH, _SHT_GNU_HASH, _SHT_GNU_VERNEED = 5, 0x6FFFFFF6, 0x6FFFFFFE
+_PT_LOAD, _PT_DYNAMIC, _PT_INTERP = 1, 2, 3
+_DT_NULL, _DT_NEEDED, _DT_STRTAB, _DT_STRSZ = 0, 1, 5, 10
+_DT_SONAME, _DT_RPATH, _DT_RUNPATH = 14, 15, 29
+_TAG_NAMES = {1: "DT_NEEDED", 14: "DT_SONAME", 15: "DT_RPATH", 29: "DT_RUNPATH"}
+_NT_GNU_PROPERTY_TYPE_0 = 5
+_GNU_PROPERTY_X86_ISA_1_NEEDED = 0xC0008002
+_STB_WEAK = 2
+_EF_ARM_EABIMASK = 0xFF000000
+_EF_ARM_EABI_VER5 = 0x05000000
+_EF_ARM_ABI_FLOAT_HARD = 0x400
+
+_MACHINES = {
+    2: "EM_SPARC", 3: "EM_386", 8: "EM_MIPS", 20: "EM_PPC", 21: "EM_PPC64", 22: "EM_S390",
+    40: "EM_ARM", 43: "EM_SPARCV9", 62: "EM_X86_64", 183: "EM_AARCH64", 243: "EM_RISCV",
+    258: "EM_LOONGARCH",
+}  # fmt: skip
+_TYPES = {0: "ET_NONE", 1: "ET_REL", 2: "ET_EXEC", 3: "ET_DYN", 4: "ET_CORE"}
+_OSABIS = {0: "ELFOSABI_SYSV", 3: "ELFOSABI_LINUX", 9: "ELFOSABI_FREEBSD"}
 
 # (e_machine, ELF class, little endian) -> architecture name as used in wheel platform tags.
 _ARCHES = {
@@ -42,11 +60,6 @@ _ARCHES = {
     ("EM_RISCV", 64, True): "riscv64",
     ("EM_LOONGARCH", 64, True): "loongarch64",
 }
-_EF_ARM_EABIMASK = 0xFF000000
-_EF_ARM_EABI_VER5 = 0x05000000
-_EF_ARM_ABI_FLOAT_HARD = 0x400
-# Dynamic tags whose value is an offset into the dynamic string table.
-_STRING_TAGS = frozenset({"DT_NEEDED", "DT_SONAME", "DT_RPATH", "DT_RUNPATH"})
 _SYMTAB_SECTIONS = frozenset({".symtab", ".strtab"})
 
 
@@ -110,352 +123,369 @@ def is_elf(head: bytes) -> bool:
     return head[:4] == ELF_MAGIC
 
 
-def _check_header(data: bytes) -> None:
-    """Validate the fields pyelftools trusts blindly, so a hostile header cannot make it loop."""
-    if len(data) < 52:
-        raise CorruptElfError("truncated ELF header")
-    ei_class, ei_data = data[4], data[5]
-    if ei_class not in (1, 2) or ei_data not in (1, 2):
-        raise CorruptElfError(f"invalid ELF identification (class {ei_class}, data {ei_data})")
-    end = "<" if ei_data == 1 else ">"
-    if ei_class == 2:
-        if len(data) < 64:
+@dataclass(frozen=True, slots=True)
+class _Section:
+    name: str
+    type: int
+    offset: int
+    size: int
+    link: int
+    info: int
+    entsize: int
+    addralign: int
+
+
+class _Reader:
+    """Bounds-checked access to one ELF image."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.size = len(data)
+        if self.size < 52:
             raise CorruptElfError("truncated ELF header")
-        phoff, shoff = struct.unpack_from(end + "QQ", data, 32)
-        phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(end + "5H", data, 54)
-        want_ph, want_sh = 56, 64
-    else:
-        phoff, shoff = struct.unpack_from(end + "II", data, 28)
-        phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(end + "5H", data, 42)
-        want_ph, want_sh = 32, 40
-    size = len(data)
-    if phnum and (phentsize != want_ph or phoff + phnum * phentsize > size):
-        raise CorruptElfError("program headers lie outside the file or have a bad entry size")
-    if shoff == 0:
-        return
-    if shentsize != want_sh:
-        raise CorruptElfError(f"bad section header entry size {shentsize}")
-    if shnum == 0:
-        raise CorruptElfError("extended section numbering is not supported")
-    if shoff + shnum * shentsize > size:
-        raise CorruptElfError("section headers lie outside the file (truncated?)")
-    if shstrndx >= shnum:
-        raise CorruptElfError(f"section name table index {shstrndx} out of range")
+        ei_class, ei_data = data[4], data[5]
+        if ei_class not in (1, 2) or ei_data not in (1, 2):
+            raise CorruptElfError(f"invalid ELF identification (class {ei_class}, data {ei_data})")
+        self.is64 = ei_class == 2
+        self.little = ei_data == 1
+        self.end = "<" if self.little else ">"
+        self.word = "Q" if self.is64 else "I"
+
+    def unpack(self, fmt: str, offset: int) -> tuple[int, ...]:
+        st = struct.Struct(self.end + fmt)
+        if offset < 0 or offset + st.size > self.size:
+            raise CorruptElfError(f"structure at offset {offset} lies outside the file")
+        return st.unpack_from(self.data, offset)
+
+    def span(self, offset: int, size: int, what: str) -> memoryview:
+        if offset < 0 or size < 0 or offset + size > self.size:
+            raise CorruptElfError(f"{what} lies outside the file")
+        return memoryview(self.data)[offset : offset + size]
+
+    def cstring(self, table: memoryview, offset: int, what: str, table_name: str) -> str:
+        if offset >= len(table):
+            raise CorruptElfError(
+                f"{what} string at offset {offset} lies past the end of the {table_name}"
+            )
+        raw = bytes(table[offset:])
+        end = raw.find(b"\0")
+        if end < 0:
+            raise CorruptElfError(f"{what} string is not NUL-terminated")
+        try:
+            return raw[:end].decode("utf-8")
+        except UnicodeDecodeError:
+            return raw[:end].decode("latin-1")
 
 
 def parse_elf(data: bytes, *, interest: frozenset[str] = frozenset()) -> ElfInfo:
     """Read one ELF file. ``interest`` names dynamic symbols whose binding we want to know."""
     if not is_elf(data):
         raise CorruptElfError("not an ELF file")
-    _check_header(data)
     try:
-        return _parse(data, interest)
+        return _parse(_Reader(data), interest)
     except CorruptElfError:
         raise
-    # pyelftools raises ELFError, but also struct.error, KeyError, AssertionError,
-    # ZeroDivisionError, MemoryError, UnicodeDecodeError... on hostile input.
-    except Exception as exc:  # noqa: BLE001
-        detail = str(exc) or type(exc).__name__
-        raise CorruptElfError(f"cannot parse ELF ({type(exc).__name__}: {detail})") from None
+    except (struct.error, ValueError, IndexError, OverflowError, MemoryError) as exc:
+        raise CorruptElfError(f"cannot parse ELF ({type(exc).__name__}: {exc})") from None
 
 
-def _parse(data: bytes, interest: frozenset[str]) -> ElfInfo:
-    elf = ELFFile(io.BytesIO(data))
-    header = elf.header
-    machine = str(header["e_machine"])
-    elf_class = int(elf.elfclass)
-    little = bool(elf.little_endian)
-    flags = int(header["e_flags"])
-    arch = _ARCHES.get((machine, elf_class, little))
+def _parse(r: _Reader, interest: frozenset[str]) -> ElfInfo:
+    w = r.word
+    (e_type, e_machine, _version, _entry, phoff, shoff, flags, _ehsize, phentsize, phnum,
+     shentsize, shnum, shstrndx) = r.unpack(f"HHI{w}{w}{w}IHHHHHH", 16)  # fmt: skip
+    want_ph, want_sh = (56, 64) if r.is64 else (32, 40)
+    machine = _MACHINES.get(e_machine, f"EM_{e_machine}")
+    elf_class = 64 if r.is64 else 32
+    arch = _ARCHES.get((machine, elf_class, r.little))
     arch_problem = None if arch else f"unknown architecture {machine}/{elf_class}-bit"
     if arch == "armv7l" and (
         flags & _EF_ARM_EABIMASK != _EF_ARM_EABI_VER5 or not flags & _EF_ARM_ABI_FLOAT_HARD
     ):
         arch, arch_problem = None, "ARM binary is not EABI5 hard-float (armv7l)"
 
+    segments: list[tuple[int, ...]] = []
+    if phnum:
+        if phentsize != want_ph:
+            raise CorruptElfError(f"bad program header entry size {phentsize}")
+        fmt = "IIQQQQQQ" if r.is64 else "IIIIIIII"
+        table = r.span(phoff, phnum * phentsize, "program header table")
+        for raw in struct.iter_unpack(r.end + fmt, table):
+            if r.is64:
+                p_type, _flags, p_offset, p_vaddr, _paddr, p_filesz, _memsz, _align = raw
+            else:
+                p_type, p_offset, p_vaddr, _paddr, p_filesz, _memsz, _flags, _align = raw
+            segments.append((p_type, p_offset, p_vaddr, p_filesz))
+
+    sections = _sections(r, shoff, shnum, shentsize, shstrndx, want_sh)
     debug = symtab = comment = 0
-    verneed: GNUVerNeedSection | None = None
-    dynsym: SymbolTableSection | None = None
-    hashes: list[GNUHashSection] = []
-    isa_level = 0
-    size = len(data)
-    names = _section_names(elf, data)
-    for section in elf.iter_sections():
-        # Our own bounded lookup: pyelftools reads a name past the end of .shstrtab.
-        name = names.get(int(section["sh_name"]), "section name") if names else ""
-        sh_type = section["sh_type"]
-        sh_size = int(section["sh_size"])
-        if sh_type not in {"SHT_NOBITS", "SHT_NULL"}:
-            if int(section["sh_offset"]) + sh_size > size:
-                raise CorruptElfError(f"section {name or '?'} lies outside the file")
-            if name.startswith((".debug_", ".zdebug_")) or name == ".debug":
-                debug += sh_size
-            elif name in _SYMTAB_SECTIONS and sh_type in ("SHT_SYMTAB", "SHT_STRTAB"):
-                symtab += sh_size
-            elif name == ".comment":
-                comment += sh_size
-        if isinstance(section, GNUVerNeedSection):
-            verneed = section
-        elif isinstance(section, (GNUHashSection, ELFHashSection)):
-            _check_hash_table(section, name)
-            # Only GNU hash tables answer lookups: pyelftools walks a .hash chain with no
-            # bound, so a chain that loops back on itself would hang us.
-            if isinstance(section, GNUHashSection):
-                hashes.append(section)
-        elif isinstance(section, SymbolTableSection) and sh_type == "SHT_DYNSYM":
-            dynsym = section
-        elif (
-            isinstance(section, NoteSection)
-            and arch == "x86_64"
-            and name.startswith(".note.gnu.property")
-        ):
-            isa_level = max(isa_level, _isa_level(section))
+    for s in sections:
+        if s.type in (_SHT_NOBITS, _SHT_NULL):
+            continue
+        if s.name.startswith((".debug_", ".zdebug_")) or s.name == ".debug":
+            debug += s.size
+        elif s.name in _SYMTAB_SECTIONS and s.type in (_SHT_SYMTAB, _SHT_STRTAB):
+            symtab += s.size
+        elif s.name == ".comment":
+            comment += s.size
 
     interpreter = None
-    dynamic = _Dynamic()
-    for segment in elf.iter_segments():
-        if isinstance(segment, InterpSegment):
-            interpreter = _interpreter(segment, data)
-        elif isinstance(segment, DynamicSegment) and not dynamic.seen:
-            # Like the loader, only the first PT_DYNAMIC counts.
-            dynamic = _read_dynamic(segment, data)
-
-    version_needs = _version_needs(verneed, data) if verneed is not None else ()
-    defined, undefined = _symbols_of_interest(dynsym, hashes, interest)
+    for p_type, p_offset, _vaddr, p_filesz in segments:
+        if p_type == _PT_INTERP:
+            path = bytes(r.span(p_offset, p_filesz, "PT_INTERP"))
+            if not path.endswith(b"\0") or not path.split(b"\0", 1)[0]:
+                raise CorruptElfError("PT_INTERP is empty or not NUL-terminated")
+            interpreter = path.split(b"\0", 1)[0].decode("utf-8", "replace")
+            break
+    needed, soname, rpath, runpath = _dynamic(r, segments, sections)
+    _check_hash_tables(r, sections)
+    isa_level = 0
+    if arch == "x86_64":
+        for s in sections:
+            if s.type == _SHT_NOTE and s.name.startswith(".note.gnu.property"):
+                isa_level = max(isa_level, _isa_level(r, s))
+    version_needs = _version_needs(r, sections)
+    defined, undefined = _symbols_of_interest(r, sections, interest)
     return ElfInfo(
         elf_class=elf_class,
-        little_endian=little,
+        little_endian=r.little,
         machine=machine,
-        osabi=str(header["e_ident"]["EI_OSABI"]),
-        elf_type=str(header["e_type"]),
+        osabi=_OSABIS.get(r.data[7], f"ELFOSABI_{r.data[7]}"),
+        elf_type=_TYPES.get(e_type, f"ET_{e_type}"),
         flags=flags,
         arch=arch,
         arch_problem=arch_problem,
         isa_level=isa_level,
         interpreter=interpreter,
-        soname=dynamic.soname,
-        needed=dynamic.needed,
-        rpath=dynamic.rpath,
-        runpath=dynamic.runpath,
+        soname=soname,
+        needed=needed,
+        rpath=rpath,
+        runpath=runpath,
         version_needs=version_needs,
         debug_bytes=debug,
         symtab_bytes=symtab,
         comment_bytes=comment,
-        file_size=size,
+        file_size=r.size,
         defined=defined,
         undefined=undefined,
     )
 
 
-class _Strings:
-    """A string table's bytes. Lookups stay inside the table, as the loader's do.
-
-    pyelftools reads from the table's start plus the offset up to a NUL, wherever that
-    lands: past the end of the table it returns the next section's bytes, past the end of
-    the file an empty string. Both are corruption here.
-    """
-
-    def __init__(self, table: bytes, what: str, *, strict: bool = True) -> None:
-        self.table = table
-        self.what = what
-        self.strict = strict
-
-    def __bool__(self) -> bool:
-        return bool(self.table)
-
-    def get(self, offset: int, field: str) -> str:
-        if not 0 <= offset < len(self.table):
-            raise CorruptElfError(
-                f"{field} string offset {offset} is past the end of {self.what} "
-                f"({len(self.table)} bytes)"
-            )
-        end = self.table.find(b"\0", offset)
-        if end < 0:
-            raise CorruptElfError(f"{field} string is not terminated inside {self.what}")
-        try:
-            return self.table[offset:end].decode("utf-8", "strict" if self.strict else "replace")
-        except UnicodeDecodeError:
-            raise CorruptElfError(f"{field} string in {self.what} is not UTF-8") from None
-
-    def nonempty(self, offset: int, field: str) -> str:
-        value = self.get(offset, field)
-        if not value:
-            raise CorruptElfError(f"empty {field} string")
-        return value
+def _sections(
+    r: _Reader, shoff: int, shnum: int, shentsize: int, shstrndx: int, want: int
+) -> list[_Section]:
+    if shoff == 0 or shnum == 0:
+        if shoff and not shnum:
+            raise CorruptElfError("extended section numbering is not supported")
+        return []
+    if shentsize != want:
+        raise CorruptElfError(f"bad section header entry size {shentsize}")
+    if shstrndx >= shnum:
+        raise CorruptElfError(f"section name table index {shstrndx} out of range")
+    table = r.span(shoff, shnum * shentsize, "section header table (truncated?)")
+    fmt = "IIQQQQIIQQ" if r.is64 else "IIIIIIIIII"
+    raw = list(struct.iter_unpack(r.end + fmt, table))
+    # (sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link, sh_info,
+    #  sh_addralign, sh_entsize)
+    str_hdr = raw[shstrndx]
+    names = r.span(str_hdr[4], str_hdr[5], "section name table") if str_hdr[1] != _SHT_NOBITS \
+        else memoryview(b"")  # fmt: skip
+    out = []
+    for index, h in enumerate(raw):
+        name = "" if index == 0 else r.cstring(names, h[0], "section name", "section name table")
+        if h[1] not in (_SHT_NOBITS, _SHT_NULL) and h[4] + h[5] > r.size:
+            raise CorruptElfError(f"section {name or index} lies outside the file")
+        out.append(_Section(name, h[1], h[4], h[5], h[6], h[7], h[9], h[8]))
+    return out
 
 
-def _table_bytes(data: bytes, offset: int, size: int, what: str) -> bytes:
-    if offset < 0 or size < 0 or offset + size > len(data):
-        raise CorruptElfError(f"{what} lies outside the file")
-    return data[offset : offset + size]
+def _vaddr_to_offset(segments: list[tuple[int, ...]], addr: int) -> int | None:
+    for p_type, p_offset, p_vaddr, p_filesz in segments:
+        if p_type == _PT_LOAD and p_vaddr <= addr < p_vaddr + p_filesz:
+            return addr - p_vaddr + p_offset
+    return None
 
 
-def _section_names(elf: ELFFile, data: bytes) -> _Strings:
-    """The section name table; empty when the file has none (every name is then "")."""
-    what = "the section name table"
-    index = int(elf.header["e_shstrndx"])
-    if index == 0 or elf.num_sections() == 0:
-        return _Strings(b"", what)
-    header = elf.get_section(index).header
-    table = _table_bytes(data, int(header["sh_offset"]), int(header["sh_size"]), what)
-    # The loader never reads section names: an odd byte in one is not worth refusing the
-    # file, it only means the section is not recognised.
-    return _Strings(table, what, strict=False)
-
-
-def _interpreter(segment: InterpSegment, data: bytes) -> str:
-    # pyelftools reads the path from p_offset up to any NUL, even past p_filesz.
-    what = "the PT_INTERP segment"
-    table = _table_bytes(data, int(segment["p_offset"]), int(segment["p_filesz"]), what)
-    return _Strings(table, what).nonempty(0, "interpreter")
-
-
-def _check_hash_table(section: GNUHashSection | ELFHashSection, name: str) -> None:
-    # The loader takes the hash modulo the bucket count: zero buckets is a division by zero
-    # (SIGFPE in ld.so); pyelftools would only fail, or not, on the first lookup.
-    params = section.params
-    if int(params["nbuckets"]) == 0:
-        raise CorruptElfError(f"hash table {name or '?'} has zero buckets")
-    if isinstance(section, GNUHashSection) and int(params["bloom_size"]) == 0:
-        raise CorruptElfError(f"hash table {name or '?'} has an empty bloom filter")
-
-
-@dataclass(slots=True)
-class _Dynamic:
-    """What the dynamic segment says about linking."""
-
-    seen: bool = False
-    soname: str | None = None
-    needed: tuple[str, ...] = ()
+def _dynamic(
+    r: _Reader, segments: list[tuple[int, ...]], sections: list[_Section]
+) -> tuple[tuple[str, ...], str | None, tuple[str, ...], tuple[str, ...]]:
+    # Like the loader, only the first PT_DYNAMIC counts.
+    dyn = next((s for s in segments if s[0] == _PT_DYNAMIC), None)
+    if dyn is None:
+        return (), None, (), ()
+    entry = 16 if r.is64 else 8
+    count = min(dyn[3] // entry, 1 << 16)
+    table = r.span(dyn[1], count * entry, "dynamic section")
+    tags: list[tuple[int, int]] = []
+    for d_tag, d_val in struct.iter_unpack(r.end + ("qQ" if r.is64 else "iI"), table):
+        if d_tag == _DT_NULL:
+            break
+        tags.append((d_tag, d_val))
+    strtab_tags = [v for t, v in tags if t == _DT_STRTAB]
+    strsz_tags = [v for t, v in tags if t == _DT_STRSZ]
+    if len(strtab_tags) > 1 or len(strsz_tags) > 1:
+        # The loader would use the last one and other readers the first: ambiguous.
+        raise CorruptElfError("more than one string table (DT_STRTAB/DT_STRSZ) in PT_DYNAMIC")
+    strings: memoryview | None = None
+    if strtab_tags and strsz_tags:
+        offset = _vaddr_to_offset(segments, strtab_tags[0])
+        if offset is None:
+            raise CorruptElfError("DT_STRTAB address is not in any loadable segment")
+        strings = r.span(offset, strsz_tags[0], "dynamic string table")
+    needed: list[str] = []
+    soname = None
     rpath: tuple[str, ...] = ()
     runpath: tuple[str, ...] = ()
+    for d_tag, d_val in tags:
+        if d_tag not in (_DT_NEEDED, _DT_SONAME, _DT_RPATH, _DT_RUNPATH):
+            continue
+        if strings is None:
+            raise CorruptElfError("dynamic entries without a dynamic string table")
+        value = r.cstring(strings, d_val, _TAG_NAMES[d_tag], "dynamic string table")
+        if d_tag == _DT_NEEDED:
+            if not value:
+                raise CorruptElfError("empty DT_NEEDED string")
+            needed.append(value)
+        elif d_tag == _DT_SONAME:
+            soname = value or None
+        elif d_tag == _DT_RPATH:
+            rpath = tuple(p for p in value.split(":") if p)
+        else:
+            runpath = tuple(p for p in value.split(":") if p)
+    return tuple(needed), soname, rpath, runpath
 
 
-def _read_dynamic(segment: DynamicSegment, data: bytes) -> _Dynamic:
-    """DT_NEEDED, DT_SONAME, DT_RPATH and DT_RUNPATH, resolved through DT_STRTAB/DT_STRSZ.
-
-    The strings are looked up here, bounded by DT_STRSZ like the loader does, instead of
-    through pyelftools' unbounded lookup.
-    """
-    entries = [(str(t.entry.d_tag), int(t.entry.d_val)) for t in segment.iter_tags()]
-    result = _Dynamic(seen=True)
-    if not any(kind in _STRING_TAGS for kind, _ in entries):
-        return result
-    sizes = [value for kind, value in entries if kind == "DT_STRSZ"]
-    tables = sum(1 for kind, _ in entries if kind == "DT_STRTAB")
-    # ld.so keeps the last of a repeated tag, pyelftools the first: refuse to guess.
-    if len(sizes) > 1 or tables > 1:
-        raise CorruptElfError("dynamic segment has more than one string table entry")
-    _, offset = segment.get_table_offset("DT_STRTAB")
-    if offset is None or not sizes:
-        raise CorruptElfError("dynamic segment names libraries but has no string table")
-    what = "the dynamic string table"
-    strings = _Strings(_table_bytes(data, int(offset), sizes[0], what), what)
-    needed: list[str] = []
-    for kind, value in entries:
-        if kind == "DT_NEEDED":
-            needed.append(strings.nonempty(value, kind))
-        elif kind == "DT_SONAME":
-            result.soname = strings.nonempty(value, kind)
-        elif kind == "DT_RPATH":
-            result.rpath = tuple(p for p in strings.get(value, kind).split(":") if p)
-        elif kind == "DT_RUNPATH":
-            result.runpath = tuple(p for p in strings.get(value, kind).split(":") if p)
-    result.needed = tuple(needed)
-    return result
+def _linked_strings(r: _Reader, sections: list[_Section], section: _Section) -> memoryview:
+    if not 0 < section.link < len(sections):
+        raise CorruptElfError(f"{section.name}: string table link {section.link} out of range")
+    strtab = sections[section.link]
+    if strtab.type != _SHT_STRTAB:
+        raise CorruptElfError(f"{section.name} is linked to {strtab.name or 'a section'}, "
+                              "which is not a string table")  # fmt: skip
+    return r.span(strtab.offset, strtab.size, f"{section.name} string table")
 
 
-_VERNEED_ENTRY_SIZE = 16  # Elf32/Elf64 Verneed and Vernaux entries are all 16 bytes
-
-
-def _version_needs(
-    section: GNUVerNeedSection, data: bytes
-) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """(library, versions) pairs from .gnu.version_r, bounded by the section's size.
-
-    pyelftools trusts sh_info as the entry count and follows vn_next even when it is zero,
-    so a hostile header could make it walk the same entry four billion times.
-    """
-    budget = int(section["sh_size"]) // _VERNEED_ENTRY_SIZE
-    too_many = "version needs: more entries than fit in .gnu.version_r"
-    if int(section["sh_info"]) > budget:
-        raise CorruptElfError(too_many)
-    link = section.stringtable.header
-    what = "the version string table"
-    table = _table_bytes(data, int(link["sh_offset"]), int(link["sh_size"]), what)
-    strings = _Strings(table, what)
-    out: list[tuple[str, tuple[str, ...]]] = []
-    for entry, aux_iter in section.iter_versions():
-        budget -= 1
-        lib = strings.nonempty(int(entry["vn_file"]), "version need file name")
-        versions: list[str] = []
-        for aux in aux_iter:
-            budget -= 1
-            if budget < 0:
-                raise CorruptElfError(too_many)
-            versions.append(strings.nonempty(int(aux["vna_name"]), "version name"))
+def _version_needs(r: _Reader, sections: list[_Section]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    section = next((s for s in sections if s.type == _SHT_GNU_VERNEED), None)
+    if section is None:
+        return ()
+    strings = _linked_strings(r, sections, section)
+    body = r.span(section.offset, section.size, section.name)
+    limit = len(body) // 16
+    if section.info > limit:
+        raise CorruptElfError(
+            f"{section.name}: {section.info} entries cannot fit in {len(body)} bytes"
+        )
+    out = []
+    offset = 0
+    for _ in range(min(section.info or limit, limit)):
+        _v, cnt, file_off, aux, nxt = _unpack16(r, body, offset, "HHIII")
+        lib = r.cstring(strings, file_off, "version need file", "version string table")
+        if not lib:
+            raise CorruptElfError("empty version need file name")
+        versions = []
+        aux_off = offset + aux
+        for _ in range(min(cnt, limit)):
+            _h, _f, _o, name_off, aux_next = _unpack16(r, body, aux_off, "IHHII")
+            name = r.cstring(strings, name_off, "version name", "version string table")
+            if not name:
+                raise CorruptElfError("empty version name")
+            versions.append(name)
+            if aux_next == 0:
+                break
+            aux_off += aux_next
         out.append((lib, tuple(versions)))
+        if nxt == 0:
+            break
+        offset += nxt
     return tuple(out)
 
 
-_NOTE_HEADER_SIZE = 12  # n_namesz, n_descsz, n_type: three 4-byte words in both classes
+def _unpack16(r: _Reader, body: memoryview, offset: int, fmt: str) -> tuple[int, ...]:
+    if offset < 0 or offset + 16 > len(body):
+        raise CorruptElfError("version need entry lies outside its section")
+    return struct.unpack_from(r.end + fmt, body, offset)
 
 
-def _isa_level(section: NoteSection) -> int:
+def _isa_level(r: _Reader, section: _Section) -> int:
     """The x86-64 micro-architecture level from GNU_PROPERTY_X86_ISA_1_NEEDED (0 if absent)."""
+    body = r.span(section.offset, section.size, section.name)
+    align = 8 if r.is64 else 4
     level = 0
-    end = int(section["sh_offset"]) + int(section["sh_size"])
-    for note in section.iter_notes():
-        # pyelftools reads a descriptor past the end of its section without complaint.
-        name_size = (int(note["n_namesz"]) + 3) & ~3
-        if int(note["n_offset"]) + _NOTE_HEADER_SIZE + name_size + int(note["n_descsz"]) > end:
-            raise CorruptElfError("note runs past the end of its section")
-        if note["n_type"] != "NT_GNU_PROPERTY_TYPE_0" or note["n_name"] != "GNU":
-            continue
-        for prop in note["n_desc"]:
-            if prop.pr_type != "GNU_PROPERTY_X86_ISA_1_NEEDED" or prop.pr_datasz != 4:
-                continue
-            bits = int(prop.pr_data)
-            for bit, lvl in ((8, 4), (4, 3), (2, 2), (1, 1)):
-                if bits & bit:
-                    level = max(level, lvl)
-                    break
-    return level
+    offset = 0
+    while offset + 12 <= len(body):
+        namesz, descsz, n_type = struct.unpack_from(r.end + "III", body, offset)
+        name_end = offset + 12 + ((namesz + 3) & ~3)
+        desc_end = name_end + descsz
+        if desc_end > len(body):
+            raise CorruptElfError(f"{section.name}: note lies outside its section")
+        name = bytes(body[offset + 12 : offset + 12 + namesz]).rstrip(b"\0")
+        if n_type == _NT_GNU_PROPERTY_TYPE_0 and name == b"GNU":
+            pos = name_end
+            while pos + 8 <= desc_end:
+                pr_type, pr_datasz = struct.unpack_from(r.end + "II", body, pos)
+                data_at = pos + 8
+                if data_at + pr_datasz > desc_end:
+                    raise CorruptElfError(f"{section.name}: property lies outside its note")
+                if pr_type == _GNU_PROPERTY_X86_ISA_1_NEEDED and pr_datasz == 4:
+                    (bits,) = struct.unpack_from(r.end + "I", body, data_at)
+                    level = max(level, bits.bit_length())
+                pos = data_at + ((pr_datasz + align - 1) & ~(align - 1))
+        offset = desc_end + (-desc_end % align if section.addralign >= 8 else -desc_end % 4)
+    return min(level, 4)
+
+
+def _check_hash_tables(r: _Reader, sections: list[_Section]) -> None:
+    """Refuse hash tables a loader would divide by zero on; we never walk their chains."""
+    for s in sections:
+        if s.type == _SHT_GNU_HASH:
+            nbuckets, _symoffset, bloom_size, _shift = r.unpack("IIII", s.offset)
+            if nbuckets == 0 or bloom_size == 0:
+                raise CorruptElfError(f"{s.name}: GNU hash table with zero buckets or bloom words")
+        elif s.type == _SHT_HASH:
+            (nbucket,) = r.unpack("I", s.offset)
+            if nbucket == 0:
+                raise CorruptElfError(f"{s.name}: hash table with zero buckets")
 
 
 def _symbols_of_interest(
-    dynsym: SymbolTableSection | None,
-    hashes: list[GNUHashSection],
-    interest: frozenset[str],
+    r: _Reader, sections: list[_Section], interest: frozenset[str]
 ) -> tuple[frozenset[str], frozenset[str]]:
     """Which of ``interest`` the file defines, and which it needs (non-weak undefined).
 
-    A look at ``.dynstr`` answers "not referenced at all" for almost every name without
-    walking the symbol table; the hash table answers "defined" like the loader does. Only a
-    name that is present but not found by the hash table costs a walk over ``.dynsym``.
+    A look at the dynamic string table answers "not referenced" for almost every name
+    without touching the symbol table. For the names that do occur, the symbol table is
+    scanned with ``struct.iter_unpack`` and only name offsets are compared.
     """
+    dynsym = next((s for s in sections if s.type == _SHT_DYNSYM), None)
     if dynsym is None or not interest:
         return frozenset(), frozenset()
-    strtab = dynsym.stringtable.data()
-    present = {n for n in interest if b"\0" + n.encode() + b"\0" in strtab}
-    if not present:
+    strings = bytes(_linked_strings(r, sections, dynsym))
+    offsets: dict[int, str] = {}
+    for name in interest:
+        needle = b"\0" + name.encode() + b"\0"
+        at = strings.find(needle)
+        while at >= 0:
+            offsets[at + 1] = name
+            at = strings.find(needle, at + 1)
+    if not offsets:
         return frozenset(), frozenset()
+    entry = 24 if r.is64 else 16
+    if dynsym.entsize != entry:
+        raise CorruptElfError(f"bad .dynsym entry size {dynsym.entsize}")
+    body = r.span(dynsym.offset, dynsym.size - dynsym.size % entry, ".dynsym")
+    # Elf64_Sym: st_name I, st_info B, st_other B, st_shndx H, st_value Q, st_size Q
+    # Elf32_Sym: st_name I, st_value I, st_size I, st_info B, st_other B, st_shndx H
+    fmt = "IBBHQQ" if r.is64 else "IIIBBH"
     defined: set[str] = set()
-    unresolved = set(present)
-    if hashes:
-        for name in present:
-            sym = hashes[0].get_symbol(name)
-            if sym is not None and sym["st_shndx"] != "SHN_UNDEF":
-                defined.add(name)
-        unresolved -= defined
     undefined: set[str] = set()
-    if unresolved:
-        for sym in dynsym.iter_symbols():
-            if sym.name not in unresolved:
-                continue
-            if sym["st_shndx"] == "SHN_UNDEF":
-                if sym["st_info"]["bind"] != "STB_WEAK":
-                    undefined.add(sym.name)
-            else:
-                defined.add(sym.name)
+    for sym in struct.iter_unpack(r.end + fmt, body):
+        wanted = offsets.get(sym[0])
+        if wanted is None:
+            continue
+        info, shndx = (sym[1], sym[3]) if r.is64 else (sym[3], sym[5])
+        if shndx == 0:
+            if info >> 4 != _STB_WEAK:
+                undefined.add(wanted)
+        else:
+            defined.add(wanted)
     return frozenset(defined), frozenset(undefined)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from wheelfix.findings import Severity
 from wheelfix.results import CheckReport, WheelResult
 from wheelfix.units import human, percent
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["render_json", "render_text"]
 
@@ -33,6 +33,8 @@ def _counts(result: WheelResult) -> str:
 
 
 def _summary(result: WheelResult) -> str:
+    from rich.markup import escape
+
     name = escape(result.filename)
     if result.error is not None:
         return f"{_MARK['error']} {name}: [bold red]cannot be read[/] — {escape(result.error)}"
@@ -56,6 +58,8 @@ def _summary(result: WheelResult) -> str:
 
 
 def render_text(report: CheckReport, console: Console, *, verbose: int = 0) -> None:
+    from rich.markup import escape  # rich is imported only when text is rendered
+
     for result in report.results:
         console.print(_summary(result))
         if result.error is not None:
@@ -70,6 +74,8 @@ def render_text(report: CheckReport, console: Console, *, verbose: int = 0) -> N
             if verbose:
                 console.print(f"          [dim]hint: {escape(finding.hint)}[/]")
         if verbose and result.elf_files:
+            from rich.table import Table
+
             table = Table(title=None, box=None, pad_edge=False, show_edge=False)
             for col in ("ELF file", "arch", "libc", "size", "debug", "symtab", "needs"):
                 table.add_column(col, overflow="fold")

@@ -124,13 +124,19 @@ class HostLibraries:
         except (OSError, CorruptElfError):
             return None
 
-    def find(self, soname: str, directory: str, like: ElfInfo) -> tuple[str, ElfInfo] | None:
-        candidate = posixpath.join(directory, soname)
+    @functools.lru_cache(maxsize=16384)  # noqa: B019 - one instance per run, bounded
+    def _lookup(self, candidate: str) -> ElfInfo | None:
+        if not os.path.lexists(candidate):
+            return None
         real = os.path.realpath(candidate)
         if self.root != "/" and not real.startswith(self.root.rstrip("/") + "/"):
             # An absolute symlink inside another root filesystem points into that root.
             real = os.path.realpath(self.root.rstrip("/") + real)
-        info = self.read(real)
+        return self.read(real)
+
+    def find(self, soname: str, directory: str, like: ElfInfo) -> tuple[str, ElfInfo] | None:
+        candidate = posixpath.join(directory, soname)
+        info = self._lookup(candidate)
         if info is None or not like.compatible_with(info):
             return None
         return candidate, info
