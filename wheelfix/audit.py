@@ -105,7 +105,11 @@ def _scan_member(
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             text = None
-    return member.name, digest, elf, data[:8] == AR_MAGIC, text
+    # A relocatable object (.o) is never loaded: it is a build intermediate like an archive.
+    relocatable = isinstance(elf, ElfInfo) and elf.elf_type == "ET_REL"
+    if relocatable:
+        elf = None
+    return member.name, digest, elf, relocatable or data[:8] == AR_MAGIC, text
 
 
 def _scan(archive: WheelArchive, threads: int) -> _Scan:
