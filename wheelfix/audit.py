@@ -18,7 +18,7 @@ from pathlib import Path
 from wheelfix.checks import WheelView
 from wheelfix.checks.contents import check_contents
 from wheelfix.checks.debug import check_debug, strip_savings
-from wheelfix.checks.integrity import check_metadata, check_record
+from wheelfix.checks.integrity import check_metadata, check_record, record_algorithms
 from wheelfix.checks.platform import analyze_platform, interest_for
 from wheelfix.elf import AR_MAGIC, ELF_MAGIC, CorruptElfError, ElfInfo, parse_elf
 from wheelfix.errors import InvalidWheelError, UsageError
@@ -64,8 +64,9 @@ def validate_target(target: str | None) -> None:
         raise UsageError(f"--target {target!r}: no such policy in auditwheel's data")
 
 
-def _digest(data: bytes) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode("ascii")
+def _digest(data: bytes, algorithm: str = "sha256") -> str:
+    raw = hashlib.new(algorithm, data).digest()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 def _wants_text(name: str, dist_info: str) -> bool:
@@ -82,23 +83,37 @@ def _wants_text(name: str, dist_info: str) -> bool:
 @dataclass(slots=True)
 class _Scan:
     digests: dict[str, str] = field(default_factory=dict)
+    other_digests: dict[str, tuple[str, str]] = field(default_factory=dict)
     elves: dict[str, ElfInfo] = field(default_factory=dict)
     elf_errors: dict[str, str] = field(default_factory=dict)
     static: set[str] = field(default_factory=set)
     texts: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """What one member contributes to the view."""
+
+    name: str
+    digest: str
+    other_digest: tuple[str, str] | None
+    elf: ElfInfo | None
+    elf_error: str | None
+    static: bool
+    text: str | None
+
+
 def _scan_member(
-    archive: WheelArchive, member: Member, blacklisted: frozenset[str]
-) -> tuple[str, str, ElfInfo | str | None, bool, str | None]:
+    archive: WheelArchive, member: Member, blacklisted: frozenset[str], algorithm: str | None
+) -> _Row:
     data = archive.read(member)
-    digest = _digest(data)
-    elf: ElfInfo | str | None = None
+    elf: ElfInfo | None = None
+    error = None
     if data[:4] == ELF_MAGIC:
         try:
             elf = parse_elf(data, interest=interest_for(member.name, blacklisted))
         except CorruptElfError as exc:
-            elf = str(exc)
+            error = str(exc)
     text = None
     if _wants_text(member.name, archive.dist_info) and member.size <= _TEXT_LIMIT:
         try:
@@ -106,36 +121,45 @@ def _scan_member(
         except UnicodeDecodeError:
             text = None
     # A relocatable object (.o) is never loaded: it is a build intermediate like an archive.
-    relocatable = isinstance(elf, ElfInfo) and elf.elf_type == "ET_REL"
-    if relocatable:
-        elf = None
-    return member.name, digest, elf, relocatable or data[:8] == AR_MAGIC, text
+    relocatable = elf is not None and elf.elf_type == "ET_REL"
+    return _Row(
+        name=member.name,
+        digest=_digest(data),
+        other_digest=(algorithm, _digest(data, algorithm)) if algorithm else None,
+        elf=None if relocatable else elf,
+        elf_error=error,
+        static=relocatable or data[:8] == AR_MAGIC,
+        text=text,
+    )
 
 
 def _scan(archive: WheelArchive, threads: int) -> _Scan:
     scan = _Scan()
     blacklisted = blacklisted_symbols()
+    algorithms = record_algorithms(archive.read_text(archive.dist_info_path("RECORD")))
+
+    def one(member: Member) -> _Row:
+        return _scan_member(archive, member, blacklisted, algorithms.get(member.name))
+
     total = sum(m.size for m in archive.members)
     if threads > 1 and total >= _THREADED_MIN_BYTES:
         with ThreadPoolExecutor(max_workers=threads) as pool:
             # Biggest first, so one huge library does not finish last on its own.
-            ordered = sorted(archive.members, key=lambda m: -m.size)
-            rows: Iterable[tuple[str, str, ElfInfo | str | None, bool, str | None]] = pool.map(
-                lambda m: _scan_member(archive, m, blacklisted), ordered
-            )
-            rows = list(rows)
+            rows = list(pool.map(one, sorted(archive.members, key=lambda m: -m.size)))
     else:
-        rows = [_scan_member(archive, m, blacklisted) for m in archive.members]
-    for name, digest, elf, is_ar, text in rows:
-        scan.digests[name] = digest
-        if isinstance(elf, ElfInfo):
-            scan.elves[name] = elf
-        elif isinstance(elf, str):
-            scan.elf_errors[name] = elf
-        if is_ar:
-            scan.static.add(name)
-        if text is not None:
-            scan.texts[name] = text
+        rows = [one(m) for m in archive.members]
+    for row in rows:
+        scan.digests[row.name] = row.digest
+        if row.other_digest is not None:
+            scan.other_digests[row.name] = row.other_digest
+        if row.elf is not None:
+            scan.elves[row.name] = row.elf
+        if row.elf_error is not None:
+            scan.elf_errors[row.name] = row.elf_error
+        if row.static:
+            scan.static.add(row.name)
+        if row.text is not None:
+            scan.texts[row.name] = row.text
     return scan
 
 
@@ -164,6 +188,7 @@ def check_wheel(
                 elf_errors=scan.elf_errors,
                 static_archives=frozenset(scan.static),
                 texts=scan.texts,
+                other_digests=scan.other_digests,
             )
     except InvalidWheelError as exc:
         return WheelResult(path=display, filename=filename, error=str(exc))

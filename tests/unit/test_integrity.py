@@ -461,3 +461,32 @@ def test_pth_in_a_package_is_not_run(make_wheel: MakeWheel) -> None:
     # site.py only reads .pth files at the top of site-packages.
     files = {**FILES, "demo/nested.pth": "import os\n"}
     assert "WF407" not in codes(check_wheel(make_wheel(files)))
+
+
+# -- stronger hashes and signature files ------------------------------------------------------
+def _strong_record(algorithm: str, *, tamper: bool = False) -> str:
+    import base64
+    import hashlib
+
+    rows = []
+    for line in record_for(BINARY_FILES).splitlines():
+        path, hash_field, size = next(csv.reader([line]))
+        if path == "demo/data.txt":
+            data = BINARY_FILES[path] + (b"!" if tamper else b"")
+            digest = base64.urlsafe_b64encode(hashlib.new(algorithm, data).digest())
+            hash_field = f"{algorithm}={digest.rstrip(b'=').decode()}"
+        rows.append(f"{path},{hash_field},{size}")
+    return "\n".join(rows) + "\n"
+
+
+@pytest.mark.parametrize("algorithm", ["sha384", "sha512"])
+def test_stronger_hashes_are_verified(make_wheel: MakeWheel, algorithm: str) -> None:
+    assert codes(checked(make_wheel, BINARY_FILES, _strong_record(algorithm))) == set()
+    tampered = checked(make_wheel, BINARY_FILES, _strong_record(algorithm, tamper=True))
+    [finding] = findings(tampered, "WF503")
+    assert algorithm in finding.message
+
+
+def test_unlisted_signature_file_is_fine(make_wheel: MakeWheel) -> None:
+    files = {**BINARY_FILES, f"{DIST}/RECORD.p7s": b"signature"}
+    assert codes(checked(make_wheel, files, record_for(BINARY_FILES))) == set()

@@ -7,7 +7,7 @@ wheel once and hands every check the same view.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from wheelfix.elf import ElfInfo
 from wheelfix.wheelfile import Member, WheelName
@@ -29,6 +29,8 @@ class WheelView:
     elf_errors: Mapping[str, str]
     static_archives: frozenset[str]
     texts: Mapping[str, str]
+    #: member -> (algorithm, urlsafe-b64 digest) for RECORD rows using sha384/sha512
+    other_digests: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     def dist_info_text(self, name: str) -> str | None:
         return self.texts.get(f"{self.dist_info}/{name}")

@@ -19,6 +19,8 @@ from wheelfix.wheelfile import SUPPORTED_WHEEL_MAJOR, wheel_version
 
 __all__ = ["WheelMetadata", "check_metadata", "check_record"]
 
+#: Hashes the wheel spec allows besides sha256 (md5 and sha1 are refused).
+STRONG_ALGORITHMS = ("sha384", "sha512")
 _DATA_SCHEMES = frozenset({"purelib", "platlib", "headers", "scripts", "data"})
 
 
@@ -86,9 +88,14 @@ def check_record(view: WheelView) -> list[Finding]:
             continue
         if norm == record_name or norm.endswith((".dist-info/RECORD.jws", ".dist-info/RECORD.p7s")):
             continue
-        out += _check_row(norm, hash_field, size_field, sizes[norm], view.digests[norm], lineno)
+        digest = view.digests[norm]
+        algo = hash_field.partition("=")[0]
+        if algo in STRONG_ALGORITHMS:
+            digest = view.other_digests.get(norm, (algo, ""))[1]
+        out += _check_row(norm, hash_field, size_field, sizes[norm], digest, lineno)
+    signatures = (f"{view.dist_info}/RECORD.jws", f"{view.dist_info}/RECORD.p7s")
     for name in sorted(set(sizes) - listed):
-        if name == record_name:
+        if name == record_name or name in signatures:
             continue
         out.append(
             Finding(
@@ -98,6 +105,22 @@ def check_record(view: WheelView) -> list[Finding]:
                 message=f"{name} is in the archive but not in RECORD",
             )
         )
+    return out
+
+
+def record_algorithms(text: str | None) -> dict[str, str]:
+    """Paths whose RECORD row uses a hash stronger than sha256 (the reader computes it too)."""
+    out: dict[str, str] = {}
+    if text is None:
+        return out
+    try:
+        for row in csv.reader(io.StringIO(text, newline="")):
+            if len(row) == 3:
+                algo = row[1].partition("=")[0]
+                if algo in STRONG_ALGORITHMS:
+                    out[posixpath.normpath(row[0])] = algo
+    except csv.Error:
+        pass  # reported by check_record
     return out
 
 
@@ -139,7 +162,7 @@ def _check_row(
                 message=f"line {lineno}: {algo} hash is not allowed",
             )
         )
-    elif algo != "sha256":
+    elif algo != "sha256" and algo not in STRONG_ALGORITHMS:
         out.append(
             Finding(
                 check=Check.RECORD_MALFORMED,
@@ -153,7 +176,7 @@ def _check_row(
                 check=Check.RECORD_HASH_MISMATCH,
                 path=path,
                 bytes=size,
-                message=f"sha256 of {path} differs from RECORD",
+                message=f"{algo} of {path} differs from RECORD",
             )
         )
     # str.isdigit() accepts digits such as "²" that int() rejects: ASCII only.
