@@ -21,7 +21,18 @@ from dataclasses import dataclass
 
 from wheelfix.errors import WheelfixError
 
-__all__ = ["AR_MAGIC", "ELF_MAGIC", "CorruptElfError", "ElfInfo", "is_elf", "parse_elf"]
+__all__ = [
+    "AR_MAGIC",
+    "ELF_MAGIC",
+    "CorruptElfError",
+    "ElfInfo",
+    "ElfLayout",
+    "Section",
+    "Segment",
+    "is_elf",
+    "parse_elf",
+    "read_layout",
+]
 
 ELF_MAGIC = b"\x7fELF"
 AR_MAGIC = b"!<arch>\n"
@@ -124,7 +135,9 @@ def is_elf(head: bytes) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class _Section:
+class Section:
+    """One section header, as stored (offsets and sizes in bytes)."""
+
     name: str
     type: int
     offset: int
@@ -133,6 +146,65 @@ class _Section:
     info: int
     entsize: int
     addralign: int
+    flags: int = 0
+    raw: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One program header: type, file offset and file size."""
+
+    type: int
+    offset: int
+    filesz: int
+
+
+@dataclass(frozen=True, slots=True)
+class ElfLayout:
+    """Where things are in an ELF file: what a section-level rewrite (strip.py) needs."""
+
+    is64: bool
+    little_endian: bool
+    elf_type: str
+    shoff: int
+    shentsize: int
+    shstrndx: int
+    phoff: int
+    phnum: int
+    phentsize: int
+    sections: tuple[Section, ...]
+    segments: tuple[Segment, ...]
+    file_size: int
+
+
+def read_layout(data: bytes) -> ElfLayout:
+    """The header, section and program header tables of an ELF file, bounds-checked."""
+    if not is_elf(data):
+        raise CorruptElfError("not an ELF file")
+    try:
+        r = _Reader(data)
+        w = r.word
+        (e_type, _m, _v, _e, phoff, shoff, _f, _eh, phentsize, phnum, shentsize, shnum,
+         shstrndx) = r.unpack(f"HHI{w}{w}{w}IHHHHHH", 16)  # fmt: skip
+        want_ph, want_sh = (56, 64) if r.is64 else (32, 40)
+        segments = _segments(r, phoff, phnum, phentsize, want_ph)
+        sections = _sections(r, shoff, shnum, shentsize, shstrndx, want_sh)
+    except (struct.error, ValueError, IndexError, OverflowError, MemoryError) as exc:
+        raise CorruptElfError(f"cannot parse ELF ({type(exc).__name__}: {exc})") from None
+    return ElfLayout(
+        is64=r.is64,
+        little_endian=r.little,
+        elf_type=_TYPES.get(e_type, f"ET_{e_type}"),
+        shoff=shoff,
+        shentsize=shentsize,
+        shstrndx=shstrndx,
+        phoff=phoff,
+        phnum=phnum,
+        phentsize=phentsize,
+        sections=tuple(sections),
+        segments=tuple(Segment(t, o, f) for t, o, _v, f in segments),
+        file_size=r.size,
+    )
 
 
 class _Reader:
@@ -203,19 +275,7 @@ def _parse(r: _Reader, interest: frozenset[str]) -> ElfInfo:
     ):
         arch, arch_problem = None, "ARM binary is not EABI5 hard-float (armv7l)"
 
-    segments: list[tuple[int, ...]] = []
-    if phnum:
-        if phentsize != want_ph:
-            raise CorruptElfError(f"bad program header entry size {phentsize}")
-        fmt = "IIQQQQQQ" if r.is64 else "IIIIIIII"
-        table = r.span(phoff, phnum * phentsize, "program header table")
-        for raw in struct.iter_unpack(r.end + fmt, table):
-            if r.is64:
-                p_type, _flags, p_offset, p_vaddr, _paddr, p_filesz, _memsz, _align = raw
-            else:
-                p_type, p_offset, p_vaddr, _paddr, p_filesz, _memsz, _flags, _align = raw
-            segments.append((p_type, p_offset, p_vaddr, p_filesz))
-
+    segments = _segments(r, phoff, phnum, phentsize, want_ph)
     sections = _sections(r, shoff, shnum, shentsize, shstrndx, want_sh)
     debug = symtab = comment = 0
     for s in sections:
@@ -270,9 +330,29 @@ def _parse(r: _Reader, interest: frozenset[str]) -> ElfInfo:
     )
 
 
+def _segments(
+    r: _Reader, phoff: int, phnum: int, phentsize: int, want: int
+) -> list[tuple[int, ...]]:
+    """(p_type, p_offset, p_vaddr, p_filesz) for every program header."""
+    if not phnum:
+        return []
+    if phentsize != want:
+        raise CorruptElfError(f"bad program header entry size {phentsize}")
+    fmt = "IIQQQQQQ" if r.is64 else "IIIIIIII"
+    table = r.span(phoff, phnum * phentsize, "program header table")
+    out: list[tuple[int, ...]] = []
+    for raw in struct.iter_unpack(r.end + fmt, table):
+        if r.is64:
+            p_type, _flags, p_offset, p_vaddr, _paddr, p_filesz, _memsz, _align = raw
+        else:
+            p_type, p_offset, p_vaddr, _paddr, p_filesz, _memsz, _flags, _align = raw
+        out.append((p_type, p_offset, p_vaddr, p_filesz))
+    return out
+
+
 def _sections(
     r: _Reader, shoff: int, shnum: int, shentsize: int, shstrndx: int, want: int
-) -> list[_Section]:
+) -> list[Section]:
     if shoff == 0 or shnum == 0:
         if shoff and not shnum:
             raise CorruptElfError("extended section numbering is not supported")
@@ -294,7 +374,7 @@ def _sections(
         name = "" if index == 0 else r.cstring(names, h[0], "section name", "section name table")
         if h[1] not in (_SHT_NOBITS, _SHT_NULL) and h[4] + h[5] > r.size:
             raise CorruptElfError(f"section {name or index} lies outside the file")
-        out.append(_Section(name, h[1], h[4], h[5], h[6], h[7], h[9], h[8]))
+        out.append(Section(name, h[1], h[4], h[5], h[6], h[7], h[9], h[8], h[2], h))
     return out
 
 
@@ -306,7 +386,7 @@ def _vaddr_to_offset(segments: list[tuple[int, ...]], addr: int) -> int | None:
 
 
 def _dynamic(
-    r: _Reader, segments: list[tuple[int, ...]], sections: list[_Section]
+    r: _Reader, segments: list[tuple[int, ...]], sections: list[Section]
 ) -> tuple[tuple[str, ...], str | None, tuple[str, ...], tuple[str, ...]]:
     # Like the loader, only the first PT_DYNAMIC counts.
     dyn = next((s for s in segments if s[0] == _PT_DYNAMIC), None)
@@ -354,7 +434,7 @@ def _dynamic(
     return tuple(needed), soname, rpath, runpath
 
 
-def _linked_strings(r: _Reader, sections: list[_Section], section: _Section) -> memoryview:
+def _linked_strings(r: _Reader, sections: list[Section], section: Section) -> memoryview:
     if not 0 < section.link < len(sections):
         raise CorruptElfError(f"{section.name}: string table link {section.link} out of range")
     strtab = sections[section.link]
@@ -364,7 +444,7 @@ def _linked_strings(r: _Reader, sections: list[_Section], section: _Section) -> 
     return r.span(strtab.offset, strtab.size, f"{section.name} string table")
 
 
-def _version_needs(r: _Reader, sections: list[_Section]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def _version_needs(r: _Reader, sections: list[Section]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     section = next((s for s in sections if s.type == _SHT_GNU_VERNEED), None)
     if section is None:
         return ()
@@ -406,7 +486,7 @@ def _unpack16(r: _Reader, body: memoryview, offset: int, fmt: str) -> tuple[int,
     return struct.unpack_from(r.end + fmt, body, offset)
 
 
-def _isa_level(r: _Reader, section: _Section) -> int:
+def _isa_level(r: _Reader, section: Section) -> int:
     """The x86-64 micro-architecture level from GNU_PROPERTY_X86_ISA_1_NEEDED (0 if absent)."""
     body = r.span(section.offset, section.size, section.name)
     align = 8 if r.is64 else 4
@@ -434,7 +514,7 @@ def _isa_level(r: _Reader, section: _Section) -> int:
     return min(level, 4)
 
 
-def _check_hash_tables(r: _Reader, sections: list[_Section]) -> None:
+def _check_hash_tables(r: _Reader, sections: list[Section]) -> None:
     """Refuse hash tables a loader would divide by zero on; we never walk their chains."""
     for s in sections:
         if s.type == _SHT_GNU_HASH:
@@ -448,7 +528,7 @@ def _check_hash_tables(r: _Reader, sections: list[_Section]) -> None:
 
 
 def _symbols_of_interest(
-    r: _Reader, sections: list[_Section], interest: frozenset[str]
+    r: _Reader, sections: list[Section], interest: frozenset[str]
 ) -> tuple[frozenset[str], frozenset[str]]:
     """Which of ``interest`` the file defines, and which it needs (non-weak undefined).
 
