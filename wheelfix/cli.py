@@ -7,6 +7,7 @@ error (a bug in wheelfix).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -20,7 +21,7 @@ import click
 from wheelfix import __version__
 from wheelfix.audit import check as run_check
 from wheelfix.config import load_check_config
-from wheelfix.errors import WheelfixError
+from wheelfix.errors import UsageError, WheelfixError
 from wheelfix.report import render_json
 from wheelfix.results import WheelResult
 from wheelfix.wheelfile import Limits
@@ -197,6 +198,126 @@ def check_cmd(
         for result in report.results:
             if result.error is not None and fmt == "json":
                 click.echo(f"wheelfix: error: {result.error}", err=True)
+        return report.exit_code
+
+    ctx.exit(_guard(ctx, run))
+
+
+class _RepairCommand(click.Command):
+    """``--strip`` is a flag and ``--strip=LEVEL`` sets the level; never eat the next word.
+
+    A plain optional-value option would read ``--strip dist/x.whl`` as level ``dist/x.whl``.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rewritten: list[str] = []
+        for arg in args:
+            if arg.startswith("--strip="):
+                rewritten += ["--strip-level", arg.split("=", 1)[1]]
+            else:
+                rewritten.append(arg)
+        return super().parse_args(ctx, rewritten)
+
+
+_REPAIR_EPILOG = """\b
+Examples:
+  wheelfix repair --strip -w wheelhouse/ dist/*.whl
+  wheelfix repair --strip=debug --prune tests,sources -w wheelhouse/ dist/*.whl
+  wheelfix repair --strip -w wheelhouse/ --verify-in /srv/runner-rootfs dist/*.whl
+  # cibuildwheel: repair-wheel-command = "wheelfix repair --strip -w {dest_dir} {wheel}"
+
+\b
+Strip levels (--strip alone means unneeded):
+  debug     DWARF debug sections only
+  unneeded  debug sections and the static symbol table (.symtab/.strtab)
+  all       as unneeded, plus .comment
+\b
+Prune categories (--prune, comma-separated; none by default):
+  tests, sources, bytecode, build-leftovers, source-maps, static-archives, all
+
+\b
+Exit codes:
+  0  every wheel repaired (and verified)
+  1  an output failed verification (nothing was written for it)
+  2  usage error, or an input that could not be read as a wheel
+  3  auditwheel, patchelf or chroot missing or failing
+  4  internal error (a bug in wheelfix)
+"""
+
+
+@cli.command("repair", cls=_RepairCommand, epilog=_REPAIR_EPILOG)
+@click.argument("wheels", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-w", "--wheel-dir", required=True, type=click.Path(path_type=Path),
+              help="Folder for the repaired wheels (created if missing).")  # fmt: skip
+@click.option("--plat", default="auto", show_default=True,
+              help="Target platform tag for auditwheel (e.g. manylinux_2_28_x86_64).")  # fmt: skip
+@click.option("--exclude", multiple=True, metavar="SONAME",
+              help="Do not graft this library (repeatable; wildcards allowed).")  # fmt: skip
+@click.option("--strip", "strip_flag", is_flag=True,
+              help="Strip debug info and symbol tables (or --strip=LEVEL).")  # fmt: skip
+@click.option("--strip-level", type=click.Choice(["debug", "unneeded", "all"]), hidden=True)
+@click.option("--prune", multiple=True, metavar="CATEGORIES",
+              help="Remove these content categories (comma-separated, repeatable).")  # fmt: skip
+@click.option("--verify/--no-verify", default=True, show_default=True,
+              help="Check each output; a wheel that still fails is not written.")  # fmt: skip
+@click.option("--verify-in", type=click.Path(path_type=Path, file_okay=False), metavar="ROOTFS",
+              help="Also import each output inside this root filesystem (chroot).")  # fmt: skip
+@click.option("-j", "--jobs", type=click.IntRange(min=0), default=0,
+              help="Wheels repaired at once; 0 means all cores.")  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)  # fmt: skip
+@click.option("--force", is_flag=True, help="Overwrite existing output wheels.")
+@click.pass_context
+def repair_cmd(
+    ctx: click.Context,
+    wheels: tuple[Path, ...],
+    wheel_dir: Path,
+    plat: str,
+    exclude: tuple[str, ...],
+    strip_flag: bool,
+    strip_level: str | None,
+    prune: tuple[str, ...],
+    verify: bool,
+    verify_in: Path | None,
+    jobs: int,
+    fmt: str,
+    force: bool,
+) -> None:
+    """Graft external libraries, strip, prune; write wheels the runner stage can install."""
+    from wheelfix.repair import repair
+
+    def run() -> int:
+        if wheel_dir.exists() and not wheel_dir.is_dir():
+            raise UsageError(f"{wheel_dir}: exists and is not a folder")
+        wheel_dir.mkdir(parents=True, exist_ok=True)
+        level = strip_level or ("unneeded" if strip_flag else None)
+        progress = _progress(len(wheels)) if fmt == "text" else None
+        on_result = None
+        if progress is not None:
+            task = progress.add_task("repairing", total=len(wheels))
+            progress.start()
+
+            def on_result(_: object) -> None:
+                progress.advance(task)
+
+        try:
+            report = repair(
+                [os.fspath(w) for w in wheels], wheel_dir, strip=level, prune=prune, plat=plat,
+                exclude=exclude, verify=verify, verify_in=verify_in, force=force, jobs=jobs,
+                on_result=on_result,
+            )  # fmt: skip
+        finally:
+            if progress is not None:
+                progress.stop()
+        if fmt == "json":
+            click.echo(json.dumps(report.to_json(), indent=2))
+        else:
+            from wheelfix.report import render_repair
+
+            render_repair(report, _console())
+        for result in report.results:
+            if result.error is not None and fmt == "json":
+                click.echo(f"wheelfix: error: {result.input}: {result.error}", err=True)
         return report.exit_code
 
     ctx.exit(_guard(ctx, run))

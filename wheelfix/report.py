@@ -12,6 +12,8 @@ from wheelfix.units import human, percent
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from wheelfix.repair import RepairReport
+
 __all__ = ["render_json", "render_text"]
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -111,3 +113,38 @@ def render_text(report: CheckReport, console: Console, *, verbose: int = 0) -> N
         f"{total} wheel{'s' if total != 1 else ''} checked; gate --fail-on {gate}: "
         f"{verdict.get(failing, str(failing))}"
     )
+
+
+def render_repair(report: RepairReport, console: Console) -> None:
+    from rich.markup import escape
+
+    for r in report.results:
+        name = escape(r.input.rsplit("/", 1)[-1])
+        if r.error is not None:
+            console.print(f"{_MARK['error']} {name}: [bold red]not repaired[/] — {escape(r.error)}")
+            continue
+        saved = r.size_in - r.size_out
+        parts = [
+            f"{human(r.size_in)} -> {human(r.size_out)}"
+            + (f" ({percent(saved, r.size_in)} smaller)" if saved > 0 else ""),
+            f"tag {'.'.join(r.tag_in)} -> {'.'.join(r.tag_out)}",
+        ]  # fmt: skip
+        if r.grafted:
+            libs = ", ".join(f"{k} ({human(v)})" for k, v in sorted(r.grafted.items()))
+            parts.append(f"grafted {libs}")
+        if r.stripped:
+            parts.append(
+                f"stripped {human(sum(r.stripped.values()))} from {len(r.stripped)} file"
+                + ("s" if len(r.stripped) != 1 else "")
+            )
+        if r.pruned:
+            parts.append(f"pruned {len(r.pruned)} files ({human(sum(r.pruned.values()))})")
+        if r.proof is not None:
+            parts.append(f"imports in {r.proof.root} (python {r.proof.python})")
+        console.print(f"{_MARK['ok']} {name} -> {escape(str(r.output))}")
+        console.print(f"  {escape('; '.join(parts))}")
+        for rel, reason in sorted(r.strip_skipped.items()):
+            console.print(f"  [yellow]not stripped[/] {escape(rel)}: {escape(reason)}")
+    failed = sum(1 for r in report.results if r.error is not None)
+    total = len(report.results)
+    console.print(f"{total - failed} of {total} wheel{'s' if total != 1 else ''} repaired")

@@ -107,6 +107,11 @@ class Member:
     crc: int
     _info: zipfile.ZipInfo
 
+    @property
+    def executable(self) -> bool:
+        """Whether the archive marks the file executable (Unix mode bits)."""
+        return bool((self._info.external_attr >> 16) & 0o111)
+
 
 def parse_name(path: str, filename: str) -> WheelName:
     """Validate a wheel filename with packaging's parser."""

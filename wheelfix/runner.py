@@ -1,0 +1,134 @@
+"""The runner proof: import a wheel inside a bare root filesystem, as the runner stage would.
+
+A minimal Debian root filesystem (``debootstrap --variant=minbase --include=python3``)
+plays the runner stage of a multi-stage build: no compiler, no ``-dev`` packages, none of
+the builder's libraries. The wheel is unpacked into a private folder inside that root, and
+its top-level modules are imported with the root's own ``python3`` under ``chroot``, with an
+empty environment. This runs the wheel's code — inside the root, and only when asked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wheelfix.errors import ToolError, UsageError
+from wheelfix.rewrite import unpack
+from wheelfix.wheelfile import WheelArchive
+
+__all__ = ["RunnerProof", "prove_in_root", "top_level_modules"]
+
+_PROBE = """
+import importlib, json, sys
+sys.path.insert(0, sys.argv[1])
+out = {}
+for name in sys.argv[2:]:
+    try:
+        importlib.import_module(name)
+        out[name] = None
+    except BaseException as exc:
+        out[name] = f"{type(exc).__name__}: {exc}"
+print(json.dumps({"python": "%d.%d" % sys.version_info[:2], "modules": out}))
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerProof:
+    """Which modules imported in the root filesystem, and which failed (with the error)."""
+
+    root: str
+    python: str
+    modules: dict[str, str | None] = field(default_factory=dict)
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.modules) and all(err is None for err in self.modules.values())
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "root": self.root,
+            "python": self.python,
+            "ok": self.ok,
+            "modules": dict(self.modules),
+            "detail": self.detail,
+        }
+
+
+def top_level_modules(names: list[str]) -> list[str]:
+    """Importable top-level names of a wheel: packages, modules and extension modules."""
+    found: set[str] = set()
+    for name in names:
+        parts = name.split("/")
+        if parts[0].endswith((".dist-info", ".data")):
+            if len(parts) > 3 and parts[1] in ("purelib", "platlib"):
+                parts = parts[2:]
+            else:
+                continue
+        head = parts[0]
+        if len(parts) > 1:
+            if parts[1] == "__init__.py" and head.isidentifier():
+                found.add(head)
+        elif head.endswith(".py") and head[:-3].isidentifier():
+            found.add(head[:-3])
+        elif head.endswith(".so") and head.split(".", 1)[0].isidentifier():
+            found.add(head.split(".", 1)[0])
+    return sorted(found - {"tests", "test", "conftest", "setup"})
+
+
+def _install(archive: WheelArchive, site: Path) -> None:
+    """Lay the wheel out as installed: the root plus .data/purelib and .data/platlib."""
+    unpack(archive, site)
+    for data_dir in site.glob("*.data"):
+        for scheme in ("purelib", "platlib"):
+            source = data_dir / scheme
+            if source.is_dir():
+                shutil.copytree(source, site, dirs_exist_ok=True)
+        shutil.rmtree(data_dir)
+
+
+def prove_in_root(wheel: Path, root: Path, *, timeout: int = 300) -> RunnerProof:
+    """Import the wheel's top-level modules with ``chroot ROOT /usr/bin/python3``."""
+    python = root / "usr" / "bin" / "python3"
+    if not python.exists():
+        raise UsageError(f"{root}: not a root filesystem with /usr/bin/python3")
+    chroot = shutil.which("chroot") or "/usr/sbin/chroot"
+    if not Path(chroot).exists():
+        raise ToolError("chroot", "not found")
+    if os.geteuid() != 0:
+        raise ToolError("chroot", "the runner proof needs root (chroot)")
+    (root / "tmp").mkdir(exist_ok=True)
+    private = Path(tempfile.mkdtemp(prefix="wheelfix-proof-", dir=root / "tmp"))
+    try:
+        with WheelArchive(wheel) as archive:
+            modules = top_level_modules([m.name for m in archive.members])
+            _install(archive, private / "site")
+        # The same folder, seen from inside the root: /tmp of the root, not of this host.
+        inside = posixpath.join("/tmp", private.name, "site")  # noqa: S108
+        try:
+            out = subprocess.run(
+                [chroot, str(root), "/usr/bin/python3", "-I", "-c", _PROBE, inside, *modules],
+                capture_output=True, text=True, timeout=timeout, check=False,
+                env={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"},
+            )  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ToolError("chroot", f"could not run python3 in {root}: {exc}") from None
+        try:
+            document = json.loads(out.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            raise ToolError(
+                "chroot", f"python3 in {root} failed (exit {out.returncode})", stderr=out.stderr
+            ) from None
+        failed = {m: e for m, e in document["modules"].items() if e}
+        detail = "; ".join(f"{m}: {e}" for m, e in failed.items()) or (
+            "no importable top-level module" if not modules else "all modules imported"
+        )
+        return RunnerProof(str(root), document["python"], document["modules"], detail)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)

@@ -1,0 +1,197 @@
+"""Removing debug information and symbol tables from ELF files, safely, on any architecture.
+
+wheelfix strips with its own section-level rewrite instead of running GNU ``strip``:
+
+* GNU strip refuses binaries for another architecture (an aarch64 wheel on an x86-64
+  builder), which is exactly where ``auditwheel repair --strip`` fails;
+* a rewrite that only ever drops *non-allocated* sections lying after the last byte any
+  segment maps can guarantee, by construction, that every loadable byte stays where it was:
+  the output's prefix up to that byte is the input's, byte for byte (and we check it).
+
+Levels (each includes the one before):
+
+``debug``
+    ``.debug_*`` / ``.zdebug_*`` DWARF sections (like ``strip --strip-debug``).
+``unneeded``
+    plus the static symbol table ``.symtab``/``.strtab`` (like ``strip --strip-unneeded`` on
+    a shared object; ``.dynsym``, which the loader uses, is never touched).
+``all``
+    plus ``.comment`` (compiler version strings).
+
+A file is left alone, with a reason, when it is not a shared object or executable (static
+archives and ``.o`` files keep everything), when a section to drop lies inside segment data,
+when anything still links to it, or when bytes follow the last known structure (an
+appended signature, say). A file that has nothing to drop is returned unchanged, so
+stripping is idempotent.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from dataclasses import dataclass
+
+from wheelfix.elf import CorruptElfError, ElfLayout, Section, parse_elf, read_layout
+
+__all__ = ["StripLevel", "StripResult", "strip_elf"]
+
+_SHF_ALLOC = 0x2
+_SHF_INFO_LINK = 0x40
+_SHT_NOBITS = 8
+_SHT_NULL = 0
+_SHT_SYMTAB = 2
+_SHT_REL, _SHT_RELA = 9, 4
+_SHT_SYMTAB_SHNDX = 18
+
+
+class StripLevel(enum.Enum):
+    DEBUG = "debug"
+    UNNEEDED = "unneeded"
+    ALL = "all"
+
+    @classmethod
+    def parse(cls, text: str) -> StripLevel:
+        try:
+            return cls(text.strip().lower())
+        except ValueError:
+            choices = ", ".join(level.value for level in cls)
+            raise ValueError(f"unknown strip level {text!r} (choose from {choices})") from None
+
+
+def _removable(section: Section, level: StripLevel) -> bool:
+    name = section.name
+    if section.flags & _SHF_ALLOC or section.type in (_SHT_NOBITS, _SHT_NULL):
+        return False
+    if name.startswith((".debug_", ".zdebug_")) or name == ".debug":
+        return True
+    if level is StripLevel.DEBUG:
+        return False
+    if name in (".symtab", ".strtab", ".symtab_shndx"):
+        return True
+    return level is StripLevel.ALL and name == ".comment"
+
+
+@dataclass(frozen=True, slots=True)
+class StripResult:
+    """The outcome for one file: new bytes (or ``None`` when untouched) and why."""
+
+    data: bytes | None
+    removed: tuple[str, ...]
+    saved: int
+    skipped: str | None = None
+
+
+def strip_elf(data: bytes, level: StripLevel) -> StripResult:
+    """Return the stripped file, or ``data=None`` with the reason it was left alone."""
+    try:
+        layout = read_layout(data)
+    except CorruptElfError as exc:
+        return StripResult(None, (), 0, f"not readable as ELF: {exc}")
+    if layout.elf_type not in ("ET_DYN", "ET_EXEC"):
+        return StripResult(None, (), 0, f"{layout.elf_type} files are never stripped")
+    sections = layout.sections
+    drop = {i for i, s in enumerate(sections) if i and _removable(s, level)}
+    if not drop:
+        return StripResult(None, (), 0)
+    # A kept section that links to a dropped one (a static relocation section pointing at
+    # .symtab, say) would dangle: keep the target.
+    for i, s in enumerate(sections):
+        if i not in drop and s.link in drop:
+            drop.discard(s.link)
+    if layout.shstrndx in drop:
+        drop.discard(layout.shstrndx)
+    if not drop:
+        return StripResult(None, (), 0)
+
+    load_end = max(
+        [seg.offset + seg.filesz for seg in layout.segments]
+        + [s.offset + s.size for s in sections if s.flags & _SHF_ALLOC and s.type != _SHT_NOBITS]
+        + [layout.phoff + layout.phnum * layout.phentsize]
+    )
+    for i in drop:
+        s = sections[i]
+        if s.offset < load_end:
+            return StripResult(None, (), 0, f"{s.name} lies inside segment data")
+    if layout.shoff < load_end:
+        return StripResult(None, (), 0, "section headers lie inside segment data")
+    known_end = max(
+        [load_end, layout.shoff + len(sections) * layout.shentsize]
+        + [s.offset + s.size for s in sections if s.type not in (_SHT_NOBITS, _SHT_NULL)]
+    )
+    if layout.file_size > known_end:
+        extra = layout.file_size - known_end
+        return StripResult(
+            None, (), 0, f"{extra} bytes follow the last section (a signature?): left alone"
+        )
+    new = _rewrite(data, layout, drop, load_end)
+    _verify(data, new, load_end)
+    removed = tuple(sections[i].name for i in sorted(drop))
+    return StripResult(new, removed, len(data) - len(new))
+
+
+def _rewrite(data: bytes, layout: ElfLayout, drop: set[int], load_end: int) -> bytes:
+    end = "<" if layout.little_endian else ">"
+    sections = layout.sections
+    out = bytearray(data[:load_end])
+    new_index: dict[int, int] = {}
+    new_offset: dict[int, int] = {}
+    kept = [i for i in range(len(sections)) if i not in drop]
+    for position, i in enumerate(kept):
+        new_index[i] = position
+    # Non-allocated sections after the loaded image are laid out again, in file order.
+    movable = sorted(
+        (i for i in kept if i and sections[i].offset >= load_end
+         and sections[i].type not in (_SHT_NOBITS, _SHT_NULL)),
+        key=lambda i: sections[i].offset,
+    )  # fmt: skip
+    for i in movable:
+        s = sections[i]
+        align = max(s.addralign, 1)
+        out += b"\0" * (-len(out) % align)
+        new_offset[i] = len(out)
+        out += data[s.offset : s.offset + s.size]
+    word = 8 if layout.is64 else 4
+    out += b"\0" * (-len(out) % word)
+    shoff = len(out)
+    fmt = struct.Struct(end + ("IIQQQQIIQQ" if layout.is64 else "IIIIIIIIII"))
+    for i in kept:
+        s = sections[i]
+        raw = list(s.raw)
+        if i in new_offset:
+            raw[4] = new_offset[i]
+        elif s.type == _SHT_NOBITS and s.offset >= load_end:
+            raw[4] = shoff  # NOBITS occupies nothing; keep its offset inside the file
+        raw[6] = new_index.get(s.link, 0)
+        if (s.type in (_SHT_REL, _SHT_RELA) and s.flags & _SHF_INFO_LINK) or (
+            s.type == _SHT_SYMTAB_SHNDX
+        ):
+            raw[7] = new_index.get(s.info, 0)
+        out += fmt.pack(*raw)
+    # e_shoff, e_shnum, e_shstrndx in the ELF header.
+    if layout.is64:
+        struct.pack_into(end + "Q", out, 40, shoff)
+        struct.pack_into(end + "HH", out, 60, len(kept), new_index[layout.shstrndx])
+    else:
+        struct.pack_into(end + "I", out, 32, shoff)
+        struct.pack_into(end + "HH", out, 48, len(kept), new_index[layout.shstrndx])
+    return bytes(out)
+
+
+def _verify(before: bytes, after: bytes, load_end: int) -> None:
+    """Loadable bytes identical, dynamic linking facts identical: or refuse the result."""
+    # The ELF header's section-table fields are the only bytes inside the image we change.
+    head = 64 if before[4] == 2 else 52
+    if before[head:load_end] != after[head:load_end]:
+        raise CorruptElfError("strip would change loadable bytes")
+    old, new = parse_elf(before), parse_elf(after)
+    same = (
+        old.needed == new.needed
+        and old.soname == new.soname
+        and old.rpath == new.rpath
+        and old.runpath == new.runpath
+        and old.version_needs == new.version_needs
+        and old.interpreter == new.interpreter
+        and old.machine == new.machine
+    )
+    if not same:
+        raise CorruptElfError("strip would change dynamic linking information")
