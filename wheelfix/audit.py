@@ -288,7 +288,9 @@ def check(
     if len(names) > 1 and workers > 1:
         procs = min(workers, len(names))
         with ProcessPoolExecutor(max_workers=procs) as pool:
-            for result in pool.map(_worker, [(n, options, 1) for n in names]):
+            # Every process may use every core for its big members: when the small wheels are
+            # done, the big one keeps all cores busy (decompression runs outside the GIL).
+            for result in pool.map(_worker, [(n, options, workers) for n in names]):
                 results.append(result)
                 if on_result is not None:
                     on_result(result)
