@@ -19,7 +19,7 @@ from wheelfix.checks import WheelView
 from wheelfix.checks.contents import check_contents
 from wheelfix.checks.debug import check_debug, strip_savings
 from wheelfix.checks.integrity import check_metadata, check_record, record_algorithms
-from wheelfix.checks.platform import analyze_platform, interest_for
+from wheelfix.checks.platform import analyze_platform, interest_for, is_extension
 from wheelfix.elf import AR_MAGIC, ELF_MAGIC, CorruptElfError, ElfInfo, parse_elf
 from wheelfix.errors import InvalidWheelError, UsageError
 from wheelfix.findings import Finding, Severity
@@ -241,6 +241,7 @@ def _evaluate(view: WheelView, options: CheckOptions, host: HostLibraries) -> Wh
                 symbol_table=e.symtab_bytes,
                 needed=e.needed,
                 isa_level=e.isa_level,
+                extension_module=is_extension(p, e),
             )
             for p, e in sorted(elves.items())
         ),

@@ -64,10 +64,12 @@ class ElfSummary:
     symbol_table: int
     needed: tuple[str, ...]
     isa_level: int
+    extension_module: bool = False
 
     def to_json(self) -> dict[str, object]:
         return {
             "path": self.path,
+            "extension_module": self.extension_module,
             "arch": self.arch,
             "libc": self.libc,
             "size": self.size,

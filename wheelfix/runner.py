@@ -18,6 +18,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wheelfix.audit import check_wheel
 from wheelfix.errors import ToolError, UsageError
 from wheelfix.rewrite import unpack
 from wheelfix.wheelfile import WheelArchive
@@ -61,25 +62,37 @@ class RunnerProof:
         }
 
 
-def top_level_modules(names: list[str]) -> list[str]:
-    """Importable top-level names of a wheel: packages, modules and extension modules."""
+def top_level_modules(names: list[str], extensions: frozenset[str] = frozenset()) -> list[str]:
+    """What to import: top-level packages and modules, and every extension module (paths in
+    ``extensions``) by its dotted name — a package that swallows an ImportError (PyYAML
+    falls back to pure Python without libyaml) would otherwise hide a missing library."""
     found: set[str] = set()
     for name in names:
-        parts = name.split("/")
-        if parts[0].endswith((".dist-info", ".data")):
-            if len(parts) > 3 and parts[1] in ("purelib", "platlib"):
-                parts = parts[2:]
-            else:
-                continue
+        parts = _installed_parts(name)
+        if not parts:
+            continue
         head = parts[0]
-        if len(parts) > 1:
-            if parts[1] == "__init__.py" and head.isidentifier():
-                found.add(head)
-        elif head.endswith(".py") and head[:-3].isidentifier():
+        if head in ("tests", "test") or not head.split(".", 1)[0].isidentifier():
+            continue
+        if len(parts) > 1 and parts[1] == "__init__.py":
+            found.add(head)
+        elif len(parts) == 1 and head.endswith(".py"):
             found.add(head[:-3])
-        elif head.endswith(".so") and head.split(".", 1)[0].isidentifier():
-            found.add(head.split(".", 1)[0])
-    return sorted(found - {"tests", "test", "conftest", "setup"})
+        if name in extensions:
+            dotted = [*parts[:-1], parts[-1].split(".", 1)[0]]
+            if all(p.isidentifier() and p not in ("tests", "test") for p in dotted):
+                found.add(".".join(dotted))
+    return sorted(found - {"conftest", "setup"})
+
+
+def _installed_parts(name: str) -> list[str]:
+    """A member's path once installed: .data/purelib and .data/platlib land at the root."""
+    parts = name.split("/")
+    if parts[0].endswith(".data"):
+        return parts[2:] if len(parts) > 2 and parts[1] in ("purelib", "platlib") else []
+    if parts[0].endswith(".dist-info"):
+        return []
+    return parts
 
 
 def _install(archive: WheelArchive, site: Path) -> None:
@@ -106,8 +119,10 @@ def prove_in_root(wheel: Path, root: Path, *, timeout: int = 300) -> RunnerProof
     (root / "tmp").mkdir(exist_ok=True)
     private = Path(tempfile.mkdtemp(prefix="wheelfix-proof-", dir=root / "tmp"))
     try:
+        checked = check_wheel(wheel)
+        extensions = frozenset(e.path for e in checked.elf_files if e.extension_module)
         with WheelArchive(wheel) as archive:
-            modules = top_level_modules([m.name for m in archive.members])
+            modules = top_level_modules([m.name for m in archive.members], extensions)
             _install(archive, private / "site")
         # The same folder, seen from inside the root: /tmp of the root, not of this host.
         inside = posixpath.join("/tmp", private.name, "site")  # noqa: S108
