@@ -6,7 +6,9 @@ wheelfix strips with its own section-level rewrite instead of running GNU ``stri
   builder), which is exactly where ``auditwheel repair --strip`` fails;
 * a rewrite that only ever drops *non-allocated* sections lying after the last byte any
   segment maps can guarantee, by construction, that every loadable byte stays where it was:
-  the output's prefix up to that byte is the input's, byte for byte (and we check it).
+  the output's prefix up to that byte is the input's, byte for byte (and we check it) —
+  except the three ELF header fields that locate the section header table (``e_shoff``,
+  ``e_shnum``, ``e_shstrndx``), which the loader never reads.
 
 Levels (each includes the one before):
 

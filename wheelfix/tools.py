@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -47,7 +48,9 @@ class Auditwheel:
 
     @classmethod
     def find(cls) -> Auditwheel:
-        command = (sys.executable, "-m", "auditwheel")
+        """This interpreter's auditwheel, or the command in ``$WHEELFIX_AUDITWHEEL``."""
+        override = os.environ.get("WHEELFIX_AUDITWHEEL", "").strip()
+        command = tuple(shlex.split(override)) if override else (sys.executable, "-m", "auditwheel")
         try:
             out = subprocess.run(
                 [*command, "--version"], capture_output=True, text=True, check=False,

@@ -1,0 +1,168 @@
+"""wheelfix repair with the real auditwheel and patchelf, on the sample wheels."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import wheelfix
+from wheelfix.cli import cli
+from wheelfix.repair import repair
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def sample(prefix: str) -> Path:
+    (path,) = (REPO / "sample_wheels").glob(f"{prefix}-*.whl")
+    return path
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def with_libwfext(sample_build: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """libwfext.so.1 findable, as a -dev package would make it in a builder stage."""
+    monkeypatch.setenv("LD_LIBRARY_PATH", str(sample_build / "work" / "lib"))
+
+
+@pytest.fixture
+def no_lib_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("LD_LIBRARY_PATH", "AUDITWHEEL_LD_LIBRARY_PATH"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.mark.usefixtures("with_libwfext")
+def test_grafts_retags_and_input_is_untouched(tmp_path: Path) -> None:
+    source = sample("wfdemo_extlib")
+    before = digest(source)
+    (result,) = repair(source, tmp_path, strip="unneeded").results
+    assert result.error is None, result.error
+    assert digest(source) == before
+    assert result.auditwheel
+    assert set(result.grafted) == {"libwfext.so.1"}
+    assert result.tag_out == ("manylinux1_x86_64", "manylinux_2_5_x86_64")
+    assert result.output is not None
+    (post,) = wheelfix.check(result.output).results
+    assert not post.external_libraries
+    assert post.findings == ()  # nothing left to report
+    with zipfile.ZipFile(result.output) as zf:
+        libs = [n for n in zf.namelist() if ".libs/libwfext" in n]
+    assert len(libs) == 1
+
+
+def test_strip_makes_builder_wheel_smaller(tmp_path: Path, no_lib_path: None) -> None:
+    source = sample("wfdemo_debug")
+    (result,) = repair(source, tmp_path, strip="unneeded", prune=["tests,sources,bytecode"]).results
+    assert result.error is None, result.error
+    assert result.size_out < result.size_in * 0.5
+    assert set(result.pruned) == {
+        "wfdemo_debug/tests/test_debug.py",
+        "wfdemo_debug/src/_debug.c",
+        "wfdemo_debug/__pycache__/__init__.cpython-311.pyc",
+    }
+    (post,) = wheelfix.check(result.output or "", fail_on="info").results
+    assert post.sizes.debug_info == 0 and post.sizes.symbol_table == 0
+    assert post.findings == ()
+
+
+def test_overclaiming_tag_is_made_honest(tmp_path: Path, no_lib_path: None) -> None:
+    (result,) = repair(sample("wfdemo_overclaim"), tmp_path).results
+    assert result.error is None, result.error
+    assert result.tag_out == ("manylinux_2_26_x86_64",)
+    (post,) = wheelfix.check(result.output or "").results
+    assert "WF101" not in {f.code for f in post.findings}
+
+
+def test_pure_and_compliant_wheels_skip_auditwheel(tmp_path: Path, no_lib_path: None) -> None:
+    report = repair([sample("wfdemo_pure"), sample("wfdemo_clean")], tmp_path, strip="unneeded")
+    assert [r.auditwheel for r in report.results] == [False, False]
+    assert [r.tag_out for r in report.results] == [("any",), ("manylinux_2_17_x86_64",)]
+    assert report.exit_code == 0
+
+
+def test_repairing_the_output_again_changes_nothing(tmp_path: Path, no_lib_path: None) -> None:
+    first, second = tmp_path / "1", tmp_path / "2"
+    first.mkdir()
+    second.mkdir()
+    (a,) = repair(sample("wfdemo_debug"), first, strip="all").results
+    assert a.output is not None
+    (b,) = repair(a.output, second, strip="all").results
+    assert b.output is not None and not b.auditwheel and not b.stripped
+    assert digest(Path(a.output)) == digest(Path(b.output))
+
+
+def test_missing_library_writes_nothing(tmp_path: Path, no_lib_path: None) -> None:
+    (result,) = repair(sample("wfdemo_extlib"), tmp_path).results
+    assert result.exit_code == 1
+    assert result.error is not None and "libwfext.so.1" in result.error
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failing_auditwheel_is_exit_3_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_libwfext: None
+) -> None:
+    monkeypatch.setenv("WHEELFIX_AUDITWHEEL", "false")
+    (result,) = repair(sample("wfdemo_extlib"), tmp_path).results
+    assert result.exit_code == 3
+    assert result.error is not None and "auditwheel" in result.error
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setenv("WHEELFIX_AUDITWHEEL", "/nonexistent/auditwheel")
+    (result,) = repair(sample("wfdemo_extlib"), tmp_path).results
+    assert result.exit_code == 3
+
+
+def test_cli_summary_and_exit_codes(tmp_path: Path, with_libwfext: None) -> None:
+    runner = CliRunner()
+    out = tmp_path / "wheelhouse"
+    args = ["repair", "--strip", "-w", str(out), str(sample("wfdemo_extlib")),
+            str(sample("wfdemo_debug"))]  # fmt: skip
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "grafted libwfext.so.1" in result.stdout
+    assert "stripped" in result.stdout
+    assert "2 of 2 wheels repaired" in result.stdout
+    # Outputs exist: a second run refuses to overwrite, --force does.
+    again = runner.invoke(cli, args)
+    assert again.exit_code == 2
+    assert "already exists" in again.stdout
+    assert runner.invoke(cli, [*args, "--force"]).exit_code == 0
+
+
+def test_cli_strip_level_syntax_and_json(tmp_path: Path, no_lib_path: None) -> None:
+    runner = CliRunner()
+    # --strip never swallows the next word: here it is a flag followed by a wheel path.
+    args = ["repair", "--format", "json", "-w", str(tmp_path), "--strip",
+            str(sample("wfdemo_debug")), "--strip=debug"]  # fmt: skip
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    (entry,) = document["results"]
+    assert entry["status"] == "repaired"
+    assert entry["stripped"]
+    (post,) = wheelfix.check(entry["output"]).results
+    assert post.sizes.debug_info == 0 and post.sizes.symbol_table > 0  # debug level keeps .symtab
+
+
+def test_cli_refuses_output_folder_equal_to_input(tmp_path: Path, no_lib_path: None) -> None:
+    wheel = tmp_path / sample("wfdemo_clean").name
+    shutil.copy(sample("wfdemo_clean"), wheel)
+    result = CliRunner().invoke(cli, ["repair", "-w", str(tmp_path), str(wheel)])
+    assert result.exit_code == 2
+    assert "must differ" in result.stdout
+
+
+def test_unreadable_input_is_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad-1.0-py3-none-any.whl"
+    bad.write_text("nope")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["repair", "-w", str(out), str(bad)])
+    assert result.exit_code == 2
+    assert list(out.iterdir()) == []
