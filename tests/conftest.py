@@ -14,6 +14,10 @@ from pathlib import Path
 import pytest
 from wheelmaker import Files, MakeWheel, build_wheel
 
+# Expensive, session-wide fixtures (sample builds, the runner root filesystem, a wheel
+# compiled from a PyPI sdist) live in tests/expensive.py.
+pytest_plugins = ["expensive"]
+
 REPO = Path(__file__).resolve().parents[1]
 ELF_FIXTURES = Path(__file__).resolve().parent / "unit" / "elf_fixtures"
 

@@ -78,7 +78,9 @@ def test_binutils_reads_the_result_without_complaint(debug_so: bytes, tmp_path: 
     assert result.data is not None
     path = tmp_path / "x.so"
     path.write_bytes(result.data)
-    out = subprocess.run(["readelf", "-a", "-W", str(path)], capture_output=True, text=True)
+    out = subprocess.run(
+        ["readelf", "-a", "-W", str(path)], capture_output=True, text=True, check=False
+    )
     assert out.returncode == 0
     assert out.stderr == ""
     assert ".symtab" not in out.stdout

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / ".cache"
 DEBIAN_MIRROR = os.environ.get("WHEELFIX_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 
