@@ -217,8 +217,9 @@ def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
     tags = pre.tags
     if tags is None:  # pragma: no cover - a readable wheel always has tags
         raise InvalidWheelError(str(path), "no tags")
-    if not out_dir.is_dir():
-        raise UsageError(f"{out_dir}: output folder does not exist or is not a folder")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"{out_dir}: exists and is not a folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
     if path.resolve().parent == out_dir.resolve():
         raise UsageError(f"{out_dir}: the output folder must differ from the input's folder")
     skipped: dict[str, str] = {}

@@ -35,6 +35,13 @@ for name in sys.argv[2:]:
         out[name] = None
     except BaseException as exc:
         out[name] = f"{type(exc).__name__}: {exc}"
+code = sys.stdin.read()
+if code.strip():
+    try:
+        exec(compile(code, "<proof>", "exec"), {})
+        out["<code>"] = None
+    except BaseException as exc:
+        out["<code>"] = f"{type(exc).__name__}: {exc}"
 print(json.dumps({"python": "%d.%d" % sys.version_info[:2], "modules": out}))
 """
 
@@ -106,8 +113,9 @@ def _install(archive: WheelArchive, site: Path) -> None:
         shutil.rmtree(data_dir)
 
 
-def prove_in_root(wheel: Path, root: Path, *, timeout: int = 300) -> RunnerProof:
-    """Import the wheel's top-level modules with ``chroot ROOT /usr/bin/python3``."""
+def prove_in_root(wheel: Path, root: Path, *, code: str = "", timeout: int = 300) -> RunnerProof:
+    """Import the wheel's modules with ``chroot ROOT /usr/bin/python3``; then run ``code``
+    (for example ``assert pkg.answer() == 42``), whose failure fails the proof too."""
     python = root / "usr" / "bin" / "python3"
     if not python.exists():
         raise UsageError(f"{root}: not a root filesystem with /usr/bin/python3")
@@ -129,7 +137,7 @@ def prove_in_root(wheel: Path, root: Path, *, timeout: int = 300) -> RunnerProof
         try:
             out = subprocess.run(
                 [chroot, str(root), "/usr/bin/python3", "-I", "-c", _PROBE, inside, *modules],
-                capture_output=True, text=True, timeout=timeout, check=False,
+                input=code, capture_output=True, text=True, timeout=timeout, check=False,
                 env={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"},
             )  # fmt: skip
         except (OSError, subprocess.TimeoutExpired) as exc:
