@@ -20,11 +20,14 @@ Levels (each includes the one before):
 ``all``
     plus ``.comment`` (compiler version strings).
 
-A file is left alone, with a reason, when it is not a shared object or executable (static
-archives and ``.o`` files keep everything), when a section to drop lies inside segment data,
-when anything still links to it, or when bytes follow the last known structure (an
-appended signature, say). A file that has nothing to drop is returned unchanged, so
-stripping is idempotent.
+A section to drop that lies between segments (patchelf appends segments after the
+original end of file) is zeroed in place rather than cut out: the file keeps its size but
+the zeros cost nothing in the compressed wheel. A file is left alone, with a reason, when
+it is not a shared object or executable (static archives and ``.o`` files keep
+everything), or when every section to drop overlaps segment data. When bytes follow the
+last known structure (an appended signature, say), nothing moves, and dropped sections
+are only zeroed. A file that has nothing to drop is returned unchanged, so stripping is
+idempotent.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ class StripResult:
 
     data: bytes | None
     removed: tuple[str, ...]
+    #: bytes of section contents removed (cut out, or zeroed in place)
     saved: int
     skipped: str | None = None
 
@@ -110,36 +114,50 @@ def strip_elf(data: bytes, level: StripLevel) -> StripResult:
         + [s.offset + s.size for s in sections if s.flags & _SHF_ALLOC and s.type != _SHT_NOBITS]
         + [layout.phoff + layout.phnum * layout.phentsize]
     )
-    for i in drop:
+    mapped = [(seg.offset, seg.offset + seg.filesz) for seg in layout.segments]
+    for i in sorted(drop):
         s = sections[i]
-        if s.offset < load_end:
-            return StripResult(None, (), 0, f"{s.name} lies inside segment data")
-    if layout.shoff < load_end:
+        if any(lo < s.offset + s.size and s.offset < hi for lo, hi in mapped):
+            # Never touch a byte a segment maps: keep this section.
+            drop.discard(i)
+    if not drop:
+        return StripResult(None, (), 0, "the sections to drop lie inside segment data")
+    table_end = layout.shoff + len(sections) * layout.shentsize
+    if any(lo < table_end and layout.shoff < hi for lo, hi in mapped):
         return StripResult(None, (), 0, "section headers lie inside segment data")
     known_end = max(
         [load_end, layout.shoff + len(sections) * layout.shentsize]
         + [s.offset + s.size for s in sections if s.type not in (_SHT_NOBITS, _SHT_NULL)]
     )
-    if layout.file_size > known_end:
-        extra = layout.file_size - known_end
-        return StripResult(
-            None, (), 0, f"{extra} bytes follow the last section (a signature?): left alone"
-        )
-    new = _rewrite(data, layout, drop, load_end)
-    _verify(data, new, load_end)
+    # Bytes after the last known structure (an appended signature, padding a tool left)
+    # must survive where they are: then nothing moves, dropped sections are only zeroed.
+    in_place = layout.file_size > known_end
+    new = _rewrite(data, layout, drop, load_end, in_place=in_place)
+    _verify(data, new, layout)
     removed = tuple(sections[i].name for i in sorted(drop))
-    return StripResult(new, removed, len(data) - len(new))
+    # What was removed, whether cut out or zeroed in place (zeros compress to nothing).
+    return StripResult(new, removed, sum(sections[i].size for i in drop))
 
 
-def _rewrite(data: bytes, layout: ElfLayout, drop: set[int], load_end: int) -> bytes:
+def _rewrite(
+    data: bytes, layout: ElfLayout, drop: set[int], load_end: int, *, in_place: bool
+) -> bytes:
+    """Drop sections: those after the loaded image are cut out and the rest compacted;
+    those between segments (patchelf appends segments after them) are zeroed in place,
+    because moving a later segment would break its page alignment (auditwheel #716).
+    Zeroed bytes cost nothing once the wheel is compressed."""
     end = "<" if layout.little_endian else ">"
     sections = layout.sections
+    if in_place:
+        load_end = len(data)  # everything stays where it is
     out = bytearray(data[:load_end])
-    new_index: dict[int, int] = {}
-    new_offset: dict[int, int] = {}
+    for i in drop:
+        s = sections[i]
+        if s.offset < load_end:
+            out[s.offset : s.offset + s.size] = bytes(s.size)
     kept = [i for i in range(len(sections)) if i not in drop]
-    for position, i in enumerate(kept):
-        new_index[i] = position
+    new_index = {i: position for position, i in enumerate(kept)}
+    new_offset: dict[int, int] = {}
     # Non-allocated sections after the loaded image are laid out again, in file order.
     movable = sorted(
         (i for i in kept if i and sections[i].offset >= load_end
@@ -152,10 +170,17 @@ def _rewrite(data: bytes, layout: ElfLayout, drop: set[int], load_end: int) -> b
         out += b"\0" * (-len(out) % align)
         new_offset[i] = len(out)
         out += data[s.offset : s.offset + s.size]
-    word = 8 if layout.is64 else 4
-    out += b"\0" * (-len(out) % word)
-    shoff = len(out)
+    if layout.shoff >= load_end:
+        word = 8 if layout.is64 else 4
+        out += b"\0" * (-len(out) % word)
+        shoff = len(out)
+    else:
+        # The table sits between segments: rewrite it where it is; it only gets shorter.
+        shoff = layout.shoff
+        old_end = shoff + len(sections) * layout.shentsize
+        out[shoff:old_end] = bytes(old_end - shoff)
     fmt = struct.Struct(end + ("IIQQQQIIQQ" if layout.is64 else "IIIIIIIIII"))
+    table = bytearray()
     for i in kept:
         s = sections[i]
         raw = list(s.raw)
@@ -168,7 +193,11 @@ def _rewrite(data: bytes, layout: ElfLayout, drop: set[int], load_end: int) -> b
             s.type == _SHT_SYMTAB_SHNDX
         ):
             raw[7] = new_index.get(s.info, 0)
-        out += fmt.pack(*raw)
+        table += fmt.pack(*raw)
+    if shoff == len(out):
+        out += table
+    else:
+        out[shoff : shoff + len(table)] = table
     # e_shoff, e_shnum, e_shstrndx in the ELF header.
     if layout.is64:
         struct.pack_into(end + "Q", out, 40, shoff)
@@ -179,12 +208,14 @@ def _rewrite(data: bytes, layout: ElfLayout, drop: set[int], load_end: int) -> b
     return bytes(out)
 
 
-def _verify(before: bytes, after: bytes, load_end: int) -> None:
-    """Loadable bytes identical, dynamic linking facts identical: or refuse the result."""
-    # The ELF header's section-table fields are the only bytes inside the image we change.
-    head = 64 if before[4] == 2 else 52
-    if before[head:load_end] != after[head:load_end]:
-        raise CorruptElfError("strip would change loadable bytes")
+def _verify(before: bytes, after: bytes, layout: ElfLayout) -> None:
+    """Every mapped byte identical, dynamic linking facts identical: or refuse the result."""
+    # The ELF header's section-table fields are the only mapped bytes we change.
+    head = 64 if layout.is64 else 52
+    for seg in layout.segments:
+        lo, hi = max(seg.offset, head), seg.offset + seg.filesz
+        if lo < hi and before[lo:hi] != after[lo:hi]:
+            raise CorruptElfError("strip would change bytes a segment maps")
     old, new = parse_elf(before), parse_elf(after)
     same = (
         old.needed == new.needed
@@ -194,6 +225,7 @@ def _verify(before: bytes, after: bytes, load_end: int) -> None:
         and old.version_needs == new.version_needs
         and old.interpreter == new.interpreter
         and old.machine == new.machine
+        and old.defined == new.defined
     )
     if not same:
         raise CorruptElfError("strip would change dynamic linking information")

@@ -166,3 +166,35 @@ def test_unreadable_input_is_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["repair", "-w", str(out), str(bad)])
     assert result.exit_code == 2
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.network
+def test_foreign_architecture_wheel_is_stripped(tmp_path: Path) -> None:
+    """An aarch64 wheel on this x86-64 host: GNU strip refuses its binaries; we do not."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    spec = importlib.util.spec_from_file_location("bench_wheels", REPO / "bench" / "wheels.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_wheels"] = module
+    spec.loader.exec_module(module)
+    wheel = module.fetch("pyyaml-aarch64")
+    (pre,) = wheelfix.check(wheel).results
+    assert pre.arch == "aarch64" and pre.sizes.debug_info > 0
+
+    so = tmp_path / "ext.so"
+    with zipfile.ZipFile(wheel) as zf:
+        (name,) = [n for n in zf.namelist() if n.endswith(".so") and "/_yaml" in n]
+        so.write_bytes(zf.read(name))
+    if shutil.which("strip"):
+        gnu = subprocess.run(["strip", "--strip-debug", str(so)], capture_output=True, check=False)
+        assert gnu.returncode != 0  # "Unable to recognise the format of the input file"
+
+    (result,) = repair(wheel, tmp_path / "out", strip="unneeded").results
+    assert result.error is None, result.error
+    assert not result.auditwheel  # already compliant: nothing to graft
+    (post,) = wheelfix.check(result.output or "").results
+    assert post.sizes.debug_info == 0 and post.sizes.symbol_table == 0
+    assert post.tags is not None and post.tags.consistent == pre.tags.consistent  # type: ignore[union-attr]

@@ -50,7 +50,8 @@ def test_levels_remove_what_they_say(debug_so: bytes, level: StripLevel) -> None
     assert after.debug_bytes == 0
     assert (after.symtab_bytes == 0) is (level is not StripLevel.DEBUG)
     assert (after.comment_bytes == 0) is (level is StripLevel.ALL)
-    assert result.saved == len(debug_so) - len(result.data) > 0
+    assert len(result.data) < len(debug_so)
+    assert result.saved > 0.9 * (len(debug_so) - len(result.data))  # headers and padding aside
     assert any(name.startswith(".debug_") for name in result.removed)
 
 
@@ -107,10 +108,34 @@ def test_already_stripped_file_is_untouched() -> None:
     assert result.data is None and result.skipped is None
 
 
-def test_data_after_the_last_section_is_left_alone(debug_so: bytes) -> None:
-    result = strip_elf(debug_so + b"SIGNATURE" * 8, StripLevel.DEBUG)
-    assert result.data is None
-    assert result.skipped is not None and "follow the last section" in result.skipped
+def test_data_after_the_last_section_stays_in_place(debug_so: bytes) -> None:
+    signed = debug_so + b"SIGNATURE" * 8
+    result = strip_elf(signed, StripLevel.DEBUG)
+    assert result.data is not None
+    # Nothing moves: same size, the trailing bytes where they were, debug sections zeroed.
+    assert len(result.data) == len(signed)
+    assert result.data.endswith(b"SIGNATURE" * 8)
+    assert parse_elf(result.data).debug_bytes == 0
+    assert loadable(result.data) == loadable(signed)
+    assert result.saved == parse_elf(debug_so).debug_bytes
+
+
+def test_sections_between_segments_are_zeroed_in_place(debug_so: bytes) -> None:
+    """patchelf appends a segment after the old end of file; what lies before it stays."""
+    layout = read_layout(debug_so)
+    end_of_file = layout.shoff + len(layout.sections) * layout.shentsize
+    # Pretend a PT_LOAD follows the debug sections and the section headers (as patchelf's
+    # appended segment does) by pointing the last program header past them.
+    data = bytearray(debug_so + bytes(0x1000))
+    phoff, phentsize = layout.phoff, layout.phentsize
+    last = phoff + (layout.phnum - 1) * phentsize
+    struct.pack_into("<IIQ", data, last, 1, 4, end_of_file + 0x100)  # PT_LOAD, R, offset
+    struct.pack_into("<Q", data, last + 32, 0x10)  # p_filesz
+    result = strip_elf(bytes(data), StripLevel.UNNEEDED)
+    assert result.data is not None
+    assert len(result.data) == len(data)
+    assert loadable(result.data) == loadable(bytes(data))
+    assert parse_elf(result.data).debug_bytes == 0
 
 
 def test_relocatable_objects_are_never_stripped(debug_so: bytes) -> None:

@@ -1,0 +1,143 @@
+"""Time ``wheelfix repair --strip`` against ``auditwheel repair`` (with and without --strip).
+
+Builder-stage wheels are compiled here from PyPI sdists against Debian ``-dev`` packages
+(PyYAML with libyaml-dev, psycopg2 with libpq-dev), exactly as a Docker builder stage would;
+numpy is a manylinux wheel from PyPI (already repaired upstream). For each wheel and tool:
+best-of-N wall time, output size, and the bytes of ELF files before and after.
+
+    python bench/bench_repair.py [--repeat 3] [--markdown bench/RESULTS.md]
+
+Needs: gcc, libyaml-dev, libpq-dev (apt-get), network access to PyPI for the sdists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CACHE = REPO / ".cache"
+sys.path.insert(0, str(REPO / "bench"))
+
+import wheels  # noqa: E402
+
+SDISTS = {"pyyaml": "pyyaml==6.0.2", "psycopg2": "psycopg2==2.9.10"}
+
+
+@dataclass
+class Outcome:
+    seconds: float
+    size: int
+    elf: int
+    ok: bool
+    note: str = ""
+
+
+def builder_wheel(key: str) -> Path:
+    """Compile the sdist into a linux_* wheel once (cached in .cache/sdist/built/)."""
+    requirement = SDISTS[key]
+    name, version = requirement.split("==")
+    built = CACHE / "sdist" / "built"
+    found = sorted(built.glob(f"{name}-{version}-*-linux_*.whl"))
+    if found:
+        return found[0]
+    sdists = CACHE / "sdist"
+    sdists.mkdir(parents=True, exist_ok=True)
+    pip = [sys.executable, "-m", "pip"]
+    subprocess.run([*pip, "download", "--no-deps", "--no-binary", ":all:", requirement,
+                    "-d", str(sdists), "-q"], check=True)  # fmt: skip
+    (sdist,) = sdists.glob(f"{name}-{version}.tar.gz")
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-cache-dir", "-w", str(built), str(sdist),
+                    "-q"], check=True)  # fmt: skip
+    (wheel,) = built.glob(f"{name}-{version}-*-linux_*.whl")
+    return wheel
+
+
+def elf_bytes(wheel: Path) -> int:
+    with zipfile.ZipFile(wheel) as zf:
+        return sum(i.file_size for i in zf.infolist() if zf.read(i)[:4] == b"\x7fELF")
+
+
+def run(command: list[str], out_dir: Path) -> Outcome:
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    produced = sorted(out_dir.glob("*.whl"))
+    if done.returncode != 0 or len(produced) != 1:
+        last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["?"]
+        return Outcome(seconds, 0, 0, False, f"exit {done.returncode}: {last[0][:120]}")
+    return Outcome(seconds, produced[0].stat().st_size, elf_bytes(produced[0]), True)
+
+
+def best(command: list[str], out_dir: Path, repeat: int) -> Outcome:
+    runs = [run(command, out_dir) for _ in range(repeat)]
+    ok = [r for r in runs if r.ok]
+    return min(ok, key=lambda r: r.seconds) if ok else runs[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--markdown", type=Path)
+    args = parser.parse_args()
+    wheelfix = shutil.which("wheelfix") or "wheelfix"
+    inputs = {
+        "PyYAML 6.0.2 (sdist + libyaml-dev)": builder_wheel("pyyaml"),
+        "psycopg2 2.9.10 (sdist + libpq-dev)": builder_wheel("psycopg2"),
+        "numpy 2.3.5 (manylinux, PyPI)": wheels.fetch("numpy"),
+    }
+    tools: dict[str, Callable[[Path, Path], list[str]]] = {
+        "wheelfix repair --strip": lambda w, o: [wheelfix, "repair", "--strip", "-w", str(o),
+                                                 "--force", str(w)],
+        "auditwheel repair": lambda w, o: [sys.executable, "-m", "auditwheel", "repair", "-w",
+                                           str(o), str(w)],
+        "auditwheel repair --strip": lambda w, o: [sys.executable, "-m", "auditwheel", "repair",
+                                                   "--strip", "-w", str(o), str(w)],
+    }  # fmt: skip
+    lines = [
+        f"### bench_repair, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        f"Command: `python bench/bench_repair.py --repeat {args.repeat}`",
+        "",
+        f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"CPython {platform.python_version()}",
+        f"- best of {args.repeat} runs, wall clock, each tool writing into an empty folder",
+        "",
+        "| wheel | size in | ELF in | tool | time s | size out | ELF out | ELF change |",
+        "|---|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, wheel in inputs.items():
+            size_in, elf_in = wheel.stat().st_size, elf_bytes(wheel)
+            for tool, command in tools.items():
+                outcome = best(command(wheel, Path(tmp) / "out"), Path(tmp) / "out", args.repeat)
+                print(f"{label} | {tool}: {outcome}", file=sys.stderr)
+                if outcome.ok:
+                    change = f"{100 * (outcome.elf - elf_in) / elf_in:+.0f} %"
+                    row = (f"{outcome.seconds:.2f}", f"{outcome.size:,}", f"{outcome.elf:,}",
+                           change)  # fmt: skip
+                else:
+                    row = (f"{outcome.seconds:.2f}", "failed", outcome.note, "")
+                lines.append(f"| {label} | {size_in:,} | {elf_in:,} | {tool} | " + " | ".join(row)
+                             + " |")  # fmt: skip
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.markdown:
+        with args.markdown.open("a") as fh:
+            fh.write("\n" + text)
+
+
+if __name__ == "__main__":
+    main()
