@@ -8,6 +8,9 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from wheelfix.audit import check
+from wheelfix.repair import RepairReport, RepairResult, repair
+from wheelfix.runner import RunnerProof, prove_in_root
+from wheelfix.strip import StripLevel
 from wheelfix.errors import InvalidWheelError, ToolError, UsageError, WheelfixError
 from wheelfix.findings import Check, Finding, Severity
 from wheelfix.results import CheckReport, ElfSummary, Sizes, Tags, WheelResult
@@ -20,8 +23,12 @@ __all__ = [
     "Finding",
     "InvalidWheelError",
     "Limits",
+    "RepairReport",
+    "RepairResult",
+    "RunnerProof",
     "Severity",
     "Sizes",
+    "StripLevel",
     "Tags",
     "ToolError",
     "UsageError",
@@ -29,4 +36,6 @@ __all__ = [
     "WheelfixError",
     "__version__",
     "check",
+    "prove_in_root",
+    "repair",
 ]

@@ -304,7 +304,7 @@ def _pack_plain(root: Path, out: Path) -> Path:
     """A temporary wheel for auditwheel to read (RECORD rewritten: we may have stripped)."""
     dist_info = next(p.name for p in root.iterdir() if p.name.endswith(".dist-info"))
     write_record(root, dist_info)
-    atomic_write_wheel(root, dist_info, out, force=True)
+    atomic_write_wheel(root, dist_info, out, force=True, level=0)  # read once, by auditwheel
     return out
 
 

@@ -101,7 +101,7 @@ def _order(root: Path, dist_info: str) -> list[Path]:
     return sorted(files, key=key)
 
 
-def pack(root: Path, dist_info: str, fh: io.BufferedWriter | io.BytesIO) -> None:
+def pack(root: Path, dist_info: str, fh: io.BufferedWriter | io.BytesIO, *, level: int = 6) -> None:
     """Write a reproducible zip of ``root``: fixed order, timestamps and permissions."""
     stamp = time.gmtime(source_date_epoch())[:6]
     with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -112,10 +112,12 @@ def pack(root: Path, dist_info: str, fh: io.BufferedWriter | io.BytesIO) -> None
             mode = 0o755 if os.access(path, os.X_OK) else 0o644
             info.external_attr = (0o100000 | mode) << 16
             info.create_system = 3
-            zf.writestr(info, path.read_bytes(), compresslevel=6)
+            zf.writestr(info, path.read_bytes(), compresslevel=level)
 
 
-def atomic_write_wheel(root: Path, dist_info: str, out: Path, *, force: bool) -> int:
+def atomic_write_wheel(
+    root: Path, dist_info: str, out: Path, *, force: bool, level: int = 6
+) -> int:
     """Pack ``root`` into ``out`` atomically; return its size. Never follows a symlink."""
     if out.is_symlink():
         raise UsageError(f"{out}: is a symbolic link; refusing to write through it")
@@ -126,7 +128,7 @@ def atomic_write_wheel(root: Path, dist_info: str, out: Path, *, force: bool) ->
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:
-            pack(root, dist_info, fh)
+            pack(root, dist_info, fh, level=level)
             fh.flush()
             os.fsync(fh.fileno())
         tmp.chmod(0o644)

