@@ -8,12 +8,12 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from wheelfix.audit import check
-from wheelfix.repair import RepairReport, RepairResult, repair
-from wheelfix.runner import RunnerProof, prove_in_root
-from wheelfix.strip import StripLevel
 from wheelfix.errors import InvalidWheelError, ToolError, UsageError, WheelfixError
 from wheelfix.findings import Check, Finding, Severity
+from wheelfix.repair import RepairReport, RepairResult, repair
 from wheelfix.results import CheckReport, ElfSummary, Sizes, Tags, WheelResult
+from wheelfix.runner import RunnerProof, prove_in_root
+from wheelfix.strip import StripLevel
 from wheelfix.wheelfile import Limits
 
 __all__ = [
