@@ -281,6 +281,28 @@ class Check(enum.Enum):
         "METADATA Name and Version must match the filename",
     )
 
+    # --- WF6xx: installed environments (scan / slim) ---------------------------------------
+    RECORD_DRIFT = (
+        "WF601", "record-drift", Severity.WARNING,
+        "reinstall the distribution; something changed its files after installation",
+    )  # fmt: skip
+    DUPLICATE_FILES = (
+        "WF602", "duplicate-files", Severity.INFO,
+        "`wheelfix slim --apply` can hard-link identical files (category dedupe)",
+    )  # fmt: skip
+    CANNOT_VERIFY = (
+        "WF603", "cannot-verify", Severity.WARNING,
+        "reinstall with pip so the distribution has a RECORD; slim leaves it alone",
+    )  # fmt: skip
+    OUTSIDE_ROOT = (
+        "WF604", "record-outside-root", Severity.INFO,
+        "nothing to do: scripts and headers live outside site-packages; never touched",
+    )  # fmt: skip
+    UNOWNED_FILES = (
+        "WF605", "unowned-files", Severity.INFO,
+        "files no RECORD lists cannot be verified or uninstalled; reinstall or remove them",
+    )  # fmt: skip
+
     def __init__(self, code: str, slug: str, severity: Severity, hint: str) -> None:
         self.code = code
         self.slug = slug
