@@ -20,6 +20,7 @@ class Category(enum.Enum):
     STATIC = "static-archives"
     BUILD_LEFTOVERS = "build-leftovers"
     SOURCE_MAPS = "source-maps"
+    CACHES = "caches"
 
 
 _TEST_DIRS = frozenset({"tests", "test"})
@@ -38,21 +39,10 @@ _LEFTOVER_NAMES = frozenset(
         "setup.cfg.orig",
     }
 )
-_LEFTOVER_DIRS = frozenset(
-    {
-        ".git",
-        ".hg",
-        ".svn",
-        ".pytest_cache",
-        ".mypy_cache",
-        ".tox",
-        ".idea",
-        ".vscode",
-        "CMakeFiles",
-        ".ruff_cache",
-        ".nox",
-    }
-)
+_LEFTOVER_DIRS = frozenset({".git", ".hg", ".svn", ".tox", ".idea", ".vscode", "CMakeFiles",
+                            ".nox"})  # fmt: skip
+_CACHE_DIRS = frozenset({".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis",
+                         ".ipynb_checkpoints"})  # fmt: skip
 _LEFTOVER_SUFFIXES = (".orig", ".rej", ".swp", ".swo", "~", ".bak", ".tmp")
 _MAP_SUFFIXES = (".js.map", ".css.map", ".mjs.map", ".cjs.map")
 
@@ -81,6 +71,8 @@ def classify(path: str) -> Category | None:
     lower = name.lower()
     if "__pycache__" in parts or lower.endswith((".pyc", ".pyo")):
         return Category.BYTECODE
+    if any(p in _CACHE_DIRS for p in parts[:-1]):
+        return Category.CACHES
     if test_root(path) is not None:
         return Category.TESTS
     if (

@@ -20,6 +20,7 @@ _CHECKS = {
     Category.STATIC: Check.STATIC_ARCHIVES,
     Category.BUILD_LEFTOVERS: Check.BUILD_LEFTOVERS,
     Category.SOURCE_MAPS: Check.SOURCE_MAPS,
+    Category.CACHES: Check.BUILD_LEFTOVERS,
 }
 _NOUNS = {  # (singular, plural)
     Category.TESTS: ("test file", "test files"),
@@ -28,6 +29,7 @@ _NOUNS = {  # (singular, plural)
     Category.STATIC: ("static archive or object file", "static archives or object files"),
     Category.BUILD_LEFTOVERS: ("build/editor/VCS leftover", "build/editor/VCS leftovers"),
     Category.SOURCE_MAPS: ("source map", "source maps"),
+    Category.CACHES: ("tool cache file", "tool cache files"),
 }
 
 

@@ -1,0 +1,464 @@
+"""Slimming an installed environment safely: plan, journal, apply, verify, roll back.
+
+``slim`` plans by category (dry run by default). With ``apply=True``:
+
+1. an interrupted earlier run is rolled back first (its journal says exactly what it did);
+2. the top-level modules of every distribution are imported in a subprocess — the baseline;
+3. every change is journaled *before* it is made, and what it replaces is moved into a
+   backup folder inside the root (a rename on the same filesystem: atomic, no copy);
+4. each touched distribution's RECORD is rewritten (rows removed, new hashes and sizes);
+5. the modules are imported again; a distribution whose modules stopped importing gets all
+   its changes restored and is reported;
+6. only then are the journal and the backups deleted.
+
+Killed at any point (even ``kill -9``), the next run finds the journal and restores every
+recorded change, so nothing is ever lost. ``*.dist-info`` is never removed; bytecode is kept
+unless asked for; distributions without RECORD are left alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import dataclasses
+import fnmatch
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wheelfix import __version__
+from wheelfix.categories import classify
+from wheelfix.env import (
+    JOURNAL_DIR,
+    Distribution,
+    Environment,
+    default_site_packages,
+    read_environment,
+)
+from wheelfix.errors import UsageError
+from wheelfix.results import SCHEMA_VERSION
+from wheelfix.scan import FileFacts, read_facts
+from wheelfix.strip import StripLevel, strip_elf
+
+__all__ = ["SLIM_CATEGORIES", "SlimAction", "SlimResult", "recover", "slim"]
+
+#: Categories slim knows; the default set leaves bytecode (start-up time) alone.
+SLIM_CATEGORIES = ("strip", "tests", "sources", "build-leftovers", "caches", "dedupe",
+                   "source-maps", "static-archives", "bytecode")  # fmt: skip
+DEFAULT_CATEGORIES = ("strip", "tests", "sources", "build-leftovers", "caches", "dedupe")
+_JOURNAL = "journal.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class SlimAction:
+    """One planned change. ``kind`` is remove, strip or link (``target`` for link)."""
+
+    kind: str
+    path: str
+    category: str
+    saved: int
+    dist: str
+    target: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlimResult:
+    root: str
+    applied: bool
+    before: int
+    after: int
+    plan: tuple[SlimAction, ...]
+    by_category: dict[str, tuple[int, int]]  # category -> (files, bytes)
+    restored: dict[str, str] = field(default_factory=dict)  # dist -> why it was restored
+    recovered: str | None = None
+    skipped: tuple[str, ...] = ()
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.restored else 0
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "wheelfix_version": __version__,
+            "root": self.root,
+            "applied": self.applied,
+            "before": self.before,
+            "after": self.after,
+            "by_category": {k: {"files": f, "bytes": b} for k, (f, b) in self.by_category.items()},
+            "restored": dict(self.restored),
+            "recovered": self.recovered,
+            "skipped": list(self.skipped),
+            "exit_code": self.exit_code,
+        }
+
+
+# -- planning -------------------------------------------------------------------------------
+def parse_slim_categories(values: Iterable[str]) -> tuple[str, ...]:
+    chosen: list[str] = []
+    for value in values:
+        for word in (w.strip().lower() for w in value.split(",")):
+            if not word:
+                continue
+            if word == "default":
+                chosen += DEFAULT_CATEGORIES
+            elif word == "all":
+                chosen += SLIM_CATEGORIES
+            elif word in SLIM_CATEGORIES:
+                chosen.append(word)
+            else:
+                raise UsageError(
+                    f"unknown slim category {word!r} (choose from {', '.join(SLIM_CATEGORIES)}, "
+                    "default, all)"
+                )
+    return tuple(dict.fromkeys(chosen))
+
+
+def _plan(
+    env: Environment,
+    facts: dict[str, FileFacts],
+    categories: tuple[str, ...],
+    keep: tuple[str, ...],
+    level: StripLevel,
+) -> tuple[list[SlimAction], list[str]]:
+    owners = env.owner_of()
+    skipped = [d.dist_info for d in env.distributions if not d.has_record]
+    actions: list[SlimAction] = []
+    removed: set[str] = set()
+
+    def allowed(path: str) -> Distribution | None:
+        dist = owners.get(path)
+        if dist is None or not dist.has_record or path.startswith(dist.dist_info + "/"):
+            return None  # unowned, unverifiable or metadata: never touched
+        if any(fnmatch.fnmatch(path, pattern) for pattern in keep):
+            return None
+        return dist
+
+    for path in sorted(env.files):
+        dist = allowed(path)
+        if dist is None:
+            continue
+        category = classify(path)
+        if category is not None and category.value in categories:
+            actions.append(
+                SlimAction("remove", path, category.value, facts[path].size, dist.dist_info)
+            )
+            removed.add(path)
+    if "strip" in categories:
+        for path, fact in sorted(facts.items()):
+            dist = allowed(path)
+            if dist is None or path in removed or fact.elf is None:
+                continue
+            saved = fact.elf.debug_bytes + (
+                fact.elf.symtab_bytes if level is not StripLevel.DEBUG else 0
+            )
+            if saved:
+                actions.append(SlimAction("strip", path, "strip", saved, dist.dist_info))
+    if "dedupe" in categories:
+        groups: dict[tuple[int, str], list[str]] = defaultdict(list)
+        for path, fact in facts.items():
+            if fact.size >= 4096 and fact.sha256 and path not in removed and allowed(path):
+                groups[(fact.size, fact.sha256)].append(path)
+        for (size, _), paths in groups.items():
+            if len(paths) < 2:
+                continue
+            first, *rest = sorted(paths)
+            for path in rest:
+                dist = owners[path]
+                actions.append(SlimAction("link", path, "dedupe", size, dist.dist_info, first))
+    return actions, skipped
+
+
+# -- journal ----------------------------------------------------------------------------------
+class _Journal:
+    """Append-only log of intended changes, fsynced before each change is made."""
+
+    def __init__(self, root: Path) -> None:
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        self.folder = root / JOURNAL_DIR / f"{stamp}-{os.getpid()}"
+        self.backup = self.folder / "backup"
+        self.backup.mkdir(parents=True)
+        self.fh = (self.folder / _JOURNAL).open("a", encoding="utf-8")
+
+    def write(self, entry: dict[str, str]) -> None:
+        self.fh.write(json.dumps(entry) + "\n")
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def _restore(root: Path, folder: Path, entries: list[dict[str, str]]) -> None:
+    """Undo journaled changes, newest first; each step is safe to repeat."""
+    backup = folder / "backup"
+    for entry in reversed(entries):
+        path = root / entry["path"]
+        saved = backup / entry["path"]
+        if saved.exists() or saved.is_symlink():
+            if path.exists() or path.is_symlink():
+                path.unlink()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            saved.replace(path)
+
+
+def _entries(folder: Path) -> list[dict[str, str]]:
+    entries = []
+    journal = folder / _JOURNAL
+    if journal.exists():
+        for line in journal.read_text(encoding="utf-8").splitlines():
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                break  # a torn last line: the change it announced never started
+    return entries
+
+
+def recover(root: Path) -> str | None:
+    """Roll back what an interrupted slim left behind. Returns what was done, or ``None``."""
+    base = root / JOURNAL_DIR
+    if not base.is_dir():
+        return None
+    done = []
+    for folder in sorted(p for p in base.iterdir() if p.is_dir()):
+        entries = [e for e in _entries(folder) if "path" in e]
+        _restore(root, folder, entries)
+        shutil.rmtree(folder)
+        done.append(f"{folder.name} ({len(entries)} changes restored)")
+    shutil.rmtree(base, ignore_errors=True)
+    return "rolled back an interrupted slim: " + ", ".join(done) if done else None
+
+
+# -- verification -------------------------------------------------------------------------------
+_PROBE = """
+import importlib, json, sys
+sys.path.insert(0, sys.argv[1])
+out = {}
+for name in sys.argv[2:]:
+    try:
+        importlib.import_module(name)
+        out[name] = None
+    except BaseException as exc:
+        out[name] = f"{type(exc).__name__}: {exc}"[:300]
+print(json.dumps(out))
+"""
+
+
+def top_level_modules(root: Path, dist: Distribution) -> list[str]:
+    top = root / dist.dist_info / "top_level.txt"
+    names: set[str] = set()
+    if top.is_file():
+        names = {n.strip() for n in top.read_text(errors="replace").splitlines() if n.strip()}
+    else:
+        for row in dist.rows:
+            parts = row.path.split("/")
+            if not row.inside or parts[0].endswith((".dist-info", ".data")):
+                continue
+            if len(parts) > 1 and parts[1] == "__init__.py":
+                names.add(parts[0])
+            elif len(parts) == 1 and parts[0].endswith(".py"):
+                names.add(parts[0][:-3])
+    return sorted(n for n in names if n.replace(".", "_").isidentifier() and "/" not in n)
+
+
+def import_modules(root: Path, modules: list[str], python: str) -> dict[str, str | None]:
+    """Import each module in a fresh interpreter: ``None`` for success, else the error."""
+    if not modules:
+        return {}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["MPLBACKEND"] = "Agg"
+    out = subprocess.run(
+        [python, "-c", _PROBE, str(root), *modules],
+        capture_output=True, text=True, env=env, timeout=1800, check=False,
+    )  # fmt: skip
+    try:
+        result: dict[str, str | None] = json.loads(out.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        # The interpreter itself died (a crash in some extension): one module at a time.
+        if len(modules) == 1:
+            return {modules[0]: f"interpreter died (exit {out.returncode})"}
+        merged: dict[str, str | None] = {}
+        for module in modules:
+            merged.update(import_modules(root, [module], python))
+        return merged
+    return result
+
+
+# -- applying -------------------------------------------------------------------------------------
+def _apply_one(root: Path, journal: _Journal, action: SlimAction, level: StripLevel) -> None:
+    path = root / action.path
+    saved = journal.backup / action.path
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    journal.write({"op": action.kind, "path": action.path})
+    if action.kind == "remove":
+        path.replace(saved)
+    elif action.kind == "strip":
+        data = path.read_bytes()
+        result = strip_elf(data, level)
+        if result.data is None:
+            return
+        mode = path.stat().st_mode
+        tmp = path.with_name(path.name + ".wheelfix-new")
+        tmp.write_bytes(result.data)
+        tmp.chmod(mode)
+        path.replace(saved)
+        tmp.replace(path)
+    elif action.kind == "link" and action.target is not None:
+        tmp = path.with_name(path.name + ".wheelfix-new")
+        tmp.unlink(missing_ok=True)
+        os.link(root / action.target, tmp)
+        path.replace(saved)
+        tmp.replace(path)
+
+
+def _rewrite_record(root: Path, journal: _Journal, dist: Distribution) -> None:
+    """RECORD without removed files, with new hashes and sizes for changed ones."""
+    record = root / dist.dist_info / "RECORD"
+    rel = f"{dist.dist_info}/RECORD"
+    text = record.read_text(encoding="utf-8")
+    rows = []
+    for row in csv.reader(io.StringIO(text, newline="")):
+        if len(row) != 3:
+            rows.append(row)
+            continue
+        norm = os.path.normpath(row[0]).replace(os.sep, "/")
+        target = root / norm
+        inside = not norm.startswith("..")
+        if inside and norm != rel and not (target.exists() or target.is_symlink()):
+            continue  # removed by slim
+        if inside and row[1] and target.is_file() and norm != rel:
+            data = target.read_bytes()
+            algorithm = row[1].partition("=")[0] or "sha256"
+            digest = hashlib.new(algorithm, data).digest()
+            encoded = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+            rows.append([row[0], f"{algorithm}={encoded}", str(len(data))])
+        else:
+            rows.append(row)
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    saved = journal.backup / rel
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    journal.write({"op": "record", "path": rel})
+    shutil.copy2(record, saved)
+    tmp = record.with_name("RECORD.wheelfix-new")
+    tmp.write_text(buffer.getvalue(), encoding="utf-8")
+    tmp.replace(record)
+
+
+def slim(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    apply: bool = False,
+    categories: Iterable[str] = DEFAULT_CATEGORIES,
+    keep: Iterable[str] = (),
+    strip: StripLevel | str = StripLevel.UNNEEDED,
+    python: str | None = None,
+    verify: bool = True,
+    on_progress: Callable[[str], None] | None = None,
+) -> SlimResult:
+    """Plan (and with ``apply=True`` carry out) slimming of an installed environment."""
+    root = Path(path) if path is not None else default_site_packages()
+    level = StripLevel.parse(strip) if isinstance(strip, str) else strip
+    chosen = parse_slim_categories(categories)
+    recovered = recover(root) if apply else None
+    env = read_environment(root)
+    facts = read_facts(env)
+    actions, skipped = _plan(env, facts, chosen, tuple(keep), level)
+    by_category: dict[str, tuple[int, int]] = {}
+    for action in actions:
+        files, size = by_category.get(action.category, (0, 0))
+        by_category[action.category] = (files + 1, size + action.saved)
+    by_category = dict(sorted(by_category.items(), key=lambda kv: -kv[1][1]))
+    before = disk_bytes(root)
+    result = SlimResult(
+        root=str(root), applied=False, before=before,
+        after=before - sum(a.saved for a in actions), plan=tuple(actions),
+        by_category=by_category, recovered=recovered, skipped=tuple(skipped),
+    )  # fmt: skip
+    if not apply or not actions:
+        return result
+    return _apply(root, env, result, level, python or sys.executable, verify, on_progress)
+
+
+def _apply(
+    root: Path,
+    env: Environment,
+    result: SlimResult,
+    level: StripLevel,
+    python: str,
+    verify: bool,
+    on_progress: Callable[[str], None] | None,
+) -> SlimResult:
+    dists = {d.dist_info: d for d in env.distributions}
+    touched = sorted({a.dist for a in result.plan})
+    modules = {d: top_level_modules(root, dists[d]) for d in touched}
+    baseline: dict[str, str | None] = {}
+    if verify:
+        if on_progress:
+            on_progress("importing every module before slimming")
+        baseline = import_modules(root, sorted({m for ms in modules.values() for m in ms}), python)
+    journal = _Journal(root)
+    # Crash-safety tests kill the process after N changes (documented in docs/slim.md).
+    fault_after = int(os.environ.get("WHEELFIX_FAULT_AFTER_CHANGES", "0") or 0)
+    try:
+        if on_progress:
+            on_progress(f"applying {len(result.plan)} changes")
+        # Strip before linking: identical inputs strip to identical outputs, so a link made
+        # afterwards points at the stripped copy.
+        order = {"remove": 0, "strip": 1, "link": 2}
+        for count, action in enumerate(
+            sorted(result.plan, key=lambda a: (order[a.kind], a.path)), start=1
+        ):
+            _apply_one(root, journal, action, level)
+            if count == fault_after:
+                os._exit(137)  # as if killed with SIGKILL: no cleanup runs
+        for dist in touched:
+            _rewrite_record(root, journal, dists[dist])
+        restored: dict[str, str] = {}
+        if verify:
+            if on_progress:
+                on_progress("importing every module again")
+            after = import_modules(root, sorted({m for ms in modules.values() for m in ms}), python)
+            broken = {m: e for m, e in after.items() if e and baseline.get(m) is None}
+            for dist in touched:
+                hits = [m for m in modules[dist] if m in broken]
+                if hits:
+                    restored[dist] = f"{hits[0]}: {broken[hits[0]]}"
+            if restored:
+                owner = {a.path: a.dist for a in result.plan}
+                undo = [
+                    e for e in _entries(journal.folder)
+                    if owner.get(e["path"], e["path"].split("/", 1)[0]) in restored
+                ]  # fmt: skip
+                _restore(root, journal.folder, undo)
+    except BaseException:
+        journal.close()
+        _restore(root, journal.folder, _entries(journal.folder))
+        shutil.rmtree(journal.folder, ignore_errors=True)
+        raise
+    journal.close()
+    shutil.rmtree(root / JOURNAL_DIR, ignore_errors=True)
+    return dataclasses.replace(result, applied=True, after=disk_bytes(root), restored=restored)
+
+
+def disk_bytes(root: Path) -> int:
+    """Bytes of the regular files under ``root``, each hard-linked file counted once."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for dirpath, _dirnames, filenames in os.walk(root, followlinks=False):
+        for name in filenames:
+            st = os.lstat(os.path.join(dirpath, name))  # noqa: PTH118 - hot loop, plain strings
+            key = (st.st_dev, st.st_ino)
+            if key not in seen and (st.st_mode & 0o170000) == 0o100000:
+                seen.add(key)
+                total += st.st_size
+    return total
