@@ -323,6 +323,118 @@ def repair_cmd(
     ctx.exit(_guard(ctx, run))
 
 
+_SCAN_EPILOG = """\b
+Examples:
+  wheelfix scan                          # this interpreter's site-packages
+  wheelfix scan /opt/app/lib/python3.11/site-packages --format json
+  wheelfix scan /srv/target -v           # every distribution and every finding
+"""
+
+
+@cli.command("scan", epilog=_SCAN_EPILOG)
+@click.argument("path", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)  # fmt: skip
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]),
+              default="error", show_default=True)  # fmt: skip
+@click.option("-v", "--verbose", count=True, help="Every distribution and info findings.")
+@click.pass_context
+def scan_cmd(ctx: click.Context, path: Path | None, fmt: str, fail_on: str, verbose: int) -> None:
+    """Audit an installed environment: sizes, debug info, tests, duplicates, broken imports."""
+    from wheelfix.scan import scan
+
+    def run() -> int:
+        report = scan(path, fail_on=fail_on)
+        if fmt == "json":
+            click.echo(json.dumps(report.to_json(), indent=2))
+        else:
+            from wheelfix.report import render_scan
+
+            render_scan(report, _console(), verbose=verbose)
+        return report.exit_code
+
+    ctx.exit(_guard(ctx, run))
+
+
+_SLIM_EPILOG = """\b
+Examples:
+  wheelfix slim /opt/app/site-packages               # dry run: the plan, nothing changes
+  wheelfix slim --apply /opt/app/site-packages
+  wheelfix slim --apply --only tests,strip --keep 'scipy/*/tests/data/*' PATH
+
+\b
+Categories (default: strip, tests, sources, build-leftovers, caches, dedupe):
+  strip            debug info and symbol tables of ELF files (--strip-level)
+  tests            folders named tests/ or test/ inside packages
+  sources          C/C++/Cython/Fortran sources (headers and .pxd are kept)
+  build-leftovers  VCS/editor/build-tool files
+  caches           tool caches (.pytest_cache, .mypy_cache, ...)
+  dedupe           byte-identical files become hard links to one copy
+  source-maps, static-archives, bytecode   (opt-in; bytecode costs start-up time)
+
+\b
+Never removed: *.dist-info (importlib.metadata and pip need it). Distributions without a
+RECORD are left alone. Every change is journaled; modules that stop importing are
+restored. Exit codes: 0 done (or planned); 1 some distribution had to be restored;
+2 usage error; 4 internal error.
+"""
+
+
+@cli.command("slim", epilog=_SLIM_EPILOG)
+@click.argument("path", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--apply", "do_apply", is_flag=True, help="Carry out the plan (default: dry run).")
+@click.option("--only", "only", multiple=True, metavar="CATEGORIES",
+              help="Use exactly these categories (comma-separated).")  # fmt: skip
+@click.option("--also", multiple=True, metavar="CATEGORIES",
+              help="Add categories to the default set, e.g. --also bytecode.")  # fmt: skip
+@click.option("--keep", multiple=True, metavar="PATTERN",
+              help="Never touch paths matching this glob (repeatable).")  # fmt: skip
+@click.option("--strip-level", type=click.Choice(["debug", "unneeded", "all"]),
+              help="Strip level for the strip category.  [default: unneeded]")  # fmt: skip
+@click.option("--python", metavar="PYTHON", help="Interpreter for the import checks.")
+@click.option("--no-verify", is_flag=True, help="Skip the import checks (not recommended).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)  # fmt: skip
+@click.option("--no-config", is_flag=True, help="Ignore [tool.wheelfix.slim].")
+@click.pass_context
+def slim_cmd(
+    ctx: click.Context,
+    path: Path | None,
+    do_apply: bool,
+    only: tuple[str, ...],
+    also: tuple[str, ...],
+    keep: tuple[str, ...],
+    strip_level: str | None,
+    python: str | None,
+    no_verify: bool,
+    fmt: str,
+    no_config: bool,
+) -> None:
+    """Slim an installed environment safely (dry run unless --apply)."""
+    from wheelfix.config import SlimConfig, load_slim_config
+    from wheelfix.slim import DEFAULT_CATEGORIES, slim
+
+    def run() -> int:
+        config = SlimConfig() if no_config else load_slim_config()
+        categories = list(only) or list(config.categories) or list(DEFAULT_CATEGORIES)
+        result = slim(
+            path, apply=do_apply, categories=[*categories, *also],
+            keep=[*config.keep, *keep], strip=strip_level or config.strip or "unneeded",
+            python=python or config.python, verify=not no_verify,
+            on_progress=(lambda msg: click.echo(f"wheelfix: {msg}", err=True))
+            if fmt == "text" and sys.stderr.isatty() else None,
+        )  # fmt: skip
+        if fmt == "json":
+            click.echo(json.dumps(result.to_json(), indent=2))
+        else:
+            from wheelfix.report import render_slim
+
+            render_slim(result, _console())
+        return result.exit_code
+
+    ctx.exit(_guard(ctx, run))
+
+
 def _progress(count: int) -> Progress | None:
     if count < 2 or not sys.stderr.isatty():
         return None

@@ -17,7 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["CheckConfig", "find_pyproject", "load_check_config"]
+__all__ = ["CheckConfig", "SlimConfig", "find_pyproject", "load_check_config", "load_slim_config"]
 
 _KEYS = frozenset({"fail-on", "select", "ignore", "target", "jobs", "max-uncompressed"})
 
@@ -82,3 +82,44 @@ def load_check_config(start: Path | None = None) -> CheckConfig:
         max_uncompressed=max_unc,
         source=path,
     )
+
+
+_SLIM_KEYS = frozenset({"categories", "keep", "strip", "python"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlimConfig:
+    categories: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
+    strip: str | None = None
+    python: str | None = None
+
+
+def load_slim_config(start: Path | None = None) -> SlimConfig:
+    """``[tool.wheelfix.slim]`` from the nearest pyproject.toml."""
+    path = find_pyproject(start or Path.cwd())
+    if path is None:
+        return SlimConfig()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read [tool.wheelfix.slim]: {exc}") from None
+    table = data.get("tool", {}).get("wheelfix", {}).get("slim", {})
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [tool.wheelfix.slim] must be a table")
+    unknown = sorted(set(table) - _SLIM_KEYS)
+    if unknown:
+        raise UsageError(f"{path}: unknown key(s) in [tool.wheelfix.slim]: {', '.join(unknown)}")
+    lists = {}
+    for key in ("categories", "keep"):
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise UsageError(f"{path}: [tool.wheelfix.slim] {key} must be a list of strings")
+        lists[key] = tuple(value)
+    for key in ("strip", "python"):
+        if key in table and not isinstance(table[key], str):
+            raise UsageError(f"{path}: [tool.wheelfix.slim] {key} must be a string")
+    return SlimConfig(
+        categories=lists["categories"], keep=lists["keep"], strip=table.get("strip"),
+        python=table.get("python"),
+    )  # fmt: skip

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from wheelfix.repair import RepairReport
+    from wheelfix.scan import EnvReport
+    from wheelfix.slim import SlimResult
 
 __all__ = ["render_json", "render_text"]
 
@@ -148,3 +150,65 @@ def render_repair(report: RepairReport, console: Console) -> None:
     failed = sum(1 for r in report.results if r.error is not None)
     total = len(report.results)
     console.print(f"{total - failed} of {total} wheel{'s' if total != 1 else ''} repaired")
+
+
+def render_scan(report: EnvReport, console: Console, *, verbose: int = 0, top: int = 25) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for col in ("distribution", "version", "files", "size", "ELF", "debug+symtab", "tests",
+                "findings"):  # fmt: skip
+        table.add_column(col, justify="left" if col in ("distribution", "version") else "right")
+    shown = report.distributions if verbose else report.distributions[:top]
+    for d in shown:
+        worst = max((f.level for f in d.findings), default=None)
+        mark = "" if worst is None else f"[{_STYLE[worst]}]{len(d.findings)}[/]"
+        table.add_row(
+            escape(d.name), escape(d.version), str(d.files), human(d.total), human(d.elf),
+            human(d.debug_info + d.symbol_table), human(d.categories.get("tests", 0)), mark,
+        )  # fmt: skip
+    console.print(table)
+    if len(report.distributions) > len(shown):
+        console.print(f"  … and {len(report.distributions) - len(shown)} more (-v for all)")
+    console.print(f"total {human(report.total)} in {len(report.distributions)} distributions")
+    savings = ", ".join(f"{k} {human(v)}" for k, v in report.savings.items() if v)
+    console.print(f"slim could save: {savings or 'nothing'}")
+    minimum = Severity.INFO if verbose else Severity.WARNING
+    findings = [f for d in report.distributions for f in d.findings] + list(report.findings)
+    for f in sorted(findings, key=lambda f: (-f.level, f.code)):
+        if f.level < minimum:
+            continue
+        where = f"{escape(f.path)}: " if f.path else ""
+        console.print(
+            f"  [{_STYLE[f.level]}]{f.level.label:<7}[/] [bold]{f.code}[/] {f.name}  "
+            f"{where}{escape(f.message)}"
+        )
+
+
+def render_slim(result: SlimResult, console: Console) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    if result.recovered:
+        console.print(f"[yellow]{escape(result.recovered)}[/]")
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for col in ("category", "files", "bytes"):
+        table.add_column(col, justify="left" if col == "category" else "right")
+    for category, (files, size) in result.by_category.items():
+        table.add_row(category, str(files), human(size))
+    console.print(table)
+    saved = result.before - result.after
+    verb = "slimmed" if result.applied else "would slim"
+    console.print(
+        f"{escape(result.root)}: {verb} {human(result.before)} -> {human(result.after)} "
+        f"({percent(saved, result.before)} smaller)"
+    )
+    for dist, why in result.restored.items():
+        console.print(
+            f"  [red]restored[/] {escape(dist)}: stopped importing after slim ({escape(why)})"
+        )
+    for dist in result.skipped:
+        console.print(f"  [yellow]left alone[/] {escape(dist)}: no RECORD")
+    if not result.applied:
+        console.print("dry run: nothing changed (use --apply)")

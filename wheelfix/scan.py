@@ -35,6 +35,8 @@ __all__ = ["DistReport", "EnvReport", "FileFacts", "scan", "scan_environment"]
 _UNOWNED = "<unowned>"
 #: Smaller duplicate groups are counted in the dedupe saving but not reported one by one.
 _DUPLICATE_FINDING_MIN = 64 * 1024
+#: Files smaller than this are never deduplicated: a hard link saves less than it confuses.
+DEDUPE_MIN_SIZE = 4096
 _HOST_ARCH = {"amd64": "x86_64", "arm64": "aarch64"}.get(
     platform.machine().lower(), platform.machine()
 )
@@ -275,7 +277,9 @@ def scan_environment(
             symbol_table=symtab, categories=dict(categories), findings=tuple(findings),
             verifiable=bool(dist and dist.has_record),
         ))  # fmt: skip
-    savings["dedupe"] = sum(size * (len(paths) - 1) for size, paths in duplicates)
+    savings["dedupe"] = sum(
+        size * (len(paths) - 1) for size, paths in duplicates if size >= DEDUPE_MIN_SIZE
+    )
     reports.sort(key=lambda r: -r.total)
     return EnvReport(
         root=str(env.root),

@@ -46,7 +46,7 @@ from wheelfix.env import (
 )
 from wheelfix.errors import UsageError
 from wheelfix.results import SCHEMA_VERSION
-from wheelfix.scan import FileFacts, read_facts
+from wheelfix.scan import DEDUPE_MIN_SIZE, FileFacts, read_facts
 from wheelfix.strip import StripLevel, strip_elf
 
 __all__ = ["SLIM_CATEGORIES", "SlimAction", "SlimResult", "recover", "slim"]
@@ -166,7 +166,7 @@ def _plan(
     if "dedupe" in categories:
         groups: dict[tuple[int, str], list[str]] = defaultdict(list)
         for path, fact in facts.items():
-            if fact.size >= 4096 and fact.sha256 and path not in removed and allowed(path):
+            if fact.size >= DEDUPE_MIN_SIZE and fact.sha256 and path not in removed and allowed(path):
                 groups[(fact.size, fact.sha256)].append(path)
         for (size, _), paths in groups.items():
             if len(paths) < 2:
