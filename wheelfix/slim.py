@@ -166,7 +166,8 @@ def _plan(
     if "dedupe" in categories:
         groups: dict[tuple[int, str], list[str]] = defaultdict(list)
         for path, fact in facts.items():
-            if fact.size >= DEDUPE_MIN_SIZE and fact.sha256 and path not in removed and allowed(path):
+            big_enough = fact.size >= DEDUPE_MIN_SIZE and fact.sha256
+            if big_enough and path not in removed and allowed(path):
                 groups[(fact.size, fact.sha256)].append(path)
         for (size, _), paths in groups.items():
             if len(paths) < 2:
