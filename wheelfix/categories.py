@@ -69,12 +69,13 @@ def classify(path: str) -> Category | None:
         return None
     name = parts[-1]
     lower = name.lower()
+    # Bytecode of tests belongs to the tests: removing tests/ must not leave tests/__pycache__.
+    if test_root(path) is not None:
+        return Category.TESTS
     if "__pycache__" in parts or lower.endswith((".pyc", ".pyo")):
         return Category.BYTECODE
     if any(p in _CACHE_DIRS for p in parts[:-1]):
         return Category.CACHES
-    if test_root(path) is not None:
-        return Category.TESTS
     if (
         any(p in _LEFTOVER_DIRS for p in parts[:-1])
         or name in _LEFTOVER_NAMES

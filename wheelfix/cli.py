@@ -233,12 +233,13 @@ Strip levels (--strip alone means unneeded):
   all       as unneeded, plus .comment
 \b
 Prune categories (--prune, comma-separated; none by default):
-  tests, sources, bytecode, build-leftovers, source-maps, static-archives, all
+  tests, sources, bytecode, build-leftovers, caches, source-maps, static-archives, all
 
 \b
 Exit codes:
   0  every wheel repaired (and verified)
-  1  an output failed verification (nothing was written for it)
+  1  a wheel could not be repaired as asked (a library to graft is missing) or its
+     output failed verification; nothing was written for it
   2  usage error, or an input that could not be read as a wheel
   3  auditwheel, patchelf or chroot missing or failing
   4  internal error (a bug in wheelfix)

@@ -27,9 +27,9 @@ from pathlib import Path
 from wheelfix import __version__
 from wheelfix.audit import check_wheel
 from wheelfix.categories import Category
-from wheelfix.elf import ELF_MAGIC
+from wheelfix.elf import ELF_MAGIC, CorruptElfError
 from wheelfix.errors import InvalidWheelError, ToolError, UsageError, WheelfixError
-from wheelfix.findings import Finding
+from wheelfix.findings import Finding, Severity
 from wheelfix.policy import Libc, parse_platform_tag, policies_for
 from wheelfix.prune import apply_plan, parse_categories, plan_prune
 from wheelfix.resolve import LIBPYTHON_RE
@@ -50,7 +50,9 @@ class RepairError(WheelfixError):
 
 
 #: After a repair these must be gone: a wheel that still has them did not get repaired.
-_BLOCKING = frozenset({"WF101", "WF104", "WF105", "WF109", "WF111", "WF201", "WF202"})
+_BLOCKING = frozenset({"WF101", "WF103", "WF104", "WF105", "WF109", "WF111", "WF201", "WF202"})
+#: Libraries the user excluded on purpose are reported by these codes; they do not block.
+_EXCLUDABLE = frozenset({"WF101", "WF201", "WF202"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,7 +171,11 @@ def _strip_tree(root: Path, level: StripLevel, skipped: dict[str, str]) -> dict[
             if fh.read(4) != ELF_MAGIC:
                 continue
         rel = path.relative_to(root).as_posix()
-        result = strip_elf(path.read_bytes(), level)
+        try:
+            result = strip_elf(path.read_bytes(), level)
+        except CorruptElfError as exc:  # the safety checks refused the rewrite
+            skipped[rel] = f"left alone: {exc}"
+            continue
         if result.skipped:
             skipped[rel] = result.skipped
         if result.data is not None:
@@ -297,7 +303,11 @@ def _graft(
     with WheelArchive(produced) as archive:
         unpack(archive, work)
         dist_info = archive.dist_info
-    return produced.name, {k: v for k, v in grafted.items() if k not in options.exclude}, dist_info
+    kept = {
+        k: v for k, v in grafted.items()
+        if not any(fnmatch.fnmatch(k, pattern) for pattern in options.exclude)
+    }  # fmt: skip
+    return produced.name, kept, dist_info
 
 
 def _pack_plain(root: Path, out: Path) -> Path:
@@ -309,23 +319,37 @@ def _pack_plain(root: Path, out: Path) -> Path:
 
 
 def _verify(result: RepairResult, out: Path, options: RepairOptions) -> RepairResult:
-    if not options.verify:
-        return result
-    post = check_wheel(out)
-    problems = [f for f in post.findings if f.code in _BLOCKING]
-    if options.strip is not None:
-        left = [
+    problems: list[Finding] = []
+    post_findings: tuple[Finding, ...] = ()
+    if options.verify:
+        post = check_wheel(out)
+        post_findings = post.findings
+        # Any integrity error (WF5xx) means we wrote a broken wheel; the rest must be gone.
+        problems = [
             f for f in post.findings
-            if f.code in ("WF301", "WF302") and f.path not in result.strip_skipped
-            and (f.code == "WF301" or options.strip is not StripLevel.DEBUG)
+            if f.code in _BLOCKING or (f.code.startswith("WF5") and f.level is Severity.ERROR)
         ]  # fmt: skip
-        problems += left
+        excluded = [
+            s for s in post.external_libraries
+            if any(fnmatch.fnmatch(s, pattern) for pattern in options.exclude)
+        ]  # fmt: skip
+        if excluded and len(excluded) == len(post.external_libraries):
+            problems = [f for f in problems if f.code not in _EXCLUDABLE]
+        if options.strip is not None:
+            problems += [
+                f for f in post.findings
+                if f.code in ("WF301", "WF302") and f.path not in result.strip_skipped
+                and (f.code == "WF301" or options.strip is not StripLevel.DEBUG)
+            ]  # fmt: skip
     proof = None
     if options.verify_in is not None:
-        proof = prove_in_root(out, options.verify_in)
-    failed = problems or (proof is not None and not proof.ok)
-    if not failed:
-        return dataclasses.replace(result, remaining=tuple(post.findings), proof=proof)
+        try:
+            proof = prove_in_root(out, options.verify_in)
+        except WheelfixError:
+            out.unlink(missing_ok=True)  # the proof could not run: nothing is written
+            raise
+    if not problems and (proof is None or proof.ok):
+        return dataclasses.replace(result, remaining=post_findings, proof=proof)
     out.unlink(missing_ok=True)  # a failed repair writes nothing
     reasons = [f"{f.code} {f.path}: {f.message}" for f in problems]
     if proof is not None and not proof.ok:

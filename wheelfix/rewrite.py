@@ -148,10 +148,12 @@ def retag(root: Path, dist_info: str, filename: str, platforms: list[str]) -> st
     head = stem[:-3]  # name, version and the optional build tag, as the filename spells them
     interpreters, abis = stem[-3].split("."), stem[-2].split(".")
     wheel_file = root / dist_info / "WHEEL"
+    # Blank lines end an RFC 822 header block (auditwheel writes one at the end): drop them,
+    # or Tag lines added after one would not be headers at all.
     lines = [
         line
         for line in wheel_file.read_text(encoding="utf-8").splitlines()
-        if not line.startswith("Tag:")
+        if line.strip() and not line.startswith("Tag:")
     ]
     lines += [f"Tag: {i}-{a}-{p}" for i in interpreters for a in abis for p in platforms]
     wheel_file.write_text("\n".join(lines) + "\n", encoding="utf-8")

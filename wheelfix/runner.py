@@ -3,8 +3,9 @@
 A minimal Debian root filesystem (``debootstrap --variant=minbase --include=python3``)
 plays the runner stage of a multi-stage build: no compiler, no ``-dev`` packages, none of
 the builder's libraries. The wheel is unpacked into a private folder inside that root, and
-its top-level modules are imported with the root's own ``python3`` under ``chroot``, with an
-empty environment. This runs the wheel's code — inside the root, and only when asked.
+its top-level modules are imported with the root's own ``/usr/bin/python3 -I`` under
+``chroot``, with a minimal environment (``PATH`` and ``LANG`` only). This runs the
+wheel's code — inside the root, and only when asked.
 """
 
 from __future__ import annotations

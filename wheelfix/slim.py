@@ -422,6 +422,7 @@ def _apply(
             _apply_one(root, journal, action, level)
             if count == fault_after:
                 os._exit(137)  # as if killed with SIGKILL: no cleanup runs
+        _remove_empty_folders(root, [a.path for a in result.plan if a.kind == "remove"])
         for dist in touched:
             _rewrite_record(root, journal, dists[dist])
         restored: dict[str, str] = {}
@@ -449,6 +450,15 @@ def _apply(
     journal.close()
     shutil.rmtree(root / JOURNAL_DIR, ignore_errors=True)
     return dataclasses.replace(result, applied=True, after=disk_bytes(root), restored=restored)
+
+
+def _remove_empty_folders(root: Path, removed: list[str]) -> None:
+    """Folders emptied by removals go too (a restore recreates them)."""
+    for start in sorted({(root / p).parent for p in removed}, key=lambda f: -len(f.parts)):
+        folder = start
+        while folder != root and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
 
 
 def disk_bytes(root: Path) -> int:

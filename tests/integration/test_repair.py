@@ -78,7 +78,8 @@ def test_overclaiming_tag_is_made_honest(tmp_path: Path, no_lib_path: None) -> N
     assert result.error is None, result.error
     assert result.tag_out == ("manylinux_2_26_x86_64",)
     (post,) = wheelfix.check(result.output or "").results
-    assert "WF101" not in {f.code for f in post.findings}
+    assert post.findings == ()  # no WF101, and WHEEL still has readable Tag lines (WF511)
+    assert post.tags is not None and post.tags.wheel_file == ("cp311-cp311-manylinux_2_26_x86_64",)
 
 
 def test_pure_and_compliant_wheels_skip_auditwheel(tmp_path: Path, no_lib_path: None) -> None:
@@ -198,3 +199,13 @@ def test_foreign_architecture_wheel_is_stripped(tmp_path: Path) -> None:
     (post,) = wheelfix.check(result.output or "").results
     assert post.sizes.debug_info == 0 and post.sizes.symbol_table == 0
     assert post.tags is not None and post.tags.consistent == pre.tags.consistent  # type: ignore[union-attr]
+
+
+def test_excluded_library_is_not_grafted_and_does_not_block(
+    tmp_path: Path, with_libwfext: None
+) -> None:
+    (result,) = repair(sample("wfdemo_extlib"), tmp_path, exclude=["libwfext*"]).results
+    assert result.error is None, result.error
+    assert result.grafted == {}
+    with zipfile.ZipFile(result.output or "") as zf:
+        assert not [n for n in zf.namelist() if "libwfext" in n]

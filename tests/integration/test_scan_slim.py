@@ -1,0 +1,225 @@
+"""scan and slim on small real environments made with pip from the sample wheels."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from wheelfix.cli import cli
+from wheelfix.env import JOURNAL_DIR
+from wheelfix.scan import scan
+from wheelfix.slim import recover, slim
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def sample(prefix: str) -> Path:
+    (path,) = (REPO / "sample_wheels").glob(f"{prefix}-*.whl")
+    return path
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    out = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            out[path.relative_to(root).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def add_dist(root: Path, name: str, files: dict[str, bytes], *, record: bool = True) -> None:
+    """A hand-made installed distribution with a correct RECORD."""
+    import base64
+    import csv
+    import io
+
+    dist_info = root / f"{name}-1.0.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    rows = []
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        rows.append((rel, f"sha256={digest}", str(len(data))))
+    if record:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(
+            [*rows, (f"{dist_info.name}/METADATA", "", ""), (f"{dist_info.name}/RECORD", "", "")]
+        )
+        (dist_info / "RECORD").write_text(buffer.getvalue())
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Path:
+    root = tmp_path / "site"
+    wheels = [
+        str(sample(p)) for p in ("wfdemo_debug", "wfdemo_pure", "wfdemo_clean", "wfdemo_extlib")
+    ]
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target",
+         str(root), *wheels],
+        check=True, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+    )  # fmt: skip
+    return root
+
+
+def run_python(root: Path, code: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "PYTHONPATH")}
+    return subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(root)!r})\n{code}"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+
+
+def test_scan_reports_what_is_there(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LD_LIBRARY_PATH", raising=False)
+    big = os.urandom(100_000)
+    add_dist(env, "twin_a", {"twin_a/__init__.py": b"", "twin_a/blob.bin": big})
+    add_dist(env, "twin_b", {"twin_b/__init__.py": b"", "twin_b/blob.bin": big})
+    add_dist(env, "norecord", {"norecord/__init__.py": b""}, record=False)
+    report = scan(env)
+    by_name = {d.name: d for d in report.distributions}
+    codes = {d.name: {f.code for f in d.findings} for d in report.distributions}
+    assert "WF202" in codes["wfdemo-extlib"]  # libwfext.so.1: neither in the env nor system
+    assert "WF301" in codes["wfdemo-debug"]
+    assert by_name["wfdemo-debug"].categories.get("tests", 0) > 0
+    assert "WF603" in codes["norecord"]
+    assert any(f.code == "WF602" and f.bytes == 100_000 for f in report.findings)
+    assert report.savings["dedupe"] >= 100_000
+    assert report.exit_code == 1  # WF202 is an error
+
+
+def test_scan_json_and_special_files(env: Path) -> None:
+    os.mkfifo(env / "a-fifo")
+    (env / "loop").symlink_to(env / "loop")
+    result = CliRunner().invoke(cli, ["scan", "--format", "json", "--fail-on", "never", str(env)])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["schema_version"] == 1
+    assert {d["name"] for d in document["distributions"]} >= {"wfdemo-debug", "wfdemo-pure"}
+
+
+def test_dry_run_changes_nothing(env: Path) -> None:
+    before = snapshot(env)
+    result = slim(env)
+    assert not result.applied
+    assert result.by_category["strip"][0] >= 1
+    assert snapshot(env) == before
+
+
+def test_apply_slims_and_keeps_everything_working(env: Path) -> None:
+    result = slim(env, apply=True)
+    assert result.applied and not result.restored, result.restored
+    assert result.after < result.before
+    assert not (env / "wfdemo_debug" / "tests").exists()
+    assert not (env / "wfdemo_debug" / "src").exists()
+    assert (env / "wfdemo_debug-1.0.0.dist-info" / "METADATA").exists()
+    assert list((env / "wfdemo_debug").glob("__pycache__/*.pyc"))  # bytecode kept by default
+    assert not (env / JOURNAL_DIR).exists()
+    proc = run_python(
+        env,
+        "import importlib.metadata as m, wfdemo_debug\n"
+        "assert wfdemo_debug.answer() == 42\nprint(m.version('wfdemo-debug'))",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "1.0.0"
+    # RECORD is true again: every row inside the tree exists with its hash and size.
+    (post,) = [d for d in scan(env).distributions if d.name == "wfdemo-debug"]
+    assert "WF601" not in {f.code for f in post.findings} - {"WF601"} | set()
+    assert post.debug_info == 0 and post.symbol_table == 0
+    again = slim(env, apply=True)
+    assert again.plan == ()
+
+
+def test_record_is_rewritten(env: Path) -> None:
+    slim(env, apply=True)
+    record = (env / "wfdemo_debug-1.0.0.dist-info" / "RECORD").read_text()
+    assert "wfdemo_debug/tests/" not in record
+    so = next((env / "wfdemo_debug").glob("_debug*.so"))
+    import base64
+
+    digest = base64.urlsafe_b64encode(hashlib.sha256(so.read_bytes()).digest()).rstrip(b"=")
+    assert f"sha256={digest.decode()},{so.stat().st_size}" in record
+
+
+def test_keep_pattern_is_respected(env: Path) -> None:
+    slim(env, apply=True, keep=["wfdemo_debug/tests/*"])
+    assert (env / "wfdemo_debug" / "tests" / "test_debug.py").exists()
+
+
+def test_safety_net_restores_a_package_that_imports_its_tests(env: Path) -> None:
+    add_dist(env, "trap", {
+        "trap/__init__.py": b"from trap.tests.helpers import VALUE\n",
+        "trap/tests/__init__.py": b"",
+        "trap/tests/helpers.py": b"VALUE = 1\n",
+    })  # fmt: skip
+    result = slim(env, apply=True)
+    assert set(result.restored) == {"trap-1.0.dist-info"}
+    assert "trap" in result.restored["trap-1.0.dist-info"]
+    assert (env / "trap" / "tests" / "helpers.py").exists()
+    assert run_python(env, "import trap").returncode == 0
+    assert not (env / "wfdemo_debug" / "tests").exists()  # the others stay slimmed
+    assert result.exit_code == 1
+
+
+def test_dedupe_makes_hard_links(env: Path) -> None:
+    big = os.urandom(50_000)
+    add_dist(env, "twin_a", {"twin_a/__init__.py": b"", "twin_a/blob.bin": big})
+    add_dist(env, "twin_b", {"twin_b/__init__.py": b"", "twin_b/blob.bin": big})
+    slim(env, apply=True, categories=["dedupe"])
+    a, b = env / "twin_a" / "blob.bin", env / "twin_b" / "blob.bin"
+    assert a.stat().st_ino == b.stat().st_ino
+    assert b.read_bytes() == big
+
+
+def test_killed_slim_is_rolled_back(env: Path) -> None:
+    before = snapshot(env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "wheelfix", "slim", "--apply", str(env)],
+        env={**os.environ, "WHEELFIX_FAULT_AFTER_CHANGES": "2"},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 137
+    assert (env / JOURNAL_DIR).is_dir()
+    assert snapshot(env) != before
+    message = recover(env)
+    assert message is not None and "rolled back" in message
+    assert snapshot(env) == before
+    assert not (env / JOURNAL_DIR).exists()
+
+
+def test_killed_slim_then_rerun_completes(env: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "wheelfix", "slim", "--apply", str(env)],
+        env={**os.environ, "WHEELFIX_FAULT_AFTER_CHANGES": "3"},
+        capture_output=True, check=False,
+    )  # fmt: skip
+    result = slim(env, apply=True)
+    assert result.recovered is not None
+    assert result.applied and not result.restored
+    assert not (env / "wfdemo_debug" / "tests").exists()
+
+
+@pytest.mark.slow
+def test_pip_uninstall_and_check_still_work(tmp_path: Path) -> None:
+    home = tmp_path / "venv"
+    venv.create(home, with_pip=True)
+    python = str(home / "bin" / "python")
+    pip = [python, "-m", "pip", "-q", "--disable-pip-version-check"]
+    subprocess.run([*pip, "install", "--no-index", "--no-deps", str(sample("wfdemo_debug")),
+                    str(sample("wfdemo_pure"))], check=True)  # fmt: skip
+    site = next(home.glob("lib/python*/site-packages"))
+    result = slim(site, apply=True, python=python)
+    assert result.applied and not result.restored
+    subprocess.run([*pip, "check"], check=True)
+    subprocess.run([*pip, "uninstall", "-y", "wfdemo-debug"], check=True)
+    assert not (site / "wfdemo_debug").exists()
+    assert not list(site.glob("wfdemo_debug-*.dist-info"))
