@@ -209,3 +209,26 @@ def test_excluded_library_is_not_grafted_and_does_not_block(
     assert result.grafted == {}
     with zipfile.ZipFile(result.output or "") as zf:
         assert not [n for n in zf.namelist() if "libwfext" in n]
+
+
+def test_two_runs_writing_the_same_output_leave_one_complete_wheel(
+    tmp_path: Path, no_lib_path: None
+) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "wheelfix", "repair", "--strip", "--force", "-w", str(out),
+               str(sample("wfdemo_debug"))]  # fmt: skip
+    runs = [subprocess.Popen(command, stdout=subprocess.DEVNULL) for _ in range(3)]
+    assert [p.wait() for p in runs] == [0, 0, 0]
+    (wheel,) = out.glob("*.whl")  # no temporary files left behind
+    (result,) = wheelfix.check(wheel).results
+    assert result.error is None and not [f for f in result.findings if f.code.startswith("WF5")]
+
+
+def test_output_folder_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    target = tmp_path / "not-a-folder"
+    target.write_text("x")
+    (result,) = repair(sample("wfdemo_clean"), target).results
+    assert result.exit_code == 2 and result.error is not None
