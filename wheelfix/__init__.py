@@ -13,6 +13,8 @@ from wheelfix.findings import Check, Finding, Severity
 from wheelfix.repair import RepairReport, RepairResult, repair
 from wheelfix.results import CheckReport, ElfSummary, Sizes, Tags, WheelResult
 from wheelfix.runner import RunnerProof, prove_in_root
+from wheelfix.scan import EnvReport, scan
+from wheelfix.slim import SlimResult, recover, slim
 from wheelfix.strip import StripLevel
 from wheelfix.wheelfile import Limits
 
@@ -20,6 +22,7 @@ __all__ = [
     "Check",
     "CheckReport",
     "ElfSummary",
+    "EnvReport",
     "Finding",
     "InvalidWheelError",
     "Limits",
@@ -28,6 +31,7 @@ __all__ = [
     "RunnerProof",
     "Severity",
     "Sizes",
+    "SlimResult",
     "StripLevel",
     "Tags",
     "ToolError",
@@ -37,5 +41,8 @@ __all__ = [
     "__version__",
     "check",
     "prove_in_root",
+    "recover",
     "repair",
+    "scan",
+    "slim",
 ]

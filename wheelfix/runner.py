@@ -137,7 +137,7 @@ def prove_in_root(wheel: Path, root: Path, *, code: str = "", timeout: int = 300
         inside = posixpath.join("/tmp", private.name, "site")  # noqa: S108
         try:
             out = subprocess.run(
-                [chroot, str(root), "/usr/bin/python3", "-I", "-c", _PROBE, inside, *modules],
+                [chroot, str(root), "/usr/bin/python3", "-I", "-B", "-c", _PROBE, inside, *modules],
                 input=code, capture_output=True, text=True, timeout=timeout, check=False,
                 env={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"},
             )  # fmt: skip

@@ -2,8 +2,9 @@
 
 Every regular file is read once (on a few threads: hashing and reading release the GIL):
 sha256 for RECORD drift and duplicate detection, the ELF reader for binaries. Findings use
-the same codes as ``check`` where the meaning is the same (WF104, WF105, WF202, WF301, WF302,
-WF4xx) and WF6xx for what only an installed tree has.
+the same codes as ``check`` where the meaning is the same (WF104, WF105, WF111, WF202,
+WF301, WF302) and WF6xx for what only an installed tree has; content categories (tests,
+sources, ...) are reported as bytes per distribution and as what slim would save.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from pathlib import Path
 from wheelfix import __version__
 from wheelfix.categories import Category, classify
 from wheelfix.checks.platform import extension_module_name, interest_for
-from wheelfix.elf import ELF_MAGIC, CorruptElfError, ElfInfo, parse_elf
+from wheelfix.elf import ELF_MAGIC, CorruptElfError, ElfInfo, parse_elf, read_layout
 from wheelfix.env import Distribution, Environment, default_site_packages, read_environment
+from wheelfix.errors import UsageError
 from wheelfix.findings import Check, Finding, Severity
 from wheelfix.policy import blacklisted_symbols
 from wheelfix.resolve import LIBPYTHON_RE, HostLibraries, resolve_tree
 from wheelfix.results import SCHEMA_VERSION
+from wheelfix.strip import StripLevel, disk_saving
 from wheelfix.units import human
 
 __all__ = ["DistReport", "EnvReport", "FileFacts", "scan", "scan_environment"]
@@ -50,6 +53,9 @@ class FileFacts:
     sha256: str
     elf: ElfInfo | None
     elf_error: str | None
+    inode: tuple[int, int] = (0, 0)
+    #: strip level -> bytes the file would shrink by (see strip.disk_saving)
+    strip_tail: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,32 +129,49 @@ def _read(root: Path, rel: str, blacklisted: frozenset[str]) -> FileFacts:
     path = root / rel
     try:
         with path.open("rb") as fh:
+            st = os.fstat(fh.fileno())
             data = fh.read()
     except OSError:
-        return FileFacts(0, "", None, "unreadable")
+        return FileFacts(0, "", None, None)  # vanished or unreadable: nothing to report
     elf = error = None
+    tail: dict[str, int] = {}
     if data[:4] == ELF_MAGIC:
         try:
             elf = parse_elf(data, interest=interest_for(rel, blacklisted))
+            if elf.debug_bytes or elf.symtab_bytes or elf.comment_bytes:
+                layout = read_layout(data)
+                tail = {level.value: disk_saving(layout, level) for level in StripLevel}
         except CorruptElfError as exc:
             error = str(exc)
-    return FileFacts(len(data), _b64(hashlib.sha256(data).digest()), elf, error)
+    digest = _b64(hashlib.sha256(data).digest())
+    return FileFacts(len(data), digest, elf, error, (st.st_dev, st.st_ino), tail)
 
 
 def read_facts(
     env: Environment, *, threads: int = 0, on_file: Callable[[int], None] | None = None
 ) -> dict[str, FileFacts]:
+    """Read every file once. Work goes out in batches of similar total size: one task per
+    file costs more in thread hand-offs than small files take to read."""
     blacklisted = blacklisted_symbols()
     workers = threads or min(4, os.cpu_count() or 1)
     names = sorted(env.files, key=lambda n: -env.files[n])
+    batches: list[list[str]] = [[] for _ in range(max(1, workers * 8))]
+    loads = [0] * len(batches)
+    for name in names:  # biggest first onto the least-loaded batch
+        i = loads.index(min(loads))
+        batches[i].append(name)
+        loads[i] += env.files[name] + 4096
+
+    def run(batch: list[str]) -> list[tuple[str, FileFacts]]:
+        return [(n, _read(env.root, n, blacklisted)) for n in batch]
+
     facts: dict[str, FileFacts] = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for name, fact in zip(
-            names, pool.map(lambda n: _read(env.root, n, blacklisted), names), strict=True
-        ):
-            facts[name] = fact
-            if on_file is not None:
-                on_file(fact.size)
+        for results in pool.map(run, batches):
+            for name, fact in results:
+                facts[name] = fact
+                if on_file is not None:
+                    on_file(fact.size)
     return facts
 
 
@@ -208,12 +231,14 @@ def scan_environment(
     global_findings: list[Finding] = []
 
     # Byte-identical files, grouped; only groups that span distributions are findings.
-    groups: dict[tuple[int, str], list[str]] = defaultdict(list)
-    for path, fact in facts.items():
+    groups: dict[tuple[int, str], dict[tuple[int, int], str]] = defaultdict(dict)
+    for path, fact in sorted(facts.items()):
         if fact.size > 0 and fact.sha256:
-            groups[(fact.size, fact.sha256)].append(path)
+            # Hard links to one file are one copy, not duplicates.
+            groups[(fact.size, fact.sha256)].setdefault(fact.inode, path)
     duplicates = []
-    for (size, _digest), paths in groups.items():
+    for (size, _digest), by_inode in groups.items():
+        paths = list(by_inode.values())
         if len(paths) < 2:
             continue
         paths.sort()
@@ -269,7 +294,7 @@ def scan_environment(
             if dist is not None and dist.has_record:
                 savings[name] += size
         if dist is not None and dist.has_record:
-            savings["strip"] += debug + symtab
+            savings["strip"] += sum(facts[p].strip_tail.get("unneeded", 0) for p in paths)
         reports.append(DistReport(
             name=dist.name if dist else _UNOWNED, version=dist.version if dist else "",
             dist_info=dist.dist_info if dist else None, files=len(paths),
@@ -330,7 +355,10 @@ def scan(
     """Scan an installed environment (default: this interpreter's site-packages)."""
     root = Path(path) if path is not None else default_site_packages()
     if isinstance(fail_on, str):
-        fail_on = None if fail_on == "never" else Severity.parse(fail_on)
+        try:
+            fail_on = None if fail_on == "never" else Severity.parse(fail_on)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     env = read_environment(root)
     facts = read_facts(env, threads=threads, on_file=on_file)
     return scan_environment(env, facts, fail_on=fail_on)

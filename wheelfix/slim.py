@@ -19,8 +19,10 @@ unless asked for; distributions without RECORD are left alone.
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import dataclasses
+import fcntl
 import fnmatch
 import hashlib
 import io
@@ -31,12 +33,13 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from wheelfix import __version__
 from wheelfix.categories import classify
+from wheelfix.elf import CorruptElfError
 from wheelfix.env import (
     JOURNAL_DIR,
     Distribution,
@@ -158,9 +161,9 @@ def _plan(
             dist = allowed(path)
             if dist is None or path in removed or fact.elf is None:
                 continue
-            saved = fact.elf.debug_bytes + (
-                fact.elf.symtab_bytes if level is not StripLevel.DEBUG else 0
-            )
+            # Only sections after the mapped image shrink the file; the others are zeroed
+            # in place (see strip.py), which saves nothing on disk.
+            saved = fact.strip_tail[level.value]
             if saved:
                 actions.append(SlimAction("strip", path, "strip", saved, dist.dist_info))
     if "dedupe" in categories:
@@ -173,7 +176,10 @@ def _plan(
             if len(paths) < 2:
                 continue
             first, *rest = sorted(paths)
+            first_inode = facts[first].inode
             for path in rest:
+                if facts[path].inode == first_inode:
+                    continue  # already one file
                 dist = owners[path]
                 actions.append(SlimAction("link", path, "dedupe", size, dist.dist_info, first))
     return actions, skipped
@@ -189,6 +195,12 @@ class _Journal:
         self.backup = self.folder / "backup"
         self.backup.mkdir(parents=True)
         self.fh = (self.folder / _JOURNAL).open("a", encoding="utf-8")
+
+    def scratch(self, rel: str) -> Path:
+        tmp = self.folder / "new" / rel
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.unlink(missing_ok=True)
+        return tmp
 
     def write(self, entry: dict[str, str]) -> None:
         self.fh.write(json.dumps(entry) + "\n")
@@ -224,8 +236,36 @@ def _entries(folder: Path) -> list[dict[str, str]]:
     return entries
 
 
-def recover(root: Path) -> str | None:
-    """Roll back what an interrupted slim left behind. Returns what was done, or ``None``."""
+@contextlib.contextmanager
+def _exclusive(root: Path) -> Iterator[None]:
+    """One slim at a time per root: a second one fails at once instead of interleaving."""
+    base = root / JOURNAL_DIR
+    base.mkdir(exist_ok=True)
+    with (base / "lock").open("w") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(f"{root}: another wheelfix slim is running on it") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    if base.is_dir() and not any(p.is_dir() for p in base.iterdir()):
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def recover(root: str | os.PathLike[str]) -> str | None:
+    """Roll back what an interrupted slim left behind. Returns what was done, or ``None``.
+
+    Refuses (UsageError) while another slim holds the root's lock."""
+    root = Path(root)
+    if not (root / JOURNAL_DIR).is_dir():
+        return None
+    with _exclusive(root):
+        return _recover(root)
+
+
+def _recover(root: Path) -> str | None:
     base = root / JOURNAL_DIR
     if not base.is_dir():
         return None
@@ -235,7 +275,6 @@ def recover(root: Path) -> str | None:
         _restore(root, folder, entries)
         shutil.rmtree(folder)
         done.append(f"{folder.name} ({len(entries)} changes restored)")
-    shutil.rmtree(base, ignore_errors=True)
     return "rolled back an interrupted slim: " + ", ".join(done) if done else None
 
 
@@ -278,7 +317,8 @@ def import_modules(root: Path, modules: list[str], python: str) -> dict[str, str
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["MPLBACKEND"] = "Agg"
     out = subprocess.run(
-        [python, "-c", _PROBE, str(root), *modules],
+        # -B: the check must not write __pycache__ into the tree it is checking.
+        [python, "-B", "-c", _PROBE, str(root), *modules],
         capture_output=True, text=True, env=env, timeout=1800, check=False,
     )  # fmt: skip
     try:
@@ -304,28 +344,35 @@ def _apply_one(root: Path, journal: _Journal, action: SlimAction, level: StripLe
         path.replace(saved)
     elif action.kind == "strip":
         data = path.read_bytes()
-        result = strip_elf(data, level)
+        try:
+            result = strip_elf(data, level)
+        except CorruptElfError:
+            return  # the strip engine's own checks refused this file: leave it as it is
         if result.data is None:
             return
-        mode = path.stat().st_mode
-        tmp = path.with_name(path.name + ".wheelfix-new")
+        # New content is written inside the journal folder first, so a kill leaves no
+        # stray file in the tree: the journal folder is removed as a whole.
+        tmp = journal.scratch(action.path)
         tmp.write_bytes(result.data)
-        tmp.chmod(mode)
+        tmp.chmod(path.stat().st_mode)
         path.replace(saved)
         tmp.replace(path)
     elif action.kind == "link" and action.target is not None:
-        tmp = path.with_name(path.name + ".wheelfix-new")
-        tmp.unlink(missing_ok=True)
+        tmp = journal.scratch(action.path)
         os.link(root / action.target, tmp)
         path.replace(saved)
         tmp.replace(path)
 
 
-def _rewrite_record(root: Path, journal: _Journal, dist: Distribution) -> None:
-    """RECORD without removed files, with new hashes and sizes for changed ones."""
+def _rewrite_record(
+    root: Path, journal: _Journal, dist: Distribution, changed: frozenset[str]
+) -> None:
+    """RECORD without the files slim removed, with new hashes and sizes for the ones it
+    changed; every other row is kept exactly as it was (drift stays visible)."""
     record = root / dist.dist_info / "RECORD"
     rel = f"{dist.dist_info}/RECORD"
     text = record.read_text(encoding="utf-8")
+    removed = frozenset(p for p in changed if not (root / p).exists())
     rows = []
     for row in csv.reader(io.StringIO(text, newline="")):
         if len(row) != 3:
@@ -333,10 +380,10 @@ def _rewrite_record(root: Path, journal: _Journal, dist: Distribution) -> None:
             continue
         norm = os.path.normpath(row[0]).replace(os.sep, "/")
         target = root / norm
-        inside = not norm.startswith("..")
-        if inside and norm != rel and not (target.exists() or target.is_symlink()):
+        inside = not norm.startswith(("..", "/"))
+        if inside and norm in removed:
             continue  # removed by slim
-        if inside and row[1] and target.is_file() and norm != rel:
+        if inside and norm in changed and row[1] and target.is_file():
             data = target.read_bytes()
             algorithm = row[1].partition("=")[0] or "sha256"
             digest = hashlib.new(algorithm, data).digest()
@@ -368,26 +415,43 @@ def slim(
 ) -> SlimResult:
     """Plan (and with ``apply=True`` carry out) slimming of an installed environment."""
     root = Path(path) if path is not None else default_site_packages()
-    level = StripLevel.parse(strip) if isinstance(strip, str) else strip
+    try:
+        level = StripLevel.parse(strip) if isinstance(strip, str) else strip
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     chosen = parse_slim_categories(categories)
-    recovered = recover(root) if apply else None
+    if not apply:
+        return _plan_result(root, chosen, tuple(keep), level, None)
+    with _exclusive(root):
+        recovered = _recover(root)
+        result = _plan_result(root, chosen, tuple(keep), level, recovered)
+        if not result.plan:
+            return dataclasses.replace(result, applied=True)
+        env = read_environment(root)
+        return _apply(root, env, result, level, python or sys.executable, verify, on_progress)
+
+
+def _plan_result(
+    root: Path,
+    chosen: tuple[str, ...],
+    keep: tuple[str, ...],
+    level: StripLevel,
+    recovered: str | None,
+) -> SlimResult:
     env = read_environment(root)
     facts = read_facts(env)
-    actions, skipped = _plan(env, facts, chosen, tuple(keep), level)
+    actions, skipped = _plan(env, facts, chosen, keep, level)
     by_category: dict[str, tuple[int, int]] = {}
     for action in actions:
         files, size = by_category.get(action.category, (0, 0))
         by_category[action.category] = (files + 1, size + action.saved)
     by_category = dict(sorted(by_category.items(), key=lambda kv: -kv[1][1]))
     before = disk_bytes(root)
-    result = SlimResult(
+    return SlimResult(
         root=str(root), applied=False, before=before,
         after=before - sum(a.saved for a in actions), plan=tuple(actions),
         by_category=by_category, recovered=recovered, skipped=tuple(skipped),
     )  # fmt: skip
-    if not apply or not actions:
-        return result
-    return _apply(root, env, result, level, python or sys.executable, verify, on_progress)
 
 
 def _apply(
@@ -401,12 +465,14 @@ def _apply(
 ) -> SlimResult:
     dists = {d.dist_info: d for d in env.distributions}
     touched = sorted({a.dist for a in result.plan})
-    modules = {d: top_level_modules(root, dists[d]) for d in touched}
+    # Every distribution's modules, not only the touched ones: slimming B can break A.
+    modules = {d.dist_info: top_level_modules(root, d) for d in env.distributions if d.has_record}
+    every = sorted({m for ms in modules.values() for m in ms})
     baseline: dict[str, str | None] = {}
     if verify:
         if on_progress:
-            on_progress("importing every module before slimming")
-        baseline = import_modules(root, sorted({m for ms in modules.values() for m in ms}), python)
+            on_progress(f"importing {len(every)} modules before slimming")
+        baseline = import_modules(root, every, python)
     journal = _Journal(root)
     # Crash-safety tests kill the process after N changes (documented in docs/slim.md).
     fault_after = int(os.environ.get("WHEELFIX_FAULT_AFTER_CHANGES", "0") or 0)
@@ -424,32 +490,65 @@ def _apply(
                 os._exit(137)  # as if killed with SIGKILL: no cleanup runs
         _remove_empty_folders(root, [a.path for a in result.plan if a.kind == "remove"])
         for dist in touched:
-            _rewrite_record(root, journal, dists[dist])
+            changed = frozenset(a.path for a in result.plan if a.dist == dist)
+            _rewrite_record(root, journal, dists[dist], changed)
         restored: dict[str, str] = {}
         if verify:
-            if on_progress:
-                on_progress("importing every module again")
-            after = import_modules(root, sorted({m for ms in modules.values() for m in ms}), python)
-            broken = {m: e for m, e in after.items() if e and baseline.get(m) is None}
-            for dist in touched:
-                hits = [m for m in modules[dist] if m in broken]
-                if hits:
-                    restored[dist] = f"{hits[0]}: {broken[hits[0]]}"
-            if restored:
-                owner = {a.path: a.dist for a in result.plan}
-                undo = [
-                    e for e in _entries(journal.folder)
-                    if owner.get(e["path"], e["path"].split("/", 1)[0]) in restored
-                ]  # fmt: skip
-                _restore(root, journal.folder, undo)
+            restored = _verify_and_restore(
+                root, journal, result.plan, touched, modules, baseline, python, on_progress
+            )
     except BaseException:
         journal.close()
         _restore(root, journal.folder, _entries(journal.folder))
         shutil.rmtree(journal.folder, ignore_errors=True)
         raise
     journal.close()
-    shutil.rmtree(root / JOURNAL_DIR, ignore_errors=True)
+    shutil.rmtree(journal.folder, ignore_errors=True)  # committed: the backups can go
     return dataclasses.replace(result, applied=True, after=disk_bytes(root), restored=restored)
+
+
+def _verify_and_restore(
+    root: Path,
+    journal: _Journal,
+    plan: tuple[SlimAction, ...],
+    touched: list[str],
+    modules: dict[str, list[str]],
+    baseline: dict[str, str | None],
+    python: str,
+    on_progress: Callable[[str], None] | None,
+) -> dict[str, str]:
+    """Import everything again; restore what broke. Returns dist -> why it was restored."""
+    every = sorted({m for ms in modules.values() for m in ms})
+    owner = {a.path: a.dist for a in plan}
+
+    def broken_now() -> dict[str, str]:
+        after = import_modules(root, every, python)
+        return {m: e for m, e in after.items() if e and baseline.get(m) is None}
+
+    if on_progress:
+        on_progress(f"importing {len(every)} modules again")
+    broken = broken_now()
+    if not broken:
+        return {}
+    restored: dict[str, str] = {}
+    for dist in touched:
+        hits = [m for m in modules.get(dist, []) if m in broken]
+        if hits:
+            restored[dist] = f"{hits[0]}: {broken[hits[0]]}"
+    attributed = {m for d in restored for m in modules.get(d, [])}
+    if restored and set(broken) <= attributed:
+        undo = [
+            e for e in _entries(journal.folder)
+            if owner.get(e["path"], e["path"].split("/", 1)[0]) in restored
+        ]  # fmt: skip
+        _restore(root, journal.folder, undo)
+        broken = broken_now()
+        if not broken:
+            return restored
+    # A module broke that we cannot pin on one distribution: undo everything.
+    _restore(root, journal.folder, _entries(journal.folder))
+    first = next(iter(broken))
+    return dict.fromkeys(touched, f"{first}: {broken[first]} (everything restored)")
 
 
 def _remove_empty_folders(root: Path, removed: list[str]) -> None:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from wheelfix.elf import CorruptElfError, ElfLayout, Section, parse_elf, read_layout
 
-__all__ = ["StripLevel", "StripResult", "strip_elf"]
+__all__ = ["StripLevel", "StripResult", "disk_saving", "strip_elf"]
 
 _SHF_ALLOC = 0x2
 _SHF_INFO_LINK = 0x40
@@ -87,56 +87,80 @@ class StripResult:
     skipped: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    drop: frozenset[int]
+    load_end: int
+    in_place: bool
+    skipped: str | None = None
+
+
+def _decide(layout: ElfLayout, level: StripLevel) -> _Decision:
+    """Which sections go, and whether the file can shrink or only be zeroed in place."""
+    if layout.elf_type not in ("ET_DYN", "ET_EXEC"):
+        return _Decision(frozenset(), 0, False, f"{layout.elf_type} files are never stripped")
+    sections = layout.sections
+    drop = {i for i, s in enumerate(sections) if i and _removable(s, level)}
+    # A kept section that links to a dropped one (a static relocation section pointing at
+    # .symtab, say) would dangle: keep the target.
+    for i, s in enumerate(sections):
+        if i not in drop and s.link in drop:
+            drop.discard(s.link)
+    drop.discard(layout.shstrndx)
+    load_end = max(
+        [seg.offset + seg.filesz for seg in layout.segments]
+        + [s.offset + s.size for s in sections if s.flags & _SHF_ALLOC and s.type != _SHT_NOBITS]
+        + [layout.phoff + layout.phnum * layout.phentsize]
+    )
+    if not drop:
+        return _Decision(frozenset(), load_end, False)
+    mapped = [(seg.offset, seg.offset + seg.filesz) for seg in layout.segments]
+    for i in sorted(drop):
+        s = sections[i]
+        if any(lo < s.offset + s.size and s.offset < hi for lo, hi in mapped):
+            drop.discard(i)  # never touch a byte a segment maps: keep this section
+    if not drop:
+        reason = "the sections to drop lie inside segment data"
+        return _Decision(frozenset(), load_end, False, reason)
+    table_end = layout.shoff + len(sections) * layout.shentsize
+    if any(lo < table_end and layout.shoff < hi for lo, hi in mapped):
+        return _Decision(frozenset(), load_end, False, "section headers lie inside segment data")
+    known_end = max(
+        [load_end, table_end]
+        + [s.offset + s.size for s in sections if s.type not in (_SHT_NOBITS, _SHT_NULL)]
+    )
+    # Bytes after the last known structure (an appended signature, padding a tool left)
+    # must survive where they are: then nothing moves, dropped sections are only zeroed.
+    return _Decision(frozenset(drop), load_end, layout.file_size > known_end)
+
+
 def strip_elf(data: bytes, level: StripLevel) -> StripResult:
     """Return the stripped file, or ``data=None`` with the reason it was left alone."""
     try:
         layout = read_layout(data)
     except CorruptElfError as exc:
         return StripResult(None, (), 0, f"not readable as ELF: {exc}")
-    if layout.elf_type not in ("ET_DYN", "ET_EXEC"):
-        return StripResult(None, (), 0, f"{layout.elf_type} files are never stripped")
-    sections = layout.sections
-    drop = {i for i, s in enumerate(sections) if i and _removable(s, level)}
-    if not drop:
-        return StripResult(None, (), 0)
-    # A kept section that links to a dropped one (a static relocation section pointing at
-    # .symtab, say) would dangle: keep the target.
-    for i, s in enumerate(sections):
-        if i not in drop and s.link in drop:
-            drop.discard(s.link)
-    if layout.shstrndx in drop:
-        drop.discard(layout.shstrndx)
-    if not drop:
-        return StripResult(None, (), 0)
-
-    load_end = max(
-        [seg.offset + seg.filesz for seg in layout.segments]
-        + [s.offset + s.size for s in sections if s.flags & _SHF_ALLOC and s.type != _SHT_NOBITS]
-        + [layout.phoff + layout.phnum * layout.phentsize]
-    )
-    mapped = [(seg.offset, seg.offset + seg.filesz) for seg in layout.segments]
-    for i in sorted(drop):
-        s = sections[i]
-        if any(lo < s.offset + s.size and s.offset < hi for lo, hi in mapped):
-            # Never touch a byte a segment maps: keep this section.
-            drop.discard(i)
-    if not drop:
-        return StripResult(None, (), 0, "the sections to drop lie inside segment data")
-    table_end = layout.shoff + len(sections) * layout.shentsize
-    if any(lo < table_end and layout.shoff < hi for lo, hi in mapped):
-        return StripResult(None, (), 0, "section headers lie inside segment data")
-    known_end = max(
-        [load_end, layout.shoff + len(sections) * layout.shentsize]
-        + [s.offset + s.size for s in sections if s.type not in (_SHT_NOBITS, _SHT_NULL)]
-    )
-    # Bytes after the last known structure (an appended signature, padding a tool left)
-    # must survive where they are: then nothing moves, dropped sections are only zeroed.
-    in_place = layout.file_size > known_end
-    new = _rewrite(data, layout, drop, load_end, in_place=in_place)
+    decision = _decide(layout, level)
+    if not decision.drop:
+        return StripResult(None, (), 0, decision.skipped)
+    new = _rewrite(data, layout, set(decision.drop), decision.load_end, in_place=decision.in_place)
     _verify(data, new, layout)
-    removed = tuple(sections[i].name for i in sorted(drop))
+    sections = layout.sections
+    removed = tuple(sections[i].name for i in sorted(decision.drop))
     # What was removed, whether cut out or zeroed in place (zeros compress to nothing).
-    return StripResult(new, removed, sum(sections[i].size for i in drop))
+    return StripResult(new, removed, sum(sections[i].size for i in decision.drop))
+
+
+def disk_saving(layout: ElfLayout, level: StripLevel) -> int:
+    """Bytes the file itself would shrink by (zeroed-in-place sections save nothing)."""
+    decision = _decide(layout, level)
+    if decision.in_place:
+        return 0
+    return sum(
+        layout.sections[i].size
+        for i in decision.drop
+        if layout.sections[i].offset >= decision.load_end
+    )
 
 
 def _rewrite(
