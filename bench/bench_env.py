@@ -29,6 +29,8 @@ import argparse
 import contextlib
 import datetime as dt
 import fcntl
+import fnmatch
+import hashlib
 import json
 import os
 import platform
@@ -42,6 +44,9 @@ from dataclasses import dataclass
 from email.parser import HeaderParser
 from importlib import metadata
 from pathlib import Path
+
+from wheelfix.scan import scan as scan_in_process
+from wheelfix.slim import disk_bytes
 
 REPO = Path(__file__).resolve().parent.parent
 STACK_CACHE = REPO / ".cache" / "stacks"
@@ -70,18 +75,22 @@ STACKS: dict[str, tuple[str, ...]] = {
         "tzdata==2026.6",
     ),
     # A different kind of stack: web/IO libraries, most with compiled parts (pydantic-core
-    # and cryptography are Rust, lxml bundles libxml2/libxslt, cffi, sqlalchemy's Cython).
+    # and cryptography are Rust, lxml bundles libxml2/libxslt, greenlet is C++ and ships
+    # its tests, sqlalchemy and markupsafe are C/Cython), then their dependencies.
     "web": (
         "requests==2.34.2",
         "pydantic==2.14.4",
-        "sqlalchemy==2.1.9",
+        "sqlalchemy[asyncio]==2.1.9",
         "lxml==6.1.3",
         "cryptography==50.0.2",
+        "jinja2==3.1.6",
         "annotated-types==0.8.0",
         "certifi==2026.10.19.post1",
         "cffi==2.1.1",
         "charset-normalizer==3.5.3",
+        "greenlet==3.5.6",
         "idna==3.20",
+        "markupsafe==3.0.4",
         "pycparser==3.12",
         "pydantic-core==2.50.5",
         "typing-extensions==4.16.0",
@@ -123,6 +132,17 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def is_pristine(tree: Path) -> bool:
+    """No sign that anything imported from (``__pycache__``) or slimmed (a journal) the tree.
+
+    The stacks are installed with ``--no-compile``, so bytecode means a run used the cache
+    itself instead of a copy.
+    """
+    if (tree / ".wheelfix-slim").exists():
+        return False
+    return not any(name == "__pycache__" for _d, dirs, _f in os.walk(tree) for name in dirs)
+
+
 def ensure_stack(
     name: str,
     *,
@@ -141,7 +161,10 @@ def ensure_stack(
     pins = "".join(f"{r}\n" for r in requirements)
     with _locked(cache / f"{name}.lock"):
         if target.is_dir() and stamp.is_file() and stamp.read_text() == pins:
-            return target
+            if is_pristine(target):
+                return target
+            if log is not None:
+                log(f"{target} was changed after install (bytecode or a slim journal): rebuilding")
         partial = cache / f"{name}.partial"
         shutil.rmtree(partial, ignore_errors=True)
         if log is not None:
@@ -166,3 +189,434 @@ def ensure_stack(
         partial.rename(target)
         stamp.write_text(pins)
     return target
+
+
+# -- the smoke workload (shared with tests/integration/test_slim_stack.py) --------------------
+#: Runs each step in one interpreter, in order; prints one JSON line per finished step, so a
+#: step that kills the interpreter is the first one missing. argv: steps JSON, expected
+#: versions JSON ({distribution name: version}).
+SMOKE_DRIVER = r"""
+import json, sys
+sys.dont_write_bytecode = True
+steps, expected = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+for name, code in steps.items():
+    try:
+        exec(compile(code, f"<smoke step {name}>", "exec"),
+             {"__name__": "__smoke__", "EXPECTED": expected})
+        error = None
+    except BaseException as exc:
+        error = f"{type(exc).__name__}: {exc}"[:4000]
+    print(json.dumps({name: error}), flush=True)
+"""
+
+#: ``importlib.metadata.version()`` of every expected distribution equals its dist-info's,
+#: and is found in the tree under test (the first ``PYTHONPATH`` entry), not elsewhere.
+METADATA_STEP = """
+import importlib.metadata as md, os
+root = os.path.realpath(os.environ["PYTHONPATH"].split(os.pathsep)[0])
+wrong = {}
+for name, version in EXPECTED.items():
+    dist = md.distribution(name)
+    where = os.path.realpath(str(dist.locate_file("")))
+    if md.version(name) != version or where != root:
+        wrong[name] = (md.version(name), version, where)
+assert not wrong, f"version or location differs: {wrong}"
+"""
+
+SCIENTIFIC_SMOKE: dict[str, str] = {
+    "import all five": """
+import numpy, scipy, pandas, sklearn, matplotlib
+import scipy.optimize, scipy.linalg, scipy.sparse, scipy.stats, scipy.special
+import sklearn.linear_model, sklearn.ensemble, sklearn.datasets, sklearn.model_selection
+import matplotlib.pyplot
+""",
+    "scikit-learn fit": """
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+X, y = make_classification(n_samples=600, n_features=10, n_informative=5, random_state=0)
+X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
+accuracy = LogisticRegression(max_iter=1000).fit(X_train, y_train).score(X_test, y_test)
+assert accuracy > 0.8, f"accuracy {accuracy:.3f}"
+""",
+    "pandas groupby": """
+import pandas as pd
+df = pd.DataFrame({"k": ["a", "b", "a", "c", "b", "a"], "v": [1, 2, 3, 4, 5, 6]})
+got = df.groupby("k")["v"].agg(["sum", "mean", "count"])
+assert got["sum"].to_dict() == {"a": 10, "b": 7, "c": 4}, got
+assert got["mean"].to_dict() == {"a": 10 / 3, "b": 3.5, "c": 4.0}, got
+assert got["count"].to_dict() == {"a": 3, "b": 2, "c": 1}, got
+""",
+    "scipy minimize": """
+import numpy as np
+from scipy.optimize import minimize
+f = lambda x: (x[0] - 3.0) ** 2 + 2.0 * (x[1] + 1.0) ** 2 + 5.0
+result = minimize(f, np.zeros(2), method="BFGS")
+assert result.success, result.message
+assert np.allclose(result.x, [3.0, -1.0], atol=1e-4), result.x
+assert abs(result.fun - 5.0) < 1e-8, result.fun
+""",
+    "matplotlib PNG": """
+import os, tempfile
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+fig, ax = plt.subplots(figsize=(3, 2))
+ax.plot([0, 1, 2, 3], [0, 1, 4, 9], marker="o")
+ax.set_title("smoke")
+fd, path = tempfile.mkstemp(suffix=".png")
+os.close(fd)
+try:
+    fig.savefig(path)
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    assert head == b"\\x89PNG\\r\\n\\x1a\\n", head
+    assert os.path.getsize(path) > 1000, os.path.getsize(path)
+finally:
+    os.unlink(path)
+""",
+    "importlib.metadata.version": METADATA_STEP,
+}
+
+
+def installed_versions(root: Path) -> dict[str, str]:
+    """{name: version} from the METADATA of every ``*.dist-info`` folder under ``root``."""
+    out: dict[str, str] = {}
+    for dist_info in sorted(root.glob("*.dist-info")):
+        headers = HeaderParser().parsestr((dist_info / "METADATA").read_text(encoding="utf-8"))
+        out[headers["Name"]] = headers["Version"]
+    return out
+
+
+def run_smoke(
+    command: list[str],
+    steps: Mapping[str, str],
+    expected: Mapping[str, str],
+    *,
+    env: Mapping[str, str],
+    timeout: float = 600,
+) -> dict[str, str | None]:
+    """Run the steps with ``command + ["-c", SMOKE_DRIVER, ...]``: step -> None or the error.
+
+    Steps the interpreter never reported (it died) get its exit code and stderr's end.
+    """
+    out = subprocess.run(
+        [*command, "-c", SMOKE_DRIVER, json.dumps(dict(steps)), json.dumps(dict(expected))],
+        capture_output=True, text=True, env=dict(env), timeout=timeout, check=False,
+    )  # fmt: skip
+    results: dict[str, str | None] = {}
+    for line in out.stdout.splitlines():
+        if line.startswith("{"):
+            results.update(json.loads(line))
+    tail = " | ".join(out.stderr.strip().splitlines()[-3:])
+    for name in steps:
+        if name not in results:
+            results[name] = f"interpreter died (exit {out.returncode}): {tail}"[:4000]
+    return {name: results[name] for name in steps}
+
+
+# -- serverless-python-requirements' slim rules, re-implemented from its documentation --------
+#: Its documented default ``slimPatterns``; with ``slim: true`` it also runs ``strip`` on
+#: every ``*.so`` (``strip: true`` is the default).
+SERVERLESS_PATTERNS = ("**/*.py[c|o]", "**/__pycache__*", "**/*.dist-info*")
+
+
+def serverless_slim(root: Path, *, strip: str = "strip") -> int:
+    """Apply the rules to ``root`` in place; return how many ``*.so`` files ``strip`` failed on.
+
+    A path matches when its last component matches a pattern's last component (``**/``
+    means any depth); a matching folder goes with everything in it.
+    """
+    names = [p.rpartition("/")[2] for p in SERVERLESS_PATTERNS]
+    for dirpath, dirnames, filenames in os.walk(root, topdown=True):
+        here = Path(dirpath)
+        for d in list(dirnames):
+            if any(fnmatch_name(d, n) for n in names) and not (here / d).is_symlink():
+                shutil.rmtree(here / d)
+                dirnames.remove(d)
+        for f in filenames:
+            if any(fnmatch_name(f, n) for n in names):
+                (here / f).unlink()
+    failed = 0
+    for so in sorted(root.rglob("*.so")):
+        if so.is_file() and not so.is_symlink():
+            done = subprocess.run([strip, str(so)], capture_output=True, check=False)
+            failed += done.returncode != 0
+    return failed
+
+
+def fnmatch_name(name: str, pattern: str) -> bool:
+    """Shell-style match of one path component (case-sensitive, as on Linux)."""
+    return fnmatch.fnmatchcase(name, pattern)
+
+
+# -- measurements ------------------------------------------------------------------------------
+def read_every_file(root: Path) -> int:
+    """The floor: read every regular file once, one thread. Returns the bytes read."""
+    total = 0
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            path = os.path.join(dirpath, name)  # noqa: PTH118 - hot loop, plain strings
+            if os.path.islink(path):  # noqa: PTH114
+                continue
+            with open(path, "rb") as fh:  # noqa: PTH123
+                total += len(fh.read())
+    return total
+
+
+def hash_every_file(root: Path) -> int:
+    """Read and sha256 every regular file once, one thread (what RECORD checks need)."""
+    total = 0
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            path = os.path.join(dirpath, name)  # noqa: PTH118 - hot loop, plain strings
+            if os.path.islink(path):  # noqa: PTH114
+                continue
+            with open(path, "rb") as fh:  # noqa: PTH123
+                total += len(hashlib.sha256(fh.read()).digest())
+    return total
+
+
+def summarize(error: str) -> str:
+    """One table-friendly line for an error: numpy hides its cause under a long preamble."""
+    kind = error.partition(":")[0]
+    lines = [ln.strip() for ln in error.splitlines() if ln.strip()]
+    cause = next((ln for ln in lines if ln.startswith("Original error was:")), None)
+    text = f"{kind}: {cause}" if cause else " ".join(lines)
+    return text.replace("|", "\\|").replace("`", "'")[:200]
+
+
+def best_of(repeat: int, action: Callable[[], object]) -> float:
+    """Best wall-clock seconds of ``repeat`` calls."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+@dataclass
+class Tree:
+    """One variant of the stack: its size and how the smoke workload went on it."""
+
+    label: str
+    path: Path
+    size: int
+    seconds: float | None = None
+    note: str = ""
+    smoke: dict[str, str | None] | None = None
+
+
+def bytecode_bytes(root: Path) -> int:
+    """Bytes of ``*.pyc`` files under ``root``."""
+    return sum(p.stat().st_size for p in root.rglob("*.pyc") if p.is_file())
+
+
+def read_text(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def first_line_of(command: list[str]) -> str:
+    if shutil.which(command[0]) is None:
+        return "not found"
+    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
+    lines = (done.stdout or done.stderr).strip().splitlines()
+    return lines[0].strip() if lines else "?"
+
+
+def machine_facts(python3: str, wheelfix: list[str]) -> dict[str, str]:
+    cpuinfo = read_text("/proc/cpuinfo")
+    model = next(
+        (ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if ln.startswith("model name")),
+        platform.processor() or "unknown",
+    )
+    memory = next(
+        (ln.split(":", 1)[1].strip() for ln in read_text("/proc/meminfo").splitlines()
+         if ln.startswith("MemTotal")), "?",
+    )  # fmt: skip
+    os_name = next(
+        (ln.split("=", 1)[1].strip().strip('"') for ln in read_text("/etc/os-release").splitlines()
+         if ln.startswith("PRETTY_NAME=")), platform.system(),
+    )  # fmt: skip
+    try:
+        wheelfix_version = metadata.version("wheelfix")
+    except metadata.PackageNotFoundError:
+        wheelfix_version = "not installed"
+    smoke_python = first_line_of([python3, "-S", "-c", "import sys; print(sys.version)"])
+    return {
+        "cpu": model,
+        "nproc": f"{len(os.sched_getaffinity(0))} usable of {os.cpu_count()}",
+        "memory": memory,
+        "os": f"{os_name}, kernel {platform.release()}",
+        "python (this script, wheelfix)": f"{platform.python_implementation()} "
+        f"{platform.python_version()}",
+        "python3 for the smoke workload": f"{python3} -S ({smoke_python})",
+        "wheelfix": f"{wheelfix_version} (command: {' '.join(wheelfix)})",
+        "strip": first_line_of(["strip", "--version"]),
+        "load average at start (1, 5, 15 min)": " ".join(read_text("/proc/loadavg").split()[:3]),
+    }
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:,.1f} MiB"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="best of N (default 3)")
+    parser.add_argument("--markdown", type=Path, help="append the report to this file")
+    parser.add_argument("--python3", default=shutil.which("python3") or sys.executable,
+                        help="interpreter for the smoke workload (run with -S)")  # fmt: skip
+    parser.add_argument("--wheelfix", default=f"{sys.executable} -m wheelfix",
+                        help="how to run wheelfix (default: python -m wheelfix)")  # fmt: skip
+    args = parser.parse_args(argv)
+
+    def log(message: str) -> None:
+        print(f"bench_env: {message}", file=sys.stderr, flush=True)
+
+    wheelfix = args.wheelfix.split()
+    stack = ensure_stack("scientific", log=log)
+    facts = machine_facts(args.python3, wheelfix)
+    expected = installed_versions(stack)
+    files = sum(len(f) for _d, _s, f in os.walk(stack))
+    size = disk_bytes(stack)
+
+    # (a) the floor and (b) the scan, interleaved round by round after one warming read.
+    read_every_file(stack)
+    scan_command = [*wheelfix, "scan", "--format", "json", str(stack)]
+    scan_errors: list[str] = []
+
+    def run_scan() -> None:
+        done = subprocess.run(scan_command, capture_output=True, text=True, check=False)
+        try:
+            json.loads(done.stdout)
+        except ValueError:
+            scan_errors.append(f"exit {done.returncode}: {done.stderr.strip()[-400:]}")
+
+    measures: dict[str, Callable[[], object]] = {
+        "floor": lambda: read_every_file(stack),
+        "scan": run_scan,
+        "hash": lambda: hash_every_file(stack),
+        "start": lambda: subprocess.run([*wheelfix, "--version"], capture_output=True, check=True),
+        "in-process": lambda: scan_in_process(stack),
+    }
+    times: dict[str, list[float]] = {key: [] for key in measures}
+    for round_ in range(args.repeat):
+        log(f"round {round_ + 1}/{args.repeat}: floor, scan and the breakdown")
+        for key, action in measures.items():
+            times[key].append(best_of(1, action))
+    best = {key: min(values) for key, values in times.items()}
+    floor, scan = best["floor"], best["scan"]
+
+    # (c) sizes and smoke, on copies.
+    smoke_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "MPLBACKEND": "Agg",
+                 "LANG": "C.UTF-8"}  # fmt: skip
+    trees: list[Tree] = []
+    with tempfile.TemporaryDirectory(prefix="bench-env-") as tmp:
+        home = Path(tmp, "home")
+        home.mkdir()
+        smoke_env["HOME"] = str(home)
+        trees.append(Tree("as installed (pip --target --no-compile)", stack, size))
+
+        copy = Path(tmp, "wheelfix")
+        shutil.copytree(stack, copy, symlinks=True)
+        log("wheelfix slim --apply on a copy")
+        start = time.perf_counter()
+        done = subprocess.run([*wheelfix, "slim", "--apply", "--no-config", "--format", "json",
+                               str(copy)], capture_output=True, text=True, check=False)  # fmt: skip
+        seconds = time.perf_counter() - start
+        note = f"exit {done.returncode}"
+        try:
+            report = json.loads(done.stdout)
+            if report.get("restored"):
+                note += f"; restored: {report['restored']}"
+        except ValueError:
+            note += f"; no JSON report: {done.stderr.strip()[-300:]}"
+        pyc = bytecode_bytes(copy)
+        if pyc:
+            note += (f"; includes {_mib(pyc)} of .pyc the import check wrote "
+                     f"(without them: {_mib(disk_bytes(copy) - pyc)})")  # fmt: skip
+        trees.append(Tree("`wheelfix slim --apply` (default categories)", copy,
+                          disk_bytes(copy), seconds, note))  # fmt: skip
+
+        copy = Path(tmp, "serverless")
+        shutil.copytree(stack, copy, symlinks=True)
+        log("serverless-python-requirements slim rules on another copy")
+        start = time.perf_counter()
+        failed = serverless_slim(copy)
+        seconds = time.perf_counter() - start
+        trees.append(Tree("serverless-python-requirements `slim: true` rules", copy,
+                          disk_bytes(copy), seconds,
+                          f"strip failed on {failed} files" if failed else ""))  # fmt: skip
+
+        for tree in trees:
+            log(f"smoke workload on: {tree.label}")
+            env = {**smoke_env, "PYTHONPATH": str(tree.path)}
+            tree.smoke = run_smoke([args.python3, "-S", "-B"], SCIENTIFIC_SMOKE, expected, env=env)
+
+    # -- report --
+    ratio = scan / floor
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"### bench_env, {stamp}",
+        "",
+        f"Command: `python bench/bench_env.py --repeat {args.repeat}`. Stack: "
+        f"`.cache/stacks/scientific/`, {len(expected)} distributions "
+        f"({', '.join(f'{n} {v}' for n, v in expected.items())}), {files:,} files, "
+        f"{_mib(size)} ({size:,} bytes) on disk.",
+        "",
+        *(f"- {key}: {value}" for key, value in facts.items()),
+        "",
+        f"Wall clock, best of {args.repeat} (interleaved, page cache warm):",
+        "",
+        "| measurement | seconds | vs floor |",
+        "|---|---:|---:|",
+        f"| floor: read every file once (`os.walk` + `open().read()`, 1 thread) | {floor:.2f} "
+        "| 1.00x |",
+        f"| `wheelfix scan --format json STACK` | {scan:.2f} | **{ratio:.2f}x** "
+        f"({'met' if ratio <= 2 else 'missed'}: target ≤ 2x) |",
+        "| *breakdown:* read + sha256 every file (1 thread) | "
+        f"{best['hash']:.2f} | {best['hash'] / floor:.2f}x |",
+        f"| *breakdown:* `wheelfix --version` (interpreter start and imports) | "
+        f"{best['start']:.2f} | {best['start'] / floor:.2f}x |",
+        f"| *breakdown:* `wheelfix.scan.scan(STACK)` in this process | "
+        f"{best['in-process']:.2f} | {best['in-process'] / floor:.2f}x |",
+        "",
+        "| tree | bytes on disk | vs installed | time to slim | note |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for tree in trees:
+        change = f"{100 * (tree.size - size) / size:+.1f} %"
+        took = f"{tree.seconds:.1f} s" if tree.seconds is not None else ""
+        lines.append(f"| {tree.label} | {tree.size:,} ({_mib(tree.size)}) | {change} | {took} "
+                     f"| {tree.note} |")  # fmt: skip
+    lines += [
+        "",
+        "Smoke workload (`tests/integration/test_slim_stack.py`'s, with `python3 -S -B` and "
+        "`PYTHONPATH=TREE`):",
+        "",
+        "| step | " + " | ".join(t.label for t in trees) + " |",
+        "|---|" + "---|" * len(trees),
+    ]
+    for step in SCIENTIFIC_SMOKE:
+        cells = []
+        for tree in trees:
+            error = (tree.smoke or {}).get(step)
+            cells.append("ok" if error is None else f"**failed**: `{summarize(error)}`")
+        lines.append(f"| {step} | " + " | ".join(cells) + " |")
+    if scan_errors:
+        lines += ["", "Scan runs without a JSON report: " + "; ".join(scan_errors)]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.markdown:
+        with args.markdown.open("a", encoding="utf-8") as fh:
+            fh.write("\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -97,3 +97,32 @@ def pyyaml_builder_wheel() -> Path:
     )  # fmt: skip
     (wheel,) = built.glob("pyyaml-6.0.2-*-linux_*.whl")
     return wheel
+
+
+def _installed_stack(name: str) -> Path:
+    """``.cache/stacks/NAME``: the pinned stack of ``bench/bench_env.py``, installed once."""
+    bench = str(REPO / "bench")
+    if bench not in sys.path:
+        sys.path.insert(0, bench)
+    import bench_env
+
+    try:
+        return bench_env.ensure_stack(name)
+    except bench_env.StackBuildError as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture(scope="session")
+def scientific_stack() -> Path:
+    """numpy, scipy, pandas, scikit-learn, matplotlib and their dependencies, pinned, installed
+    for CPython 3.11 with ``pip install --target --only-binary=:all: --no-compile`` into
+    .cache/stacks/scientific/ (about 330 MB). Read-only: copy it before changing anything."""
+    return _installed_stack("scientific")
+
+
+@pytest.fixture(scope="session")
+def web_stack() -> Path:
+    """requests, pydantic, sqlalchemy[asyncio], lxml, cryptography, jinja2 and their
+    dependencies, installed like ``scientific_stack`` into .cache/stacks/web/ (about 55 MB).
+    Read-only: copy it before changing anything."""
+    return _installed_stack("web")
