@@ -163,7 +163,7 @@ def _plan(
                 continue
             # Only sections after the mapped image shrink the file; the others are zeroed
             # in place (see strip.py), which saves nothing on disk.
-            saved = fact.strip_tail[level.value]
+            saved = fact.strip_tail.get(level.value, 0)
             if saved:
                 actions.append(SlimAction("strip", path, "strip", saved, dist.dist_info))
     if "dedupe" in categories:

@@ -1,0 +1,329 @@
+"""``wheelfix slim --apply`` on real installed stacks, proven in a minimal Debian root filesystem.
+
+Two stacks installed once with ``pip install --target`` (``tests/expensive.py``; pins in
+``bench/bench_env.py``): the scientific one the issue names (numpy, scipy, pandas,
+scikit-learn, matplotlib) and a web one it does not (requests, pydantic, sqlalchemy, lxml,
+cryptography, jinja2). Every test works on a copy in ``tmp_path``; the caches are never
+changed. After slimming, the tree is copied into the root filesystem and a real workload
+runs there with the root's own ``python3`` under ``chroot``, and every RECORD row is checked
+against the files (what ``pip uninstall`` and ``pip check`` rely on).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import os
+import posixpath
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from wheelfix.cli import cli
+from wheelfix.env import JOURNAL_DIR
+from wheelfix.slim import disk_bytes, recover, slim
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO / "bench") not in sys.path:
+    sys.path.insert(0, str(REPO / "bench"))
+
+import bench_env  # noqa: E402 - bench/ is not a package
+
+pytestmark = [pytest.mark.slow, pytest.mark.network]
+
+CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
+INSIDE = "opt/stack-test"  # where a tree goes inside the root filesystem
+ROOT_ENV = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"/{INSIDE}", "MPLBACKEND": "Agg",
+            "HOME": "/tmp"}  # fmt: skip
+FAULT_AFTER = 25
+
+WEB_SMOKE: dict[str, str] = {
+    "import": """
+import requests, pydantic, sqlalchemy, lxml.etree, cryptography, jinja2, greenlet, markupsafe
+import charset_normalizer, certifi, cffi
+""",
+    "requests": """
+import os, requests
+prepared = requests.Request("POST", "https://example.org/api", params={"q": "a b", "n": 2},
+                            json={"x": [1, 2]}).prepare()
+assert prepared.url == "https://example.org/api?q=a+b&n=2", prepared.url
+assert prepared.body == b'{"x": [1, 2]}', prepared.body
+assert os.path.isfile(requests.certs.where())
+import charset_normalizer
+best = charset_normalizer.from_bytes("Grüße aus Köln, schöne Straße".encode("utf-8")).best()
+assert best is not None and best.encoding == "utf_8", best
+""",
+    "pydantic": """
+import pydantic
+class Item(pydantic.BaseModel):
+    name: str
+    price: float
+    tags: list[str] = []
+item = Item.model_validate({"name": "pen", "price": "1.5", "tags": ["a"]})
+assert item.price == 1.5 and item.model_dump_json() == '{"name":"pen","price":1.5,"tags":["a"]}'
+try:
+    Item.model_validate({"name": "pen", "price": "cheap"})
+except pydantic.ValidationError as exc:
+    assert exc.errors()[0]["loc"] == ("price",), exc.errors()
+else:
+    raise AssertionError("no ValidationError")
+""",
+    "sqlalchemy": """
+import greenlet
+from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, func, select
+engine = create_engine("sqlite://")
+meta = MetaData()
+t = Table("t", meta, Column("id", Integer, primary_key=True), Column("k", String),
+          Column("v", Integer))
+meta.create_all(engine)
+with engine.begin() as conn:
+    conn.execute(t.insert(), [{"k": "a", "v": 1}, {"k": "b", "v": 2}, {"k": "a", "v": 4}])
+    rows = conn.execute(select(t.c.k, func.sum(t.c.v)).group_by(t.c.k).order_by(t.c.k)).all()
+assert [tuple(r) for r in rows] == [("a", 5), ("b", 2)], rows
+assert greenlet.greenlet(lambda x: x * 2).switch(21) == 42
+""",
+    "lxml": """
+from lxml import etree
+doc = etree.fromstring("<r><i>1</i><i>2</i><i>4</i></r>")
+assert doc.xpath("sum(//i)") == 7.0
+xslt = etree.XSLT(etree.fromstring(
+    '<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">'
+    '<xsl:template match="/"><n><xsl:value-of select="count(//i)"/></n></xsl:template>'
+    '</xsl:stylesheet>'))
+assert str(xslt(doc)).strip().endswith("<n>3</n>"), str(xslt(doc))
+""",
+    "cryptography": """
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ed25519
+f = Fernet(Fernet.generate_key())
+assert f.decrypt(f.encrypt(b"secret")) == b"secret"
+h = hashes.Hash(hashes.SHA256()); h.update(b"abc")
+assert h.finalize().hex() == (
+    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+key = ed25519.Ed25519PrivateKey.generate()
+key.public_key().verify(key.sign(b"msg"), b"msg")
+""",
+    "jinja2": """
+import jinja2
+env = jinja2.Environment(autoescape=True)
+out = env.from_string("{% for u in users %}<b>{{ u|upper }}</b>{% endfor %}").render(
+    users=["x", "<y>"])
+assert out == "<b>X</b><b>&lt;Y&gt;</b>", out
+""",
+    "importlib.metadata.version": bench_env.METADATA_STEP,
+}
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def copy_stack(stack: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(stack, tmp_path / stack.name, symlinks=True))
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Relative path -> sha256 of every regular file (the slim journal folder left out)."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        if Path(dirpath) == root and JOURNAL_DIR in dirnames:
+            dirnames.remove(JOURNAL_DIR)
+        for name in filenames:
+            path = Path(dirpath, name)
+            if path.is_file() and not path.is_symlink():
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                out[path.relative_to(root).as_posix()] = digest
+    return out
+
+
+def record_problems(root: Path) -> list[str]:
+    """Every RECORD row inside the tree names an existing file with that sha256 and size."""
+    problems = []
+    records = sorted(root.glob("*.dist-info/RECORD"))
+    assert records
+    for record in records:
+        dist_info = record.parent.name
+        for row in csv.reader(io.StringIO(record.read_text(encoding="utf-8"), newline="")):
+            if not row:
+                continue
+            if len(row) != 3:
+                problems.append(f"{dist_info}: malformed row {row}")
+                continue
+            raw, hash_field, size = row
+            norm = posixpath.normpath(raw)
+            if norm == ".." or norm.startswith(("../", "/")):
+                continue  # console scripts and the like: outside the tree
+            path = root / norm
+            if not path.is_file():
+                problems.append(f"{dist_info}: {raw} does not exist")
+                continue
+            if not hash_field:
+                continue  # RECORD itself
+            data = path.read_bytes()
+            algorithm, _, digest = hash_field.partition("=")
+            actual = base64.urlsafe_b64encode(hashlib.new(algorithm, data).digest())
+            if actual.rstrip(b"=").decode() != digest.rstrip("="):
+                problems.append(f"{dist_info}: {raw} has another {algorithm}")
+            if size != str(len(data)):
+                problems.append(f"{dist_info}: {raw} is {len(data)} bytes, RECORD says {size}")
+    return problems
+
+
+def bytecode_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("__pycache__/*.pyc"))
+
+
+def slim_cli(tree: Path) -> dict[str, object]:
+    """``wheelfix slim --apply --format json TREE`` through click; the JSON report."""
+    result = CliRunner().invoke(
+        cli, ["slim", "--apply", "--no-config", "--format", "json", str(tree)]
+    )
+    assert result.exit_code in (0, 1), (result.exit_code, result.output, result.exception)
+    report: dict[str, object] = json.loads(result.stdout)
+    assert report["applied"] is True, report
+    assert report["exit_code"] == result.exit_code
+    return report
+
+
+def smoke_in_root(
+    rootfs: Path, tree: Path, steps: Mapping[str, str], expected: Mapping[str, str]
+) -> dict[str, str | None]:
+    """Copy ``tree`` to ROOTFS/opt/stack-test and run the steps with the root's python3."""
+    inside = rootfs / INSIDE
+    shutil.rmtree(inside, ignore_errors=True)  # left over from a killed run
+    try:
+        shutil.copytree(tree, inside, symlinks=True)
+        return bench_env.run_smoke(
+            [CHROOT, str(rootfs), "/usr/bin/python3"], steps, expected, env=ROOT_ENV
+        )
+    finally:
+        shutil.rmtree(inside, ignore_errors=True)
+        for cache in ("tmp/.cache/matplotlib", "tmp/.config/matplotlib"):
+            shutil.rmtree(rootfs / cache, ignore_errors=True)
+
+
+def describe(report: Mapping[str, object], before: int, after: int, pyc: int) -> str:
+    saved = 100 * (before - after) / before
+    return (
+        f"{before:,} -> {after:,} bytes on disk ({saved:.1f} % smaller; {pyc:,} bytes of "
+        f"that 'after' are __pycache__/*.pyc the import check wrote, which the tree did not "
+        f"have: {100 * (before - after + pyc) / before:.1f} % smaller without them); "
+        f"plan by category: {report['by_category']}"
+    )
+
+
+def slim_and_prove(
+    stack: Path, rootfs: Path, tmp_path: Path, steps: Mapping[str, str]
+) -> tuple[dict[str, object], int, int, int, list[str]]:
+    """Copy, slim, check RECORD and metadata, run the smoke workload in the root filesystem.
+
+    Returns the report, bytes before and after, bytecode bytes written, and the problems
+    that must fail the test once everything else has been looked at.
+    """
+    tree = copy_stack(stack, tmp_path)
+    versions = bench_env.installed_versions(tree)
+    assert versions == bench_env.installed_versions(stack)
+    before = disk_bytes(tree)
+    report = slim_cli(tree)
+    after = disk_bytes(tree)
+    pyc = bytecode_bytes(tree)
+    print(f"\n{stack.name}: {describe(report, before, after, pyc)}")
+    deferred = []
+    restored = report["restored"]
+    assert isinstance(restored, dict)
+    for dist, why in restored.items():
+        print(f"{stack.name}: the safety net restored {dist}: {why}")
+        deferred.append(f"slim had to restore {dist}: {why}")
+    assert report["before"] == before, report
+    assert not (tree / JOURNAL_DIR).exists()
+
+    problems = record_problems(tree)
+    assert not problems, "\n".join(problems[:30])
+    assert bench_env.installed_versions(tree) == versions, "a dist-info changed"
+
+    results = smoke_in_root(rootfs, tree, steps, versions)
+    failed = {step: error for step, error in results.items() if error is not None}
+    assert not failed, f"smoke workload failed in the root filesystem after slim: {failed}"
+    return report, before, after, pyc, deferred
+
+
+# -- tests -------------------------------------------------------------------------------------
+# The issue's target is 30 %. On the pinned 2026 stack (312 MiB, installed without
+# bytecode) the default categories reach 25.8 %: the wheels ship fewer tests than the ones
+# the target was set on, and 8 MiB of symbol tables sit in patchelf-modified libraries that
+# are zeroed rather than cut (bench/RESULTS.md). This gate keeps what we reach from
+# regressing; it does not claim the target.
+MIN_SCIENTIFIC_SAVING = 0.24
+
+
+def test_scientific_stack_slims_and_still_works(
+    scientific_stack: Path, rootfs: Path, tmp_path: Path
+) -> None:
+    report, before, after, pyc, deferred = slim_and_prove(
+        scientific_stack, rootfs, tmp_path, bench_env.SCIENTIFIC_SMOKE
+    )
+    if after > (1 - MIN_SCIENTIFIC_SAVING) * before:
+        deferred.append(
+            f"less than {MIN_SCIENTIFIC_SAVING:.0%} smaller: {describe(report, before, after, pyc)}"
+        )
+    assert not deferred, "\n".join(deferred)
+
+
+def test_web_stack_slims_and_still_works(web_stack: Path, rootfs: Path, tmp_path: Path) -> None:
+    report, before, after, _pyc, deferred = slim_and_prove(web_stack, rootfs, tmp_path, WEB_SMOKE)
+    assert after < before, report
+    assert not deferred, "\n".join(deferred)
+
+
+def test_interrupted_slim_is_rolled_back_byte_for_byte(web_stack: Path, tmp_path: Path) -> None:
+    tree = copy_stack(web_stack, tmp_path)
+    plan = slim(tree).plan
+    removals = {a.path for a in plan if a.kind == "remove"}
+    assert len(plan) > FAULT_AFTER and removals, "the web stack no longer gives this test work"
+    before = snapshot(tree)
+
+    env = {**os.environ, "WHEELFIX_FAULT_AFTER_CHANGES": str(FAULT_AFTER)}
+    env.pop("PYTHONPATH", None)
+    killed = subprocess.run(
+        [sys.executable, "-m", "wheelfix", "slim", "--apply", str(tree)],
+        capture_output=True, text=True, env=env, cwd=tmp_path, check=False, timeout=600,
+    )  # fmt: skip
+    assert killed.returncode == 137, (killed.returncode, killed.stdout, killed.stderr)
+    journals = [p for p in (tree / JOURNAL_DIR).iterdir() if p.is_dir()]
+    assert len(journals) == 1, journals
+    entries = (journals[0] / "journal.jsonl").read_text().splitlines()
+    assert len(entries) >= FAULT_AFTER, entries
+    during = snapshot(tree)
+    missing = set(before) - set(during)
+    assert missing, "the killed run removed nothing"
+    assert missing <= removals, missing - removals
+
+    assert recover(tree) is not None
+    assert not (tree / JOURNAL_DIR).exists()
+    after = snapshot(tree)
+    assert {path: after.get(path) for path in before} == before
+    extra = sorted(set(after) - set(before))
+    # The only files allowed to be new are the ones the import check compiled before the
+    # kill; they are reported (see the report of this test run), not part of the tree.
+    assert all("/__pycache__/" in f"/{p}" and p.endswith(".pyc") for p in extra), extra
+    if extra:
+        print(f"\n{len(extra)} __pycache__/*.pyc files the import check wrote remain, e.g. "
+              f"{extra[:3]}")  # fmt: skip
+
+    again = subprocess.run(
+        [sys.executable, "-m", "wheelfix", "slim", "--apply", "--format", "json", str(tree)],
+        capture_output=True, text=True, env={**env, "WHEELFIX_FAULT_AFTER_CHANGES": ""},
+        cwd=tmp_path, check=False, timeout=600,
+    )  # fmt: skip
+    assert again.returncode == 0, (again.stdout, again.stderr)
+    report = json.loads(again.stdout)
+    assert report["applied"] is True and not report["restored"], report
+    assert report["recovered"] is None, report
+    assert not (tree / JOURNAL_DIR).exists()
+    assert not record_problems(tree)
