@@ -126,17 +126,14 @@ def _b64(digest: bytes) -> str:
 
 
 def _slurp(path: str) -> tuple[bytes, os.stat_result]:
-    """A whole file with plain system calls: pathlib and buffered files cost more than the
-    read itself on thousands of small files (bench/RESULTS.md)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    try:
-        st = os.fstat(fd)
-        chunks = [os.read(fd, st.st_size + 1)]
-        while chunks[-1] and sum(map(len, chunks)) <= st.st_size:
-            chunks.append(os.read(fd, 1 << 26))
-        return b"".join(chunks), st
-    finally:
-        os.close(fd)
+    """A whole file, unbuffered and without following a symlink: pathlib and buffered
+    files cost more than the read itself on thousands of small files (bench/RESULTS.md)."""
+    with open(path, "rb", buffering=0, opener=_no_follow) as fh:
+        return fh.readall(), os.fstat(fh.fileno())
+
+
+def _no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW)
 
 
 def _read(root: str, rel: str, blacklisted: frozenset[str]) -> FileFacts:
