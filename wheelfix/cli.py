@@ -22,6 +22,7 @@ from wheelfix import __version__
 from wheelfix.audit import check as run_check
 from wheelfix.config import load_check_config
 from wheelfix.errors import UsageError, WheelfixError
+from wheelfix.findings import Severity
 from wheelfix.report import render_json
 from wheelfix.results import WheelResult
 from wheelfix.wheelfile import Limits
@@ -432,6 +433,100 @@ def slim_cmd(
 
             render_slim(result, _console())
         return result.exit_code
+
+    ctx.exit(_guard(ctx, run))
+
+
+_IMAGE_EPILOG = """\b
+Examples:
+  docker save myapp:latest -o myapp.tar && wheelfix image myapp.tar
+  wheelfix image --format json oci-layout-folder/
+  wheelfix image --lowest-efficiency 0.95 --highest-wasted-bytes 20M myapp.tar   # CI gate
+
+\b
+Inputs: a docker save archive (classic or OCI-style), an OCI image layout folder, or an OCI
+archive. Layers are streamed once; nothing is extracted to disk.
+Exit codes: 0 nothing at or above --fail-on; 1 findings (or a gate) at or above it;
+2 an input that cannot be read as an image; 4 internal error.
+"""
+
+
+@cli.command("image", epilog=_IMAGE_EPILOG)
+@click.argument("image", type=click.Path(path_type=Path))
+@click.option("--base-layers", type=click.IntRange(min=0), metavar="N",
+              help="The first N layers are the base image (default: history).")  # fmt: skip
+@click.option("--lowest-efficiency", type=click.FloatRange(0, 1), metavar="RATIO",
+              help="Gate: fail when final/written bytes is below RATIO (e.g. 0.95).")  # fmt: skip
+@click.option("--highest-wasted-bytes", metavar="SIZE",
+              help="Gate: fail when more than SIZE bytes are wasted (e.g. 20M).")  # fmt: skip
+@click.option("--highest-wasted-percent", type=click.FloatRange(0, 1), metavar="RATIO",
+              help="Gate: fail when wasted/written is above RATIO (e.g. 0.1).")  # fmt: skip
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]),
+              default="error", show_default=True)  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)  # fmt: skip
+@click.option("-v", "--verbose", count=True, help="Hints and the biggest entries per layer.")
+@click.pass_context
+def image_cmd(
+    ctx: click.Context,
+    image: Path,
+    base_layers: int | None,
+    lowest_efficiency: float | None,
+    highest_wasted_bytes: str | None,
+    highest_wasted_percent: float | None,
+    fail_on: str,
+    fmt: str,
+    verbose: int,
+) -> None:
+    """Audit a container image: layers, wasted bytes, the Python environment inside."""
+    from wheelfix.image import analyze_image
+
+    def run() -> int:
+        report = analyze_image(
+            image, base_layers=base_layers, lowest_efficiency=lowest_efficiency,
+            highest_wasted_bytes=_parse_size(highest_wasted_bytes) if highest_wasted_bytes
+            else None, highest_wasted_percent=highest_wasted_percent,
+            fail_on=None if fail_on == "never" else Severity.parse(fail_on),
+        )  # fmt: skip
+        if fmt == "json":
+            click.echo(json.dumps(report.to_json(), indent=2))
+        else:
+            from wheelfix.report import render_image
+
+            render_image(report, _console(), verbose=verbose)
+        return report.exit_code
+
+    ctx.exit(_guard(ctx, run))
+
+
+@cli.command("dockerfile")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--wheelhouse", type=click.Path(path_type=Path, file_okay=False),
+              help="Wheels the image installs (checks an Alpine base).")  # fmt: skip
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]),
+              default="error", show_default=True)  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)  # fmt: skip
+@click.option("-v", "--verbose", count=True, help="Show each finding's hint.")
+@click.pass_context
+def dockerfile_cmd(
+    ctx: click.Context, path: Path, wheelhouse: Path | None, fail_on: str, fmt: str, verbose: int
+) -> None:
+    """Read a Dockerfile for the size lessons before anything is built (codes WF8xx)."""
+    from wheelfix.dockerfile import analyze_dockerfile
+
+    def run() -> int:
+        report = analyze_dockerfile(
+            path, wheelhouse=wheelhouse,
+            fail_on=None if fail_on == "never" else Severity.parse(fail_on),
+        )  # fmt: skip
+        if fmt == "json":
+            click.echo(json.dumps(report.to_json(), indent=2))
+        else:
+            from wheelfix.report import render_dockerfile
+
+            render_dockerfile(report, _console(), verbose=verbose)
+        return report.exit_code
 
     ctx.exit(_guard(ctx, run))
 

@@ -303,6 +303,53 @@ class Check(enum.Enum):
         "files no RECORD lists cannot be verified or uninstalled; reinstall or remove them",
     )  # fmt: skip
 
+    # --- WF7xx: container images -----------------------------------------------------------
+    WASTED_BYTES = (
+        "WF701", "wasted-bytes", Severity.WARNING,
+        "delete files in the same RUN that creates them; a later RUN only adds a whiteout",
+    )  # fmt: skip
+    PACKAGE_CACHE = (
+        "WF702", "package-cache", Severity.WARNING,
+        "pip install --no-cache-dir (or PIP_NO_CACHE_DIR=1); apt: rm -rf /var/lib/apt/lists/*",
+    )  # fmt: skip
+    CONTEXT_LEFTOVERS = (
+        "WF703", "build-context-leftovers", Severity.WARNING,
+        "add .git, venvs, notebooks and IDE folders to .dockerignore",
+    )  # fmt: skip
+    BUILD_TOOLS = (
+        "WF704", "build-tools-in-image", Severity.WARNING,
+        "compile in a builder stage; install only runtime packages in the final one",
+    )  # fmt: skip
+    IMAGE_GATE = (
+        "WF705", "image-efficiency-gate", Severity.ERROR,
+        "reduce wasted bytes, or relax --lowest-efficiency / --highest-wasted-*",
+    )  # fmt: skip
+    # --- WF8xx: Dockerfiles -----------------------------------------------------------------
+    COPY_WHOLE_CONTEXT = (
+        "WF801", "copy-context-without-dockerignore", Severity.WARNING,
+        "add a .dockerignore (.git, venvs, notebooks, IDE folders) or COPY only what you need",
+    )  # fmt: skip
+    FULL_BASE_IMAGE = (
+        "WF802", "full-python-base", Severity.INFO,
+        "use python:X.Y-slim (Debian, glibc) for the runtime stage",
+    )  # fmt: skip
+    PIP_CACHE = (
+        "WF803", "pip-cache-kept", Severity.WARNING,
+        "pip install --no-cache-dir, or ENV PIP_NO_CACHE_DIR=1",
+    )  # fmt: skip
+    LATE_CLEANUP = (
+        "WF804", "cleanup-in-later-run", Severity.WARNING,
+        "delete in the same RUN that creates the files",
+    )  # fmt: skip
+    BUILD_TOOLS_FINAL_STAGE = (
+        "WF805", "build-tools-in-final-stage", Severity.WARNING,
+        "install compilers and -dev packages in a builder stage; copy wheels to the runner",
+    )  # fmt: skip
+    ALPINE_MANYLINUX = (
+        "WF806", "alpine-with-manylinux-wheels", Severity.ERROR,
+        "use a Debian-based (-slim) image, or provide musllinux wheels",
+    )  # fmt: skip
+
     def __init__(self, code: str, slug: str, severity: Severity, hint: str) -> None:
         self.code = code
         self.slug = slug

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from wheelfix.findings import Severity
+from wheelfix.findings import Finding, Severity
 from wheelfix.results import CheckReport, WheelResult
 from wheelfix.units import human, percent
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from wheelfix.dockerfile import DockerfileReport
+    from wheelfix.image import ImageReport
     from wheelfix.repair import RepairReport
     from wheelfix.scan import EnvReport
     from wheelfix.slim import SlimResult
@@ -212,3 +215,57 @@ def render_slim(result: SlimResult, console: Console) -> None:
         console.print(f"  [yellow]left alone[/] {escape(dist)}: no RECORD")
     if not result.applied:
         console.print("dry run: nothing changed (use --apply)")
+
+
+def _print_findings(console: Console, findings: Iterable[Finding], *, verbose: int) -> None:
+    from rich.markup import escape
+
+    for f in findings:
+        where = f"{escape(f.path)}: " if f.path else ""
+        console.print(
+            f"  [{_STYLE[f.level]}]{f.level.label:<7}[/] [bold]{f.code}[/] {f.name}  "
+            f"{where}{escape(f.message)}"
+        )
+        if verbose:
+            console.print(f"          [dim]hint: {escape(f.hint)}[/]")
+
+
+def render_image(report: ImageReport, console: Console, *, verbose: int = 0) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    console.print(
+        f"[bold]{escape(report.name)}[/] ({escape(report.path)}): {human(report.final)} in "
+        f"{len(report.layers)} layers, libc {report.libc or 'unknown'}; "
+        f"wasted {human(report.wasted)}, efficiency {report.efficiency:.1%}; "
+        f"base {human(report.base_bytes)}, application {human(report.app_bytes)}"
+    )
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for col in ("#", "size", "compressed", "+", "~", "-", "instruction"):
+        table.add_column(col, justify="left" if col == "instruction" else "right",
+                         overflow="fold")  # fmt: skip
+    for layer in report.layers:
+        table.add_row(
+            f"{layer.index}{' (base)' if layer.base else ''}", human(layer.uncompressed),
+            human(layer.compressed), str(layer.added), str(layer.changed), str(layer.removed),
+            escape(layer.instruction),
+        )  # fmt: skip
+    console.print(table)
+    if verbose:
+        for layer in report.layers:
+            for path, size in layer.biggest:
+                console.print(f"  layer {layer.index}: {human(size):>10}  /{escape(path)}")
+    if report.environments:
+        console.print("Python environments: " + ", ".join(escape(e) for e in report.environments))
+    _print_findings(console, report.findings, verbose=verbose)
+
+
+def render_dockerfile(report: DockerfileReport, console: Console, *, verbose: int = 0) -> None:
+    from rich.markup import escape
+
+    count = len(report.findings)
+    console.print(
+        f"{escape(report.path)}: {report.stages} stage{'s' if report.stages != 1 else ''}, "
+        f"{count} finding{'s' if count != 1 else ''}"
+    )
+    _print_findings(console, report.findings, verbose=verbose)

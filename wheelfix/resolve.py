@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from wheelfix.elf import CorruptElfError, ElfInfo, is_elf, parse_elf
 
@@ -142,7 +143,20 @@ class HostLibraries:
         return candidate, info
 
 
-def _expand(entries: tuple[str, ...], origin: Location, host: HostLibraries) -> list[Location]:
+class LibrarySource(Protocol):
+    """Where libraries outside the wheel live: this host, or another filesystem (an image)."""
+
+    root: str
+
+    @property
+    def env_dirs(self) -> list[str]: ...
+
+    def system_dirs(self, libc: str | None) -> list[str]: ...
+
+    def find(self, soname: str, directory: str, like: ElfInfo) -> tuple[str, ElfInfo] | None: ...
+
+
+def _expand(entries: tuple[str, ...], origin: Location, host: LibrarySource) -> list[Location]:
     out: list[Location] = []
     for entry in entries:
         if _ORIGIN_RE.search(entry):
@@ -165,7 +179,7 @@ def resolve_tree(
     root_path: str,
     root: ElfInfo,
     wheel_elves: Mapping[str, ElfInfo],
-    host: HostLibraries,
+    host: LibrarySource,
     *,
     libc: str | None,
 ) -> LibraryTree:
@@ -208,7 +222,7 @@ def _find(
     search: list[Location],
     like: ElfInfo,
     wheel_elves: Mapping[str, ElfInfo],
-    host: HostLibraries,
+    host: LibrarySource,
 ) -> Library:
     for loc in search:
         if loc.in_wheel:
