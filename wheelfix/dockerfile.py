@@ -166,7 +166,9 @@ def analyze_dockerfile(
                 if target.rstrip("/").startswith(prefix.rstrip("/")):
                     created.setdefault(prefix, ins.line)
         elif ins.keyword == "RUN":
-            for command in _commands(ins.arguments):
+            # RUN --mount=... --network=...: BuildKit flags come before the command.
+            arguments = re.sub(r"^(\s*--[a-z-]+=\S+)+\s*", "", ins.arguments)
+            for command in _commands(arguments):
                 findings += _run_findings(name, ins, command, final, pip_cache_off, created)
     return DockerfileReport(
         path=name, stages=stages,

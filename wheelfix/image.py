@@ -392,7 +392,7 @@ def _inspect(
 ) -> None:
     """Keep what the analysis needs of one file: ELF facts, or the text of a few files."""
     wants_text = member.size <= _TEXT_LIMIT and _TEXT_FILES.match(name) is not None
-    if member.size < 4 or (member.size > _ELF_LIMIT and not wants_text):
+    if (member.size < 4 or member.size > _ELF_LIMIT) and not wants_text:
         return
     fh = tar.extractfile(member)
     if fh is None:
