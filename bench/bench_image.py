@@ -126,8 +126,9 @@ def floor(archive: Path) -> float:
 
 def dive_formula(archive: Path) -> tuple[float, int]:
     """dive's published efficiency: per path, the smallest version over the sum of all
-    versions (a whiteout counts the size it removes); wasted = the sum of all versions of
-    every path seen more than once. Our own reading of it, not dive's code."""
+    versions (a folder whiteout counts the bytes it removes, a file whiteout nothing);
+    wasted = the sum of all versions of every path seen more than once. Our own reading of
+    its documented behaviour, not dive's code."""
     cumulative: dict[str, int] = defaultdict(int)
     smallest: dict[str, int] = {}
     seen: dict[str, int] = defaultdict(int)
@@ -145,11 +146,12 @@ def dive_formula(archive: Path) -> tuple[float, int]:
                         folder = path.rsplit("/", 1)[0] if "/" in path else ""
                         target = folder if base == ".wh..wh..opq" else (
                             f"{folder}/{base[4:]}" if folder else base[4:])  # fmt: skip
-                        removed = sum(s for p, s in current.items()
-                                      if p == target or p.startswith(target + "/"))  # fmt: skip
-                        for p in [p for p in current if p == target or p.startswith(target + "/")]:
-                            del current[p]
-                        size = removed
+                        inside = [p for p in current if p.startswith(target + "/")]
+                        # dive sums the removed bytes for a folder whiteout; a file whiteout
+                        # counts nothing.
+                        size = sum(current[p] for p in inside)
+                        for p in [*inside, target]:
+                            current.pop(p, None)
                         path = target
                     elif member.isfile():
                         size = member.size

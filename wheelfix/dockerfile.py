@@ -124,8 +124,10 @@ def analyze_dockerfile(
     path: str | Path,
     *,
     wheelhouse: str | Path | None = None,
-    fail_on: Severity | None = Severity.ERROR,
+    fail_on: Severity | str | None = Severity.ERROR,
 ) -> DockerfileReport:
+    if isinstance(fail_on, str):
+        fail_on = None if fail_on == "never" else Severity.parse(fail_on)
     dockerfile = Path(path)
     try:
         text = dockerfile.read_text(encoding="utf-8")
@@ -146,7 +148,8 @@ def analyze_dockerfile(
         if ins.keyword == "FROM":
             created.clear()  # layers of another stage never reach this one
             pip_cache_off = False
-            image = _words(ins.arguments)[0] if ins.arguments else ""
+            words = [w for w in _words(ins.arguments) if not w.startswith("--")]
+            image = words[0] if words else ""
             findings += _base_findings(name, ins, image, final, wheelhouse)
         elif ins.keyword in ("COPY", "ADD"):
             args = [w for w in _words(ins.arguments) if not w.startswith("--")]
@@ -168,8 +171,12 @@ def analyze_dockerfile(
         elif ins.keyword == "RUN":
             # RUN --mount=... --network=...: BuildKit flags come before the command.
             arguments = re.sub(r"^(\s*--[a-z-]+=\S+)+\s*", "", ins.arguments)
+            # A cache mount on pip's cache keeps it out of the layer by design.
+            cached = bool(re.search(r"--mount=\S*type=cache\S*\.cache/pip", ins.arguments))
             for command in _commands(arguments):
-                findings += _run_findings(name, ins, command, final, pip_cache_off, created)
+                findings += _run_findings(
+                    name, ins, command, final, pip_cache_off or cached, created
+                )
     return DockerfileReport(
         path=name, stages=stages,
         findings=tuple(sorted(findings, key=lambda f: (-f.level, f.code, f.path or ""))),
@@ -206,12 +213,14 @@ def _base_findings(
             f"use python:{tag.split('-')[0]}-slim for the runtime stage",
         ))  # fmt: skip
     if "alpine" in image and wheelhouse is not None:
+        if not Path(wheelhouse).is_dir():
+            raise UsageError(f"{wheelhouse}: --wheelhouse is not a folder")
         manylinux_only = _manylinux_only(Path(wheelhouse))
         if manylinux_only:
             out.append(_finding(
                 Check.ALPINE_MANYLINUX, name, ins.line,
                 f"FROM {image} is musl-based, but {', '.join(manylinux_only[:5])} "
-                "only have manylinux (glibc) wheels here: pip there will compile them from "
+                "have only manylinux (glibc) wheels here: pip there will compile them from "
                 "source or fail",
             ))  # fmt: skip
     return out

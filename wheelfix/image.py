@@ -37,7 +37,7 @@ from wheelfix.findings import Check, Finding, Severity
 from wheelfix.policy import blacklisted_symbols
 from wheelfix.resolve import LIBPYTHON_RE, resolve_tree
 from wheelfix.results import SCHEMA_VERSION
-from wheelfix.units import human, percent
+from wheelfix.units import human
 
 __all__ = ["ImageReport", "InvalidImageError", "analyze_image"]
 
@@ -317,8 +317,12 @@ def _supersede(state: _State, path: str, by: int, how: str) -> None:
 
 
 def _remove_tree(state: _State, path: str, by: int) -> int:
+    """A whiteout hides what *lower* layers wrote; entries of its own layer stay."""
     prefix = path + "/" if path else ""
-    doomed = [p for p in state.nodes if p == path or p.startswith(prefix)]
+    doomed = [
+        p for p, n in state.nodes.items()
+        if (p == path or p.startswith(prefix)) and n.layer < by
+    ]  # fmt: skip
     for p in doomed:
         _supersede(state, p, by, "removed")
     return len(doomed)
@@ -348,6 +352,9 @@ def _read_layer(
                     continue
                 existed = name in state.nodes and state.nodes[name].kind != "dir"
                 if member.isdir():
+                    if existed:  # a file (or link) replaced by a folder
+                        _supersede(state, name, index, "overwritten")
+                        changed += 1
                     state.nodes.setdefault(name, _Node(0, index, "dir"))
                     continue
                 if existed:
@@ -366,7 +373,7 @@ def _read_layer(
                     total += size
                     if total > limit:
                         raise InvalidImageError(
-                            f"{source.path}: layers expand beyond the limit of {limit} bytes"
+                            f"{source.path}: a layer expands beyond the limit of {limit} bytes"
                         )
                     state.written += size
                     state.nodes[name] = _Node(size, index, "file")
@@ -483,10 +490,12 @@ def analyze_image(
     lowest_efficiency: float | None = None,
     highest_wasted_bytes: int | None = None,
     highest_wasted_percent: float | None = None,
-    fail_on: Severity | None = Severity.ERROR,
+    fail_on: Severity | str | None = Severity.ERROR,
     limit: int = 64 << 30,
 ) -> ImageReport:
     """Read an image once and report on it. Raises InvalidImageError for unreadable input."""
+    if isinstance(fail_on, str):
+        fail_on = None if fail_on == "never" else Severity.parse(fail_on)
     image = Path(path)
     if not image.exists():
         raise InvalidImageError(f"{image}: no such file or folder")
@@ -553,7 +562,9 @@ def _guess_base_layers(config: dict[str, Any], starts: list[int]) -> int:
 
 
 def _short(instruction: str) -> str:
-    text = instruction.replace("/bin/sh -c #(nop) ", "").replace("/bin/sh -c ", "RUN ")
+    text = instruction.removesuffix("# buildkit").strip()
+    text = text.replace("/bin/sh -c #(nop) ", "")
+    text = text.replace("RUN /bin/sh -c ", "RUN ").replace("/bin/sh -c ", "RUN ")
     text = " ".join(text.split())
     return text if len(text) <= 120 else text[:117] + "..."
 
@@ -567,7 +578,8 @@ def _waste_findings(state: _State, layers: list[LayerInfo]) -> list[Finding]:
         later = layers[by].instruction if by < len(layers) else "?"
         out.append(Finding(
             check=Check.WASTED_BYTES, path="/" + examples[0], bytes=size,
-            message=f"{human(size)} in {files} files added by layer {wrote} ({first}) and {how} "
+            message=f"{human(size)} in {files} file{'s' if files != 1 else ''} added by layer "
+            f"{wrote} ({first}) and {how} "
             f"by layer {by} ({later}), e.g. {', '.join('/' + e for e in examples)}: the bytes stay "
             f"in layer "
             f"{wrote}",
@@ -630,9 +642,15 @@ def _leftover_findings(state: _State) -> list[Finding]:
     caches: dict[str, int] = defaultdict(int)
     context: dict[str, int] = defaultdict(int)
     # A virtual environment is a folder with pyvenv.cfg (the stdlib's venv module is not).
+    # Only one that sits beside project files was copied with the build context; a venv
+    # made on purpose in the image (/opt/venv) is not a leftover.
+    markers = ("requirements.txt", "pyproject.toml", "setup.py", "Dockerfile", ".git")
     venvs = [
         posixpath.dirname(p) for p, n in state.nodes.items()
-        if p.endswith("/pyvenv.cfg") and n.kind == "file" and not p.startswith("usr/")
+        if p.endswith("/pyvenv.cfg") and n.kind == "file" and any(
+            posixpath.join(posixpath.dirname(posixpath.dirname(p)), m) in state.nodes
+            for m in markers
+        )
     ]  # fmt: skip
     for path, node in state.nodes.items():
         if node.kind != "file":
@@ -705,5 +723,5 @@ def _gate_findings(
     if highest_wasted_bytes is not None and wasted > highest_wasted_bytes:
         problems.append(f"{human(wasted)} wasted is above {human(highest_wasted_bytes)}")
     if highest_wasted_percent is not None and written and wasted / written > highest_wasted_percent:
-        problems.append(f"{percent(wasted, written)} wasted is above {highest_wasted_percent:.0%}")
+        problems.append(f"{wasted / written:.2%} wasted is above {highest_wasted_percent:.2%}")
     return [Finding(check=Check.IMAGE_GATE, message=p, bytes=wasted) for p in problems]

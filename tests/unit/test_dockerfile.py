@@ -99,3 +99,11 @@ def test_copying_the_wheelhouse_then_deleting_it_later_wastes_it(tmp_path: Path)
         "RUN pip install --no-cache-dir --no-index /wheelhouse/*.whl && rm -rf /wheelhouse\n"
     )
     assert codes_by_line(write(tmp_path, text)) == {("WF804", 3)}
+
+
+def test_buildkit_cache_mount_and_platform_flag(tmp_path: Path) -> None:
+    text = (
+        "FROM --platform=linux/amd64 python:3.11\n"
+        "RUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt\n"
+    )
+    assert codes_by_line(write(tmp_path, text)) == {("WF802", 1)}

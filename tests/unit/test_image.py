@@ -173,6 +173,8 @@ def test_leftovers_caches_and_build_tools(tmp_path: Path) -> None:
         [
             [
                 ("app/.git/HEAD", b"ref: refs/heads/main\n"),
+                ("app/requirements.txt", b"pyyaml\n"),
+                ("opt/venv/pyvenv.cfg", b"home = /usr/bin\n"),
                 ("app/env/pyvenv.cfg", b"home = /usr\n"),
                 ("app/env/lib/x.py", b"x" * 10),
                 ("root/.cache/pip/http/blob", b"c" * 1000),
@@ -184,6 +186,7 @@ def test_leftovers_caches_and_build_tools(tmp_path: Path) -> None:
     codes = {(f.code, f.path) for f in analyze_image(image).findings}
     assert ("WF703", "/app/.git") in codes
     assert ("WF703", "/app/env") in codes
+    assert not any(path and path.startswith("/opt/venv") for _, path in codes)  # made on purpose
     assert not any(path and path.startswith("/usr/lib/python3.11/venv") for _, path in codes)
     assert ("WF702", "/root/.cache/pip") in codes
     assert ("WF704", "/var/lib/dpkg/status") in codes
@@ -306,3 +309,18 @@ def test_invalid_digest_in_index(tmp_path: Path) -> None:
     (folder / "index.json").write_text(json.dumps({"manifests": [{"digest": "sha256:../../x"}]}))
     with pytest.raises(InvalidImageError, match="invalid digest"):
         analyze_image(folder)
+
+
+def test_opaque_whiteout_keeps_its_own_layers_entries(tmp_path: Path) -> None:
+    image = docker_save(
+        tmp_path / "i.tar",
+        [[("d/x", b"x" * 10)], [("d/z", b"z" * 5), ("d/.wh..wh..opq", b"")]],
+    )
+    report = analyze_image(image)
+    assert (report.final, report.wasted) == (5, 10)
+
+
+def test_file_replaced_by_a_folder(tmp_path: Path) -> None:
+    image = docker_save(tmp_path / "i.tar", [[("p", b"p" * 40)], [("p", ("dir",)), ("p/q", b"q")]])
+    report = analyze_image(image)
+    assert (report.final, report.wasted) == (1, 40)
