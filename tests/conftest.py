@@ -16,7 +16,7 @@ from wheelmaker import Files, MakeWheel, build_wheel
 
 # Expensive, session-wide fixtures (sample builds, the runner root filesystem, a wheel
 # compiled from a PyPI sdist) live in tests/expensive.py.
-pytest_plugins = ["expensive"]
+pytest_plugins = ["expensive", "images"]
 
 REPO = Path(__file__).resolve().parents[1]
 ELF_FIXTURES = Path(__file__).resolve().parent / "unit" / "elf_fixtures"
