@@ -272,8 +272,7 @@ def check(
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    if isinstance(fail_on, str):
-        fail_on = None if fail_on == "never" else _parse_severity(fail_on)
+    fail_on = Severity.gate(fail_on)
     validate_target(target)
     options = CheckOptions(
         target=target,
@@ -303,10 +302,3 @@ def check(
             if on_result is not None:
                 on_result(result)
     return CheckReport(results=tuple(results), fail_on=fail_on)
-
-
-def _parse_severity(text: str) -> Severity:
-    try:
-        return Severity.parse(text)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None

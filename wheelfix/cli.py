@@ -486,7 +486,7 @@ def image_cmd(
             image, base_layers=base_layers, lowest_efficiency=lowest_efficiency,
             highest_wasted_bytes=_parse_size(highest_wasted_bytes) if highest_wasted_bytes
             else None, highest_wasted_percent=highest_wasted_percent,
-            fail_on=None if fail_on == "never" else Severity.parse(fail_on),
+            fail_on=Severity.gate(fail_on),
         )  # fmt: skip
         if fmt == "json":
             click.echo(json.dumps(report.to_json(), indent=2))
@@ -518,7 +518,7 @@ def dockerfile_cmd(
     def run() -> int:
         report = analyze_dockerfile(
             path, wheelhouse=wheelhouse,
-            fail_on=None if fail_on == "never" else Severity.parse(fail_on),
+            fail_on=Severity.gate(fail_on),
         )  # fmt: skip
         if fmt == "json":
             click.echo(json.dumps(report.to_json(), indent=2))

@@ -126,8 +126,7 @@ def analyze_dockerfile(
     wheelhouse: str | Path | None = None,
     fail_on: Severity | str | None = Severity.ERROR,
 ) -> DockerfileReport:
-    if isinstance(fail_on, str):
-        fail_on = None if fail_on == "never" else Severity.parse(fail_on)
+    fail_on = Severity.gate(fail_on)
     dockerfile = Path(path)
     try:
         text = dockerfile.read_text(encoding="utf-8")

@@ -24,6 +24,22 @@ class Severity(enum.IntEnum):
         return self.name.lower()
 
     @classmethod
+    def gate(cls, value: Severity | str | None) -> Severity | None:
+        """A ``--fail-on`` value: a severity, its name, or ``"never"``/``None`` (no gate).
+
+        Raises :class:`~wheelfix.UsageError` for anything else."""
+        if value is None or isinstance(value, Severity):
+            return value
+        if value.strip().lower() == "never":
+            return None
+        try:
+            return cls.parse(value)
+        except ValueError as exc:
+            from wheelfix.errors import UsageError  # noqa: PLC0415 - errors imports nothing back
+
+            raise UsageError(str(exc)) from None
+
+    @classmethod
     def parse(cls, text: str) -> Severity:
         try:
             return cls[text.strip().upper()]

@@ -494,8 +494,7 @@ def analyze_image(
     limit: int = 64 << 30,
 ) -> ImageReport:
     """Read an image once and report on it. Raises InvalidImageError for unreadable input."""
-    if isinstance(fail_on, str):
-        fail_on = None if fail_on == "never" else Severity.parse(fail_on)
+    fail_on = Severity.gate(fail_on)
     image = Path(path)
     if not image.exists():
         raise InvalidImageError(f"{image}: no such file or folder")

@@ -25,7 +25,6 @@ from wheelfix.categories import Category, classify
 from wheelfix.checks.platform import extension_module_name, interest_for
 from wheelfix.elf import ELF_MAGIC, CorruptElfError, ElfInfo, parse_elf, read_layout
 from wheelfix.env import Distribution, Environment, default_site_packages, read_environment
-from wheelfix.errors import UsageError
 from wheelfix.findings import Check, Finding, Severity
 from wheelfix.policy import blacklisted_symbols
 from wheelfix.resolve import LIBPYTHON_RE, HostLibraries, resolve_tree
@@ -363,11 +362,7 @@ def scan(
 ) -> EnvReport:
     """Scan an installed environment (default: this interpreter's site-packages)."""
     root = Path(path) if path is not None else default_site_packages()
-    if isinstance(fail_on, str):
-        try:
-            fail_on = None if fail_on == "never" else Severity.parse(fail_on)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
+    fail_on = Severity.gate(fail_on)
     env = read_environment(root)
     facts = read_facts(env, threads=threads, on_file=on_file)
     return scan_environment(env, facts, fail_on=fail_on)
