@@ -18,6 +18,7 @@ from typing import Any
 import jsonschema
 import pytest
 from click.testing import CliRunner
+from images import BuiltImage
 
 from wheelfix.cli import cli
 from wheelfix.dockerfile import analyze_dockerfile
@@ -27,7 +28,6 @@ from wheelfix.results import SCHEMA_VERSION
 REPO = Path(__file__).resolve().parents[2]
 NAMES = ("image", "dockerfile")
 CHECK_SCHEMA = REPO / "docs" / "schema" / "check.schema.json"
-NAIVE_ARCHIVES = sorted((REPO / ".cache" / "images").glob("naive-*/docker-archive.tar"))
 
 Document = dict[str, Any]
 
@@ -182,13 +182,9 @@ def test_tiny_image_document_validates(image_document: Document) -> None:
     assert (finding["code"], finding["path"], finding["bytes"]) == ("WF701", "/app/a.txt", 10)
 
 
-@pytest.mark.skipif(
-    not NAIVE_ARCHIVES,
-    reason="no .cache/images/naive-*/docker-archive.tar: the image fixtures (tests/images.py) "
-    "have not built the naive image on this machine",
-)
-def test_naive_image_document_validates() -> None:
-    document = _round_trip(analyze_image(NAIVE_ARCHIVES[-1]).to_json())
+@pytest.mark.slow
+def test_naive_image_document_validates(naive_image: BuiltImage) -> None:
+    document = _round_trip(analyze_image(naive_image.docker_archive).to_json())
     assert _errors("image", document) == []
     assert document["wasted"] > 0
     codes = {f["code"] for f in document["findings"]}
