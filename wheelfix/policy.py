@@ -213,13 +213,6 @@ def policies_for(libc: Libc, arch: str, musl_base: str | None = None) -> PolicyS
     return PolicySet(libc, arch, policies)
 
 
-def known_arches(libc: Libc) -> frozenset[str]:
-    arches: set[str] = set()
-    for raw in _raw_policies(libc):
-        arches.update(_field(raw, "symbol_versions", dict))
-    return frozenset(arches)
-
-
 @functools.cache
 def blacklisted_symbols() -> frozenset[str]:
     """Every symbol name any policy forbids: the names whose binding the ELF reader reports."""

@@ -15,13 +15,13 @@ import os
 import platform
 import posixpath
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from wheelfix import __version__
-from wheelfix.categories import Category, classify
+from wheelfix.categories import classify
 from wheelfix.checks.platform import extension_module_name, interest_for
 from wheelfix.elf import ELF_MAGIC, CorruptElfError, ElfInfo, parse_elf, read_layout
 from wheelfix.env import Distribution, Environment, default_site_packages, read_environment
@@ -366,7 +366,3 @@ def scan(
     env = read_environment(root)
     facts = read_facts(env, threads=threads, on_file=on_file)
     return scan_environment(env, facts, fail_on=fail_on)
-
-
-def category_names(categories: Iterable[Category]) -> list[str]:
-    return sorted(c.value for c in categories)
