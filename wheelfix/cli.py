@@ -499,7 +499,20 @@ def image_cmd(
     ctx.exit(_guard(ctx, run))
 
 
-@cli.command("dockerfile")
+_DOCKERFILE_EPILOG = """\b
+Examples:
+  wheelfix dockerfile Dockerfile
+  wheelfix dockerfile --wheelhouse wheelhouse/ docker/alpine.Dockerfile   # the Alpine question
+  wheelfix dockerfile --format json --fail-on warning Dockerfile          # CI gate
+
+\b
+Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 the file cannot
+be read (or --wheelhouse is not a folder); 4 internal error. Codes WF801-WF806 are
+explained in docs/checks.md.
+"""
+
+
+@cli.command("dockerfile", epilog=_DOCKERFILE_EPILOG)
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--wheelhouse", type=click.Path(path_type=Path, file_okay=False),
               help="Wheels the image installs (checks an Alpine base).")  # fmt: skip
