@@ -34,7 +34,14 @@ from wheelfix.policy import Libc, parse_platform_tag, policies_for
 from wheelfix.prune import apply_plan, parse_categories, plan_prune
 from wheelfix.resolve import LIBPYTHON_RE
 from wheelfix.results import SCHEMA_VERSION, WheelResult
-from wheelfix.rewrite import atomic_write_wheel, iter_files, retag, unpack, write_record
+from wheelfix.rewrite import (
+    atomic_write_wheel,
+    check_target,
+    iter_files,
+    retag,
+    unpack,
+    write_record,
+)
 from wheelfix.runner import RunnerProof, prove_in_root
 from wheelfix.strip import StripLevel, strip_elf
 from wheelfix.tools import Auditwheel
@@ -249,21 +256,33 @@ def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
         write_record(work, dist_info)
         parse_name(filename, filename)  # never write under a name we did not validate
         out = out_dir / filename
-        size_out = atomic_write_wheel(work, dist_info, out, force=options.force)
-    result = RepairResult(
-        input=str(path),
-        output=str(out),
-        size_in=path.stat().st_size,
-        size_out=size_out,
-        tag_in=tags.claimed,
-        tag_out=parse_name(filename, filename).platforms,
-        auditwheel=ran_auditwheel,
-        grafted=grafted,
-        stripped=stripped,
-        strip_skipped=skipped,
-        pruned={i.path: i.size for i in plan},
-    )
-    return _verify(result, out, options)
+        check_target(out, force=options.force)
+        # Written and verified under a private folder beside the target, then renamed: a
+        # repair that fails verification leaves the target exactly as it was.
+        staging = Path(tempfile.mkdtemp(prefix=".wheelfix-", dir=out_dir))
+        try:
+            staged = staging / filename
+            size_out = atomic_write_wheel(work, dist_info, staged, force=True)
+            result = RepairResult(
+                input=str(path),
+                output=str(out),
+                size_in=path.stat().st_size,
+                size_out=size_out,
+                tag_in=tags.claimed,
+                tag_out=parse_name(filename, filename).platforms,
+                auditwheel=ran_auditwheel,
+                grafted=grafted,
+                stripped=stripped,
+                strip_skipped=skipped,
+                pruned={i.path: i.size for i in plan},
+            )
+            result = _verify(result, staged, options)
+            if result.error is None:
+                check_target(out, force=options.force)  # another run may have written it
+                staged.replace(out)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return result
 
 
 def _graft(
@@ -350,7 +369,7 @@ def _verify(result: RepairResult, out: Path, options: RepairOptions) -> RepairRe
             raise
     if not problems and (proof is None or proof.ok):
         return dataclasses.replace(result, remaining=post_findings, proof=proof)
-    out.unlink(missing_ok=True)  # a failed repair writes nothing
+    out.unlink(missing_ok=True)  # the staged copy: a failed repair writes nothing
     reasons = [f"{f.code} {f.path}: {f.message}" for f in problems]
     if proof is not None and not proof.ok:
         reasons.append(f"runner proof failed: {proof.detail}")

@@ -23,8 +23,10 @@ from wheelfix.wheelfile import WheelArchive
 
 __all__ = [
     "atomic_write_wheel",
+    "check_target",
     "iter_files",
     "pack",
+    "retag",
     "source_date_epoch",
     "unpack",
     "write_record",
@@ -115,14 +117,19 @@ def pack(root: Path, dist_info: str, fh: io.BufferedWriter | io.BytesIO, *, leve
             zf.writestr(info, path.read_bytes(), compresslevel=level)
 
 
-def atomic_write_wheel(
-    root: Path, dist_info: str, out: Path, *, force: bool, level: int = 6
-) -> int:
-    """Pack ``root`` into ``out`` atomically; return its size. Never follows a symlink."""
+def check_target(out: Path, *, force: bool) -> None:
+    """Refuse a symlink always, and an existing file unless ``force``."""
     if out.is_symlink():
         raise UsageError(f"{out}: is a symbolic link; refusing to write through it")
     if out.exists() and not force:
         raise UsageError(f"{out}: already exists (use --force to overwrite)")
+
+
+def atomic_write_wheel(
+    root: Path, dist_info: str, out: Path, *, force: bool, level: int = 6
+) -> int:
+    """Pack ``root`` into ``out`` atomically; return its size. Never follows a symlink."""
+    check_target(out, force=force)
     folder = out.parent
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".wheelfix-tmp", dir=folder)
     tmp = Path(tmp_name)

@@ -136,3 +136,21 @@ def test_docker_guide_replayed(rootfs: Path, pyyaml_builder_wheel: Path, tmp_pat
     finally:
         shutil.rmtree(inside, ignore_errors=True)
         shutil.rmtree(app, ignore_errors=True)
+
+
+def test_failed_proof_leaves_an_existing_output_alone(
+    rootfs: Path, sample_build: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--force and a proof that fails: the previous wheel at the target name survives."""
+    monkeypatch.setenv("LD_LIBRARY_PATH", str(sample_build / "work" / "lib"))
+    original = sample("wfdemo_extlib")
+    (first,) = repair(original, tmp_path).results
+    assert first.output is not None, first.error
+    before = Path(first.output).read_bytes()
+    # Excluding the library the extension needs: the wheel is written, but cannot import.
+    (again,) = repair(
+        original, tmp_path, exclude=["libwfext*"], verify_in=rootfs, force=True
+    ).results
+    assert again.error is not None and "runner proof failed" in again.error
+    assert Path(first.output).read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == [Path(first.output).name]
