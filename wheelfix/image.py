@@ -81,16 +81,24 @@ class _Source:
             self._members = {}
             for member in self._tar.getmembers():
                 self._members[posixpath.normpath(member.name.lstrip("./") or ".")] = member
-        self.name, self.config, self.layers = self._read_manifest()
+        try:
+            self.name, self.config, self.layers = self._read_manifest()
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         if self._tar is not None:
             self._tar.close()
 
-    def _open(self, name: str, depth: int = 0) -> IO[bytes]:
+    def _inside(self, name: str) -> str:
         norm = posixpath.normpath(name)
         if norm.startswith(("../", "/")) or norm == "..":
             raise InvalidImageError(f"{self.path}: manifest points outside the archive: {name}")
+        return norm
+
+    def _open(self, name: str, depth: int = 0) -> IO[bytes]:
+        norm = self._inside(name)
         if self._tar is None:
             target = self.path / norm
             if not target.is_file() or target.is_symlink():
@@ -114,20 +122,34 @@ class _Source:
             except ValueError as exc:
                 raise InvalidImageError(f"{self.path}: {name} is not JSON ({exc})") from None
 
+    def _object(self, name: str) -> dict[str, Any]:
+        document = self._json(name)
+        if not isinstance(document, dict):
+            raise InvalidImageError(f"{self.path}: {name} is not a JSON object")
+        return document
+
     def _blob(self, digest: object) -> str:
         if not isinstance(digest, str) or not _DIGEST_RE.match(digest):
             raise InvalidImageError(f"{self.path}: invalid digest {digest!r}")
         return "blobs/sha256/" + digest.split(":", 1)[1]
 
     def _size(self, name: str) -> int:
+        name = self._inside(name)
         if self._tar is None:
-            return (self.path / name).stat().st_size
+            target = self.path / name
+            if not target.is_file():
+                raise InvalidImageError(f"{self.path}: {name} is missing")
+            return target.stat().st_size
         member = self._members.get(posixpath.normpath(name))
-        while member is not None and member.issym():
+        for _ in range(4):  # docker save's layer.tar links; a cycle must not spin
+            if member is None or not member.issym():
+                break
             member = self._members.get(
                 posixpath.normpath(posixpath.join(posixpath.dirname(member.name), member.linkname))
             )
-        return member.size if member is not None else 0
+        if member is None or member.issym():
+            raise InvalidImageError(f"{self.path}: {name} is missing or a link loop")
+        return member.size
 
     def _exists(self, name: str) -> bool:
         if self._tar is None:
@@ -141,7 +163,7 @@ class _Source:
                 raise InvalidImageError(f"{self.path}: manifest.json has an unexpected shape")
             entry = manifest[0]
             tags = entry.get("RepoTags") or ["<untagged>"]
-            config = self._json(str(entry.get("Config", "")))
+            config = self._object(str(entry.get("Config", "")))
             layers = [_LayerRef(str(n), self._size(str(n))) for n in entry.get("Layers", [])]
             return str(tags[0]), config, layers
         if self._exists("index.json"):  # OCI layout or archive
@@ -159,7 +181,7 @@ class _Source:
                 if chosen.get("mediaType") not in _INDEX_TYPES and "layers" in document:
                     break
             name = (chosen.get("annotations") or {}).get("org.opencontainers.image.ref.name", "")
-            config = self._json(self._blob((document.get("config") or {}).get("digest")))
+            config = self._object(self._blob((document.get("config") or {}).get("digest")))
             layers = [
                 _LayerRef(self._blob(layer.get("digest")), int(layer.get("size", 0)))
                 for layer in document.get("layers", [])
@@ -290,6 +312,8 @@ class _State:
     nodes: dict[str, _Node] = field(default_factory=dict)
     elves: dict[str, ElfInfo] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)
+    #: every folder some entry lives in, explicit or implied (tars may omit folder entries)
+    folders: set[str] = field(default_factory=set)
     # (layer that wrote the bytes, layer that superseded them) -> [bytes, files, examples, how]
     waste: dict[tuple[int, int], list[Any]] = field(default_factory=dict)
     written: int = 0
@@ -350,8 +374,17 @@ def _read_layer(
                 if base.startswith(".wh."):
                     removed += _remove_tree(state, posixpath.join(folder, base[4:]), index) and 1
                     continue
+                if name in state.folders and not member.isdir():
+                    # A file over a lower layer's folder hides everything in it.
+                    removed += _remove_tree(state, name, index) and 1
+                    state.folders.discard(name)
                 existed = name in state.nodes and state.nodes[name].kind != "dir"
+                parent = folder
+                while parent and parent not in state.folders:
+                    state.folders.add(parent)
+                    parent = posixpath.dirname(parent)
                 if member.isdir():
+                    state.folders.add(name)
                     if existed:  # a file (or link) replaced by a folder
                         _supersede(state, name, index, "overwritten")
                         changed += 1
@@ -365,9 +398,11 @@ def _read_layer(
                 if member.issym():
                     state.nodes[name] = _Node(0, index, "symlink", member.linkname)
                 elif member.islnk():
-                    state.nodes[name] = _Node(
-                        0, index, "hardlink", _clean(member.linkname, source.path)
-                    )
+                    # Same data as an earlier entry of this layer: no new bytes, same facts.
+                    target = _clean(member.linkname, source.path)
+                    state.nodes[name] = _Node(0, index, "hardlink", target)
+                    if target in state.elves:
+                        state.elves[name] = state.elves[target]
                 elif member.isfile():
                     size = member.size
                     total += size
@@ -453,6 +488,9 @@ class _ImageLibraries:
                         break
                 else:
                     return None
+                continue
+            if node.kind == "hardlink" and node.link:
+                path = node.link  # an alias of a file written earlier in the same layer
                 continue
             if node.kind == "symlink" and node.link:
                 target = node.link

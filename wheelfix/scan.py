@@ -53,6 +53,8 @@ class FileFacts:
     elf: ElfInfo | None
     elf_error: str | None
     inode: tuple[int, int] = (0, 0)
+    #: permission bits, owner and group: identical content with another mode is not a duplicate
+    mode: tuple[int, int, int] = (0, 0, 0)
     #: strip level -> bytes the file would shrink by (see strip.disk_saving)
     strip_tail: dict[str, int] = field(default_factory=dict)
 
@@ -151,7 +153,10 @@ def _read(root: str, rel: str, blacklisted: frozenset[str]) -> FileFacts:
         except CorruptElfError as exc:
             error = str(exc)
     digest = _b64(hashlib.sha256(data).digest())
-    return FileFacts(len(data), digest, elf, error, (st.st_dev, st.st_ino), tail)
+    return FileFacts(
+        len(data), digest, elf, error, (st.st_dev, st.st_ino), (st.st_mode & 0o7777, st.st_uid,
+        st.st_gid), tail,
+    )  # fmt: skip
 
 
 def read_facts(

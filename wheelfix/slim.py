@@ -167,12 +167,14 @@ def _plan(
             if saved:
                 actions.append(SlimAction("strip", path, "strip", saved, dist.dist_info))
     if "dedupe" in categories:
-        groups: dict[tuple[int, str], list[str]] = defaultdict(list)
+        # Hard links share one inode, so only files with the same content *and* the same
+        # mode and owner may become one: an executable linked to a plain copy would lose +x.
+        groups: dict[tuple[int, str, tuple[int, int, int]], list[str]] = defaultdict(list)
         for path, fact in facts.items():
             big_enough = fact.size >= DEDUPE_MIN_SIZE and fact.sha256
             if big_enough and path not in removed and allowed(path):
-                groups[(fact.size, fact.sha256)].append(path)
-        for (size, _), paths in groups.items():
+                groups[(fact.size, fact.sha256, fact.mode)].append(path)
+        for (size, _digest, _mode), paths in groups.items():
             if len(paths) < 2:
                 continue
             first, *rest = sorted(paths)
@@ -259,6 +261,8 @@ def recover(root: str | os.PathLike[str]) -> str | None:
 
     Refuses (UsageError) while another slim holds the root's lock."""
     root = Path(root)
+    if not root.is_dir():
+        raise UsageError(f"{root}: not a folder")
     if not (root / JOURNAL_DIR).is_dir():
         return None
     with _exclusive(root):
@@ -415,6 +419,8 @@ def slim(
 ) -> SlimResult:
     """Plan (and with ``apply=True`` carry out) slimming of an installed environment."""
     root = Path(path) if path is not None else default_site_packages()
+    if not root.is_dir():
+        raise UsageError(f"{root}: not a folder")
     try:
         level = StripLevel.parse(strip) if isinstance(strip, str) else strip
     except ValueError as exc:

@@ -223,3 +223,20 @@ def test_pip_uninstall_and_check_still_work(tmp_path: Path) -> None:
     subprocess.run([*pip, "uninstall", "-y", "wfdemo-debug"], check=True)
     assert not (site / "wfdemo_debug").exists()
     assert not list(site.glob("wfdemo_debug-*.dist-info"))
+
+
+def test_dedupe_never_links_files_with_different_modes(env: Path) -> None:
+    data = os.urandom(8192)
+    add_dist(env, "plain", {"plain/__init__.py": b"", "plain/data.sh": data})
+    add_dist(env, "tool", {"tool/__init__.py": b"", "tool/run": data})
+    (env / "tool" / "run").chmod(0o755)
+    slim(env, apply=True, categories=["dedupe"])
+    run = env / "tool" / "run"
+    assert run.stat().st_mode & 0o111
+    assert run.stat().st_ino != (env / "plain" / "data.sh").stat().st_ino
+
+
+def test_missing_root_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["slim", "--apply", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2
+    assert "not a folder" in result.stderr

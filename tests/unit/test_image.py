@@ -15,7 +15,8 @@ import pytest
 from wheelfix.image import InvalidImageError, analyze_image
 
 REPO = Path(__file__).resolve().parents[2]
-Entry = tuple[str, object]  # (name, bytes | ("dir",) | ("sym", target) | ("fifo",))
+# (name, bytes | ("dir",) | ("sym", target) | ("hard", target) | ("fifo",))
+Entry = tuple[str, object]
 
 
 def layer_tar(entries: list[Entry]) -> bytes:
@@ -34,6 +35,8 @@ def layer_tar(entries: list[Entry]) -> bytes:
                 info.type, info.linkname = tarfile.SYMTYPE, str(what[1])
             elif what[0] == "fifo":
                 info.type = tarfile.FIFOTYPE
+            elif what[0] == "hard":
+                info.type, info.linkname = tarfile.LNKTYPE, str(what[1])
             tar.addfile(info)
     return buffer.getvalue()
 
@@ -324,3 +327,47 @@ def test_file_replaced_by_a_folder(tmp_path: Path) -> None:
     image = docker_save(tmp_path / "i.tar", [[("p", b"p" * 40)], [("p", ("dir",)), ("p/q", b"q")]])
     report = analyze_image(image)
     assert (report.final, report.wasted) == (1, 40)
+
+
+def test_hard_linked_library_counts_as_present(tmp_path: Path, sample_build: Path) -> None:
+    """slim's dedupe leaves hard links; tar stores the second copy as a link entry."""
+    extension = _member("wfdemo_extlib", ".so")
+    lib = (sample_build / "work" / "lib" / "libwfext.so.1").read_bytes()
+    layers: list[list[Entry]] = [[
+        *_python_layer(extension),
+        ("usr/lib/first/libwfext.so.1", lib),
+        ("usr/lib/libwfext.so.1", ("hard", "usr/lib/first/libwfext.so.1")),
+    ]]  # fmt: skip
+    report = analyze_image(docker_save(tmp_path / "i.tar", layers))
+    assert not [f for f in report.findings if f.code == "WF202"]
+
+
+def test_file_over_a_lower_folder_hides_it(tmp_path: Path) -> None:
+    image = docker_save(tmp_path / "i.tar", [[("opt/x/big", b"b" * 1000)], [("opt/x", b"f" * 10)]])
+    report = analyze_image(image)
+    assert (report.final, report.wasted) == (10, 1000)
+
+
+def test_layer_link_loop_and_missing_layer_are_one_line_errors(tmp_path: Path) -> None:
+    path = tmp_path / "loop.tar"
+    manifest = [{"Config": "c.json", "Layers": ["a/layer.tar"]}]
+    with tarfile.open(path, "w") as tar:
+        for name, data in (("manifest.json", json.dumps(manifest).encode()), ("c.json", b"{}")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in (("a/layer.tar", "../b/layer.tar"), ("b/layer.tar", "../a/layer.tar")):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+    with pytest.raises(InvalidImageError, match="link loop"):
+        analyze_image(path)
+    folder = tmp_path / "unpacked"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps([{"Config": "c.json", "Layers": ["x.tar"]}]))
+    (folder / "c.json").write_text("{}")
+    with pytest.raises(InvalidImageError, match="missing"):
+        analyze_image(folder)
+    (folder / "c.json").write_text("[]")
+    with pytest.raises(InvalidImageError, match="not a JSON object"):
+        analyze_image(folder)
