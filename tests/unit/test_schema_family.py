@@ -15,11 +15,18 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import pytest
 from click.testing import CliRunner
+from schemas import (
+    Document,
+    docs_schema,
+    load_schema,
+    package_schema,
+    round_trip,
+    schema_errors,
+)
 
 import wheelfix
 from wheelfix.cli import cli
@@ -29,35 +36,6 @@ from wheelfix.slim import slim
 REPO = Path(__file__).resolve().parents[2]
 NAMES = ("repair", "scan", "slim")
 CHECK_SCHEMA = REPO / "docs" / "schema" / "check.schema.json"
-
-Document = dict[str, Any]
-
-
-def _docs_schema(name: str) -> Path:
-    return REPO / "docs" / "schema" / f"{name}.schema.json"
-
-
-def _package_schema(name: str) -> Path:
-    return REPO / "wheelfix" / "schema" / f"{name}.schema.json"
-
-
-def _schema(name: str) -> Document:
-    loaded: Document = json.loads(_docs_schema(name).read_text(encoding="utf-8"))
-    return loaded
-
-
-def _errors(name: str, document: object) -> list[str]:
-    validator = jsonschema.Draft202012Validator(_schema(name))
-    return [
-        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-        for e in validator.iter_errors(document)
-    ]
-
-
-def _round_trip(document: dict[str, object]) -> Document:
-    """What a consumer of `--format json` sees (tuples become lists, and so on)."""
-    loaded: Document = json.loads(json.dumps(document))
-    return loaded
 
 
 def _sample(prefix: str) -> Path:
@@ -86,24 +64,24 @@ def _copy(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def scan_document(installed: Path) -> Document:
-    return _round_trip(scan(installed).to_json())
+    return round_trip(scan(installed).to_json())
 
 
 @pytest.fixture(scope="module")
 def dry_run_document(installed: Path) -> Document:
-    return _round_trip(slim(installed).to_json())
+    return round_trip(slim(installed).to_json())
 
 
 @pytest.fixture(scope="module")
 def applied_document(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Document:
-    return _round_trip(slim(_copy(installed, tmp_path_factory), apply=True).to_json())
+    return round_trip(slim(_copy(installed, tmp_path_factory), apply=True).to_json())
 
 
 @pytest.fixture(scope="module")
 def repair_document(tmp_path_factory: pytest.TempPathFactory) -> Document:
     out = tmp_path_factory.mktemp("wheelhouse")
     report = wheelfix.repair([_sample("wfdemo_debug")], out, strip="unneeded", jobs=1)
-    return _round_trip(report.to_json())
+    return round_trip(report.to_json())
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +91,7 @@ def failed_repair_document(tmp_path_factory: pytest.TempPathFactory) -> Document
         mp.delenv("LD_LIBRARY_PATH", raising=False)
         mp.delenv("AUDITWHEEL_LD_LIBRARY_PATH", raising=False)
         report = wheelfix.repair([_sample("wfdemo_extlib")], out, strip="unneeded", jobs=1)
-    return _round_trip(report.to_json())
+    return round_trip(report.to_json())
 
 
 @pytest.fixture(scope="module")
@@ -126,25 +104,25 @@ def documents(
 # -- the schema files -----------------------------------------------------------------------
 @pytest.mark.parametrize("name", NAMES)
 def test_schema_is_valid_draft_2020_12(name: str) -> None:
-    schema = _schema(name)
+    schema = load_schema(name)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     jsonschema.Draft202012Validator.check_schema(schema)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_two_copies_are_identical(name: str) -> None:
-    assert _docs_schema(name).read_bytes() == _package_schema(name).read_bytes()
+    assert docs_schema(name).read_bytes() == package_schema(name).read_bytes()
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_package_ships_the_schema(name: str) -> None:
     shipped = importlib.resources.files("wheelfix").joinpath(f"schema/{name}.schema.json")
-    assert shipped.read_text(encoding="utf-8") == _docs_schema(name).read_text(encoding="utf-8")
+    assert shipped.read_text(encoding="utf-8") == docs_schema(name).read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_schema_version_matches_code(name: str) -> None:
-    schema = _schema(name)
+    schema = load_schema(name)
     assert schema["properties"]["schema_version"]["const"] == wheelfix.results.SCHEMA_VERSION
     assert "schema_version" in schema["required"]
 
@@ -152,12 +130,12 @@ def test_schema_version_matches_code(name: str) -> None:
 @pytest.mark.parametrize("name", ["repair", "scan"])  # slim's document has no findings
 def test_the_finding_definition_is_the_check_schemas(name: str) -> None:
     check: Document = json.loads(CHECK_SCHEMA.read_text(encoding="utf-8"))
-    assert _schema(name)["$defs"]["finding"] == check["$defs"]["finding"]
+    assert load_schema(name)["$defs"]["finding"] == check["$defs"]["finding"]
 
 
 # -- real documents -------------------------------------------------------------------------
 def test_scan_document_validates(scan_document: Document) -> None:
-    assert _errors("scan", scan_document) == []
+    assert schema_errors("scan", scan_document) == []
     names = {d["name"] for d in scan_document["distributions"]}
     assert names == {"wfdemo-debug", "wfdemo-pure"}
     debug = next(d for d in scan_document["distributions"] if d["name"] == "wfdemo-debug")
@@ -172,8 +150,8 @@ def test_scan_with_unowned_files_validates(
 ) -> None:
     root = _copy(installed, tmp_path_factory)
     (root / "stray.py").write_text("VALUE = 1\n", encoding="utf-8")
-    document = _round_trip(scan(root, fail_on="info").to_json())
-    assert _errors("scan", document) == []
+    document = round_trip(scan(root, fail_on="info").to_json())
+    assert schema_errors("scan", document) == []
     unowned = next(d for d in document["distributions"] if d["dist_info"] is None)
     assert unowned["name"] == "<unowned>"
     assert "WF605" in {f["code"] for f in unowned["findings"]}
@@ -181,21 +159,21 @@ def test_scan_with_unowned_files_validates(
 
 
 def test_slim_dry_run_document_validates(dry_run_document: Document) -> None:
-    assert _errors("slim", dry_run_document) == []
+    assert schema_errors("slim", dry_run_document) == []
     assert dry_run_document["applied"] is False
     assert {"strip", "tests", "sources"} <= set(dry_run_document["by_category"])
     assert dry_run_document["exit_code"] == 0
 
 
 def test_slim_apply_document_validates(applied_document: Document) -> None:
-    assert _errors("slim", applied_document) == []
+    assert schema_errors("slim", applied_document) == []
     assert applied_document["applied"] is True
     assert applied_document["restored"] == {}
     assert applied_document["after"] < applied_document["before"]
 
 
 def test_repair_document_validates(repair_document: Document) -> None:
-    assert _errors("repair", repair_document) == []
+    assert schema_errors("repair", repair_document) == []
     (result,) = repair_document["results"]
     assert result["status"] == "repaired"
     assert result["stripped"]
@@ -203,7 +181,7 @@ def test_repair_document_validates(repair_document: Document) -> None:
 
 
 def test_failed_repair_document_validates(failed_repair_document: Document) -> None:
-    assert _errors("repair", failed_repair_document) == []
+    assert schema_errors("repair", failed_repair_document) == []
     (result,) = failed_repair_document["results"]
     assert result["status"] == "error"
     assert result["output"] is None
@@ -218,23 +196,23 @@ def test_failed_repair_document_validates(failed_repair_document: Document) -> N
 def test_command_line_json_validates(installed: Path, name: str, args: list[str]) -> None:
     result = CliRunner().invoke(cli, [*args, "--format", "json", str(installed)])
     assert result.exit_code == 0, result.output
-    assert _errors(name, json.loads(result.stdout)) == []
+    assert schema_errors(name, json.loads(result.stdout)) == []
 
 
 # -- what the schemas refuse ----------------------------------------------------------------
 @pytest.mark.parametrize("name", NAMES)
 def test_missing_schema_version_is_rejected(documents: dict[str, Document], name: str) -> None:
     document = copy.deepcopy(documents[name])
-    assert _errors(name, document) == []
+    assert schema_errors(name, document) == []
     del document["schema_version"]
-    assert _errors(name, document)
+    assert schema_errors(name, document)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_unknown_top_level_key_is_rejected(documents: dict[str, Document], name: str) -> None:
     document = copy.deepcopy(documents[name])
     document["surprise"] = 1
-    assert _errors(name, document)
+    assert schema_errors(name, document)
 
 
 def test_nested_objects_are_closed(
@@ -242,23 +220,23 @@ def test_nested_objects_are_closed(
 ) -> None:
     scan_doc = copy.deepcopy(scan_document)
     scan_doc["distributions"][0]["surprise"] = 1
-    assert _errors("scan", scan_doc)
+    assert schema_errors("scan", scan_doc)
     slim_doc = copy.deepcopy(applied_document)
     next(iter(slim_doc["by_category"].values()))["surprise"] = 1
-    assert _errors("slim", slim_doc)
+    assert schema_errors("slim", slim_doc)
     repair_doc = copy.deepcopy(repair_document)
     repair_doc["results"][0]["surprise"] = 1
-    assert _errors("repair", repair_doc)
+    assert schema_errors("repair", repair_doc)
 
 
 def test_slim_exit_code_agrees_with_restored(applied_document: Document) -> None:
     document = copy.deepcopy(applied_document)
     document["exit_code"] = 1  # nothing was restored
-    assert _errors("slim", document)
+    assert schema_errors("slim", document)
     document["restored"] = {"demo-1.0.dist-info": "demo: ImportError: gone"}
-    assert _errors("slim", document) == []
+    assert schema_errors("slim", document) == []
     document["applied"] = False  # a dry run restores nothing
-    assert _errors("slim", document)
+    assert schema_errors("slim", document)
 
 
 def test_repair_status_and_output_agree(
@@ -266,7 +244,7 @@ def test_repair_status_and_output_agree(
 ) -> None:
     repaired = copy.deepcopy(repair_document)
     repaired["results"][0]["status"] = "error"
-    assert _errors("repair", repaired)
+    assert schema_errors("repair", repaired)
     failed = copy.deepcopy(failed_repair_document)
     failed["results"][0]["status"] = "repaired"
-    assert _errors("repair", failed)
+    assert schema_errors("repair", failed)

@@ -13,12 +13,19 @@ import io
 import json
 import tarfile
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import pytest
 from click.testing import CliRunner
 from images import BuiltImage
+from schemas import (
+    Document,
+    docs_schema,
+    load_schema,
+    package_schema,
+    round_trip,
+    schema_errors,
+)
 
 from wheelfix.cli import cli
 from wheelfix.dockerfile import analyze_dockerfile
@@ -29,7 +36,6 @@ REPO = Path(__file__).resolve().parents[2]
 NAMES = ("image", "dockerfile")
 CHECK_SCHEMA = REPO / "docs" / "schema" / "check.schema.json"
 
-Document = dict[str, Any]
 
 DOCKERFILE = """\
 FROM python:3.11
@@ -41,33 +47,6 @@ RUN rm -rf /root/.cache/pip \\
     && rm -rf /var/lib/apt/lists/*
 CMD ["python", "app.py"]
 """
-
-
-def _docs_schema(name: str) -> Path:
-    return REPO / "docs" / "schema" / f"{name}.schema.json"
-
-
-def _package_schema(name: str) -> Path:
-    return REPO / "wheelfix" / "schema" / f"{name}.schema.json"
-
-
-def _schema(name: str) -> Document:
-    loaded: Document = json.loads(_docs_schema(name).read_text(encoding="utf-8"))
-    return loaded
-
-
-def _errors(name: str, document: object) -> list[str]:
-    validator = jsonschema.Draft202012Validator(_schema(name))
-    return [
-        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-        for e in validator.iter_errors(document)
-    ]
-
-
-def _round_trip(document: dict[str, object]) -> Document:
-    """What a consumer of `--format json` sees (tuples become lists, and so on)."""
-    loaded: Document = json.loads(json.dumps(document))
-    return loaded
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -125,7 +104,7 @@ def tiny_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def image_document(tiny_archive: Path) -> Document:
     report = analyze_image(tiny_archive)
     assert report.wasted == 10
-    return _round_trip(report.to_json())
+    return round_trip(report.to_json())
 
 
 @pytest.fixture
@@ -137,7 +116,7 @@ def dockerfile_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def dockerfile_document(dockerfile_path: Path) -> Document:
-    return _round_trip(analyze_dockerfile(dockerfile_path).to_json())
+    return round_trip(analyze_dockerfile(dockerfile_path).to_json())
 
 
 @pytest.fixture
@@ -148,19 +127,19 @@ def documents(image_document: Document, dockerfile_document: Document) -> dict[s
 # -- the schema files -----------------------------------------------------------------------
 @pytest.mark.parametrize("name", NAMES)
 def test_schema_is_valid_draft_2020_12(name: str) -> None:
-    schema = _schema(name)
+    schema = load_schema(name)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     jsonschema.Draft202012Validator.check_schema(schema)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_two_copies_are_identical(name: str) -> None:
-    assert _docs_schema(name).read_bytes() == _package_schema(name).read_bytes()
+    assert docs_schema(name).read_bytes() == package_schema(name).read_bytes()
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_schema_version_matches_code(name: str) -> None:
-    schema = _schema(name)
+    schema = load_schema(name)
     assert schema["properties"]["schema_version"]["const"] == SCHEMA_VERSION
     assert "schema_version" in schema["required"]
 
@@ -168,12 +147,12 @@ def test_schema_version_matches_code(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_the_finding_definition_is_the_check_schemas(name: str) -> None:
     check: Document = json.loads(CHECK_SCHEMA.read_text(encoding="utf-8"))
-    assert _schema(name)["$defs"]["finding"] == check["$defs"]["finding"]
+    assert load_schema(name)["$defs"]["finding"] == check["$defs"]["finding"]
 
 
 # -- real documents -------------------------------------------------------------------------
 def test_tiny_image_document_validates(image_document: Document) -> None:
-    assert _errors("image", image_document) == []
+    assert schema_errors("image", image_document) == []
     assert image_document["image"] == "tiny:latest"
     assert (image_document["written"], image_document["final"]) == (14, 4)
     assert image_document["wasted"] == 10
@@ -184,8 +163,8 @@ def test_tiny_image_document_validates(image_document: Document) -> None:
 
 @pytest.mark.slow
 def test_naive_image_document_validates(naive_image: BuiltImage) -> None:
-    document = _round_trip(analyze_image(naive_image.docker_archive).to_json())
-    assert _errors("image", document) == []
+    document = round_trip(analyze_image(naive_image.docker_archive).to_json())
+    assert schema_errors("image", document) == []
     assert document["wasted"] > 0
     codes = {f["code"] for f in document["findings"]}
     assert {"WF701", "WF703"} <= codes
@@ -193,8 +172,8 @@ def test_naive_image_document_validates(naive_image: BuiltImage) -> None:
 
 def test_gate_finding_validates(tiny_archive: Path) -> None:
     report = analyze_image(tiny_archive, lowest_efficiency=0.9, highest_wasted_bytes=1)
-    document = _round_trip(report.to_json())
-    assert _errors("image", document) == []
+    document = round_trip(report.to_json())
+    assert schema_errors("image", document) == []
     gates = [f for f in document["findings"] if f["code"] == "WF705"]
     assert len(gates) == 2
     assert all(f["path"] is None and f["bytes"] == 10 for f in gates)
@@ -202,7 +181,7 @@ def test_gate_finding_validates(tiny_archive: Path) -> None:
 
 
 def test_dockerfile_document_validates(dockerfile_document: Document) -> None:
-    assert _errors("dockerfile", dockerfile_document) == []
+    assert schema_errors("dockerfile", dockerfile_document) == []
     assert dockerfile_document["stages"] == 1
     codes = {f["code"] for f in dockerfile_document["findings"]}
     assert codes == {"WF801", "WF802", "WF803", "WF804", "WF805"}
@@ -216,24 +195,24 @@ def test_command_line_json_validates(tiny_archive: Path, dockerfile_path: Path) 
     ):
         result = runner.invoke(cli, args)
         assert result.exit_code == 0, result.output
-        assert _errors(name, json.loads(result.output)) == []
+        assert schema_errors(name, json.loads(result.output)) == []
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_missing_schema_version_is_rejected(documents: dict[str, Document], name: str) -> None:
     document = copy.deepcopy(documents[name])
     del document["schema_version"]
-    assert _errors(name, document) != []
+    assert schema_errors(name, document) != []
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_unknown_top_level_key_is_rejected(documents: dict[str, Document], name: str) -> None:
     document = copy.deepcopy(documents[name])
     document["surprise"] = True
-    assert _errors(name, document) != []
+    assert schema_errors(name, document) != []
 
 
 def test_layer_objects_are_closed(image_document: Document) -> None:
     document = copy.deepcopy(image_document)
     document["layers"][0]["surprise"] = 1
-    assert _errors("image", document) != []
+    assert schema_errors("image", document) != []
