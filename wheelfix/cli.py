@@ -14,7 +14,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, Protocol
 
 import click
 
@@ -23,7 +23,14 @@ from wheelfix.audit import check as run_check
 from wheelfix.config import load_check_config
 from wheelfix.errors import UsageError, WheelfixError
 from wheelfix.findings import Severity
-from wheelfix.report import render_json
+from wheelfix.report import (
+    render_dockerfile,
+    render_image,
+    render_repair,
+    render_scan,
+    render_slim,
+    render_text,
+)
 from wheelfix.results import WheelResult
 from wheelfix.wheelfile import Limits
 
@@ -190,12 +197,7 @@ def check_cmd(
         finally:
             if progress is not None:
                 progress.stop()
-        if fmt == "json":
-            click.echo(render_json(report), nl=False)
-        else:
-            from wheelfix.report import render_text
-
-            render_text(report, _console(), verbose=verbose)
+        _emit(fmt, report, lambda console: render_text(report, console, verbose=verbose))
         for result in report.results:
             if result.error is not None and fmt == "json":
                 click.echo(f"wheelfix: error: {result.error}", err=True)
@@ -311,12 +313,7 @@ def repair_cmd(
         finally:
             if progress is not None:
                 progress.stop()
-        if fmt == "json":
-            click.echo(json.dumps(report.to_json(), indent=2))
-        else:
-            from wheelfix.report import render_repair
-
-            render_repair(report, _console())
+        _emit(fmt, report, lambda console: render_repair(report, console))
         for result in report.results:
             if result.error is not None and fmt == "json":
                 click.echo(f"wheelfix: error: {result.input}: {result.error}", err=True)
@@ -347,12 +344,7 @@ def scan_cmd(ctx: click.Context, path: Path | None, fmt: str, fail_on: str, verb
 
     def run() -> int:
         report = scan(path, fail_on=fail_on)
-        if fmt == "json":
-            click.echo(json.dumps(report.to_json(), indent=2))
-        else:
-            from wheelfix.report import render_scan
-
-            render_scan(report, _console(), verbose=verbose)
+        _emit(fmt, report, lambda console: render_scan(report, console, verbose=verbose))
         return report.exit_code
 
     ctx.exit(_guard(ctx, run))
@@ -426,12 +418,7 @@ def slim_cmd(
             on_progress=(lambda msg: click.echo(f"wheelfix: {msg}", err=True))
             if fmt == "text" and sys.stderr.isatty() else None,
         )  # fmt: skip
-        if fmt == "json":
-            click.echo(json.dumps(result.to_json(), indent=2))
-        else:
-            from wheelfix.report import render_slim
-
-            render_slim(result, _console())
+        _emit(fmt, result, lambda console: render_slim(result, console))
         return result.exit_code
 
     ctx.exit(_guard(ctx, run))
@@ -488,12 +475,7 @@ def image_cmd(
             else None, highest_wasted_percent=highest_wasted_percent,
             fail_on=Severity.gate(fail_on),
         )  # fmt: skip
-        if fmt == "json":
-            click.echo(json.dumps(report.to_json(), indent=2))
-        else:
-            from wheelfix.report import render_image
-
-            render_image(report, _console(), verbose=verbose)
+        _emit(fmt, report, lambda console: render_image(report, console, verbose=verbose))
         return report.exit_code
 
     ctx.exit(_guard(ctx, run))
@@ -533,15 +515,22 @@ def dockerfile_cmd(
             path, wheelhouse=wheelhouse,
             fail_on=Severity.gate(fail_on),
         )  # fmt: skip
-        if fmt == "json":
-            click.echo(json.dumps(report.to_json(), indent=2))
-        else:
-            from wheelfix.report import render_dockerfile
-
-            render_dockerfile(report, _console(), verbose=verbose)
+        _emit(fmt, report, lambda console: render_dockerfile(report, console, verbose=verbose))
         return report.exit_code
 
     ctx.exit(_guard(ctx, run))
+
+
+class _Document(Protocol):
+    def to_json(self) -> dict[str, object]: ...
+
+
+def _emit(fmt: str, document: _Document, render: Callable[[Console], None]) -> None:
+    """JSON on stdout, or the text rendering on a console (plain when not a terminal)."""
+    if fmt == "json":
+        click.echo(json.dumps(document.to_json(), indent=2))
+    else:
+        render(_console())
 
 
 def _progress(count: int) -> Progress | None:

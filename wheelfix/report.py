@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -19,14 +18,17 @@ if TYPE_CHECKING:
     from wheelfix.scan import EnvReport
     from wheelfix.slim import SlimResult
 
-__all__ = ["render_json", "render_text"]
+__all__ = [
+    "render_dockerfile",
+    "render_image",
+    "render_repair",
+    "render_scan",
+    "render_slim",
+    "render_text",
+]
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 _MARK = {"ok": "[green]✓[/]", "findings": "[yellow]![/]", "error": "[bold red]✗[/]"}
-
-
-def render_json(report: CheckReport) -> str:
-    return json.dumps(report.to_json(), indent=2, sort_keys=False) + "\n"
 
 
 def _counts(result: WheelResult) -> str:
