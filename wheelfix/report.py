@@ -73,15 +73,7 @@ def render_text(report: CheckReport, console: Console, *, verbose: int = 0) -> N
         console.print(_summary(result))
         if result.error is not None:
             continue
-        for finding in result.findings:
-            style = _STYLE[finding.level]
-            where = f"{escape(finding.path)}: " if finding.path else ""
-            console.print(
-                f"  [{style}]{finding.level.label:<7}[/] [bold]{finding.code}[/] "
-                f"{finding.name}  {where}{escape(finding.message)}"
-            )
-            if verbose:
-                console.print(f"          [dim]hint: {escape(finding.hint)}[/]")
+        _print_findings(console, result.findings, verbose=verbose)
         if verbose and result.elf_files:
             from rich.table import Table
 
@@ -181,14 +173,8 @@ def render_scan(report: EnvReport, console: Console, *, verbose: int = 0, top: i
     console.print(f"slim could save: {savings or 'nothing'}")
     minimum = Severity.INFO if verbose else Severity.WARNING
     findings = [f for d in report.distributions for f in d.findings] + list(report.findings)
-    for f in sorted(findings, key=lambda f: (-f.level, f.code)):
-        if f.level < minimum:
-            continue
-        where = f"{escape(f.path)}: " if f.path else ""
-        console.print(
-            f"  [{_STYLE[f.level]}]{f.level.label:<7}[/] [bold]{f.code}[/] {f.name}  "
-            f"{where}{escape(f.message)}"
-        )
+    shown_findings = [f for f in findings if f.level >= minimum]
+    _print_findings(console, sorted(shown_findings, key=lambda f: (-f.level, f.code)), verbose=0)
 
 
 def render_slim(result: SlimResult, console: Console) -> None:
