@@ -153,7 +153,7 @@ def analyze_platform(
     analysis = _Analysis(policies)
     sym_policy = _symbol_policy(analysis, considered, trees)
     ref_policy = max(p for p in policies.policies if not analysis.externals.get(p.name))
-    blacklist_policy = _blacklist_policy(analysis, considered, trees, roots)
+    blacklist_policy = _blacklist_policy(analysis, considered, roots)
     machine_policy = _machine_policy(analysis, considered, trees, roots)
     pyfpe_policy = policies.highest
     for path in roots:
@@ -292,10 +292,7 @@ def _symbol_policy(
 
 
 def _blacklist_policy(
-    analysis: _Analysis,
-    considered: Mapping[str, ElfInfo],
-    trees: Mapping[str, LibraryTree],
-    roots: list[str],
+    analysis: _Analysis, considered: Mapping[str, ElfInfo], roots: list[str]
 ) -> Policy:
     policies = analysis.policies
     best = policies.linux
