@@ -24,9 +24,11 @@ from wheelfix.errors import ToolError, UsageError
 from wheelfix.rewrite import unpack
 from wheelfix.wheelfile import WheelArchive
 
-__all__ = ["RunnerProof", "prove_in_root", "top_level_modules"]
+__all__ = ["IMPORT_PROBE", "RunnerProof", "prove_in_root", "top_level_modules"]
 
-_PROBE = """
+#: Imports modules from a folder put first on sys.path, then runs code read from stdin; prints
+#: one JSON line. Shared by the runner proof and by slim's import checks.
+IMPORT_PROBE = """
 import importlib, json, sys
 sys.path.insert(0, sys.argv[1])
 out = {}
@@ -135,9 +137,10 @@ def prove_in_root(wheel: Path, root: Path, *, code: str = "", timeout: int = 300
             _install(archive, private / "site")
         # The same folder, seen from inside the root: /tmp of the root, not of this host.
         inside = posixpath.join("/tmp", private.name, "site")  # noqa: S108
+        command = [chroot, str(root), "/usr/bin/python3", "-I", "-B", "-c", IMPORT_PROBE]
         try:
             out = subprocess.run(
-                [chroot, str(root), "/usr/bin/python3", "-I", "-B", "-c", _PROBE, inside, *modules],
+                [*command, inside, *modules],
                 input=code, capture_output=True, text=True, timeout=timeout, check=False,
                 env={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"},
             )  # fmt: skip

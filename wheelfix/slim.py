@@ -49,6 +49,7 @@ from wheelfix.env import (
 )
 from wheelfix.errors import UsageError
 from wheelfix.results import SCHEMA_VERSION
+from wheelfix.runner import IMPORT_PROBE
 from wheelfix.scan import DEDUPE_MIN_SIZE, FileFacts, read_facts
 from wheelfix.strip import StripLevel, strip_elf
 
@@ -283,20 +284,6 @@ def _recover(root: Path) -> str | None:
 
 
 # -- verification -------------------------------------------------------------------------------
-_PROBE = """
-import importlib, json, sys
-sys.path.insert(0, sys.argv[1])
-out = {}
-for name in sys.argv[2:]:
-    try:
-        importlib.import_module(name)
-        out[name] = None
-    except BaseException as exc:
-        out[name] = f"{type(exc).__name__}: {exc}"[:300]
-print(json.dumps(out))
-"""
-
-
 def top_level_modules(root: Path, dist: Distribution) -> list[str]:
     top = root / dist.dist_info / "top_level.txt"
     names: set[str] = set()
@@ -322,12 +309,15 @@ def import_modules(root: Path, modules: list[str], python: str) -> dict[str, str
     env["MPLBACKEND"] = "Agg"
     out = subprocess.run(
         # -B: the check must not write __pycache__ into the tree it is checking.
-        [python, "-B", "-c", _PROBE, str(root), *modules],
-        capture_output=True, text=True, env=env, timeout=1800, check=False,
+        [python, "-B", "-c", IMPORT_PROBE, str(root), *modules],
+        input="", capture_output=True, text=True, env=env, timeout=1800, check=False,
     )  # fmt: skip
     try:
-        result: dict[str, str | None] = json.loads(out.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
+        modules_out = json.loads(out.stdout.strip().splitlines()[-1])["modules"]
+        result: dict[str, str | None] = {
+            name: None if error is None else str(error)[:300] for name, error in modules_out.items()
+        }
+    except (ValueError, IndexError, KeyError, TypeError, AttributeError):
         # The interpreter itself died (a crash in some extension): one module at a time.
         if len(modules) == 1:
             return {modules[0]: f"interpreter died (exit {out.returncode})"}
