@@ -97,6 +97,37 @@ STACKS: dict[str, tuple[str, ...]] = {
         "typing-inspection==0.4.5",
         "urllib3==2.8.0",
     ),
+    # A third kind: statistics, symbolic maths, graphs, imaging, astronomy and labelled
+    # arrays (statsmodels, sympy, networkx, scikit-image, astropy, xarray), then the
+    # dependencies pip resolved for them. Chosen after measuring candidates (bench/RESULTS.md).
+    "analytics": (
+        "statsmodels==0.15.0",
+        "sympy==1.14.0",
+        "networkx==3.6.1",
+        "scikit-image==0.26.0",
+        "astropy==8.0.2",
+        "xarray==2026.9.0",
+        "astropy-iers-data==0.2026.11.2.0.34.55",
+        "formulaic==1.2.2",
+        "imageio==2.38.1",
+        "interface-meta==2.0.1",
+        "lazy-loader==0.6",
+        "mpmath==1.3.0",
+        "narwhals==2.29.0",
+        "numpy==2.4.6",
+        "packaging==26.4",
+        "pandas==3.1.1",
+        "patsy==1.0.3",
+        "pillow==13.0.0",
+        "pyerfa==2.0.1.5",
+        "python-dateutil==4.0.0",
+        "pyyaml==6.0.4",
+        "scipy==1.17.1",
+        "tifffile==2026.3.3",
+        "typing-extensions==4.16.0",
+        "tzdata==2026.6",
+        "wrapt==2.5.2",
+    ),
 }
 
 #: Platform tags pip may pick: manylinux up to the glibc of the test root filesystem
@@ -112,11 +143,12 @@ class StackBuildError(RuntimeError):
 
 
 def pip_command(target: Path, requirements: tuple[str, ...], python: str) -> list[str]:
-    """The pip command that installs a stack for CPython 3.11 (binaries only, no .pyc)."""
+    """The pip command that installs a stack for CPython 3.11: binaries only, and bytecode
+    compiled as pip does by default (the issue's 460 MB is that tree; see bench/RESULTS.md)."""
     platforms = [arg for tag in _PLATFORMS for arg in ("--platform", tag)]
     return [
         python, "-m", "pip", "install", "--target", str(target), "--only-binary=:all:",
-        "--no-compile", "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
+        "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
         *platforms, "--disable-pip-version-check", "--no-input", "--quiet", *requirements,
     ]  # fmt: skip
 
@@ -132,15 +164,24 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def is_pristine(tree: Path) -> bool:
-    """No sign that anything imported from (``__pycache__``) or slimmed (a journal) the tree.
+def manifest(tree: Path) -> str:
+    """Every path under ``tree`` with its type, size and mtime, one per line, sorted."""
+    lines = []
+    for dirpath, dirs, files in os.walk(tree):
+        dirs.sort()
+        for name in (*dirs, *files):
+            path = os.path.join(dirpath, name)  # noqa: PTH118 - 10,000s of paths, plain strings
+            st = os.lstat(path)
+            kind = "d" if name in dirs else "f"
+            lines.append(f"{os.path.relpath(path, tree)}\t{kind}\t{st.st_size}\t{st.st_mtime_ns}")
+    return "".join(f"{line}\n" for line in sorted(lines))
 
-    The stacks are installed with ``--no-compile``, so bytecode means a run used the cache
-    itself instead of a copy.
-    """
-    if (tree / ".wheelfix-slim").exists():
-        return False
-    return not any(name == "__pycache__" for _d, dirs, _f in os.walk(tree) for name in dirs)
+
+def is_pristine(tree: Path, recorded: Path) -> bool:
+    """The tree is exactly as installed: same paths, sizes and mtimes as ``recorded`` (written
+    right after the install). Anything that imported into it (new bytecode), slimmed it (a
+    journal, removed files) or edited a file changes the manifest."""
+    return recorded.is_file() and recorded.read_text() == manifest(tree)
 
 
 def ensure_stack(
@@ -153,18 +194,20 @@ def ensure_stack(
     """``cache/NAME``, installed from ``STACKS[NAME]`` unless already there with these pins.
 
     Built into ``NAME.partial`` and renamed, under a lock, so an interrupted or concurrent
-    run never leaves (or sees) a half tree. ``NAME.pins`` next to it records the pins.
+    run never leaves (or sees) a half tree. ``NAME.pins`` next to it records the pins and
+    ``NAME.manifest`` the tree as installed (see ``is_pristine``).
     """
     requirements = STACKS[name]
     target = cache / name
     stamp = cache / f"{name}.pins"
+    recorded = cache / f"{name}.manifest"
     pins = "".join(f"{r}\n" for r in requirements)
     with _locked(cache / f"{name}.lock"):
         if target.is_dir() and stamp.is_file() and stamp.read_text() == pins:
-            if is_pristine(target):
+            if is_pristine(target, recorded):
                 return target
             if log is not None:
-                log(f"{target} was changed after install (bytecode or a slim journal): rebuilding")
+                log(f"{target} was changed after install: rebuilding")
         partial = cache / f"{name}.partial"
         shutil.rmtree(partial, ignore_errors=True)
         if log is not None:
@@ -181,12 +224,14 @@ def ensure_stack(
                 f"{out.stdout[-2000:]}\n{out.stderr[-3000:]}"
             )
         stamp.unlink(missing_ok=True)
+        recorded.unlink(missing_ok=True)
         if target.exists():  # built with other pins
             old = cache / f"{name}.old"
             shutil.rmtree(old, ignore_errors=True)
             target.rename(old)
             shutil.rmtree(old)
         partial.rename(target)
+        recorded.write_text(manifest(target))
         stamp.write_text(pins)
     return target
 
@@ -276,6 +321,167 @@ finally:
     os.unlink(path)
 """,
     "importlib.metadata.version": METADATA_STEP,
+}
+
+
+WEB_SMOKE: dict[str, str] = {
+    "import": """
+import requests, pydantic, sqlalchemy, lxml.etree, cryptography, jinja2, greenlet, markupsafe
+import charset_normalizer, certifi, cffi
+""",
+    "requests": """
+import os, requests
+prepared = requests.Request("POST", "https://example.org/api", params={"q": "a b", "n": 2},
+                            json={"x": [1, 2]}).prepare()
+assert prepared.url == "https://example.org/api?q=a+b&n=2", prepared.url
+assert prepared.body == b'{"x": [1, 2]}', prepared.body
+assert os.path.isfile(requests.certs.where())
+import charset_normalizer
+best = charset_normalizer.from_bytes("Grüße aus Köln, schöne Straße".encode("utf-8")).best()
+assert best is not None and best.encoding == "utf_8", best
+""",
+    "pydantic": """
+import pydantic
+class Item(pydantic.BaseModel):
+    name: str
+    price: float
+    tags: list[str] = []
+item = Item.model_validate({"name": "pen", "price": "1.5", "tags": ["a"]})
+assert item.price == 1.5 and item.model_dump_json() == '{"name":"pen","price":1.5,"tags":["a"]}'
+try:
+    Item.model_validate({"name": "pen", "price": "cheap"})
+except pydantic.ValidationError as exc:
+    assert exc.errors()[0]["loc"] == ("price",), exc.errors()
+else:
+    raise AssertionError("no ValidationError")
+""",
+    "sqlalchemy": """
+import greenlet
+from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, func, select
+engine = create_engine("sqlite://")
+meta = MetaData()
+t = Table("t", meta, Column("id", Integer, primary_key=True), Column("k", String),
+          Column("v", Integer))
+meta.create_all(engine)
+with engine.begin() as conn:
+    conn.execute(t.insert(), [{"k": "a", "v": 1}, {"k": "b", "v": 2}, {"k": "a", "v": 4}])
+    rows = conn.execute(select(t.c.k, func.sum(t.c.v)).group_by(t.c.k).order_by(t.c.k)).all()
+assert [tuple(r) for r in rows] == [("a", 5), ("b", 2)], rows
+assert greenlet.greenlet(lambda x: x * 2).switch(21) == 42
+""",
+    "lxml": """
+from lxml import etree
+doc = etree.fromstring("<r><i>1</i><i>2</i><i>4</i></r>")
+assert doc.xpath("sum(//i)") == 7.0
+xslt = etree.XSLT(etree.fromstring(
+    '<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">'
+    '<xsl:template match="/"><n><xsl:value-of select="count(//i)"/></n></xsl:template>'
+    '</xsl:stylesheet>'))
+assert str(xslt(doc)).strip().endswith("<n>3</n>"), str(xslt(doc))
+""",
+    "cryptography": """
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ed25519
+f = Fernet(Fernet.generate_key())
+assert f.decrypt(f.encrypt(b"secret")) == b"secret"
+h = hashes.Hash(hashes.SHA256()); h.update(b"abc")
+assert h.finalize().hex() == (
+    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+key = ed25519.Ed25519PrivateKey.generate()
+key.public_key().verify(key.sign(b"msg"), b"msg")
+""",
+    "jinja2": """
+import jinja2
+env = jinja2.Environment(autoescape=True)
+out = env.from_string("{% for u in users %}<b>{{ u|upper }}</b>{% endfor %}").render(
+    users=["x", "<y>"])
+assert out == "<b>X</b><b>&lt;Y&gt;</b>", out
+""",
+    "importlib.metadata.version": METADATA_STEP,
+}
+
+ANALYTICS_SMOKE: dict[str, str] = {
+    "import all six": """
+import statsmodels.api, statsmodels.formula.api, sympy, networkx, skimage, astropy, xarray
+import skimage.filters, skimage.measure, skimage.transform
+import astropy.units, astropy.io.fits, astropy.table, astropy.time
+""",
+    "statsmodels OLS": """
+import numpy as np, pandas as pd
+import statsmodels.formula.api as smf
+rng = np.random.default_rng(0)
+x = rng.uniform(0, 10, 200)
+df = pd.DataFrame({"x": x, "y": 2.0 + 3.0 * x + rng.normal(0, 0.5, 200)})
+fit = smf.ols("y ~ x", data=df).fit()
+assert abs(fit.params["Intercept"] - 2.0) < 0.2 and abs(fit.params["x"] - 3.0) < 0.05, fit.params
+assert fit.rsquared > 0.99, fit.rsquared
+""",
+    "sympy": """
+import sympy as sp
+x = sp.symbols("x")
+assert sp.integrate(sp.sin(x) ** 2, (x, 0, sp.pi)) == sp.pi / 2
+assert set(sp.solve(x**2 - 5 * x + 6, x)) == {2, 3}
+assert sp.series(sp.exp(x), x, 0, 4).removeO() == 1 + x + x**2 / 2 + x**3 / 6
+""",
+    "networkx": """
+import networkx as nx
+g = nx.Graph([(1, 2), (2, 3), (3, 4), (1, 5), (5, 4), (4, 6)])
+assert nx.shortest_path_length(g, 1, 6) == 3
+rank = nx.pagerank(g)
+assert abs(sum(rank.values()) - 1.0) < 1e-9 and max(rank, key=rank.get) == 4, rank
+""",
+    "scikit-image": """
+import numpy as np
+from skimage import filters, measure
+image = np.zeros((64, 64))
+image[8:24, 8:24] = 1.0
+image[40:56, 36:60] = 1.0
+smooth = filters.gaussian(image, sigma=1.0)
+labels = measure.label(smooth > filters.threshold_otsu(smooth))
+assert labels.max() == 2, labels.max()
+areas = sorted(r.area for r in measure.regionprops(labels))
+assert 200 < areas[0] < 320 and 330 < areas[1] < 450, areas
+""",
+    "astropy": """
+import io, os, tempfile
+import numpy as np
+import astropy.units as u
+from astropy.io import fits
+from astropy.table import Table
+speed = (1 * u.km / u.s).to(u.pc / u.Myr)
+assert abs(speed.value - 1.0227) < 1e-3, speed
+fd, path = tempfile.mkstemp(suffix=".fits")
+os.close(fd)
+try:
+    fits.writeto(path, np.arange(12.0).reshape(3, 4), overwrite=True)
+    with fits.open(path) as hdul:
+        assert hdul[0].data.sum() == 66.0 and hdul[0].header["NAXIS1"] == 4
+finally:
+    os.unlink(path)
+table = Table({"name": ["a", "b"], "flux": [1.5, 2.5] * u.Jy})
+out = io.StringIO()
+table.write(out, format="ascii.ecsv")
+back = Table.read(out.getvalue(), format="ascii.ecsv")
+assert back["flux"].unit == u.Jy and list(back["name"]) == ["a", "b"], back
+""",
+    "xarray": """
+import numpy as np, pandas as pd, xarray as xr
+times = pd.date_range("2026-01-01", periods=48, freq="h")
+da = xr.DataArray(np.arange(48.0), coords={"time": times}, dims="time", name="t")
+daily = da.resample(time="1D").mean()
+assert daily.values.tolist() == [11.5, 35.5], daily.values
+by_hour = da.groupby("time.hour").mean()
+assert by_hour.sizes["hour"] == 24 and float(by_hour.sel(hour=0)) == 12.0, by_hour
+""",
+    "importlib.metadata.version": METADATA_STEP,
+}
+
+#: The workload for each stack in ``STACKS``.
+SMOKES: dict[str, dict[str, str]] = {
+    "scientific": SCIENTIFIC_SMOKE,
+    "web": WEB_SMOKE,
+    "analytics": ANALYTICS_SMOKE,
 }
 
 
@@ -520,7 +726,7 @@ def main(argv: list[str] | None = None) -> int:
         home = Path(tmp, "home")
         home.mkdir()
         smoke_env["HOME"] = str(home)
-        trees.append(Tree("as installed (pip --target --no-compile)", stack, size))
+        trees.append(Tree("as installed (pip install --target)", stack, size))
 
         copy = Path(tmp, "wheelfix")
         shutil.copytree(stack, copy, symlinks=True)

@@ -195,6 +195,8 @@ def render_slim(result: SlimResult, console: Console) -> None:
         f"{escape(result.root)}: {verb} {human(result.before)} -> {human(result.after)} "
         f"({percent(saved, result.before)} smaller)"
     )
+    for path, why in result.kept.items():
+        console.print(f"  [yellow]kept[/] {escape(path)}: {escape(why)}")
     for dist, why in result.restored.items():
         console.print(
             f"  [red]restored[/] {escape(dist)}: stopped importing after slim ({escape(why)})"

@@ -27,9 +27,12 @@ from wheelfix.wheelfile import WheelArchive
 __all__ = ["IMPORT_PROBE", "RunnerProof", "prove_in_root", "top_level_modules"]
 
 #: Imports modules from a folder put first on sys.path, then runs code read from stdin; prints
-#: one JSON line. Shared by the runner proof and by slim's import checks.
+#: one JSON line: the error (or None) per module, and ``loaded``: the files of every module
+#: the imports loaded from inside the folder (relative, ``/``-separated). Shared by the runner
+#: proof and by slim's import checks.
 IMPORT_PROBE = """
-import importlib, json, sys
+import importlib, json, os, sys
+folder = os.path.realpath(sys.argv[1])
 sys.path.insert(0, sys.argv[1])
 out = {}
 for name in sys.argv[2:]:
@@ -45,7 +48,15 @@ if code.strip():
         out["<code>"] = None
     except BaseException as exc:
         out["<code>"] = f"{type(exc).__name__}: {exc}"
-print(json.dumps({"python": "%d.%d" % sys.version_info[:2], "modules": out}))
+loaded = set()
+for module in list(sys.modules.values()):
+    path = getattr(module, "__file__", None)
+    if isinstance(path, str):
+        rel = os.path.relpath(os.path.realpath(path), folder)
+        if not rel.startswith(".."):
+            loaded.add(rel.replace(os.sep, "/"))
+print(json.dumps({"python": "%d.%d" % sys.version_info[:2], "modules": out,
+                  "loaded": sorted(loaded)}))
 """
 
 

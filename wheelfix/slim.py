@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wheelfix import __version__
-from wheelfix.categories import classify
+from wheelfix.categories import classify, test_root
 from wheelfix.elf import CorruptElfError
 from wheelfix.env import (
     JOURNAL_DIR,
@@ -83,6 +83,8 @@ class SlimResult:
     plan: tuple[SlimAction, ...]
     by_category: dict[str, tuple[int, int]]  # category -> (files, bytes)
     restored: dict[str, str] = field(default_factory=dict)  # dist -> why it was restored
+    #: path (a tests folder or a file) -> why the plan spared it (see ``_spare_loaded``)
+    kept: dict[str, str] = field(default_factory=dict)
     recovered: str | None = None
     skipped: tuple[str, ...] = ()
 
@@ -100,6 +102,7 @@ class SlimResult:
             "after": self.after,
             "by_category": {k: {"files": f, "bytes": b} for k, (f, b) in self.by_category.items()},
             "restored": dict(self.restored),
+            "kept": dict(self.kept),
             "recovered": self.recovered,
             "skipped": list(self.skipped),
             "exit_code": self.exit_code,
@@ -301,10 +304,13 @@ def top_level_modules(root: Path, dist: Distribution) -> list[str]:
     return sorted(n for n in names if n.replace(".", "_").isidentifier() and "/" not in n)
 
 
-def import_modules(root: Path, modules: list[str], python: str) -> dict[str, str | None]:
-    """Import each module in a fresh interpreter: ``None`` for success, else the error."""
+def import_modules(
+    root: Path, modules: list[str], python: str
+) -> tuple[dict[str, str | None], frozenset[str]]:
+    """Import each module in a fresh interpreter: ``None`` for success, else the error; and
+    the files (relative to ``root``) of every module those imports loaded from the root."""
     if not modules:
-        return {}
+        return {}, frozenset()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["MPLBACKEND"] = "Agg"
     out = subprocess.run(
@@ -313,19 +319,56 @@ def import_modules(root: Path, modules: list[str], python: str) -> dict[str, str
         input="", capture_output=True, text=True, env=env, timeout=1800, check=False,
     )  # fmt: skip
     try:
-        modules_out = json.loads(out.stdout.strip().splitlines()[-1])["modules"]
+        document = json.loads(out.stdout.strip().splitlines()[-1])
         result: dict[str, str | None] = {
-            name: None if error is None else str(error)[:300] for name, error in modules_out.items()
+            name: None if error is None else str(error)[:300]
+            for name, error in document["modules"].items()
         }
+        loaded = frozenset(str(p) for p in document["loaded"])
     except (ValueError, IndexError, KeyError, TypeError, AttributeError):
         # The interpreter itself died (a crash in some extension): one module at a time.
         if len(modules) == 1:
-            return {modules[0]: f"interpreter died (exit {out.returncode})"}
+            return {modules[0]: f"interpreter died (exit {out.returncode})"}, frozenset()
         merged: dict[str, str | None] = {}
+        every: set[str] = set()
         for module in modules:
-            merged.update(import_modules(root, [module], python))
-        return merged
-    return result
+            errors, files = import_modules(root, [module], python)
+            merged.update(errors)
+            every |= files
+        return merged, frozenset(every)
+    return result, loaded
+
+
+def _spare_loaded(
+    plan: tuple[SlimAction, ...], loaded: frozenset[str]
+) -> tuple[tuple[SlimAction, ...], dict[str, str]]:
+    """Narrow the plan by what the baseline imported: a package that imports a module from
+    its own ``tests`` folder at start-up (astropy does: ``astropy.tests.runner``) keeps that
+    whole folder, and no other file a module was loaded from is removed. Returns the
+    narrowed plan and path -> why it was spared."""
+    used_roots: dict[str, list[str]] = defaultdict(list)
+    for path in sorted(loaded):
+        folder = test_root(path)
+        if folder is not None:
+            used_roots[folder].append(path)
+    kept: dict[str, str] = {}
+    actions = []
+    for action in plan:
+        if action.kind == "remove":
+            folder = test_root(action.path)
+            if folder is not None and folder in used_roots:
+                files = used_roots[folder]
+                kept[folder] = (
+                    "imported at start-up: "
+                    + ", ".join(files[:3])
+                    + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+                )
+                continue
+            if action.path in loaded:
+                kept[action.path] = "imported at start-up"  # not a tests file: spared alone
+                continue
+        actions.append(action)
+    return tuple(actions), kept
 
 
 # -- applying -------------------------------------------------------------------------------------
@@ -437,17 +480,28 @@ def _plan_result(
     env = read_environment(root)
     facts = read_facts(env)
     actions, skipped = _plan(env, facts, chosen, keep, level)
+    before = disk_bytes(root)
+    return _with_plan(
+        SlimResult(
+            root=str(root), applied=False, before=before, after=before, plan=(),
+            by_category={}, recovered=recovered, skipped=tuple(skipped),
+        ),
+        tuple(actions),
+    )  # fmt: skip
+
+
+def _with_plan(result: SlimResult, actions: tuple[SlimAction, ...]) -> SlimResult:
+    """``result`` with this plan, its per-category summary and the size it leads to."""
     by_category: dict[str, tuple[int, int]] = {}
     for action in actions:
         files, size = by_category.get(action.category, (0, 0))
         by_category[action.category] = (files + 1, size + action.saved)
-    by_category = dict(sorted(by_category.items(), key=lambda kv: -kv[1][1]))
-    before = disk_bytes(root)
-    return SlimResult(
-        root=str(root), applied=False, before=before,
-        after=before - sum(a.saved for a in actions), plan=tuple(actions),
-        by_category=by_category, recovered=recovered, skipped=tuple(skipped),
-    )  # fmt: skip
+    return dataclasses.replace(
+        result,
+        plan=actions,
+        by_category=dict(sorted(by_category.items(), key=lambda kv: -kv[1][1])),
+        after=result.before - sum(a.saved for a in actions),
+    )
 
 
 def _apply(
@@ -460,7 +514,6 @@ def _apply(
     on_progress: Callable[[str], None] | None,
 ) -> SlimResult:
     dists = {d.dist_info: d for d in env.distributions}
-    touched = sorted({a.dist for a in result.plan})
     # Every distribution's modules, not only the touched ones: slimming B can break A.
     modules = {d.dist_info: top_level_modules(root, d) for d in env.distributions if d.has_record}
     every = sorted({m for ms in modules.values() for m in ms})
@@ -468,7 +521,10 @@ def _apply(
     if verify:
         if on_progress:
             on_progress(f"importing {len(every)} modules before slimming")
-        baseline = import_modules(root, every, python)
+        baseline, loaded = import_modules(root, every, python)
+        narrowed, kept = _spare_loaded(result.plan, loaded)
+        result = dataclasses.replace(_with_plan(result, narrowed), kept=kept)
+    touched = sorted({a.dist for a in result.plan})
     journal = _Journal(root)
     # Crash-safety tests kill the process after N changes (documented in docs/slim.md).
     fault_after = int(os.environ.get("WHEELFIX_FAULT_AFTER_CHANGES", "0") or 0)
@@ -518,7 +574,7 @@ def _verify_and_restore(
     owner = {a.path: a.dist for a in plan}
 
     def broken_now() -> dict[str, str]:
-        after = import_modules(root, every, python)
+        after, _loaded = import_modules(root, every, python)
         return {m: e for m, e in after.items() if e and baseline.get(m) is None}
 
     if on_progress:

@@ -155,16 +155,39 @@ def test_keep_pattern_is_respected(env: Path) -> None:
     assert (env / "wfdemo_debug" / "tests" / "test_debug.py").exists()
 
 
-def test_safety_net_restores_a_package_that_imports_its_tests(env: Path) -> None:
+def test_a_tests_folder_imported_at_start_up_is_kept(env: Path) -> None:
     add_dist(env, "trap", {
         "trap/__init__.py": b"from trap.tests.helpers import VALUE\n",
         "trap/tests/__init__.py": b"",
         "trap/tests/helpers.py": b"VALUE = 1\n",
+        "trap/tests/test_trap.py": b"def test_value(): pass\n",
+    })  # fmt: skip
+    planned = slim(env)
+    assert any(a.path == "trap/tests/helpers.py" for a in planned.plan)  # the dry run cannot know
+    result = slim(env, apply=True)
+    assert result.kept == {
+        "trap/tests": "imported at start-up: trap/tests/__init__.py, trap/tests/helpers.py"
+    }
+    assert not any(a.path.startswith("trap/") for a in result.plan)
+    assert not result.restored and result.exit_code == 0
+    assert (env / "trap" / "tests" / "test_trap.py").exists()  # kept whole
+    assert "trap/tests/helpers.py," in (env / "trap-1.0.dist-info" / "RECORD").read_text()
+    assert run_python(env, "import trap").returncode == 0
+    assert not (env / "wfdemo_debug" / "tests").exists()  # the others are slimmed
+    assert slim(env, apply=True).kept == result.kept  # and the next run agrees
+
+
+def test_safety_net_restores_a_package_that_reads_a_source_at_import(env: Path) -> None:
+    # Not a module, so the baseline cannot see it: only the re-import catches this one.
+    add_dist(env, "trap", {
+        "trap/__init__.py": b"import os\n"
+        b"KERNEL = open(os.path.join(os.path.dirname(__file__), 'kernel.c')).read()\n",
+        "trap/kernel.c": b"int kernel(void) { return 1; }\n",
     })  # fmt: skip
     result = slim(env, apply=True)
     assert set(result.restored) == {"trap-1.0.dist-info"}
-    assert "trap" in result.restored["trap-1.0.dist-info"]
-    assert (env / "trap" / "tests" / "helpers.py").exists()
+    assert "FileNotFoundError" in result.restored["trap-1.0.dist-info"]
+    assert (env / "trap" / "kernel.c").exists()
     assert run_python(env, "import trap").returncode == 0
     assert not (env / "wfdemo_debug" / "tests").exists()  # the others stay slimmed
     assert result.exit_code == 1

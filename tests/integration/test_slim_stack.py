@@ -1,9 +1,10 @@
 """``wheelfix slim --apply`` on real installed stacks, proven in a minimal Debian root filesystem.
 
-Two stacks installed once with ``pip install --target`` (``tests/expensive.py``; pins in
-``bench/bench_env.py``): the scientific one the issue names (numpy, scipy, pandas,
-scikit-learn, matplotlib) and a web one it does not (requests, pydantic, sqlalchemy, lxml,
-cryptography, jinja2). Every test works on a copy in ``tmp_path``; the caches are never
+Three stacks installed once with ``pip install --target`` (``tests/expensive.py``; pins and
+workloads in ``bench/bench_env.py``): the scientific one the issue names (numpy, scipy,
+pandas, scikit-learn, matplotlib) and two it does not: web (requests, pydantic, sqlalchemy,
+lxml, cryptography, jinja2) and analytics (statsmodels, sympy, networkx, scikit-image,
+astropy, xarray). Every test works on a copy in ``tmp_path``; the caches are never
 changed. After slimming, the tree is copied into the root filesystem and a real workload
 runs there with the root's own ``python3`` under ``chroot``, and every RECORD row is checked
 against the files (what ``pip uninstall`` and ``pip check`` rely on).
@@ -44,83 +45,6 @@ INSIDE = "opt/stack-test"  # where a tree goes inside the root filesystem
 ROOT_ENV = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"/{INSIDE}", "MPLBACKEND": "Agg",
             "HOME": "/tmp"}  # fmt: skip
 FAULT_AFTER = 25
-
-WEB_SMOKE: dict[str, str] = {
-    "import": """
-import requests, pydantic, sqlalchemy, lxml.etree, cryptography, jinja2, greenlet, markupsafe
-import charset_normalizer, certifi, cffi
-""",
-    "requests": """
-import os, requests
-prepared = requests.Request("POST", "https://example.org/api", params={"q": "a b", "n": 2},
-                            json={"x": [1, 2]}).prepare()
-assert prepared.url == "https://example.org/api?q=a+b&n=2", prepared.url
-assert prepared.body == b'{"x": [1, 2]}', prepared.body
-assert os.path.isfile(requests.certs.where())
-import charset_normalizer
-best = charset_normalizer.from_bytes("Grüße aus Köln, schöne Straße".encode("utf-8")).best()
-assert best is not None and best.encoding == "utf_8", best
-""",
-    "pydantic": """
-import pydantic
-class Item(pydantic.BaseModel):
-    name: str
-    price: float
-    tags: list[str] = []
-item = Item.model_validate({"name": "pen", "price": "1.5", "tags": ["a"]})
-assert item.price == 1.5 and item.model_dump_json() == '{"name":"pen","price":1.5,"tags":["a"]}'
-try:
-    Item.model_validate({"name": "pen", "price": "cheap"})
-except pydantic.ValidationError as exc:
-    assert exc.errors()[0]["loc"] == ("price",), exc.errors()
-else:
-    raise AssertionError("no ValidationError")
-""",
-    "sqlalchemy": """
-import greenlet
-from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, func, select
-engine = create_engine("sqlite://")
-meta = MetaData()
-t = Table("t", meta, Column("id", Integer, primary_key=True), Column("k", String),
-          Column("v", Integer))
-meta.create_all(engine)
-with engine.begin() as conn:
-    conn.execute(t.insert(), [{"k": "a", "v": 1}, {"k": "b", "v": 2}, {"k": "a", "v": 4}])
-    rows = conn.execute(select(t.c.k, func.sum(t.c.v)).group_by(t.c.k).order_by(t.c.k)).all()
-assert [tuple(r) for r in rows] == [("a", 5), ("b", 2)], rows
-assert greenlet.greenlet(lambda x: x * 2).switch(21) == 42
-""",
-    "lxml": """
-from lxml import etree
-doc = etree.fromstring("<r><i>1</i><i>2</i><i>4</i></r>")
-assert doc.xpath("sum(//i)") == 7.0
-xslt = etree.XSLT(etree.fromstring(
-    '<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">'
-    '<xsl:template match="/"><n><xsl:value-of select="count(//i)"/></n></xsl:template>'
-    '</xsl:stylesheet>'))
-assert str(xslt(doc)).strip().endswith("<n>3</n>"), str(xslt(doc))
-""",
-    "cryptography": """
-from cryptography.fernet import Fernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ed25519
-f = Fernet(Fernet.generate_key())
-assert f.decrypt(f.encrypt(b"secret")) == b"secret"
-h = hashes.Hash(hashes.SHA256()); h.update(b"abc")
-assert h.finalize().hex() == (
-    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-key = ed25519.Ed25519PrivateKey.generate()
-key.public_key().verify(key.sign(b"msg"), b"msg")
-""",
-    "jinja2": """
-import jinja2
-env = jinja2.Environment(autoescape=True)
-out = env.from_string("{% for u in users %}<b>{{ u|upper }}</b>{% endfor %}").render(
-    users=["x", "<y>"])
-assert out == "<b>X</b><b>&lt;Y&gt;</b>", out
-""",
-    "importlib.metadata.version": bench_env.METADATA_STEP,
-}
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -175,8 +99,8 @@ def record_problems(root: Path) -> list[str]:
     return problems
 
 
-def bytecode_bytes(root: Path) -> int:
-    return sum(p.stat().st_size for p in root.rglob("__pycache__/*.pyc"))
+def bytecode_files(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("__pycache__/*.pyc")}
 
 
 def slim_cli(tree: Path) -> dict[str, object]:
@@ -208,32 +132,33 @@ def smoke_in_root(
             shutil.rmtree(rootfs / cache, ignore_errors=True)
 
 
-def describe(report: Mapping[str, object], before: int, after: int, pyc: int) -> str:
+def describe(report: Mapping[str, object], before: int, after: int) -> str:
     saved = 100 * (before - after) / before
     return (
-        f"{before:,} -> {after:,} bytes on disk ({saved:.1f} % smaller; {pyc:,} bytes of "
-        f"that 'after' are __pycache__/*.pyc the import check wrote, which the tree did not "
-        f"have: {100 * (before - after + pyc) / before:.1f} % smaller without them); "
+        f"{before:,} -> {after:,} bytes on disk ({saved:.1f} % smaller); "
         f"plan by category: {report['by_category']}"
     )
 
 
 def slim_and_prove(
     stack: Path, rootfs: Path, tmp_path: Path, steps: Mapping[str, str]
-) -> tuple[dict[str, object], int, int, int, list[str]]:
+) -> tuple[dict[str, object], int, int, list[str]]:
     """Copy, slim, check RECORD and metadata, run the smoke workload in the root filesystem.
 
-    Returns the report, bytes before and after, bytecode bytes written, and the problems
-    that must fail the test once everything else has been looked at.
+    Returns the report, bytes before and after, and the problems that must fail the test
+    once everything else has been looked at.
     """
     tree = copy_stack(stack, tmp_path)
     versions = bench_env.installed_versions(tree)
     assert versions == bench_env.installed_versions(stack)
+    pyc_before = bytecode_files(tree)
     before = disk_bytes(tree)
     report = slim_cli(tree)
     after = disk_bytes(tree)
-    pyc = bytecode_bytes(tree)
-    print(f"\n{stack.name}: {describe(report, before, after, pyc)}")
+    print(f"\n{stack.name}: {describe(report, before, after)}")
+    # The import checks run with -B: slim must not write bytecode into the tree it measures.
+    written = bytecode_files(tree) - pyc_before
+    assert not written, f"slim wrote {len(written)} .pyc files, e.g. {sorted(written)[:3]}"
     deferred = []
     restored = report["restored"]
     assert isinstance(restored, dict)
@@ -250,34 +175,27 @@ def slim_and_prove(
     results = smoke_in_root(rootfs, tree, steps, versions)
     failed = {step: error for step, error in results.items() if error is not None}
     assert not failed, f"smoke workload failed in the root filesystem after slim: {failed}"
-    return report, before, after, pyc, deferred
+    return report, before, after, deferred
 
 
-# -- tests -------------------------------------------------------------------------------------
-# The issue's target is 30 %. On the pinned 2026 stack (312 MiB, installed without
-# bytecode) the default categories reach 25.8 %: the wheels ship fewer tests than the ones
-# the target was set on, and 8 MiB of symbol tables sit in patchelf-modified libraries that
-# are zeroed rather than cut (bench/RESULTS.md). This gate keeps what we reach from
-# regressing; it does not claim the target.
-MIN_SCIENTIFIC_SAVING = 0.24
+# -- tests ---------------------------------------------------------------------------------------
+#: The issue's target, on the stack it names and on another one (bench/RESULTS.md has the
+#: figures). The web stack is asserted to shrink and to keep working, not to reach 30 %: its
+#: binaries are already stripped Rust and C and it ships almost no tests (see RESULTS.md).
+TARGET_SAVING = 0.30
 
 
-def test_scientific_stack_slims_and_still_works(
-    scientific_stack: Path, rootfs: Path, tmp_path: Path
+@pytest.mark.parametrize("name", ["scientific", "analytics", "web"])
+def test_stack_slims_and_still_works(
+    name: str, rootfs: Path, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    report, before, after, pyc, deferred = slim_and_prove(
-        scientific_stack, rootfs, tmp_path, bench_env.SCIENTIFIC_SMOKE
+    stack: Path = request.getfixturevalue(f"{name}_stack")
+    report, before, after, deferred = slim_and_prove(
+        stack, rootfs, tmp_path, bench_env.SMOKES[name]
     )
-    if after > (1 - MIN_SCIENTIFIC_SAVING) * before:
-        deferred.append(
-            f"less than {MIN_SCIENTIFIC_SAVING:.0%} smaller: {describe(report, before, after, pyc)}"
-        )
-    assert not deferred, "\n".join(deferred)
-
-
-def test_web_stack_slims_and_still_works(web_stack: Path, rootfs: Path, tmp_path: Path) -> None:
-    report, before, after, _pyc, deferred = slim_and_prove(web_stack, rootfs, tmp_path, WEB_SMOKE)
     assert after < before, report
+    if name != "web" and after > (1 - TARGET_SAVING) * before:
+        deferred.append(f"less than {TARGET_SAVING:.0%} smaller: {describe(report, before, after)}")
     assert not deferred, "\n".join(deferred)
 
 
