@@ -67,17 +67,18 @@ def classify(path: str) -> Category | None:
     parts = path.split("/")
     if _is_metadata(parts):
         return None
+    folders = parts[:-1]
+    # Bytecode of tests belongs to the tests: removing tests/ must not leave tests/__pycache__.
+    if not _TEST_DIRS.isdisjoint(folders):
+        return Category.TESTS
     name = parts[-1]
     lower = name.lower()
-    # Bytecode of tests belongs to the tests: removing tests/ must not leave tests/__pycache__.
-    if test_root(path) is not None:
-        return Category.TESTS
     if "__pycache__" in parts or lower.endswith((".pyc", ".pyo")):
         return Category.BYTECODE
-    if any(p in _CACHE_DIRS for p in parts[:-1]):
+    if not _CACHE_DIRS.isdisjoint(folders):
         return Category.CACHES
     if (
-        any(p in _LEFTOVER_DIRS for p in parts[:-1])
+        not _LEFTOVER_DIRS.isdisjoint(folders)
         or name in _LEFTOVER_NAMES
         or (lower.endswith(_LEFTOVER_SUFFIXES))
     ):

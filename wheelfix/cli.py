@@ -19,24 +19,15 @@ from typing import TYPE_CHECKING, NoReturn, Protocol
 import click
 
 from wheelfix import __version__
-from wheelfix.audit import check as run_check
-from wheelfix.config import load_check_config
 from wheelfix.errors import UsageError, WheelfixError
 from wheelfix.findings import Severity
-from wheelfix.report import (
-    render_dockerfile,
-    render_image,
-    render_repair,
-    render_scan,
-    render_slim,
-    render_text,
-)
-from wheelfix.results import WheelResult
-from wheelfix.wheelfile import Limits
 
+# Each command imports what it needs when it runs: a command line pays for one command.
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
+
+    from wheelfix.results import WheelResult
 
 __all__ = ["main"]
 
@@ -169,6 +160,11 @@ def check_cmd(
     """Audit wheels: platform tag, external libraries, debug info, contents, RECORD."""
 
     def run() -> int:
+        from wheelfix.audit import check as run_check
+        from wheelfix.config import load_check_config
+        from wheelfix.report import render_text
+        from wheelfix.wheelfile import Limits
+
         config = load_check_config() if not no_config else None
         limit = _parse_size(max_uncompressed) if max_uncompressed else None
         if limit is None and config is not None:
@@ -288,7 +284,7 @@ def repair_cmd(
     force: bool,
 ) -> None:
     """Graft external libraries, strip, prune; write wheels the runner stage can install."""
-    from wheelfix.repair import repair
+    from wheelfix.repairer import repair
 
     def run() -> int:
         if wheel_dir.exists() and not wheel_dir.is_dir():
@@ -313,6 +309,8 @@ def repair_cmd(
         finally:
             if progress is not None:
                 progress.stop()
+        from wheelfix.report import render_repair
+
         _emit(fmt, report, lambda console: render_repair(report, console))
         for result in report.results:
             if result.error is not None and fmt == "json":
@@ -340,10 +338,12 @@ Examples:
 @click.pass_context
 def scan_cmd(ctx: click.Context, path: Path | None, fmt: str, fail_on: str, verbose: int) -> None:
     """Audit an installed environment: sizes, debug info, tests, duplicates, broken imports."""
-    from wheelfix.scan import scan
+    from wheelfix.scanner import scan
 
     def run() -> int:
         report = scan(path, fail_on=fail_on)
+        from wheelfix.report import render_scan
+
         _emit(fmt, report, lambda console: render_scan(report, console, verbose=verbose))
         return report.exit_code
 
@@ -406,7 +406,7 @@ def slim_cmd(
 ) -> None:
     """Slim an installed environment safely (dry run unless --apply)."""
     from wheelfix.config import SlimConfig, load_slim_config
-    from wheelfix.slim import DEFAULT_CATEGORIES, slim
+    from wheelfix.slimmer import DEFAULT_CATEGORIES, slim
 
     def run() -> int:
         config = SlimConfig() if no_config else load_slim_config()
@@ -418,6 +418,8 @@ def slim_cmd(
             on_progress=(lambda msg: click.echo(f"wheelfix: {msg}", err=True))
             if fmt == "text" and sys.stderr.isatty() else None,
         )  # fmt: skip
+        from wheelfix.report import render_slim
+
         _emit(fmt, result, lambda console: render_slim(result, console))
         return result.exit_code
 
@@ -475,6 +477,8 @@ def image_cmd(
             else None, highest_wasted_percent=highest_wasted_percent,
             fail_on=Severity.gate(fail_on),
         )  # fmt: skip
+        from wheelfix.report import render_image
+
         _emit(fmt, report, lambda console: render_image(report, console, verbose=verbose))
         return report.exit_code
 
@@ -515,6 +519,8 @@ def dockerfile_cmd(
             path, wheelhouse=wheelhouse,
             fail_on=Severity.gate(fail_on),
         )  # fmt: skip
+        from wheelfix.report import render_dockerfile
+
         _emit(fmt, report, lambda console: render_dockerfile(report, console, verbose=verbose))
         return report.exit_code
 

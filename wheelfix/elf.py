@@ -239,10 +239,17 @@ class _Reader:
             raise CorruptElfError(
                 f"{what} string at offset {offset} lies past the end of the {table_name}"
             )
-        raw = bytes(table[offset:])
-        end = raw.find(b"\0")
-        if end < 0:
-            raise CorruptElfError(f"{what} string is not NUL-terminated")
+        # Copy a growing window, not the rest of the table: symbol names are short and
+        # string tables long, so copying to the end each time made parsing quadratic.
+        window = 256
+        while True:
+            raw = bytes(table[offset : offset + window])
+            end = raw.find(b"\0")
+            if end >= 0:
+                break
+            if offset + window >= len(table):
+                raise CorruptElfError(f"{what} string is not NUL-terminated")
+            window *= 4
         try:
             return raw[:end].decode("utf-8")
         except UnicodeDecodeError:

@@ -14,9 +14,9 @@ if TYPE_CHECKING:
 
     from wheelfix.dockerfile import DockerfileReport
     from wheelfix.image import ImageReport
-    from wheelfix.repair import RepairReport
-    from wheelfix.scan import EnvReport
-    from wheelfix.slim import SlimResult
+    from wheelfix.repairer import RepairReport
+    from wheelfix.scanner import EnvReport
+    from wheelfix.slimmer import SlimResult
 
 __all__ = [
     "render_dockerfile",

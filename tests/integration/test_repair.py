@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 import wheelfix
 from wheelfix.cli import cli
-from wheelfix.repair import repair
+from wheelfix.repairer import repair
 
 REPO = Path(__file__).resolve().parents[2]
 

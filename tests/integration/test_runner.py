@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import wheelfix
-from wheelfix.repair import repair
+from wheelfix.repairer import repair
 from wheelfix.runner import prove_in_root
 
 pytestmark = pytest.mark.slow

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from wheelfix.cli import cli
 from wheelfix.env import JOURNAL_DIR
-from wheelfix.scan import scan
-from wheelfix.slim import recover, slim
+from wheelfix.scanner import scan
+from wheelfix.slimmer import recover, slim
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -263,3 +263,42 @@ def test_missing_root_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["slim", "--apply", str(tmp_path / "nowhere")])
     assert result.exit_code == 2
     assert "not a folder" in result.stderr
+
+
+def test_facts_are_the_same_on_one_worker_and_on_several(env: Path) -> None:
+    from wheelfix.env import read_environment
+    from wheelfix.scanner import read_facts
+
+    environment = read_environment(env)
+    single = read_facts(environment, threads=1)
+    assert read_facts(environment, threads=3) == single  # two forked children
+    assert any(f.elf is not None for f in single.values())
+
+
+def test_only_files_something_needs_are_hashed(env: Path) -> None:
+    from wheelfix.env import read_environment
+    from wheelfix.scanner import files_to_hash, read_facts
+
+    add_dist(env, "onlypy", {"onlypy/__init__.py": b"X = 1\n"})
+    # Bytecode as pip records it: listed without a hash, so drift cannot be checked.
+    cache = env / "onlypy" / "__pycache__"
+    cache.mkdir()
+    (cache / "__init__.cpython-311.pyc").write_bytes(b"\x00" * 12345)
+    record = env / "onlypy-1.0.dist-info" / "RECORD"
+    record.write_text(record.read_text() + "onlypy/__pycache__/__init__.cpython-311.pyc,,\n")
+    (env / "twin_1.bin").write_bytes(b"a" * 777)  # unowned, same size as its twin
+    (env / "twin_2.bin").write_bytes(b"b" * 777)
+
+    environment = read_environment(env)
+    wanted = files_to_hash(environment)
+    assert "onlypy/__init__.py" in wanted  # RECORD has its sha256: drift is checked
+    assert "onlypy/__pycache__/__init__.cpython-311.pyc" not in wanted
+    assert {"twin_1.bin", "twin_2.bin"} <= wanted  # same size: may be duplicates
+    facts = read_facts(environment)
+    assert facts["onlypy/__pycache__/__init__.cpython-311.pyc"].sha256 == ""
+    assert facts["onlypy/__pycache__/__init__.cpython-311.pyc"].size == 12345
+    assert facts["twin_1.bin"].sha256 != facts["twin_2.bin"].sha256 != ""
+
+    (env / "onlypy" / "__init__.py").write_bytes(b"X = 2\n")  # same size, other content
+    (report,) = [d for d in scan(env).distributions if d.name == "onlypy"]
+    assert "WF601" in {f.code for f in report.findings}

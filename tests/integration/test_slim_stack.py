@@ -30,7 +30,7 @@ from click.testing import CliRunner
 
 from wheelfix.cli import cli
 from wheelfix.env import JOURNAL_DIR
-from wheelfix.slim import disk_bytes, recover, slim
+from wheelfix.slimmer import disk_bytes, recover, slim
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO / "bench") not in sys.path:

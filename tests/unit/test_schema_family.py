@@ -30,8 +30,8 @@ from schemas import (
 
 import wheelfix
 from wheelfix.cli import cli
-from wheelfix.scan import scan
-from wheelfix.slim import slim
+from wheelfix.scanner import scan
+from wheelfix.slimmer import slim
 
 REPO = Path(__file__).resolve().parents[2]
 NAMES = ("repair", "scan", "slim")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wheelfix.slim import SlimAction, _spare_loaded
+from wheelfix.slimmer import SlimAction, _spare_loaded
 
 
 def remove(path: str, category: str = "tests") -> SlimAction:

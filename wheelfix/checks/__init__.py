@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from wheelfix.elf import ElfInfo
-from wheelfix.wheelfile import Member, WheelName
+if TYPE_CHECKING:  # annotations only: scanning an environment never loads the wheel reader
+    from wheelfix.elf import ElfInfo
+    from wheelfix.wheelfile import Member, WheelName
 
 __all__ = ["WheelView"]
 

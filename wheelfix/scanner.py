@@ -14,9 +14,8 @@ import hashlib
 import os
 import platform
 import posixpath
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from wheelfix.checks.platform import extension_module_name, interest_for
 from wheelfix.elf import ELF_MAGIC, CorruptElfError, ElfInfo, parse_elf, read_layout
 from wheelfix.env import Distribution, Environment, default_site_packages, read_environment
 from wheelfix.findings import Check, Finding, Severity
+from wheelfix.parallel import run_sharded, usable_cpus
 from wheelfix.policy import blacklisted_symbols
 from wheelfix.resolve import LIBPYTHON_RE, HostLibraries, resolve_tree
 from wheelfix.results import SCHEMA_VERSION
@@ -49,6 +49,8 @@ class FileFacts:
     """What one read of a file told us."""
 
     size: int
+    #: urlsafe base64 without padding, as in RECORD; "" when nothing needed it (see
+    #: ``files_to_hash``) or the file could not be read
     sha256: str
     elf: ElfInfo | None
     elf_error: str | None
@@ -126,22 +128,44 @@ def _b64(digest: bytes) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def _slurp(path: str) -> tuple[bytes, os.stat_result]:
-    """A whole file, unbuffered and without following a symlink: pathlib and buffered
-    files cost more than the read itself on thousands of small files (bench/RESULTS.md)."""
-    with open(path, "rb", buffering=0, opener=_no_follow) as fh:
-        return fh.readall(), os.fstat(fh.fileno())
+#: Files up to this size that need no hash are read whole anyway (one read costs what a
+#: header read does); bigger ones are read only if their first bytes are ELF.
+_SMALL = 64 * 1024
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
-def _no_follow(path: str, flags: int) -> int:
-    return os.open(path, flags | os.O_NOFOLLOW)
+def _read_all(fd: int, size: int) -> bytes:
+    """Everything from ``fd``: one read for a file of the size it was listed with (asking
+    for one byte more notices a file that grew), then reads until end of file."""
+    chunks = []
+    want = size + 1
+    while chunk := os.read(fd, want):
+        chunks.append(chunk)
+        want = 1 << 20
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _read(root: str, rel: str, blacklisted: frozenset[str]) -> FileFacts:
+def _read(
+    root: str, rel: str, st: os.stat_result, want_hash: bool, blacklisted: frozenset[str]
+) -> FileFacts:
+    """What one file says: its sha256 if ``want_hash``; ELF facts if it is ELF. Plain
+    ``os`` calls: file objects and pathlib cost more than the reading itself on thousands
+    of small files (bench/RESULTS.md)."""
+    inode = (st.st_dev, st.st_ino)
+    mode = (st.st_mode & 0o7777, st.st_uid, st.st_gid)
     try:
-        data, st = _slurp(f"{root}/{rel}")
+        fd = os.open(f"{root}/{rel}", _OPEN_FLAGS)
     except OSError:
         return FileFacts(0, "", None, None)  # vanished or unreadable: nothing to report
+    try:
+        if want_hash or st.st_size <= _SMALL or os.pread(fd, 4, 0) == ELF_MAGIC:
+            data = _read_all(fd, st.st_size)
+        else:
+            return FileFacts(st.st_size, "", None, None, inode, mode)
+    except OSError:
+        return FileFacts(0, "", None, None)
+    finally:
+        os.close(fd)
     elf = error = None
     tail: dict[str, int] = {}
     if data[:4] == ELF_MAGIC:
@@ -152,39 +176,69 @@ def _read(root: str, rel: str, blacklisted: frozenset[str]) -> FileFacts:
                 tail = {level.value: disk_saving(layout, level) for level in StripLevel}
         except CorruptElfError as exc:
             error = str(exc)
-    digest = _b64(hashlib.sha256(data).digest())
-    return FileFacts(
-        len(data), digest, elf, error, (st.st_dev, st.st_ino), (st.st_mode & 0o7777, st.st_uid,
-        st.st_gid), tail,
-    )  # fmt: skip
+    digest = _b64(hashlib.sha256(data).digest()) if want_hash else ""
+    return FileFacts(len(data), digest, elf, error, inode, mode, tail)
+
+
+def files_to_hash(env: Environment) -> set[str]:
+    """The files whose sha256 anything uses: those RECORD lists with a sha256 (drift) and
+    those sharing their size with another file (duplicates can only be among these).
+    Bytecode pip compiled at install is listed without a hash, so it is usually spared."""
+    sizes = Counter(size for size in env.files.values() if size > 0)
+    wanted = {path for path, size in env.files.items() if size > 0 and sizes[size] > 1}
+    for dist in env.distributions:
+        wanted.update(
+            r.path for r in dist.rows if r.inside and r.algorithm == "sha256" and r.digest
+        )
+    return wanted
+
+
+#: What a shard sends back: (path, size, sha256, elf, elf_error, inode, mode, strip_tail).
+#: Plain tuples pickle several times faster than the dataclass.
+_Row = tuple[str, int, str, "ElfInfo | None", "str | None", tuple[int, int], tuple[int, int, int],
+             dict[str, int]]  # fmt: skip
 
 
 def read_facts(
     env: Environment, *, threads: int = 0, on_file: Callable[[int], None] | None = None
 ) -> dict[str, FileFacts]:
-    """Read every file once. Work goes out in batches of similar total size: one task per
-    file costs more in thread hand-offs than small files take to read."""
+    """Read every file (at most) once, split over ``threads`` workers (default: every
+    usable CPU; see parallel.py for how). Shards are balanced by what they cost: bytes to
+    hash or read, plus a fixed cost per file."""
     blacklisted = blacklisted_symbols()
     root = os.fspath(env.root)
-    workers = threads or min(4, os.cpu_count() or 1)
-    names = sorted(env.files, key=lambda n: -env.files[n])
-    batches: list[list[str]] = [[] for _ in range(max(1, workers * 8))]
-    loads = [0] * len(batches)
-    for name in names:  # biggest first onto the least-loaded batch
-        i = loads.index(min(loads))
-        batches[i].append(name)
-        loads[i] += env.files[name] + 4096
+    hashed = files_to_hash(env)
+    stats = env.stats
+    workers = threads or usable_cpus()
+    shards: list[list[str]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for name in sorted(env.files, key=lambda n: -env.files[n]):
+        size = env.files[name]
+        i = loads.index(min(loads))  # biggest first onto the least-loaded shard
+        shards[i].append(name)
+        loads[i] += (size if name in hashed else min(size, _SMALL)) + 16384
 
-    def run(batch: list[str]) -> list[tuple[str, FileFacts]]:
-        return [(n, _read(root, n, blacklisted)) for n in batch]
+    def work(shard: list[str]) -> list[_Row]:
+        out: list[_Row] = []
+        for name in shard:
+            st = stats.get(name)
+            if st is None:  # an Environment built by hand: stat now
+                try:
+                    st = os.lstat(f"{root}/{name}")
+                except OSError:
+                    out.append((name, 0, "", None, None, (0, 0), (0, 0, 0), {}))
+                    continue
+            f = _read(root, name, st, name in hashed, blacklisted)
+            out.append((name, f.size, f.sha256, f.elf, f.elf_error, f.inode, f.mode, f.strip_tail))
+        return out
 
     facts: dict[str, FileFacts] = {}
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for results in pool.map(run, batches):
-            for name, fact in results:
-                facts[name] = fact
-                if on_file is not None:
-                    on_file(fact.size)
+    for rows in run_sharded(work, [shard for shard in shards if shard]):
+        for name, *fields in rows:
+            fact = FileFacts(*fields)  # type: ignore[arg-type]
+            facts[name] = fact
+            if on_file is not None:
+                on_file(fact.size)
     return facts
 
 
@@ -245,10 +299,11 @@ def scan_environment(
 
     # Byte-identical files, grouped; only groups that span distributions are findings.
     groups: dict[tuple[int, str], dict[tuple[int, int], str]] = defaultdict(dict)
-    for path, fact in sorted(facts.items()):
-        if fact.size > 0 and fact.sha256:
-            # Hard links to one file are one copy, not duplicates.
-            groups[(fact.size, fact.sha256)].setdefault(fact.inode, path)
+    hashed = sorted(p for p, f in facts.items() if f.sha256 and f.size > 0)
+    for path in hashed:
+        fact = facts[path]
+        # Hard links to one file are one copy, not duplicates.
+        groups[(fact.size, fact.sha256)].setdefault(fact.inode, path)
     duplicates = []
     for (size, _digest), by_inode in groups.items():
         paths = list(by_inode.values())
@@ -275,19 +330,23 @@ def scan_environment(
             continue
         findings: list[Finding] = []
         categories: dict[str, int] = defaultdict(int)
-        elf = debug = symtab = 0
+        total = elf = debug = symtab = strip_saving = 0
         for path in sorted(paths):
             fact = facts[path]
+            total += fact.size
             category = classify(path)
             if category is not None:
                 categories[category.value] += fact.size
-            if fact.elf is not None and fact.elf.elf_type != "ET_REL":
-                elf += fact.size
-                debug += fact.elf.debug_bytes
-                symtab += fact.elf.symtab_bytes
+            if fact.elf is not None:
+                strip_saving += fact.strip_tail.get("unneeded", 0)
+                if fact.elf.elf_type != "ET_REL":
+                    elf += fact.size
+                    debug += fact.elf.debug_bytes
+                    symtab += fact.elf.symtab_bytes
             if fact.elf_error:
                 findings.append(Finding(check=Check.CORRUPT_ELF, path=path, message=fact.elf_error))
-            findings += lib_findings.get(path, [])
+            if path in lib_findings:
+                findings += lib_findings[path]
         if debug:
             message = f"{human(debug)} of DWARF debug info in its binaries"
             findings.append(Finding(check=Check.DEBUG_INFO, path=key, bytes=debug,
@@ -299,21 +358,19 @@ def scan_environment(
         if dist is not None:
             findings += _record_findings(dist, facts)
         else:
-            findings.append(Finding(check=Check.UNOWNED_FILES, path=None,
-                                    bytes=sum(facts[p].size for p in paths),
+            findings.append(Finding(check=Check.UNOWNED_FILES, path=None, bytes=total,
                                     message=f"{len(paths)} files no distribution's RECORD lists, "
                                     f"e.g. {', '.join(sorted(paths)[:3])}"))  # fmt: skip
         for name, size in categories.items():
             if dist is not None and dist.has_record:
                 savings[name] += size
         if dist is not None and dist.has_record:
-            savings["strip"] += sum(facts[p].strip_tail.get("unneeded", 0) for p in paths)
+            savings["strip"] += strip_saving
         reports.append(DistReport(
             name=dist.name if dist else _UNOWNED, version=dist.version if dist else "",
-            dist_info=dist.dist_info if dist else None, files=len(paths),
-            total=sum(facts[p].size for p in paths), elf=elf, debug_info=debug,
-            symbol_table=symtab, categories=dict(categories), findings=tuple(findings),
-            verifiable=bool(dist and dist.has_record),
+            dist_info=dist.dist_info if dist else None, files=len(paths), total=total, elf=elf,
+            debug_info=debug, symbol_table=symtab, categories=dict(categories),
+            findings=tuple(findings), verifiable=bool(dist and dist.has_record),
         ))  # fmt: skip
     savings["dedupe"] = sum(
         size * (len(paths) - 1) for size, paths in duplicates if size >= DEDUPE_MIN_SIZE

@@ -50,7 +50,7 @@ from wheelfix.env import (
 from wheelfix.errors import UsageError
 from wheelfix.results import SCHEMA_VERSION
 from wheelfix.runner import IMPORT_PROBE
-from wheelfix.scan import DEDUPE_MIN_SIZE, FileFacts, read_facts
+from wheelfix.scanner import DEDUPE_MIN_SIZE, FileFacts, read_facts
 from wheelfix.strip import StripLevel, strip_elf
 
 __all__ = ["SLIM_CATEGORIES", "SlimAction", "SlimResult", "recover", "slim"]

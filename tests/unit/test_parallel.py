@@ -1,0 +1,72 @@
+"""run_sharded: forked children when safe, threads otherwise, and never a lost result."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from wheelfix.parallel import run_sharded, usable_cpus
+
+PARENT = os.getpid()
+
+
+def square_with_pid(shard: list[int]) -> tuple[list[int], int]:
+    return [n * n for n in shard], os.getpid()
+
+
+def test_results_come_back_in_shard_order_from_forked_children() -> None:
+    shards = [[1, 2], [3], [4, 5, 6]]
+    results = list(run_sharded(square_with_pid, shards))
+    assert [r for r, _pid in results] == [[1, 4], [9], [16, 25, 36]]
+    pids = [pid for _r, pid in results]
+    assert pids[0] == PARENT  # the parent works on the first shard
+    assert PARENT not in pids[1:] and len(set(pids)) == 3
+
+
+def test_with_another_thread_running_the_shards_run_on_threads() -> None:
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        results = list(run_sharded(square_with_pid, [[1], [2], [3]]))
+    finally:
+        stop.set()
+        other.join()
+    assert results == [([1], PARENT), ([4], PARENT), ([9], PARENT)]
+
+
+def fails_in_children(shard: list[int]) -> list[int]:
+    if os.getpid() != PARENT:
+        if shard == [2]:
+            os._exit(3)  # dies without sending anything
+        raise RuntimeError("boom")  # raises in the child
+    return [n + 1 for n in shard]
+
+
+def test_a_failed_child_costs_time_not_a_result() -> None:
+    assert list(run_sharded(fails_in_children, [[1], [2], [3]])) == [[2], [3], [4]]
+
+
+def slow_in_children(shard: list[int]) -> list[int]:
+    if os.getpid() != PARENT:
+        threading.Event().wait(30)
+    return shard
+
+
+def test_stopping_early_kills_and_reaps_the_children() -> None:
+    results = run_sharded(slow_in_children, [[1], [2], [3]])
+    assert next(results) == [1]
+    results.close()  # the caller stops iterating
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left, not even a zombie
+
+
+def test_one_shard_runs_in_this_process() -> None:
+    assert list(run_sharded(square_with_pid, [[7]])) == [([49], PARENT)]
+    assert list(run_sharded(square_with_pid, [])) == []
+
+
+def test_usable_cpus_is_positive() -> None:
+    assert usable_cpus() >= 1
