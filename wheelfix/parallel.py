@@ -15,7 +15,7 @@ import os
 import pickle
 import signal
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -36,7 +36,7 @@ def _fork_is_safe() -> bool:
     return hasattr(os, "fork") and threading.active_count() == 1
 
 
-def run_sharded(work: Callable[[S], R], shards: Sequence[S]) -> Iterator[R]:
+def run_sharded(work: Callable[[S], R], shards: Sequence[S]) -> Generator[R, None, None]:
     """``work(shard)`` for every shard, results in shard order.
 
     ``work`` and its results must be picklable-free of side effects: in a child, whatever
