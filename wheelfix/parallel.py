@@ -39,8 +39,8 @@ def _fork_is_safe() -> bool:
 def run_sharded(work: Callable[[S], R], shards: Sequence[S]) -> Generator[R, None, None]:
     """``work(shard)`` for every shard, results in shard order.
 
-    ``work`` and its results must be picklable-free of side effects: in a child, whatever
-    ``work`` changes in memory is lost; only its return value comes back.
+    Results must be picklable, and callers must not rely on side effects of ``work``: in
+    a child, whatever it changes in memory is lost; only its return value comes back.
     """
     if len(shards) < 2:
         yield from map(work, shards)
