@@ -15,9 +15,10 @@ import os
 import platform
 import posixpath
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from wheelfix import __version__
 from wheelfix.categories import classify
@@ -44,9 +45,9 @@ _HOST_ARCH = {"amd64": "x86_64", "arm64": "aarch64"}.get(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class FileFacts:
-    """What one read of a file told us."""
+class FileFacts(NamedTuple):
+    """What one read of a file told us. A named tuple: tens of thousands are made per scan,
+    and they travel back from worker processes pickled."""
 
     size: int
     #: urlsafe base64 without padding, as in RECORD; "" when nothing needed it (see
@@ -57,8 +58,8 @@ class FileFacts:
     inode: tuple[int, int] = (0, 0)
     #: permission bits, owner and group: identical content with another mode is not a duplicate
     mode: tuple[int, int, int] = (0, 0, 0)
-    #: strip level -> bytes the file would shrink by (see strip.disk_saving)
-    strip_tail: dict[str, int] = field(default_factory=dict)
+    #: strip level -> bytes the file would shrink by (see strip.disk_saving); read-only
+    strip_tail: Mapping[str, int] = {}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,12 +194,6 @@ def files_to_hash(env: Environment) -> set[str]:
     return wanted
 
 
-#: What a shard sends back: (path, size, sha256, elf, elf_error, inode, mode, strip_tail).
-#: Plain tuples pickle several times faster than the dataclass.
-_Row = tuple[str, int, str, "ElfInfo | None", "str | None", tuple[int, int], tuple[int, int, int],
-             dict[str, int]]  # fmt: skip
-
-
 def read_facts(
     env: Environment, *, threads: int = 0, on_file: Callable[[int], None] | None = None
 ) -> dict[str, FileFacts]:
@@ -218,26 +213,24 @@ def read_facts(
         shards[i].append(name)
         loads[i] += (size if name in hashed else min(size, _SMALL)) + 16384
 
-    def work(shard: list[str]) -> list[_Row]:
-        out: list[_Row] = []
+    def work(shard: list[str]) -> list[tuple[str, FileFacts]]:
+        out = []
         for name in shard:
             st = stats.get(name)
             if st is None:  # an Environment built by hand: stat now
                 try:
                     st = os.lstat(f"{root}/{name}")
                 except OSError:
-                    out.append((name, 0, "", None, None, (0, 0), (0, 0, 0), {}))
+                    out.append((name, FileFacts(0, "", None, None)))
                     continue
-            f = _read(root, name, st, name in hashed, blacklisted)
-            out.append((name, f.size, f.sha256, f.elf, f.elf_error, f.inode, f.mode, f.strip_tail))
+            out.append((name, _read(root, name, st, name in hashed, blacklisted)))
         return out
 
     facts: dict[str, FileFacts] = {}
     for rows in run_sharded(work, [shard for shard in shards if shard]):
-        for name, *fields in rows:
-            fact = FileFacts(*fields)  # type: ignore[arg-type]
-            facts[name] = fact
-            if on_file is not None:
+        facts.update(rows)
+        if on_file is not None:
+            for _name, fact in rows:
                 on_file(fact.size)
     return facts
 
