@@ -73,12 +73,14 @@ def default_site_packages() -> Path:
     return Path(sysconfig.get_paths()["purelib"])
 
 
-def _walk(root: Path) -> tuple[dict[str, os.stat_result], list[str]]:
-    """Regular files (relative ``/`` path -> lstat) and everything else, without following
-    links. ``os.scandir`` gives the type for free; one ``lstat`` per file for its size."""
-    stats: dict[str, os.stat_result] = {}
-    special: list[str] = []
-    pending = [("", os.fspath(root))]
+def walk_into(
+    folder: str, prefix: str, stats: dict[str, os.stat_result], special: list[str]
+) -> None:
+    """Add the regular files under ``folder`` (relative path ``prefix``, ``""`` or ending in
+    ``/``) to ``stats`` (relative path -> lstat) and everything else to ``special``, without
+    following links. ``os.scandir`` gives the type for free; one ``lstat`` per file for its
+    size. Slim's journal folder at the top is skipped."""
+    pending = [(prefix, folder)]
     while pending:
         prefix, folder = pending.pop()
         try:
@@ -100,7 +102,6 @@ def _walk(root: Path) -> tuple[dict[str, os.stat_result], list[str]]:
                     stats[rel] = st
                 else:
                     special.append(rel)
-    return stats, special
 
 
 def _parse_record(text: str) -> list[RecordRow]:
@@ -117,7 +118,10 @@ def _parse_record(text: str) -> list[RecordRow]:
         if len(fields) != 3 or not fields[0]:
             continue
         raw, hash_field, size = fields
-        norm = posixpath.normpath(raw.replace("\\", "/"))
+        norm = raw.replace("\\", "/")
+        if "/." in norm or norm.startswith(".") or "//" in norm or norm.endswith("/"):
+            # only then can normpath change anything
+            norm = posixpath.normpath(norm)
         inside = not (norm.startswith(("../", "/")) or norm == "..")
         algorithm, _, digest = hash_field.partition("=")
         rows.append(
@@ -143,11 +147,8 @@ def _name_and_version(text: str) -> tuple[str | None, str | None]:
     return name, version
 
 
-def read_environment(root: Path) -> Environment:
-    """Read every ``*.dist-info`` under ``root`` and list the files that exist."""
-    if not root.is_dir():
-        raise UsageError(f"{root}: not a folder")
-    stats, special = _walk(root)
+def read_distributions(root: Path) -> tuple[Distribution, ...]:
+    """Every ``*.dist-info`` folder directly under ``root`` (not symlinked), sorted."""
     dists = []
     for entry in sorted(root.iterdir()):
         if not entry.name.endswith(".dist-info") or not entry.is_dir() or entry.is_symlink():
@@ -165,5 +166,16 @@ def read_environment(root: Path) -> Environment:
         rows = _parse_record(record.read_text(encoding="utf-8", errors="replace")) if has_record \
             else []  # fmt: skip
         dists.append(Distribution(name, version, entry.name, tuple(rows), has_record))
+    return tuple(dists)
+
+
+def read_environment(root: Path) -> Environment:
+    """Read every ``*.dist-info`` under ``root`` and list the files that exist."""
+    if not root.is_dir():
+        raise UsageError(f"{root}: not a folder")
+    stats: dict[str, os.stat_result] = {}
+    special: list[str] = []
+    walk_into(os.fspath(root), "", stats, special)
+    dists = read_distributions(root)
     files = {rel: st.st_size for rel, st in stats.items()}
-    return Environment(root, tuple(dists), files, tuple(sorted(special)), stats)
+    return Environment(root, dists, files, tuple(sorted(special)), stats)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-__all__ = ["run_sharded", "usable_cpus"]
+__all__ = ["fork_is_safe", "run_sharded", "usable_cpus"]
 
 S = TypeVar("S")
 R = TypeVar("R")
@@ -32,21 +32,26 @@ def usable_cpus() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _fork_is_safe() -> bool:
+def fork_is_safe() -> bool:
+    """Whether ``run_sharded`` would fork now (else it uses threads)."""
     return hasattr(os, "fork") and threading.active_count() == 1
 
 
-def run_sharded(work: Callable[[S], R], shards: Sequence[S]) -> Generator[R, None, None]:
+def run_sharded(
+    work: Callable[[S], R], shards: Sequence[S], *, threads: int = 0
+) -> Generator[R, None, None]:
     """``work(shard)`` for every shard, results in shard order.
 
     Results must be picklable, and callers must not rely on side effects of ``work``: in
     a child, whatever it changes in memory is lost; only its return value comes back.
+    Forking runs one process per shard; on threads, at most ``threads`` (default: one per
+    shard) run at once, so callers make more, smaller shards there for even progress.
     """
     if len(shards) < 2:
         yield from map(work, shards)
         return
-    if not _fork_is_safe():
-        with ThreadPoolExecutor(max_workers=len(shards)) as pool:
+    if not fork_is_safe():
+        with ThreadPoolExecutor(max_workers=min(len(shards), threads or len(shards))) as pool:
             yield from pool.map(work, shards)
         return
     pending: dict[int, tuple[int, S]] = {}  # child pid -> (read end of its pipe, its shard)

@@ -50,7 +50,7 @@ from wheelfix.env import (
 from wheelfix.errors import UsageError
 from wheelfix.results import SCHEMA_VERSION
 from wheelfix.runner import IMPORT_PROBE
-from wheelfix.scanner import DEDUPE_MIN_SIZE, FileFacts, read_facts
+from wheelfix.scanner import DEDUPE_MIN_SIZE, FileFacts, read_tree
 from wheelfix.strip import StripLevel, strip_elf
 
 __all__ = ["SLIM_CATEGORIES", "SlimAction", "SlimResult", "recover", "slim"]
@@ -477,8 +477,7 @@ def _plan_result(
     level: StripLevel,
     recovered: str | None,
 ) -> SlimResult:
-    env = read_environment(root)
-    facts = read_facts(env)
+    env, facts = read_tree(root)
     actions, skipped = _plan(env, facts, chosen, keep, level)
     before = disk_bytes(root)
     return _with_plan(

@@ -302,3 +302,40 @@ def test_only_files_something_needs_are_hashed(env: Path) -> None:
     (env / "onlypy" / "__init__.py").write_bytes(b"X = 2\n")  # same size, other content
     (report,) = [d for d in scan(env).distributions if d.name == "onlypy"]
     assert "WF601" in {f.code for f in report.findings}
+
+
+def test_reading_the_tree_in_one_go_agrees_with_listing_then_reading(env: Path) -> None:
+    from wheelfix.env import read_environment
+    from wheelfix.scanner import read_facts, read_tree, scan_environment
+
+    (env / "link.py").symlink_to("wfdemo_pure/__init__.py")  # top-level symlink: special
+    os.mkfifo(env / "wfdemo_pure" / "pipe")  # never opened
+    (env / JOURNAL_DIR).mkdir()  # slim's journal: skipped
+    (env / JOURNAL_DIR / "junk").write_bytes(b"x" * 100)
+    listed = read_environment(env)
+    tree_env, tree_facts = read_tree(env, threads=3)
+    assert tree_env.files == listed.files
+    assert tree_env.special == listed.special == ("link.py", "wfdemo_pure/pipe")
+    assert tree_env.distributions == listed.distributions
+    facts = read_facts(listed, threads=1)
+    for path, fact in facts.items():  # read_tree may hash more (small files), never less
+        assert tree_facts[path]._replace(sha256="") == fact._replace(sha256="")
+        assert not fact.sha256 or tree_facts[path].sha256 == fact.sha256
+    assert (
+        scan_environment(tree_env, tree_facts).to_json()
+        == scan_environment(listed, facts).to_json()
+    )
+
+
+def test_a_dominant_folder_is_split_between_workers(tmp_path: Path) -> None:
+    from wheelfix.env import read_distributions
+    from wheelfix.scanner import _shard_tree
+
+    root = tmp_path / "site"
+    big = {f"big/sub{i}/data.bin": os.urandom(20_000) for i in range(6)}
+    add_dist(root, "big", {"big/__init__.py": b"", **big})
+    add_dist(root, "small", {"small.py": b"X = 1\n"})
+    shards = _shard_tree(str(root), read_distributions(root), 2)
+    assert len(shards) == 2
+    items = sorted(p for shard in shards for p in shard)
+    assert "big" not in items and "big/sub0" in items and "small.py" in items
