@@ -3,7 +3,9 @@
 ``slim`` plans by category (dry run by default). With ``apply=True``:
 
 1. an interrupted earlier run is rolled back first (its journal says exactly what it did);
-2. the top-level modules of every distribution are imported in a subprocess — the baseline;
+2. the top-level modules of every distribution are imported in a subprocess — the baseline —
+   and the plan is narrowed by what that loaded (a ``tests`` folder a package imports from
+   at start-up is kept whole);
 3. every change is journaled *before* it is made, and what it replaces is moved into a
    backup folder inside the root (a rename on the same filesystem: atomic, no copy);
 4. each touched distribution's RECORD is rewritten (rows removed, new hashes and sizes);
