@@ -55,8 +55,8 @@ def parse_dockerfile(text: str) -> list[Instruction]:
             if not stripped or stripped.startswith("#"):
                 continue
             start = number
-        elif stripped.startswith("#"):
-            continue  # comments inside a continued instruction
+        elif not stripped or stripped.startswith("#"):
+            continue  # empty lines and comments inside a continued instruction, as BuildKit
         if stripped.endswith(escape):
             pending += stripped[: -len(escape)] + " "
             continue

@@ -54,6 +54,13 @@ def test_parse_joins_continuations_and_counts_stages() -> None:
     assert max(i.stage for i in instructions) == 1
 
 
+def test_empty_lines_and_comments_inside_a_continuation_do_not_end_it() -> None:
+    text = "FROM python:3.11-slim\nRUN apt-get update \\\n\n    # the compiler\n    && apt-get install -y gcc\nCMD x\n"
+    instructions = parse_dockerfile(text)
+    assert [i.keyword for i in instructions] == ["FROM", "RUN", "CMD"]
+    assert "apt-get install -y gcc" in instructions[1].arguments
+
+
 def test_naive_dockerfile(tmp_path: Path) -> None:
     assert codes_by_line(write(tmp_path, NAIVE)) == {
         ("WF802", 1), ("WF801", 3), ("WF805", 4), ("WF803", 5), ("WF804", 7),
