@@ -392,6 +392,8 @@ class Finding:
     path: str | None = None
     bytes: int | None = None
     severity: Severity | None = None
+    #: how to fix it, where the check's general hint (written for wheels) does not fit
+    fix: str | None = None
 
     @property
     def code(self) -> str:
@@ -407,7 +409,7 @@ class Finding:
 
     @property
     def hint(self) -> str:
-        return self.check.hint
+        return self.fix if self.fix is not None else self.check.hint
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -663,6 +663,9 @@ def _python_findings(state: _State, libc: str | None) -> tuple[list[str], list[F
                         check=Check.LIBRARY_NOT_FOUND, path="/" + path,
                         message=f"this extension will fail to import in this image: {soname} "
                         "not found (not in the package, not in the image's library path)",
+                        fix=f"install the system package that provides {soname} in this "
+                        "stage, or repair the wheel in the builder stage (wheelfix repair) "
+                        "so the library travels inside it",
                     ))  # fmt: skip
         if debug:
             message = f"{human(debug)} of DWARF debug info in installed binaries"

@@ -428,6 +428,8 @@ def _library_findings(
                     check=Check.LIBRARY_NOT_FOUND, path=path,
                     message=f"needs {soname} (needed by {who}): found neither in the "
                     "environment nor on this system, so importing it fails",
+                    fix=f"install the system package that provides {soname} here, or "
+                    "reinstall from a repaired wheel (wheelfix repair) that carries it",
                 ))  # fmt: skip
     return out
 
