@@ -331,8 +331,10 @@ def _supersede(state: _State, path: str, by: int, how: str) -> None:
     node = state.nodes.pop(path, None)
     state.elves.pop(path, None)
     state.texts.pop(path, None)
-    if node is None or node.kind != "file" or node.layer == by or node.size == 0:
+    if node is None or node.kind != "file" or node.size == 0:
         return
+    if node.layer == by:  # one layer lists the path twice: its earlier copy is never seen
+        how = "listed again"
     entry = state.waste.setdefault((node.layer, by), [0, 0, [], how])
     entry[0] += node.size
     entry[1] += 1
@@ -613,6 +615,15 @@ def _waste_findings(state: _State, layers: list[LayerInfo]) -> list[Finding]:
     ):
         first = layers[wrote].instruction if wrote < len(layers) else "?"
         later = layers[by].instruction if by < len(layers) else "?"
+        if wrote == by:
+            out.append(Finding(
+                check=Check.WASTED_BYTES, path="/" + examples[0], bytes=size,
+                message=f"{human(size)} in {files} file{'s' if files != 1 else ''} that layer "
+                f"{wrote} ({first}) lists more than once, e.g. "
+                f"{', '.join('/' + e for e in examples)}: only the last copy is seen, the "
+                "earlier ones stay in the layer",
+            ))  # fmt: skip
+            continue
         out.append(Finding(
             check=Check.WASTED_BYTES, path="/" + examples[0], bytes=size,
             message=f"{human(size)} in {files} file{'s' if files != 1 else ''} added by layer "

@@ -373,3 +373,16 @@ def test_layer_link_loop_and_missing_layer_are_one_line_errors(tmp_path: Path) -
     (folder / "c.json").write_text("[]")
     with pytest.raises(InvalidImageError, match="not a JSON object"):
         analyze_image(folder)
+
+
+def test_a_path_listed_twice_in_one_layer_is_named_as_waste(tmp_path: Path) -> None:
+    image = docker_save(
+        tmp_path / "i.tar",
+        [[("app", ("dir",)), ("app/a", b"a" * 100), ("app/a", b"b" * 40)]],
+        history=["ADD twice"],
+    )
+    report = analyze_image(image)
+    assert (report.written, report.final, report.wasted) == (140, 40, 100)
+    (finding,) = [f for f in report.findings if f.code == "WF701"]
+    assert (finding.bytes, finding.path) == (100, "/app/a")
+    assert "layer 0 (ADD twice) lists more than once" in finding.message
