@@ -55,7 +55,14 @@ def test_parse_joins_continuations_and_counts_stages() -> None:
 
 
 def test_empty_lines_and_comments_inside_a_continuation_do_not_end_it() -> None:
-    text = "FROM python:3.11-slim\nRUN apt-get update \\\n\n    # the compiler\n    && apt-get install -y gcc\nCMD x\n"
+    text = (
+        "FROM python:3.11-slim\n"
+        "RUN apt-get update \\\n"
+        "\n"
+        "    # the compiler\n"
+        "    && apt-get install -y gcc\n"
+        "CMD x\n"
+    )
     instructions = parse_dockerfile(text)
     assert [i.keyword for i in instructions] == ["FROM", "RUN", "CMD"]
     assert "apt-get install -y gcc" in instructions[1].arguments
