@@ -144,7 +144,9 @@ def _b64(digest: bytes) -> str:
 #: Files up to this size that need no hash are read whole anyway (one read costs what a
 #: header read does); bigger ones are read only if their first bytes are ELF.
 _SMALL = 64 * 1024
-_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+#: O_NONBLOCK: a FIFO swapped in after the listing must not hang the open (regular files
+#: ignore the flag); O_NOFOLLOW: nor may a symlink lead elsewhere.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
 def _read_all(fd: int, size: int) -> bytes:
@@ -171,6 +173,9 @@ def _read(
     except OSError:
         return FileFacts(0, "", None, None)  # vanished or unreadable: nothing to report
     try:
+        now = os.fstat(fd)
+        if not stat.S_ISREG(now.st_mode) or now.st_ino != st.st_ino:
+            return FileFacts(0, "", None, None)  # replaced since it was listed: not ours
         if want_hash or st.st_size <= _SMALL or os.pread(fd, 4, 0) == ELF_MAGIC:
             data = _read_all(fd, st.st_size)
         else:
@@ -382,6 +387,8 @@ def _hash_file(path: str) -> str:
     except OSError:
         return ""
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""
         digest = hashlib.sha256()
         while chunk := os.read(fd, 1 << 20):
             digest.update(chunk)

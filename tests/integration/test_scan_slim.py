@@ -339,3 +339,17 @@ def test_a_dominant_folder_is_split_between_workers(tmp_path: Path) -> None:
     assert len(shards) == 2
     items = sorted(p for shard in shards for p in shard)
     assert "big" not in items and "big/sub0" in items and "small.py" in items
+
+
+def test_a_file_swapped_for_a_fifo_after_listing_is_not_opened_for_reading(
+    tmp_path: Path,
+) -> None:
+    from wheelfix.policy import blacklisted_symbols
+    from wheelfix.scanner import FileFacts, _read
+
+    (tmp_path / "data.bin").write_bytes(b"x" * 10)
+    listed = os.lstat(tmp_path / "data.bin")
+    (tmp_path / "data.bin").unlink()
+    os.mkfifo(tmp_path / "data.bin")  # no writer: a blocking open would hang here forever
+    fact = _read(str(tmp_path), "data.bin", listed, True, blacklisted_symbols())
+    assert fact == FileFacts(0, "", None, None)
