@@ -25,7 +25,7 @@ from wheelfix.findings import Severity
 # Each command imports what it needs when it runs: a command line pays for one command.
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
 
     from wheelfix.results import WheelResult
 
@@ -341,7 +341,12 @@ def scan_cmd(ctx: click.Context, path: Path | None, fmt: str, fail_on: str, verb
     from wheelfix.scanner import scan
 
     def run() -> int:
-        report = scan(path, fail_on=fail_on)
+        ticker = _FileTicker.on_terminal("scanning") if fmt == "text" else None
+        try:
+            report = scan(path, fail_on=fail_on, on_file=ticker.tick if ticker else None)
+        finally:
+            if ticker is not None:
+                ticker.stop()
         from wheelfix.report import render_scan
 
         _emit(fmt, report, lambda console: render_scan(report, console, verbose=verbose))
@@ -552,6 +557,62 @@ def _progress(count: int) -> Progress | None:
         console=Console(file=sys.stderr),
         transient=True,
     )
+
+
+class _FileTicker:
+    """``N files, SIZE read`` on stderr while a tree is read, for terminals only.
+
+    Refreshed from the reading itself, never from a thread of its own: a second thread
+    would make the reader fall back from worker processes to threads (parallel.py). Ticks
+    may come from several reading threads at once.
+    """
+
+    def __init__(self, progress: Progress, task: TaskID) -> None:
+        import threading
+        import time
+
+        self._progress, self._task = progress, task
+        self._lock = threading.Lock()
+        self._clock = time.monotonic
+        self._files = self._bytes = 0
+        self._shown = 0.0
+
+    @classmethod
+    def on_terminal(cls, what: str) -> _FileTicker | None:
+        if not sys.stderr.isatty():
+            return None
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn
+
+        progress = Progress(
+            SpinnerColumn(),
+            TextColumn(f"{what}: {{task.fields[files]:,}} files, {{task.fields[size]}} read"),
+            console=Console(file=sys.stderr),
+            auto_refresh=False,
+            transient=True,
+        )
+        task = progress.add_task(what, total=None, files=0, size="0 B")
+        progress.start()
+        return cls(progress, task)
+
+    def tick(self, size: int) -> None:
+        from wheelfix.units import human
+
+        with self._lock:
+            self._files += 1
+            self._bytes += size
+            now = self._clock()
+            if now - self._shown >= 0.1:
+                self._shown = now
+                self._progress.update(
+                    self._task,
+                    files=self._files,
+                    size=human(self._bytes),
+                    refresh=True,
+                )
+
+    def stop(self) -> None:
+        self._progress.stop()
 
 
 def _guard(ctx: click.Context, run: Callable[[], int]) -> int:

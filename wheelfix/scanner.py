@@ -326,7 +326,12 @@ def read_tree(
     workers = threads or usable_cpus()
     count = workers if fork_is_safe() else workers * 8
 
-    def work(items: list[str]) -> tuple[list[tuple[str, int, FileFacts]], list[str]]:
+    here = os.getpid()
+
+    def work(items: list[str]) -> tuple[list[tuple[str, int, FileFacts]], list[str], bool]:
+        # Progress is reported file by file where it can be seen: in this process (its own
+        # shard, or any shard on threads); a forked child's files when its result arrives.
+        live = on_file if on_file is not None and os.getpid() == here else None
         stats: dict[str, os.stat_result] = {}
         special: list[str] = []
         for rel in items:
@@ -343,19 +348,24 @@ def read_tree(
         out = []
         for rel, st in stats.items():
             want = rel in recorded or st.st_size <= _SMALL
-            out.append((rel, st.st_size, _read(base, rel, st, want, blacklisted)))
-        return out, special
+            fact = _read(base, rel, st, want, blacklisted)
+            out.append((rel, st.st_size, fact))
+            if live is not None:
+                live(fact.size)
+        return out, special, live is not None
 
     files: dict[str, int] = {}
     facts: dict[str, FileFacts] = {}
     special: list[str] = []
     with _gc_paused():
-        for rows, odd in run_sharded(work, _shard_tree(base, dists, count), threads=workers):
+        for rows, odd, reported in run_sharded(
+            work, _shard_tree(base, dists, count), threads=workers
+        ):
             special += odd
             for rel, size, fact in rows:
                 files[rel] = size
                 facts[rel] = fact
-                if on_file is not None:
+                if on_file is not None and not reported:
                     on_file(fact.size)
     # Duplicates can only share a size: hash the files of a shared size not hashed yet.
     sizes = Counter(fact.size for fact in facts.values() if fact.size > 0)

@@ -168,3 +168,26 @@ def test_python_dash_m() -> None:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert __version__ in out.stdout
+
+
+def test_scan_ticker_counts_files_and_bytes_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from wheelfix import cli as cli_module
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert cli_module._FileTicker.on_terminal("scanning") is None  # not a terminal: silent
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    ticker = cli_module._FileTicker.on_terminal("scanning")
+    assert ticker is not None
+    for _ in range(3):
+        ticker.tick(1024)
+    ticker._shown = 0.0  # let the next tick refresh
+    ticker.tick(1024)
+    ticker.stop()
+    assert "scanning: 4 files, 4.0 KiB read" in terminal.getvalue()
