@@ -103,10 +103,21 @@ class _Row:
     text: str | None
 
 
+#: Receives every member with its bytes while the check reads them (repair unpacks this
+#: way, so the wheel is decompressed once). Called from several threads for big wheels.
+MemberSink = Callable[[Member, bytes], None]
+
+
 def _scan_member(
-    archive: WheelArchive, member: Member, blacklisted: frozenset[str], algorithm: str | None
+    archive: WheelArchive,
+    member: Member,
+    blacklisted: frozenset[str],
+    algorithm: str | None,
+    sink: MemberSink | None,
 ) -> _Row:
     data = archive.read(member)
+    if sink is not None:
+        sink(member, data)
     elf: ElfInfo | None = None
     error = None
     if data[:4] == ELF_MAGIC:
@@ -133,13 +144,13 @@ def _scan_member(
     )
 
 
-def _scan(archive: WheelArchive, threads: int) -> _Scan:
+def _scan(archive: WheelArchive, threads: int, sink: MemberSink | None = None) -> _Scan:
     scan = _Scan()
     blacklisted = blacklisted_symbols()
     algorithms = record_algorithms(archive.read_text(archive.dist_info_path("RECORD")))
 
     def one(member: Member) -> _Row:
-        return _scan_member(archive, member, blacklisted, algorithms.get(member.name))
+        return _scan_member(archive, member, blacklisted, algorithms.get(member.name), sink)
 
     total = sum(m.size for m in archive.members)
     if threads > 1 and total >= _THREADED_MIN_BYTES:
@@ -169,14 +180,17 @@ def check_wheel(
     *,
     host: HostLibraries | None = None,
     threads: int = 1,
+    sink: MemberSink | None = None,
 ) -> WheelResult:
-    """Check one wheel. Unreadable input becomes a result with ``error`` set; never raises it."""
+    """Check one wheel. Unreadable input becomes a result with ``error`` set; never raises it.
+    ``sink`` gets every member's bytes as they are read (see ``MemberSink``); what it got
+    is only meaningful if the result has no ``error``."""
     options = options or CheckOptions()
     display = os.fspath(path)
     filename = posixpath.basename(display.replace(os.sep, "/"))
     try:
         with WheelArchive(Path(display), limits=options.limits) as archive:
-            scan = _scan(archive, threads)
+            scan = _scan(archive, threads, sink)
             view = WheelView(
                 path=display,
                 name=archive.wheel_name,

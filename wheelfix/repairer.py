@@ -40,6 +40,7 @@ from wheelfix.rewrite import (
     iter_files,
     retag,
     unpack,
+    write_member,
     write_record,
 )
 from wheelfix.runner import RunnerProof, prove_in_root
@@ -224,24 +225,23 @@ def repair_wheel(
 
 
 def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
-    pre = check_wheel(path)
-    if pre.error is not None:
-        raise InvalidWheelError(str(path), pre.error.split(": ", 1)[-1])
-    tags = pre.tags
-    if tags is None:  # pragma: no cover - a readable wheel always has tags
-        raise InvalidWheelError(str(path), "no tags")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"{out_dir}: exists and is not a folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if path.resolve().parent == out_dir.resolve():
-        raise UsageError(f"{out_dir}: the output folder must differ from the input's folder")
     skipped: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="wheelfix-repair-") as tmp:
         work = Path(tmp) / "wheel"
         work.mkdir()
-        with WheelArchive(path) as archive:
-            unpack(archive, work)
-            dist_info = archive.dist_info
+        # The check unpacks as it reads: the wheel is decompressed once, not twice.
+        pre = check_wheel(path, sink=lambda member, data: write_member(work, member, data))
+        if pre.error is not None:
+            raise InvalidWheelError(str(path), pre.error.split(": ", 1)[-1])
+        tags = pre.tags
+        if tags is None:  # pragma: no cover - a readable wheel always has tags
+            raise InvalidWheelError(str(path), "no tags")
+        if out_dir.exists() and not out_dir.is_dir():
+            raise UsageError(f"{out_dir}: exists and is not a folder")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if path.resolve().parent == out_dir.resolve():
+            raise UsageError(f"{out_dir}: the output folder must differ from the input's folder")
+        dist_info = _dist_info_of(work)
         stripped = _strip_tree(work, options.strip, skipped) if options.strip else {}
         filename = path.name
         grafted: dict[str, int] = {}
@@ -329,9 +329,14 @@ def _graft(
     return produced.name, kept, dist_info
 
 
+def _dist_info_of(root: Path) -> str:
+    """The one ``*.dist-info`` folder of an unpacked, checked wheel."""
+    return next(p.name for p in root.iterdir() if p.name.endswith(".dist-info"))
+
+
 def _pack_plain(root: Path, out: Path) -> Path:
     """A temporary wheel for auditwheel to read (RECORD rewritten: we may have stripped)."""
-    dist_info = next(p.name for p in root.iterdir() if p.name.endswith(".dist-info"))
+    dist_info = _dist_info_of(root)
     write_record(root, dist_info)
     atomic_write_wheel(root, dist_info, out, force=True, level=0)  # read once, by auditwheel
     return out

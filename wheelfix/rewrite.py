@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from wheelfix.errors import UsageError
-from wheelfix.wheelfile import WheelArchive
+from wheelfix.wheelfile import Member, WheelArchive
 
 __all__ = [
     "atomic_write_wheel",
@@ -29,6 +29,7 @@ __all__ = [
     "retag",
     "source_date_epoch",
     "unpack",
+    "write_member",
     "write_record",
 ]
 
@@ -47,15 +48,21 @@ def source_date_epoch() -> int:
 
 def unpack(archive: WheelArchive, dest: Path) -> None:
     """Extract every member of a validated archive under ``dest`` (a folder we own)."""
-    root = dest.resolve()
     for member in archive.members:
-        target = (root / member.name).resolve()
-        if root not in target.parents:
-            raise UsageError(f"{member.name}: would be written outside {root}")  # defence
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("xb") as fh:
-            fh.write(archive.read(member))
-        target.chmod(0o755 if member.executable else 0o644)
+        write_member(dest, member, archive.read(member))
+
+
+def write_member(dest: Path, member: Member, data: bytes) -> None:
+    """Write one member of a validated archive under ``dest`` (a folder we own). Safe to
+    call from several threads for different members."""
+    root = dest.resolve()
+    target = (root / member.name).resolve()
+    if root not in target.parents:
+        raise UsageError(f"{member.name}: would be written outside {root}")  # defence
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("xb") as fh:
+        fh.write(data)
+    target.chmod(0o755 if member.executable else 0o644)
 
 
 def iter_files(root: Path) -> Iterator[Path]:

@@ -232,3 +232,30 @@ def test_output_folder_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
     target.write_text("x")
     (result,) = repair(sample("wfdemo_clean"), target).results
     assert result.exit_code == 2 and result.error is not None
+
+
+def test_the_input_wheel_is_decompressed_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collections import Counter
+
+    from wheelfix.wheelfile import Member, WheelArchive
+
+    reads: Counter[tuple[str, str]] = Counter()
+    original = WheelArchive.read
+
+    def counting(self: WheelArchive, member: Member) -> bytes:
+        reads[(self.path.name, member.name)] += 1
+        return original(self, member)
+
+    monkeypatch.setattr(WheelArchive, "read", counting)
+    wheel = sample("wfdemo_debug")
+    report = repair([wheel], tmp_path / "out", strip="unneeded", jobs=1)
+    assert report.exit_code == 0, report.results
+    # The package's files once; only the few small metadata files are read again (the
+    # archive checks WHEEL when it opens, RECORD gives the hash algorithms first).
+    from_input = {
+        name: n for (whl, name), n in reads.items()
+        if whl == wheel.name and ".dist-info/" not in name
+    }  # fmt: skip
+    assert len(from_input) > 3 and set(from_input.values()) == {1}, from_input
