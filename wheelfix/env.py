@@ -13,6 +13,7 @@ import csv
 import io
 import os
 import posixpath
+import re
 import stat
 import sysconfig
 from collections.abc import Iterable, Iterator
@@ -124,18 +125,28 @@ def _parse_record(text: str) -> list[RecordRow]:
             norm = posixpath.normpath(norm)
         inside = not (norm.startswith(("../", "/")) or norm == "..")
         algorithm, _, digest = hash_field.partition("=")
-        rows.append(
-            RecordRow(norm, algorithm, digest, int(size) if size.isdigit() else None, inside)
-        )
+        rows.append(RecordRow(norm, algorithm, digest, _size(size), inside))
     return rows
 
 
+def _size(text: str) -> int | None:
+    """A RECORD size: ASCII digits only (``"²".isdigit()`` is true, ``int("²")`` fails)."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def _name_and_version(text: str) -> tuple[str | None, str | None]:
-    """``Name`` and ``Version`` from the header block of METADATA (they are never folded)."""
+    """``Name`` and ``Version`` from the header block of METADATA, read as an RFC 822 header
+    block like ``email.parser`` does: lines end at CR/LF only, and a line starting with a
+    space or tab continues the previous header (Name and Version are never folded)."""
     name = version = None
-    for line in text.splitlines():
+    for line in _LINE_BREAK.split(text):
         if not line:
             break  # the body starts
+        if line[0] in " \t":
+            continue  # a folded continuation of some other header
         key, sep, value = line.partition(":")
         if not sep:
             continue

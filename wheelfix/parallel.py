@@ -5,19 +5,21 @@ parsing, bookkeeping), so threads only overlap the first half. Where it is safe,
 after the first runs in a forked child that sends its result back pickled through a pipe,
 while the parent works on the first shard. Forking is safe only while this process has a
 single thread (a lock held by another thread would stay held forever in the child), so with
-other threads running, or without ``fork``, the shards run on threads instead. A child that
+other threads running, with SIGCHLD ignored, or without ``fork``, the shards run on threads
+instead. A child that
 fails for any reason costs time, never a result: the parent computes that shard itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
 import threading
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import TypeVar, cast
 
 __all__ = ["fork_is_safe", "run_sharded", "usable_cpus"]
 
@@ -33,8 +35,14 @@ def usable_cpus() -> int:
 
 
 def fork_is_safe() -> bool:
-    """Whether ``run_sharded`` would fork now (else it uses threads)."""
-    return hasattr(os, "fork") and threading.active_count() == 1
+    """Whether ``run_sharded`` would fork now (else it uses threads): one thread, and
+    children that stay ours until reaped (with SIGCHLD ignored, the kernel reaps them at
+    once and their process ids may be reused while we still hold them)."""
+    return (
+        hasattr(os, "fork")
+        and threading.active_count() == 1
+        and signal.getsignal(signal.SIGCHLD) is not signal.SIG_IGN
+    )
 
 
 def run_sharded(
@@ -54,39 +62,102 @@ def run_sharded(
         with ThreadPoolExecutor(max_workers=min(len(shards), threads or len(shards))) as pool:
             yield from pool.map(work, shards)
         return
-    pending: dict[int, tuple[int, S]] = {}  # child pid -> (read end of its pipe, its shard)
+    children: dict[int, _Child] = {}  # shard index -> its child; absent: compute it here
     try:
-        for shard in shards[1:]:
-            read_end, write_end = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - runs in the child; its result is tested
-                _child(work, shard, read_end, write_end)
-            os.close(write_end)
-            pending[pid] = (read_end, shard)
+        for index in range(1, len(shards)):
+            child = _fork(work, shards[index], [c.fd for c in children.values()])
+            if child is not None:
+                children[index] = child
         yield work(shards[0])
-        for pid in list(pending):
-            read_end, shard = pending.pop(pid)
-            with os.fdopen(read_end, "rb") as pipe:
-                payload = pipe.read()
-            _, status = os.waitpid(pid, 0)
-            if status == 0 and payload:
-                yield pickle.loads(payload)  # noqa: S301 - our own child, through our pipe
-            else:
-                yield work(shard)
+        for index in range(1, len(shards)):
+            child = children.get(index)
+            result = _MISSING if child is None else child.collect()
+            children.pop(index, None)
+            yield work(shards[index]) if result is _MISSING else cast(R, result)
     finally:
-        for pid, (read_end, _shard) in pending.items():  # stopped early: an error, or the
-            os.kill(pid, signal.SIGKILL)  # caller stopped iterating
-            os.waitpid(pid, 0)
-            os.close(read_end)
+        for child in children.values():  # stopped early: an error, or the caller stopped
+            child.stop()
 
 
-def _child(work: Callable[[S], R], shard: S, read_end: int, write_end: int) -> None:
+_MISSING = object()
+#: Each payload starts with its length, so a complete one is told from a cut one without
+#: the child's exit status (which is lost when SIGCHLD is ignored and children reap
+#: themselves).
+_LENGTH = 8
+
+
+class _Child:
+    """A forked child computing one shard, and the read end of its pipe."""
+
+    def __init__(self, pid: int, fd: int) -> None:
+        self.pid, self.fd = pid, fd
+
+    def collect(self) -> object:
+        """The child's result, or ``_MISSING`` if it did not deliver a whole, loadable one."""
+        chunks = []
+        try:
+            while chunk := os.read(self.fd, 1 << 20):
+                chunks.append(chunk)
+        except BaseException:  # interrupted: the child may still be working
+            self.stop()
+            raise
+        self._close()
+        self._reap()  # it has written everything: it is exiting
+        raw = b"".join(chunks)
+        if len(raw) < _LENGTH or int.from_bytes(raw[:_LENGTH], "little") != len(raw) - _LENGTH:
+            return _MISSING
+        try:
+            return pickle.loads(raw[_LENGTH:])  # noqa: S301 - our own child, through our pipe
+        except Exception:  # noqa: BLE001 - any failure to load means: compute it here
+            return _MISSING
+
+    def stop(self) -> None:
+        if self.pid:
+            with contextlib.suppress(ProcessLookupError):  # gone, or reaped by the kernel
+                os.kill(self.pid, signal.SIGKILL)
+        self._close()
+        self._reap()
+
+    def _close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def _reap(self) -> None:
+        if self.pid:
+            with contextlib.suppress(ChildProcessError):  # SIGCHLD ignored: reaped already
+                os.waitpid(self.pid, 0)
+            self.pid = 0  # never signal a number the system may give another process
+
+
+def _fork(work: Callable[[S], R], shard: S, inherited: list[int]) -> _Child | None:
+    """Start a child computing ``shard``; ``None`` if no child could be started (no more
+    processes or file descriptors): the parent then computes the shard itself."""
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return None
+    if pid == 0:  # pragma: no cover - runs in the child; its result is tested
+        _child(work, shard, [read_end, *inherited], write_end)
+    os.close(write_end)
+    return _Child(pid, read_end)
+
+
+def _child(work: Callable[[S], R], shard: S, unused: list[int], write_end: int) -> None:
     """Compute, send, and leave without running any of the parent's clean-up code."""
     code = 1
     try:
-        os.close(read_end)
+        for fd in unused:  # its own read end, and earlier children's
+            os.close(fd)
         payload = pickle.dumps(work(shard), protocol=pickle.HIGHEST_PROTOCOL)
         with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(len(payload).to_bytes(_LENGTH, "little"))
             pipe.write(payload)
         code = 0
     finally:

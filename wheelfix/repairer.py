@@ -330,8 +330,11 @@ def _graft(
 
 
 def _dist_info_of(root: Path) -> str:
-    """The one ``*.dist-info`` folder of an unpacked, checked wheel."""
-    return next(p.name for p in root.iterdir() if p.name.endswith(".dist-info"))
+    """The one ``*.dist-info`` folder of an unpacked, checked wheel (a *file* with that
+    suffix is allowed beside it, as the wheel reader allows it)."""
+    return next(
+        p.name for p in sorted(root.iterdir()) if p.name.endswith(".dist-info") and p.is_dir()
+    )
 
 
 def _pack_plain(root: Path, out: Path) -> Path:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from wheelmaker import MakeWheel
 
 import wheelfix
 from wheelfix.cli import cli
@@ -259,3 +260,16 @@ def test_the_input_wheel_is_decompressed_once(
         if whl == wheel.name and ".dist-info/" not in name
     }  # fmt: skip
     assert len(from_input) > 3 and set(from_input.values()) == {1}, from_input
+
+
+@pytest.mark.parametrize("decoy", ["af.dist-info", "zz.dist-info"])
+def test_a_file_named_like_a_dist_info_folder_does_not_confuse_repair(
+    make_wheel: MakeWheel, tmp_path: Path, decoy: str
+) -> None:
+    # The wheel reader counts only folders as .dist-info; such a file is just content.
+    wheel = make_wheel({"demo/__init__.py": b"X = 1\n", decoy: b"not a folder\n"})
+    report = repair([wheel], tmp_path / "out", jobs=1)
+    (result,) = report.results
+    assert result.error is None and report.exit_code == 0, result
+    with zipfile.ZipFile(result.output or "") as zf:
+        assert decoy in zf.namelist() and "demo-1.0.dist-info/RECORD" in zf.namelist()

@@ -70,3 +70,68 @@ def test_one_shard_runs_in_this_process() -> None:
 
 def test_usable_cpus_is_positive() -> None:
     assert usable_cpus() >= 1
+
+
+def test_with_sigchld_ignored_the_shards_run_on_threads() -> None:
+    import signal
+
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        results = list(run_sharded(square_with_pid, [[1], [2]]))
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+    assert results == [([1], PARENT), ([4], PARENT)]
+
+
+def test_a_fork_that_fails_leaks_nothing_and_the_parent_does_the_shard(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_fork = os.fork
+    calls = []
+
+    def flaky_fork() -> int:
+        calls.append(1)
+        if len(calls) == 2:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        return real_fork()
+
+    before = len(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(os, "fork", flaky_fork)
+    results = list(run_sharded(square_with_pid, [[1], [2], [3]]))
+    assert [r for r, _pid in results] == [[1], [4], [9]]
+    assert results[2][1] == PARENT  # the shard whose fork failed
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
+class NeedsTwo(Exception):
+    def __init__(self, a: int, b: int) -> None:
+        super().__init__(a)
+        self.b = b
+
+
+def unloadable(shard: list[int]) -> object:
+    return NeedsTwo(shard[0], 2) if os.getpid() != PARENT else shard
+
+
+def test_a_result_that_does_not_unpickle_is_computed_again() -> None:
+    assert list(run_sharded(unloadable, [[1], [2]])) == [[1], [2]]
+
+
+def test_an_interrupted_wait_kills_and_reaps_the_child() -> None:
+    import signal
+
+    def alarm(_signum: int, _frame: object) -> None:
+        raise TimeoutError
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    try:
+        results = run_sharded(slow_in_children, [[1], [2]])
+        assert next(results) == [1]
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(TimeoutError):
+            next(results)  # waiting for the child, which sleeps 30 s
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # killed and reaped, no zombie
