@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -95,22 +96,22 @@ def test_a_fork_that_fails_leaks_nothing_and_the_parent_does_the_shard(
             raise BlockingIOError(11, "Resource temporarily unavailable")
         return real_fork()
 
-    before = len(os.listdir("/proc/self/fd"))
+    before = len(list(Path("/proc/self/fd").iterdir()))
     monkeypatch.setattr(os, "fork", flaky_fork)
     results = list(run_sharded(square_with_pid, [[1], [2], [3]]))
     assert [r for r, _pid in results] == [[1], [4], [9]]
     assert results[2][1] == PARENT  # the shard whose fork failed
-    assert len(os.listdir("/proc/self/fd")) == before
+    assert len(list(Path("/proc/self/fd").iterdir())) == before
 
 
-class NeedsTwo(Exception):
+class NeedsTwoError(Exception):
     def __init__(self, a: int, b: int) -> None:
         super().__init__(a)
         self.b = b
 
 
 def unloadable(shard: list[int]) -> object:
-    return NeedsTwo(shard[0], 2) if os.getpid() != PARENT else shard
+    return NeedsTwoError(shard[0], 2) if os.getpid() != PARENT else shard
 
 
 def test_a_result_that_does_not_unpickle_is_computed_again() -> None:
