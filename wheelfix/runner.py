@@ -53,7 +53,7 @@ for module in list(sys.modules.values()):
     path = getattr(module, "__file__", None)
     if isinstance(path, str):
         rel = os.path.relpath(os.path.realpath(path), folder)
-        if not rel.startswith(".."):
+        if rel != ".." and not rel.startswith("../"):
             loaded.add(rel.replace(os.sep, "/"))
 print(json.dumps({"python": "%d.%d" % sys.version_info[:2], "modules": out,
                   "loaded": sorted(loaded)}))
