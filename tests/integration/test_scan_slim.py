@@ -353,3 +353,22 @@ def test_a_file_swapped_for_a_fifo_after_listing_is_not_opened_for_reading(
     os.mkfifo(tmp_path / "data.bin")  # no writer: a blocking open would hang here forever
     fact = _read(str(tmp_path), "data.bin", listed, True, blacklisted_symbols())
     assert fact == FileFacts(0, "", None, None)
+
+
+def test_the_command_line_reports_what_the_baseline_kept(env: Path, tmp_path: Path) -> None:
+    add_dist(env, "trap", {
+        "trap/__init__.py": b"from trap.tests.helpers import VALUE\n",
+        "trap/tests/__init__.py": b"",
+        "trap/tests/helpers.py": b"VALUE = 1\n",
+    })  # fmt: skip
+    copy = tmp_path / "copy"
+    import shutil
+
+    shutil.copytree(env, copy, symlinks=True)
+    text = CliRunner().invoke(cli, ["slim", "--apply", "--no-config", str(env)])
+    assert text.exit_code == 0, text.output
+    assert "kept trap/tests: imported at start-up: trap/tests/__init__.py" in text.output
+    data = CliRunner().invoke(cli, ["slim", "--apply", "--no-config", "--format", "json",
+                                    str(copy)])  # fmt: skip
+    assert data.exit_code == 0, data.output
+    assert list(json.loads(data.stdout)["kept"]) == ["trap/tests"]
