@@ -32,8 +32,10 @@ _HOMES = {
     "WheelResult": "results",
     "RunnerProof": "runner",
     "prove_in_root": "runner",
+    "DistReport": "scanner",
     "EnvReport": "scanner",
     "scan": "scanner",
+    "SlimAction": "slimmer",
     "SlimResult": "slimmer",
     "recover": "slimmer",
     "slim": "slimmer",
@@ -44,6 +46,7 @@ _HOMES = {
 __all__ = [
     "Check",
     "CheckReport",
+    "DistReport",
     "ElfSummary",
     "EnvReport",
     "Finding",
@@ -54,6 +57,7 @@ __all__ = [
     "RunnerProof",
     "Severity",
     "Sizes",
+    "SlimAction",
     "SlimResult",
     "StripLevel",
     "Tags",
@@ -91,7 +95,7 @@ if TYPE_CHECKING:
     from wheelfix.repairer import RepairReport, RepairResult, repair
     from wheelfix.results import CheckReport, ElfSummary, Sizes, Tags, WheelResult
     from wheelfix.runner import RunnerProof, prove_in_root
-    from wheelfix.scanner import EnvReport, scan
-    from wheelfix.slimmer import SlimResult, recover, slim
+    from wheelfix.scanner import DistReport, EnvReport, scan
+    from wheelfix.slimmer import SlimAction, SlimResult, recover, slim
     from wheelfix.strip import StripLevel
     from wheelfix.wheelfile import Limits
