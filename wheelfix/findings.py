@@ -34,10 +34,12 @@ class Severity(enum.IntEnum):
             return None
         try:
             return cls.parse(value)
-        except ValueError as exc:
+        except ValueError:
             from wheelfix.errors import UsageError  # noqa: PLC0415 - errors imports nothing back
 
-            raise UsageError(str(exc)) from None
+            raise UsageError(
+                f"unknown severity {value!r} (choose from info, warning, error, never)"
+            ) from None
 
     @classmethod
     def parse(cls, text: str) -> Severity:

@@ -460,6 +460,11 @@ def slim(
         level = StripLevel.parse(strip) if isinstance(strip, str) else strip
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    # A lone string is one value ("tests,strip", "pkg/tests/*"), not a list of characters.
+    if isinstance(categories, str):
+        categories = (categories,)
+    if isinstance(keep, str):
+        keep = (keep,)
     chosen = parse_slim_categories(categories)
     if not apply:
         return _plan_result(root, chosen, tuple(keep), level, None)
