@@ -10,6 +10,7 @@ never touched.
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import os
 import posixpath
@@ -22,7 +23,15 @@ from pathlib import Path
 
 from wheelfix.errors import UsageError
 
-__all__ = ["Distribution", "Environment", "RecordRow", "default_site_packages", "read_environment"]
+__all__ = [
+    "Distribution",
+    "Environment",
+    "PendingSlim",
+    "RecordRow",
+    "default_site_packages",
+    "pending_slim",
+    "read_environment",
+]
 
 JOURNAL_DIR = ".wheelfix-slim"
 
@@ -156,6 +165,56 @@ def _name_and_version(text: str) -> tuple[str | None, str | None]:
         elif key == "version" and version is None:
             version = value.strip()
     return name, version
+
+
+@dataclass(frozen=True, slots=True)
+class PendingSlim:
+    """What ``.wheelfix-slim/`` says: journals a slim left, and whether one runs now."""
+
+    journals: tuple[str, ...]
+    changes: int
+    running: bool
+
+    def describe(self) -> str:
+        if self.running:
+            return "a wheelfix slim is running on this folder right now"
+        return (
+            f"an interrupted wheelfix slim left {self.changes} journaled change"
+            f"{'s' if self.changes != 1 else ''} in {JOURNAL_DIR}/{self.journals[0]}"
+            + (f" (and {len(self.journals) - 1} more journals)" if len(self.journals) > 1 else "")
+            + ": what it removed or changed is in that journal's backup"
+        )
+
+
+def pending_slim(root: Path) -> PendingSlim | None:
+    """Read-only look at slim's journal folder: ``None`` when there is nothing in it."""
+    base = root / JOURNAL_DIR
+    try:
+        journals = sorted(p.name for p in base.iterdir() if p.is_dir() and not p.is_symlink())
+    except OSError:
+        return None
+    if not journals:
+        return None
+    running = False
+    try:
+        fd = os.open(base / "lock", os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        pass  # no lock file: nobody holds it
+    else:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            running = True
+        finally:
+            os.close(fd)  # closing releases a lock we got
+    changes = 0
+    for name in journals:
+        try:
+            text = (base / name / "journal.jsonl").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        changes += sum(1 for line in text.splitlines() if line.strip())
+    return PendingSlim(tuple(journals), changes, running)
 
 
 def read_distributions(root: Path) -> tuple[Distribution, ...]:

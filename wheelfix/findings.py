@@ -320,6 +320,10 @@ class Check(enum.Enum):
         "WF605", "unowned-files", Severity.INFO,
         "files no RECORD lists cannot be verified or uninstalled; reinstall or remove them",
     )  # fmt: skip
+    INTERRUPTED_SLIM = (
+        "WF606", "interrupted-slim", Severity.WARNING,
+        "run `wheelfix slim --apply` on the folder (it rolls back first) or wheelfix.recover()",
+    )  # fmt: skip
 
     # --- WF7xx: container images -----------------------------------------------------------
     WASTED_BYTES = (

@@ -183,6 +183,8 @@ def render_slim(result: SlimResult, console: Console) -> None:
 
     if result.recovered:
         console.print(f"[yellow]{escape(result.recovered)}[/]")
+    if result.pending:
+        console.print(f"[yellow]{escape(result.pending)}[/]")
     table = Table(box=None, pad_edge=False, show_edge=False)
     for col in ("category", "files", "bytes"):
         table.add_column(col, justify="left" if col == "category" else "right")

@@ -31,8 +31,10 @@ from wheelfix.env import (
     JOURNAL_DIR,
     Distribution,
     Environment,
+    PendingSlim,
     RecordRow,
     default_site_packages,
+    pending_slim,
     read_distributions,
     walk_into,
 )
@@ -457,6 +459,7 @@ def scan_environment(
     *,
     host: HostLibraries | None = None,
     fail_on: Severity | None = Severity.ERROR,
+    pending: PendingSlim | None = None,
 ) -> EnvReport:
     owners: dict[str, Distribution] = env.owner_of()
     by_dist: dict[str, list[str]] = defaultdict(list)
@@ -465,6 +468,14 @@ def scan_environment(
         by_dist[dist.dist_info if dist else _UNOWNED].append(path)
     lib_findings = _library_findings(env, facts, host or HostLibraries(use_env=True))
     global_findings: list[Finding] = []
+    if pending is not None:
+        message = pending.describe() + (
+            "; files may change while they are read"
+            if pending.running
+            else "; until it is rolled back, those files are missing or changed (WF601)"
+        )
+        global_findings.append(Finding(check=Check.INTERRUPTED_SLIM, path=JOURNAL_DIR,
+                                       message=message))  # fmt: skip
 
     # Byte-identical files, grouped; only groups that span distributions are findings.
     groups: dict[tuple[int, str], dict[tuple[int, int], str]] = defaultdict(dict)
@@ -595,4 +606,4 @@ def scan(
     root = Path(path) if path is not None else default_site_packages()
     fail_on = Severity.gate(fail_on)
     env, facts = read_tree(root, threads=threads, on_file=on_file)
-    return scan_environment(env, facts, fail_on=fail_on)
+    return scan_environment(env, facts, fail_on=fail_on, pending=pending_slim(root))

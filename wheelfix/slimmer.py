@@ -47,6 +47,7 @@ from wheelfix.env import (
     Distribution,
     Environment,
     default_site_packages,
+    pending_slim,
     read_environment,
 )
 from wheelfix.errors import UsageError
@@ -89,6 +90,8 @@ class SlimResult:
     kept: dict[str, str] = field(default_factory=dict)
     recovered: str | None = None
     skipped: tuple[str, ...] = ()
+    #: dry run only: an interrupted (or running) slim's journal that --apply would meet
+    pending: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -106,6 +109,7 @@ class SlimResult:
             "restored": dict(self.restored),
             "kept": dict(self.kept),
             "recovered": self.recovered,
+            "pending": self.pending,
             "skipped": list(self.skipped),
             "exit_code": self.exit_code,
         }
@@ -467,7 +471,15 @@ def slim(
         keep = (keep,)
     chosen = parse_slim_categories(categories)
     if not apply:
-        return _plan_result(root, chosen, tuple(keep), level, None)
+        result = _plan_result(root, chosen, tuple(keep), level, None)
+        found = pending_slim(root)
+        if found is not None:
+            then = (
+                "--apply would fail until it ends" if found.running
+                else "--apply rolls it back first, then plans again"
+            )  # fmt: skip
+            result = dataclasses.replace(result, pending=f"{found.describe()}; {then}")
+        return result
     with _exclusive(root):
         recovered = _recover(root)
         result = _plan_result(root, chosen, tuple(keep), level, recovered)

@@ -213,6 +213,15 @@ def test_killed_slim_is_rolled_back(env: Path) -> None:
     assert proc.returncode == 137
     assert (env / JOURNAL_DIR).is_dir()
     assert snapshot(env) != before
+    # Before it is rolled back, scan and a dry run say so (read-only: the tree stays as is).
+    during = snapshot(env)
+    (finding,) = [f for f in scan(env).findings if f.code == "WF606"]
+    assert "interrupted wheelfix slim left 2 journaled changes" in finding.message
+    plan = slim(env)
+    assert plan.pending is not None and "--apply rolls it back first" in plan.pending
+    text = CliRunner().invoke(cli, ["slim", "--no-config", str(env)])
+    assert "interrupted wheelfix slim" in text.output
+    assert snapshot(env) == during
     message = recover(env)
     assert message is not None and "rolled back" in message
     assert snapshot(env) == before
@@ -372,3 +381,22 @@ def test_the_command_line_reports_what_the_baseline_kept(env: Path, tmp_path: Pa
                                     str(copy)])  # fmt: skip
     assert data.exit_code == 0, data.output
     assert list(json.loads(data.stdout)["kept"]) == ["trap/tests"]
+
+
+def test_scan_says_when_a_slim_is_running(env: Path) -> None:
+    import fcntl
+
+    from wheelfix.env import pending_slim
+
+    journal = env / JOURNAL_DIR / "20261129T000000-1"
+    journal.mkdir(parents=True)
+    (journal / "journal.jsonl").write_text('{"op": "remove", "path": "x"}\n')
+    with (env / JOURNAL_DIR / "lock").open("w") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # as a running slim holds it
+        found = pending_slim(env)
+        assert found is not None and found.running
+        (finding,) = [f for f in scan(env).findings if f.code == "WF606"]
+        assert "running on this folder right now" in finding.message
+        assert "would fail until it ends" in (slim(env).pending or "")
+    found = pending_slim(env)
+    assert found is not None and not found.running and found.changes == 1
