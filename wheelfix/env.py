@@ -24,6 +24,7 @@ from pathlib import Path
 from wheelfix.errors import UsageError
 
 __all__ = [
+    "NO_DISTRIBUTIONS",
     "Distribution",
     "Environment",
     "PendingSlim",
@@ -34,6 +35,12 @@ __all__ = [
 ]
 
 JOURNAL_DIR = ".wheelfix-slim"
+#: Said when a folder has no distribution at all: scan and slim were probably pointed at the
+#: wrong folder (a virtual environment's root instead of its site-packages).
+NO_DISTRIBUTIONS = (
+    "no *.dist-info folder here: is this the site-packages folder? (in a virtual "
+    "environment: VENV/lib/pythonX.Y/site-packages)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,10 +246,15 @@ def read_distributions(root: Path) -> tuple[Distribution, ...]:
     return tuple(dists)
 
 
+def require_folder(root: Path) -> None:
+    """``UsageError`` unless ``root`` is a folder, saying whether it is missing or a file."""
+    if not root.is_dir():
+        raise UsageError(f"{root}: {'not a folder' if root.exists() else 'no such folder'}")
+
+
 def read_environment(root: Path) -> Environment:
     """Read every ``*.dist-info`` under ``root`` and list the files that exist."""
-    if not root.is_dir():
-        raise UsageError(f"{root}: not a folder")
+    require_folder(root)
     stats: dict[str, os.stat_result] = {}
     special: list[str] = []
     walk_into(os.fspath(root), "", stats, special)

@@ -168,7 +168,15 @@ def render_scan(report: EnvReport, console: Console, *, verbose: int = 0, top: i
     console.print(table)
     if len(report.distributions) > len(shown):
         console.print(f"  … and {len(report.distributions) - len(shown)} more (-v for all)")
-    console.print(f"total {human(report.total)} in {len(report.distributions)} distributions")
+    owned = sum(1 for d in report.distributions if d.dist_info is not None)
+    unowned = " and files no RECORD lists" if len(report.distributions) > owned else ""
+    console.print(
+        f"total {human(report.total)} in {owned} distribution{'s' if owned != 1 else ''}{unowned}"
+    )
+    if not owned:
+        from wheelfix.env import NO_DISTRIBUTIONS
+
+        console.print(f"[yellow]note:[/] {escape(NO_DISTRIBUTIONS)}")
     savings = ", ".join(f"{k} {human(v)}" for k, v in report.savings.items() if v)
     console.print(f"slim could save: {savings or 'nothing'}")
     minimum = Severity.INFO if verbose else Severity.WARNING
@@ -185,6 +193,8 @@ def render_slim(result: SlimResult, console: Console) -> None:
         console.print(f"[yellow]{escape(result.recovered)}[/]")
     if result.pending:
         console.print(f"[yellow]{escape(result.pending)}[/]")
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}")
     table = Table(box=None, pad_edge=False, show_edge=False)
     for col in ("category", "files", "bytes"):
         table.add_column(col, justify="left" if col == "category" else "right")
@@ -192,6 +202,11 @@ def render_slim(result: SlimResult, console: Console) -> None:
         table.add_row(category, str(files), human(size))
     console.print(table)
     saved = result.before - result.after
+    if result.applied and not result.plan and not result.restored:
+        console.print(f"{escape(result.root)}: nothing to slim ({human(result.before)})")
+        for dist in result.skipped:
+            console.print(f"  [yellow]left alone[/] {escape(dist)}: no RECORD")
+        return
     verb = "slimmed" if result.applied else "would slim"
     console.print(
         f"{escape(result.root)}: {verb} {human(result.before)} -> {human(result.after)} "

@@ -29,6 +29,7 @@ from wheelfix.checks.platform import extension_module_name, interest_for
 from wheelfix.elf import ELF_MAGIC, CorruptElfError, ElfInfo, parse_elf, read_layout
 from wheelfix.env import (
     JOURNAL_DIR,
+    NO_DISTRIBUTIONS,
     Distribution,
     Environment,
     PendingSlim,
@@ -36,9 +37,9 @@ from wheelfix.env import (
     default_site_packages,
     pending_slim,
     read_distributions,
+    require_folder,
     walk_into,
 )
-from wheelfix.errors import UsageError
 from wheelfix.findings import Check, Finding, Severity
 from wheelfix.parallel import fork_is_safe, run_sharded, usable_cpus
 from wheelfix.policy import blacklisted_symbols
@@ -137,6 +138,10 @@ class EnvReport:
             "findings": [f.to_json() for f in self.findings],
             "exit_code": self.exit_code,
         }
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _b64(digest: bytes) -> str:
@@ -317,8 +322,7 @@ def read_tree(
     too (see ``read_facts`` for the reading). Small files are hashed while they are in
     memory anyway; bigger ones only when RECORD has their sha256, or, in a second pass, when
     another file has their size."""
-    if not root.is_dir():
-        raise UsageError(f"{root}: not a folder")
+    require_folder(root)
     dists = read_distributions(root)
     blacklisted = blacklisted_symbols()
     base = os.fspath(root)
@@ -538,9 +542,14 @@ def scan_environment(
         if dist is not None:
             findings += _record_findings(dist, facts)
         else:
+            message = (
+                f"{len(paths)} file{'s' if len(paths) != 1 else ''} no distribution's RECORD "
+                f"lists, e.g. {', '.join(sorted(paths)[:3])}"
+            )
+            if not env.distributions:
+                message += f" — {NO_DISTRIBUTIONS}"
             findings.append(Finding(check=Check.UNOWNED_FILES, path=None, bytes=total,
-                                    message=f"{len(paths)} files no distribution's RECORD lists, "
-                                    f"e.g. {', '.join(sorted(paths)[:3])}"))  # fmt: skip
+                                    message=message))  # fmt: skip
         for name, size in categories.items():
             if dist is not None and dist.has_record:
                 savings[name] += size
@@ -577,7 +586,7 @@ def _record_findings(dist: Distribution, facts: dict[str, FileFacts]) -> list[Fi
     outside = [r.path for r in dist.rows if not r.inside]
     if outside:
         out.append(Finding(check=Check.OUTSIDE_ROOT, path=dist.dist_info,
-                           message=f"{len(outside)} RECORD rows outside the root, e.g. "
+                           message=f"{_count(len(outside), 'RECORD row')} outside the root, e.g. "
                            f"{outside[0]}: reported, never modified"))  # fmt: skip
     drifted = []
     for row in dist.rows:
@@ -589,9 +598,10 @@ def _record_findings(dist: Distribution, facts: dict[str, FileFacts]) -> list[Fi
         elif fact.sha256 != row.digest.rstrip("="):
             drifted.append(row.path)
     if drifted:
+        verb = "differs" if len(drifted) == 1 else "differ"
         out.append(Finding(check=Check.RECORD_DRIFT, path=dist.dist_info,
-                           message=f"{len(drifted)} files differ from RECORD since install, "
-                           f"e.g. {', '.join(drifted[:3])}"))  # fmt: skip
+                           message=f"{_count(len(drifted), 'file')} {verb} from RECORD since "
+                           f"install, e.g. {', '.join(drifted[:3])}"))  # fmt: skip
     return out
 
 

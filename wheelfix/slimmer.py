@@ -44,11 +44,13 @@ from wheelfix.categories import classify, test_root
 from wheelfix.elf import CorruptElfError
 from wheelfix.env import (
     JOURNAL_DIR,
+    NO_DISTRIBUTIONS,
     Distribution,
     Environment,
     default_site_packages,
     pending_slim,
     read_environment,
+    require_folder,
 )
 from wheelfix.errors import UsageError
 from wheelfix.results import SCHEMA_VERSION
@@ -92,6 +94,8 @@ class SlimResult:
     skipped: tuple[str, ...] = ()
     #: dry run only: an interrupted (or running) slim's journal that --apply would meet
     pending: str | None = None
+    #: warnings about the request itself (a --keep pattern that matches nothing, ...)
+    notes: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -110,6 +114,7 @@ class SlimResult:
             "kept": dict(self.kept),
             "recovered": self.recovered,
             "pending": self.pending,
+            "notes": list(self.notes),
             "skipped": list(self.skipped),
             "exit_code": self.exit_code,
         }
@@ -271,8 +276,7 @@ def recover(root: str | os.PathLike[str]) -> str | None:
 
     Refuses (UsageError) while another slim holds the root's lock."""
     root = Path(root)
-    if not root.is_dir():
-        raise UsageError(f"{root}: not a folder")
+    require_folder(root)
     if not (root / JOURNAL_DIR).is_dir():
         return None
     with _exclusive(root):
@@ -458,8 +462,7 @@ def slim(
 ) -> SlimResult:
     """Plan (and with ``apply=True`` carry out) slimming of an installed environment."""
     root = Path(path) if path is not None else default_site_packages()
-    if not root.is_dir():
-        raise UsageError(f"{root}: not a folder")
+    require_folder(root)
     try:
         level = StripLevel.parse(strip) if isinstance(strip, str) else strip
     except ValueError as exc:
@@ -503,9 +506,24 @@ def _plan_result(
         SlimResult(
             root=str(root), applied=False, before=before, after=before, plan=(),
             by_category={}, recovered=recovered, skipped=tuple(skipped),
+            notes=_notes(env, keep),
         ),
         tuple(actions),
     )  # fmt: skip
+
+
+def _notes(env: Environment, keep: tuple[str, ...]) -> tuple[str, ...]:
+    """What a user probably did not mean: keep patterns that match nothing, a folder that
+    is not a site-packages."""
+    notes = [
+        f"--keep {pattern!r} matches no file: patterns are matched against paths relative "
+        "to the folder, such as 'pkg/tests/*'"
+        for pattern in keep
+        if not any(fnmatch.fnmatch(path, pattern) for path in env.files)
+    ]
+    if not env.distributions:
+        notes.append(NO_DISTRIBUTIONS)
+    return tuple(notes)
 
 
 def _with_plan(result: SlimResult, actions: tuple[SlimAction, ...]) -> SlimResult:
@@ -574,6 +592,8 @@ def _apply(
         raise
     journal.close()
     shutil.rmtree(journal.folder, ignore_errors=True)  # committed: the backups can go
+    if restored:  # what was put back is no longer part of what was done
+        result = _with_plan(result, tuple(a for a in result.plan if a.dist not in restored))
     return dataclasses.replace(result, applied=True, after=disk_bytes(root), restored=restored)
 
 

@@ -161,6 +161,8 @@ class WheelArchive:
         self.path = path
         self.limits = limits or Limits()
         self._display = str(path)
+        if not path.exists() and not path.is_symlink():  # before the name: a glob that
+            raise InvalidWheelError(self._display, "no such file")  # matched nothing
         self.wheel_name = parse_name(self._display, path.name)
         self._zip = self._open()
         # ZipFile.open and ZipExtFile.close update an unlocked reference count on the shared

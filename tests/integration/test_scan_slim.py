@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from wheelfix.cli import cli
 from wheelfix.env import JOURNAL_DIR
+from wheelfix.errors import UsageError
 from wheelfix.scanner import scan
 from wheelfix.slimmer import recover, slim
 
@@ -187,6 +188,7 @@ def test_safety_net_restores_a_package_that_reads_a_source_at_import(env: Path) 
     result = slim(env, apply=True)
     assert set(result.restored) == {"trap-1.0.dist-info"}
     assert "FileNotFoundError" in result.restored["trap-1.0.dist-info"]
+    assert not any(a.dist == "trap-1.0.dist-info" for a in result.plan)  # it was undone
     assert (env / "trap" / "kernel.c").exists()
     assert run_python(env, "import trap").returncode == 0
     assert not (env / "wfdemo_debug" / "tests").exists()  # the others stay slimmed
@@ -271,7 +273,10 @@ def test_dedupe_never_links_files_with_different_modes(env: Path) -> None:
 def test_missing_root_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["slim", "--apply", str(tmp_path / "nowhere")])
     assert result.exit_code == 2
-    assert "not a folder" in result.stderr
+    assert "nowhere: no such folder" in result.stderr
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match="file: not a folder"):
+        scan(tmp_path / "file")
 
 
 def test_facts_are_the_same_on_one_worker_and_on_several(env: Path) -> None:
@@ -400,3 +405,24 @@ def test_scan_says_when_a_slim_is_running(env: Path) -> None:
         assert "would fail until it ends" in (slim(env).pending or "")
     found = pending_slim(env)
     assert found is not None and not found.running and found.changes == 1
+
+
+def test_slim_notes_what_the_user_probably_did_not_mean(env: Path, tmp_path: Path) -> None:
+    result = slim(env, keep=["./wfdemo_debug/tests/*", "wfdemo_debug/tests/*"])
+    assert result.notes == (
+        "--keep './wfdemo_debug/tests/*' matches no file: patterns are matched against "
+        "paths relative to the folder, such as 'pkg/tests/*'",
+    )
+    venv_root = tmp_path / "venv-root"
+    (venv_root / "bin").mkdir(parents=True)
+    (venv_root / "bin" / "activate").write_text("# not a site-packages\n")
+    assert any("no *.dist-info folder here" in n for n in slim(venv_root).notes)
+    text = CliRunner().invoke(cli, ["scan", str(venv_root)])
+    assert "note: no *.dist-info folder here" in text.output
+
+
+def test_a_second_apply_says_there_is_nothing_to_slim(env: Path) -> None:
+    assert slim(env, apply=True).plan
+    again = CliRunner().invoke(cli, ["slim", "--apply", "--no-config", str(env)])
+    assert again.exit_code == 0, again.output
+    assert f"{env}: nothing to slim (" in again.output

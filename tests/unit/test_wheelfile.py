@@ -609,3 +609,12 @@ def test_wheel_archive_raises_invalid_wheel_error(tmp_path: Path) -> None:
     assert info.value.path == str(path)
     assert info.value.member == "'../x'"
     assert "climbs out" in info.value.reason
+
+
+def test_a_missing_path_is_no_such_file_even_with_a_name_no_wheel_has(tmp_path: Path) -> None:
+    # A shell glob that matched nothing arrives as its pattern: say it is missing.
+    from wheelfix.errors import InvalidWheelError
+    from wheelfix.wheelfile import WheelArchive
+
+    with pytest.raises(InvalidWheelError, match="no such file"):
+        WheelArchive(tmp_path / "*.whl")
