@@ -140,6 +140,7 @@ def analyze_dockerfile(
     ignore = _dockerignore(dockerfile.parent)
     pip_cache_off = False
     created: dict[str, int] = {}  # path prefix -> line of the RUN/COPY that filled it
+    copied: set[int] = set()  # lines of COPY/ADD instructions among those
     for ins in instructions:
         if ins.keyword == "ENV" and re.search(r"PIP_NO_CACHE_DIR\s*[= ]\s*(1|true|on|yes)",
                                               ins.arguments, re.IGNORECASE):  # fmt: skip
@@ -167,6 +168,7 @@ def analyze_dockerfile(
             for prefix in _CLEANUP_TARGETS:
                 if target.rstrip("/").startswith(prefix.rstrip("/")):
                     created.setdefault(prefix, ins.line)
+                    copied.add(ins.line)
         elif ins.keyword == "RUN":
             # RUN --mount=... --network=...: BuildKit flags come before the command.
             arguments = re.sub(r"^(\s*--[a-z-]+=\S+)+\s*", "", ins.arguments)
@@ -174,7 +176,7 @@ def analyze_dockerfile(
             cached = bool(re.search(r"--mount=\S*type=cache\S*\.cache/pip", ins.arguments))
             for command in _commands(arguments):
                 findings += _run_findings(
-                    name, ins, command, final, pip_cache_off or cached, created
+                    name, ins, command, final, pip_cache_off or cached, created, copied
                 )
     return DockerfileReport(
         path=name, stages=stages,
@@ -248,6 +250,7 @@ def _run_findings(
     final: int,
     pip_cache_off: bool,
     created: dict[str, int],
+    copied: set[int],
 ) -> list[Finding]:
     out: list[Finding] = []
     program = command[0].rsplit("/", 1)[-1]
@@ -284,10 +287,16 @@ def _run_findings(
         for target in (w for w in command[1:] if not w.startswith("-")):
             for prefix, line in created.items():
                 if target.rstrip("/*").startswith(prefix.rstrip("/")) and line != ins.line:
+                    how = (
+                        "mount them into the one RUN that needs them instead of copying "
+                        "(RUN --mount=type=bind,...), so they never enter a layer"
+                        if line in copied
+                        else "delete them in the same RUN"
+                    )
                     out.append(_finding(
                         Check.LATE_CLEANUP, name, ins.line,
-                        f"rm {target} in a later RUN than line {line}, which created it: the "
-                        f"bytes stay in that layer; delete them in the same RUN",
+                        f"rm {target} comes after line {line}, which created it in a layer of "
+                        f"its own: the bytes stay in that layer; {how}",
                     ))  # fmt: skip
                     break
     return out

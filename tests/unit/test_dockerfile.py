@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from wheelfix.dockerfile import analyze_dockerfile, parse_dockerfile
 
 NAIVE = """\
@@ -121,3 +123,16 @@ def test_buildkit_cache_mount_and_platform_flag(tmp_path: Path) -> None:
         "RUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt\n"
     )
     assert codes_by_line(write(tmp_path, text)) == {("WF802", 1)}
+
+
+def test_the_docker_guide_gets_the_finding_it_documents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "docker.md").read_text()
+    dockerfile = guide.split("```dockerfile\n", 1)[1].split("```", 1)[0]
+    (documented,) = [ln.strip() for ln in guide.splitlines() if "warning WF804" in ln]
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    monkeypatch.chdir(tmp_path)
+    (finding,) = analyze_dockerfile(Path("Dockerfile")).findings
+    line = f"{finding.level.label} {finding.code} {finding.name}  {finding.path}: {finding.message}"
+    assert line == documented
