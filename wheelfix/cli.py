@@ -634,8 +634,8 @@ def _guard(ctx: click.Context, run: Callable[[], int]) -> int:
         if debug:
             traceback.print_exc()
         click.echo(
-            f"wheelfix: internal error: {type(exc).__name__}: {exc} (rerun with --debug and "
-            "report it)",
+            f"wheelfix: internal error: {type(exc).__name__}: {exc} (rerun as "
+            "`wheelfix --debug COMMAND ...` and report it)",
             err=True,
         )
         return EXIT_INTERNAL

@@ -449,7 +449,8 @@ def _library_findings(
                 who = sorted(tree.needed_by.get(soname, {path}))[0]
                 out[path].append(Finding(
                     check=Check.LIBRARY_NOT_FOUND, path=path,
-                    message=f"needs {soname} (needed by {who}): found neither in the "
+                    message=f"needs {soname}{'' if who == path else f' (needed by {who})'}: "
+                    "found neither in the "
                     "environment nor on this system, so importing it fails",
                     fix=f"install the system package that provides {soname} here, or "
                     "reinstall from a repaired wheel (wheelfix repair) that carries it",

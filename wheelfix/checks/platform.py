@@ -393,14 +393,20 @@ def _library_findings(
 ) -> list[Finding]:
     out = []
     for soname, needers in sorted(externals.items()):
-        who = ", ".join(needers[:3]) + (f" and {len(needers) - 3} more" if len(needers) > 3 else "")
+        # The finding's path is the first file that needs it; name the others, if any.
+        others = needers[1:]
+        also = (
+            " (also needed by " + ", ".join(others[:3])
+            + (f" and {len(others) - 3} more" if len(others) > 3 else "") + ")"
+            if others else ""
+        )  # fmt: skip
         host_path = paths.get(soname)
         if LIBPYTHON_RE.match(soname):
             out.append(
                 Finding(
                     check=Check.LIBPYTHON_LINKED,
                     path=needers[0],
-                    message=f"links {soname} (needed by {who})",
+                    message=f"links {soname}{also}",
                 )
             )
         elif host_path is None:
@@ -415,7 +421,7 @@ def _library_findings(
                 Finding(
                     check=Check.LIBRARY_NOT_FOUND,
                     path=needers[0],
-                    message=f"needs {soname} (needed by {who}): {where}, so the loader "
+                    message=f"needs {soname}{also}: {where}, so the loader "
                     "will not find it and repair cannot graft it",
                 )
             )
@@ -425,7 +431,7 @@ def _library_findings(
                     check=Check.EXTERNAL_LIBRARY,
                     path=needers[0],
                     bytes=sizes.get(soname),
-                    message=f"needs {soname} (needed by {who}), found at {host_path}: it is not "
+                    message=f"needs {soname}{also}, found at {host_path}: it is not "
                     f"in the wheel and {policy_name} does not allow it, so the runner needs it "
                     "installed",
                 )
