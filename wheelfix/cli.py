@@ -325,6 +325,10 @@ Examples:
   wheelfix scan                          # this interpreter's site-packages
   wheelfix scan /opt/app/lib/python3.11/site-packages --format json
   wheelfix scan /srv/target -v           # every distribution and every finding
+
+\b
+Exit codes: 0 no finding at or above --fail-on (default error); 1 findings at or above it;
+2 usage error (the path is missing or not a folder); 4 internal error.
 """
 
 

@@ -133,6 +133,8 @@ def analyze_dockerfile(
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{dockerfile}: cannot read ({exc})") from None
     instructions = parse_dockerfile(text)
+    if not any(i.keyword == "FROM" for i in instructions):
+        raise UsageError(f"{dockerfile}: no FROM instruction: not a Dockerfile")
     name = str(dockerfile)
     findings: list[Finding] = []
     stages = max((i.stage for i in instructions), default=0) + 1

@@ -136,3 +136,12 @@ def test_the_docker_guide_gets_the_finding_it_documents(
     (finding,) = analyze_dockerfile(Path("Dockerfile")).findings
     line = f"{finding.level.label} {finding.code} {finding.name}  {finding.path}: {finding.message}"
     assert line == documented
+
+
+def test_a_file_without_from_is_not_a_dockerfile(tmp_path: Path) -> None:
+    from wheelfix.errors import UsageError
+
+    path = tmp_path / "report.json"
+    path.write_text('{"schema_version": 1}\n')
+    with pytest.raises(UsageError, match="no FROM instruction"):
+        analyze_dockerfile(path)
