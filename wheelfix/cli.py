@@ -77,6 +77,17 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
+def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(dict)["debug"] = True
+
+
+#: ``--debug`` after the command name too (``wheelfix scan --debug PATH``): people append it.
+_debug_anywhere = click.option(
+    "--debug", is_flag=True, hidden=True, expose_value=False, callback=_set_debug
+)
+
+
 _CHECK_EPILOG = """\b
 Examples:
   wheelfix check dist/*.whl
@@ -99,6 +110,7 @@ ignore, target, jobs, max-uncompressed). Every check code is explained in docs/c
 
 
 @cli.command("check", epilog=_CHECK_EPILOG)
+@_debug_anywhere
 @click.argument("wheels", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--format",
@@ -212,7 +224,13 @@ class _RepairCommand(click.Command):
         rewritten: list[str] = []
         for arg in args:
             if arg.startswith("--strip="):
-                rewritten += ["--strip-level", arg.split("=", 1)[1]]
+                level = arg.split("=", 1)[1]
+                if level not in ("debug", "unneeded", "all"):
+                    raise click.BadParameter(
+                        f"{level!r} is not one of 'debug', 'unneeded', 'all'",
+                        ctx=ctx, param_hint="'--strip=LEVEL'",
+                    )  # fmt: skip
+                rewritten += ["--strip-level", level]
             else:
                 rewritten.append(arg)
         return super().parse_args(ctx, rewritten)
@@ -246,6 +264,7 @@ Exit codes:
 
 
 @cli.command("repair", cls=_RepairCommand, epilog=_REPAIR_EPILOG)
+@_debug_anywhere
 @click.argument("wheels", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-w", "--wheel-dir", required=True, type=click.Path(path_type=Path),
               help="Folder for the repaired wheels (created if missing).")  # fmt: skip
@@ -333,6 +352,7 @@ Exit codes: 0 no finding at or above --fail-on (default error); 1 findings at or
 
 
 @cli.command("scan", epilog=_SCAN_EPILOG)
+@_debug_anywhere
 @click.argument("path", required=False, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)  # fmt: skip
@@ -384,6 +404,7 @@ restored. Exit codes: 0 done (or planned); 1 some distribution had to be restore
 
 
 @cli.command("slim", epilog=_SLIM_EPILOG)
+@_debug_anywhere
 @click.argument("path", required=False, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--apply", "do_apply", is_flag=True, help="Carry out the plan (default: dry run).")
 @click.option("--only", "only", multiple=True, metavar="CATEGORIES",
@@ -450,6 +471,7 @@ Exit codes: 0 nothing at or above --fail-on; 1 findings (or a gate) at or above 
 
 
 @cli.command("image", epilog=_IMAGE_EPILOG)
+@_debug_anywhere
 @click.argument("image", type=click.Path(path_type=Path))
 @click.option("--base-layers", type=click.IntRange(min=0), metavar="N",
               help="The first N layers are the base image (default: history).")  # fmt: skip
@@ -508,6 +530,7 @@ explained in docs/checks.md.
 
 
 @cli.command("dockerfile", epilog=_DOCKERFILE_EPILOG)
+@_debug_anywhere
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--wheelhouse", type=click.Path(path_type=Path, file_okay=False),
               help="Wheels the image installs (checks an Alpine base).")  # fmt: skip

@@ -191,3 +191,19 @@ def test_scan_ticker_counts_files_and_bytes_on_a_terminal(monkeypatch: pytest.Mo
     ticker.tick(1024)
     ticker.stop()
     assert "scanning: 4 files, 4.0 KiB read" in terminal.getvalue()
+
+
+def test_debug_works_after_the_command_name_too(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nowhere")
+    plain = CliRunner().invoke(cli, ["scan", missing])
+    assert plain.exit_code == 2 and "Traceback" not in plain.stderr
+    for args in (["--debug", "scan", missing], ["scan", "--debug", missing]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2, args
+        assert "Traceback" in result.stderr and "no such folder" in result.stderr, args
+
+
+def test_a_bad_strip_level_names_the_option_the_user_typed(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["repair", "--strip=bogus", "-w", str(tmp_path), "x.whl"])
+    assert result.exit_code == 2
+    assert "'--strip=LEVEL': 'bogus' is not one of" in result.stderr
