@@ -176,15 +176,29 @@ def analyze_dockerfile(
             arguments = re.sub(r"^(\s*--[a-z-]+=\S+)+\s*", "", ins.arguments)
             # A cache mount on pip's cache keeps it out of the layer by design.
             cached = bool(re.search(r"--mount=\S*type=cache\S*\.cache/pip", ins.arguments))
-            for command in _commands(arguments):
+            commands = _commands(arguments)
+            purged = _removed_in(commands)
+            for command in commands:
                 findings += _run_findings(
-                    name, ins, command, final, pip_cache_off or cached, created, copied
+                    name, ins, command, final, pip_cache_off or cached, created, copied, purged
                 )
     return DockerfileReport(
         path=name, stages=stages,
         findings=tuple(sorted(findings, key=lambda f: (-f.level, f.code, f.path or ""))),
         fail_on=fail_on,
     )  # fmt: skip
+
+
+def _removed_in(commands: list[list[str]]) -> set[str]:
+    """Packages one RUN removes again (``apt-get purge gcc``, ``apk del gcc``): installed
+    and removed in one layer, they never reach the image."""
+    out: set[str] = set()
+    for command in commands:
+        program = command[0].rsplit("/", 1)[-1] if command else ""
+        apt_removes = program in ("apt-get", "apt") and bool({"purge", "remove"} & set(command))
+        if apt_removes or (program == "apk" and "del" in command):
+            out.update(w for w in command[1:] if not w.startswith("-"))
+    return out
 
 
 def _dockerignore(folder: Path) -> set[str]:
@@ -253,6 +267,7 @@ def _run_findings(
     pip_cache_off: bool,
     created: dict[str, int],
     copied: set[int],
+    purged: set[str],
 ) -> list[Finding]:
     out: list[Finding] = []
     program = command[0].rsplit("/", 1)[-1]
@@ -271,7 +286,7 @@ def _run_findings(
     if program in ("apt-get", "apt") and "install" in command:
         created.setdefault("/var/lib/apt/lists", ins.line)
         created.setdefault("/var/cache/apt", ins.line)
-        tools = [w for w in command if _BUILD_PACKAGES.search(w)]
+        tools = [w for w in command if _BUILD_PACKAGES.search(w) and w not in purged]
         if tools and ins.stage == final:
             out.append(_finding(
                 Check.BUILD_TOOLS_FINAL_STAGE, name, ins.line,
@@ -279,7 +294,7 @@ def _run_findings(
                 "stage and copy the wheels over (see docs/docker.md)",
             ))  # fmt: skip
     if program == "apk" and "add" in command:
-        tools = [w for w in command if _BUILD_PACKAGES.search(w)]
+        tools = [w for w in command if _BUILD_PACKAGES.search(w) and w not in purged]
         if tools and ins.stage == final and "--virtual" not in " ".join(command):
             out.append(_finding(
                 Check.BUILD_TOOLS_FINAL_STAGE, name, ins.line,

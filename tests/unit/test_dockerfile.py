@@ -145,3 +145,15 @@ def test_a_file_without_from_is_not_a_dockerfile(tmp_path: Path) -> None:
     path.write_text('{"schema_version": 1}\n')
     with pytest.raises(UsageError, match="no FROM instruction"):
         analyze_dockerfile(path)
+
+
+def test_build_tools_removed_in_the_same_run_never_reach_the_image(tmp_path: Path) -> None:
+    text = (
+        "FROM python:3.11-slim\n"
+        "RUN apt-get update && apt-get install -y --no-install-recommends gcc libpq-dev \\\n"
+        "    && pip install --no-cache-dir psycopg2 && apt-get purge -y gcc \\\n"
+        "    && rm -rf /var/lib/apt/lists/*\n"
+    )
+    report = analyze_dockerfile(write(tmp_path, text))
+    (finding,) = [f for f in report.findings if f.code == "WF805"]
+    assert "libpq-dev" in finding.message and "gcc" not in finding.message
