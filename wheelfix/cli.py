@@ -384,6 +384,7 @@ Examples:
   wheelfix slim /opt/app/site-packages               # dry run: the plan, nothing changes
   wheelfix slim --apply /opt/app/site-packages
   wheelfix slim --apply --only tests,strip --keep 'scipy/*/tests/data/*' PATH
+  wheelfix slim --recover PATH                       # only undo an interrupted --apply
 
 \b
 Categories (default: strip, tests, sources, build-leftovers, caches, dedupe):
@@ -407,6 +408,8 @@ restored. Exit codes: 0 done (or planned); 1 some distribution had to be restore
 @_debug_anywhere
 @click.argument("path", required=False, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--apply", "do_apply", is_flag=True, help="Carry out the plan (default: dry run).")
+@click.option("--recover", "do_recover", is_flag=True,
+              help="Only roll back what an interrupted --apply left, then stop.")  # fmt: skip
 @click.option("--only", "only", multiple=True, metavar="CATEGORIES",
               help="Use exactly these categories (comma-separated).")  # fmt: skip
 @click.option("--also", multiple=True, metavar="CATEGORIES",
@@ -425,6 +428,7 @@ def slim_cmd(
     ctx: click.Context,
     path: Path | None,
     do_apply: bool,
+    do_recover: bool,
     only: tuple[str, ...],
     also: tuple[str, ...],
     keep: tuple[str, ...],
@@ -436,9 +440,18 @@ def slim_cmd(
 ) -> None:
     """Slim an installed environment safely (dry run unless --apply)."""
     from wheelfix.config import SlimConfig, load_slim_config
-    from wheelfix.slimmer import DEFAULT_CATEGORIES, slim
+    from wheelfix.slimmer import DEFAULT_CATEGORIES, recover, slim
 
     def run() -> int:
+        if do_recover:
+            if do_apply or fmt != "text":
+                raise UsageError("--recover takes neither --apply nor --format json")
+            from wheelfix.env import default_site_packages
+
+            root = path or default_site_packages()
+            done = recover(root)
+            click.echo(f"{root}: {done or 'nothing to roll back'}")
+            return 0
         config = SlimConfig() if no_config else load_slim_config()
         categories = list(only) or list(config.categories) or list(DEFAULT_CATEGORIES)
         result = slim(

@@ -322,7 +322,7 @@ class Check(enum.Enum):
     )  # fmt: skip
     INTERRUPTED_SLIM = (
         "WF606", "interrupted-slim", Severity.WARNING,
-        "run `wheelfix slim --apply` on the folder (it rolls back first) or wheelfix.recover()",
+        "`wheelfix slim --recover PATH` rolls it back (`slim --apply` does so first, too)",
     )  # fmt: skip
 
     # --- WF7xx: container images -----------------------------------------------------------

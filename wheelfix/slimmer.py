@@ -479,7 +479,7 @@ def slim(
         if found is not None:
             then = (
                 "--apply would fail until it ends" if found.running
-                else "--apply rolls it back first, then plans again"
+                else "--apply rolls it back first, then plans again (--recover only rolls back)"
             )  # fmt: skip
             result = dataclasses.replace(result, pending=f"{found.describe()}; {then}")
         return result

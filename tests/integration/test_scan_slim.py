@@ -224,9 +224,13 @@ def test_killed_slim_is_rolled_back(env: Path) -> None:
     text = CliRunner().invoke(cli, ["slim", "--no-config", str(env)])
     assert "interrupted wheelfix slim" in text.output
     assert snapshot(env) == during
-    message = recover(env)
-    assert message is not None and "rolled back" in message
+    rolled = CliRunner().invoke(cli, ["slim", "--recover", str(env)])
+    assert rolled.exit_code == 0, rolled.output
+    assert f"{env}: rolled back an interrupted slim" in rolled.output
     assert snapshot(env) == before
+    again = CliRunner().invoke(cli, ["slim", "--recover", str(env)])
+    assert again.output.strip() == f"{env}: nothing to roll back"
+    assert recover(env) is None
     assert not (env / JOURNAL_DIR).exists()
 
 
@@ -426,3 +430,10 @@ def test_a_second_apply_says_there_is_nothing_to_slim(env: Path) -> None:
     again = CliRunner().invoke(cli, ["slim", "--apply", "--no-config", str(env)])
     assert again.exit_code == 0, again.output
     assert f"{env}: nothing to slim (" in again.output
+
+
+def test_recover_takes_neither_apply_nor_json(env: Path) -> None:
+    for extra in (["--apply"], ["--format", "json"]):
+        result = CliRunner().invoke(cli, ["slim", "--recover", *extra, str(env)])
+        assert result.exit_code == 2, extra
+        assert "--recover takes neither" in result.stderr
