@@ -17,7 +17,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from wheelfix import __version__
 from wheelfix.errors import UsageError
-from wheelfix.findings import Check, Finding, Severity
+from wheelfix.findings import Check, Finding, Severity, gate_exit_code
 from wheelfix.results import SCHEMA_VERSION
 
 __all__ = ["DockerfileReport", "Instruction", "analyze_dockerfile", "parse_dockerfile"]
@@ -82,9 +82,7 @@ class DockerfileReport:
 
     @property
     def exit_code(self) -> int:
-        if self.fail_on is None:
-            return 0
-        return 1 if any(f.level >= self.fail_on for f in self.findings) else 0
+        return gate_exit_code(self.findings, self.fail_on)
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -7,9 +7,10 @@ a section in ``docs/checks.md`` (meaning, common causes, fix) — a test keeps t
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Check", "Finding", "Severity"]
+__all__ = ["Check", "Finding", "Severity", "gate_exit_code"]
 
 
 class Severity(enum.IntEnum):
@@ -427,3 +428,11 @@ class Finding:
             "bytes": self.bytes,
             "hint": self.hint,
         }
+
+
+def gate_exit_code(findings: Iterable[Finding], fail_on: Severity | None) -> int:
+    """The exit code a ``--fail-on`` gate gives: 1 when any finding is at or above
+    ``fail_on``, else 0 (always 0 with no gate)."""
+    if fail_on is None:
+        return 0
+    return 1 if any(f.level >= fail_on for f in findings) else 0

@@ -33,7 +33,7 @@ from wheelfix.categories import Category, classify
 from wheelfix.checks.platform import extension_module_name, interest_for
 from wheelfix.elf import ELF_MAGIC, CorruptElfError, ElfInfo, parse_elf
 from wheelfix.errors import WheelfixError
-from wheelfix.findings import Check, Finding, Severity
+from wheelfix.findings import Check, Finding, Severity, gate_exit_code
 from wheelfix.policy import blacklisted_symbols
 from wheelfix.resolve import LIBPYTHON_RE, resolve_tree
 from wheelfix.results import SCHEMA_VERSION
@@ -283,9 +283,7 @@ class ImageReport:
 
     @property
     def exit_code(self) -> int:
-        if self.fail_on is None:
-            return 0
-        return 1 if any(f.level >= self.fail_on for f in self.findings) else 0
+        return gate_exit_code(self.findings, self.fail_on)
 
     def to_json(self) -> dict[str, object]:
         return {

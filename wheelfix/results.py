@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from wheelfix import __version__
-from wheelfix.findings import Finding, Severity
+from wheelfix.findings import Finding, Severity, gate_exit_code
 
 __all__ = ["SCHEMA_VERSION", "CheckReport", "ElfSummary", "Sizes", "Tags", "WheelResult"]
 
@@ -132,13 +132,7 @@ class CheckReport:
         """0 clean, 1 findings at or above ``fail_on``, 2 an input could not be read."""
         if any(r.error is not None for r in self.results):
             return 2
-        if self.fail_on is None:
-            return 0
-        for result in self.results:
-            worst = result.worst()
-            if worst is not None and worst >= self.fail_on:
-                return 1
-        return 0
+        return gate_exit_code((f for r in self.results for f in r.findings), self.fail_on)
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -40,7 +40,7 @@ from wheelfix.env import (
     require_folder,
     walk_into,
 )
-from wheelfix.findings import Check, Finding, Severity
+from wheelfix.findings import Check, Finding, Severity, gate_exit_code
 from wheelfix.parallel import fork_is_safe, run_sharded, usable_cpus
 from wheelfix.policy import blacklisted_symbols
 from wheelfix.resolve import LIBPYTHON_RE, HostLibraries, resolve_tree
@@ -120,11 +120,8 @@ class EnvReport:
 
     @property
     def exit_code(self) -> int:
-        if self.fail_on is None:
-            return 0
-        levels = [f.level for d in self.distributions for f in d.findings]
-        levels += [f.level for f in self.findings]
-        return 1 if any(level >= self.fail_on for level in levels) else 0
+        every = [f for d in self.distributions for f in d.findings] + list(self.findings)
+        return gate_exit_code(every, self.fail_on)
 
     def to_json(self) -> dict[str, object]:
         return {
