@@ -7,12 +7,13 @@ error (a bug in wheelfix).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, Protocol
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
-    from wheelfix.results import WheelResult
 
 __all__ = ["main"]
 
@@ -182,16 +182,7 @@ def check_cmd(
         if limit is None and config is not None:
             limit = config.max_uncompressed
         limits = Limits(max_total_size=limit) if limit else Limits()
-        progress = _progress(len(wheels)) if fmt == "text" else None
-        on_result: Callable[[WheelResult], None] | None = None
-        if progress is not None:
-            task = progress.add_task("checking", total=len(wheels))
-            progress.start()
-
-            def on_result(_: WheelResult) -> None:
-                progress.advance(task)
-
-        try:
+        with _per_wheel_progress("checking", len(wheels), fmt) as on_result:
             report = run_check(
                 [os.fspath(w) for w in wheels],
                 target=target or (config.target if config else None),
@@ -202,9 +193,6 @@ def check_cmd(
                 limits=limits,
                 on_result=on_result,
             )
-        finally:
-            if progress is not None:
-                progress.stop()
         _emit(fmt, report, lambda console: render_text(report, console, verbose=verbose))
         for result in report.results:
             if result.error is not None and fmt == "json":
@@ -310,24 +298,12 @@ def repair_cmd(
             raise UsageError(f"{wheel_dir}: exists and is not a folder")
         wheel_dir.mkdir(parents=True, exist_ok=True)
         level = strip_level or ("unneeded" if strip_flag else None)
-        progress = _progress(len(wheels)) if fmt == "text" else None
-        on_result = None
-        if progress is not None:
-            task = progress.add_task("repairing", total=len(wheels))
-            progress.start()
-
-            def on_result(_: object) -> None:
-                progress.advance(task)
-
-        try:
+        with _per_wheel_progress("repairing", len(wheels), fmt) as on_result:
             report = repair(
                 [os.fspath(w) for w in wheels], wheel_dir, strip=level, prune=prune, plat=plat,
                 exclude=exclude, verify=verify, verify_in=verify_in, force=force, jobs=jobs,
                 on_result=on_result,
             )  # fmt: skip
-        finally:
-            if progress is not None:
-                progress.stop()
         from wheelfix.report import render_repair
 
         _emit(fmt, report, lambda console: render_repair(report, console))
@@ -584,19 +560,31 @@ def _emit(fmt: str, document: _Document, render: Callable[[Console], None]) -> N
         render(_console())
 
 
-def _progress(count: int) -> Progress | None:
-    if count < 2 or not sys.stderr.isatty():
-        return None
+@contextlib.contextmanager
+def _per_wheel_progress(
+    what: str, count: int, fmt: str
+) -> Iterator[Callable[[object], None] | None]:
+    """A transient bar on a terminal (text output, two wheels or more) and the callback
+    that advances it per result; ``None`` otherwise."""
+    if fmt != "text" or count < 2 or not sys.stderr.isatty():
+        yield None
+        return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    return Progress(
+    progress = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         console=Console(file=sys.stderr),
         transient=True,
     )
+    task = progress.add_task(what, total=count)
+    progress.start()
+    try:
+        yield lambda _result: progress.advance(task)
+    finally:
+        progress.stop()
 
 
 class _FileTicker:
