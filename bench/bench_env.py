@@ -564,8 +564,9 @@ def fnmatch_name(name: str, pattern: str) -> bool:
 
 
 # -- measurements ------------------------------------------------------------------------------
-def read_every_file(root: Path) -> int:
-    """The floor: read every regular file once, one thread. Returns the bytes read."""
+def read_every_file(root: Path, *, sha256: bool = False) -> int:
+    """The floor: read every regular file once, one thread; with ``sha256``, also hash it
+    (what RECORD checks need). Returns the bytes read."""
     total = 0
     for dirpath, _dirnames, filenames in os.walk(root):
         for name in filenames:
@@ -573,20 +574,10 @@ def read_every_file(root: Path) -> int:
             if os.path.islink(path):  # noqa: PTH114
                 continue
             with open(path, "rb") as fh:  # noqa: PTH123
-                total += len(fh.read())
-    return total
-
-
-def hash_every_file(root: Path) -> int:
-    """Read and sha256 every regular file once, one thread (what RECORD checks need)."""
-    total = 0
-    for dirpath, _dirnames, filenames in os.walk(root):
-        for name in filenames:
-            path = os.path.join(dirpath, name)  # noqa: PTH118 - hot loop, plain strings
-            if os.path.islink(path):  # noqa: PTH114
-                continue
-            with open(path, "rb") as fh:  # noqa: PTH123
-                total += len(hashlib.sha256(fh.read()).digest())
+                data = fh.read()
+            if sha256:
+                hashlib.sha256(data).digest()
+            total += len(data)
     return total
 
 
@@ -811,7 +802,7 @@ def main(argv: list[str] | None = None) -> int:
         "floor-command": lambda: subprocess.run(floor_command, capture_output=True, check=True),
         "floor-in-process": lambda: read_every_file(stack),
         "scan": run_scan,
-        "hash": lambda: hash_every_file(stack),
+        "hash": lambda: read_every_file(stack, sha256=True),
         "start": lambda: subprocess.run(
             [*wheelfix, "--version"], capture_output=True, check=True, env=command_env
         ),

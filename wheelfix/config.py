@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from wheelfix.errors import UsageError
 
@@ -49,17 +50,29 @@ def _codes(value: object, key: str, source: Path) -> tuple[str, ...]:
     return tuple(v.strip().upper() for v in value if v.strip())
 
 
-def load_check_config(start: Path | None = None) -> CheckConfig:
+def _table(start: Path | None, *names: str) -> tuple[Path, dict[str, Any]] | None:
+    """The nearest pyproject.toml and its ``[tool.NAMES...]`` table (``{}`` if absent), or
+    ``None`` when there is no pyproject.toml. ``UsageError`` for one that cannot be read."""
     path = find_pyproject(start or Path.cwd())
     if path is None:
-        return CheckConfig()
+        return None
+    header = "[" + ".".join(("tool", *names)) + "]"
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        table: Any = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {})
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read [tool.wheelfix]: {exc}") from None
-    table = data.get("tool", {}).get("wheelfix", {})
+        raise UsageError(f"{path}: cannot read {header}: {exc}") from None
+    for name in names:
+        table = table.get(name, {}) if isinstance(table, dict) else table
     if not isinstance(table, dict):
-        raise UsageError(f"{path}: [tool.wheelfix] must be a table")
+        raise UsageError(f"{path}: {header} must be a table")
+    return path, table
+
+
+def load_check_config(start: Path | None = None) -> CheckConfig:
+    found = _table(start, "wheelfix")
+    if found is None:
+        return CheckConfig()
+    path, table = found
     flat = {k: v for k, v in table.items() if not isinstance(v, dict)}
     unknown = sorted(set(flat) - _KEYS)
     if unknown:
@@ -97,16 +110,10 @@ class SlimConfig:
 
 def load_slim_config(start: Path | None = None) -> SlimConfig:
     """``[tool.wheelfix.slim]`` from the nearest pyproject.toml."""
-    path = find_pyproject(start or Path.cwd())
-    if path is None:
+    found = _table(start, "wheelfix", "slim")
+    if found is None:
         return SlimConfig()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read [tool.wheelfix.slim]: {exc}") from None
-    table = data.get("tool", {}).get("wheelfix", {}).get("slim", {})
-    if not isinstance(table, dict):
-        raise UsageError(f"{path}: [tool.wheelfix.slim] must be a table")
+    path, table = found
     unknown = sorted(set(table) - _SLIM_KEYS)
     if unknown:
         raise UsageError(f"{path}: unknown key(s) in [tool.wheelfix.slim]: {', '.join(unknown)}")
