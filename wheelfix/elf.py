@@ -183,28 +183,52 @@ def read_layout(data: bytes) -> ElfLayout:
         raise CorruptElfError("not an ELF file")
     try:
         r = _Reader(data)
-        w = r.word
-        (e_type, _m, _v, _e, phoff, shoff, _f, _eh, phentsize, phnum, shentsize, shnum,
-         shstrndx) = r.unpack(f"HHI{w}{w}{w}IHHHHHH", 16)  # fmt: skip
-        want_ph, want_sh = (56, 64) if r.is64 else (32, 40)
-        segments = _segments(r, phoff, phnum, phentsize, want_ph)
-        sections = _sections(r, shoff, shnum, shentsize, shstrndx, want_sh)
+        t = _tables(r)
     except (struct.error, ValueError, IndexError, OverflowError, MemoryError) as exc:
         raise CorruptElfError(f"cannot parse ELF ({type(exc).__name__}: {exc})") from None
     return ElfLayout(
         is64=r.is64,
         little_endian=r.little,
-        elf_type=_TYPES.get(e_type, f"ET_{e_type}"),
-        shoff=shoff,
-        shentsize=shentsize,
-        shstrndx=shstrndx,
-        phoff=phoff,
-        phnum=phnum,
-        phentsize=phentsize,
-        sections=tuple(sections),
-        segments=tuple(Segment(t, o, f) for t, o, _v, f in segments),
+        elf_type=_TYPES.get(t.e_type, f"ET_{t.e_type}"),
+        shoff=t.shoff,
+        shentsize=t.shentsize,
+        shstrndx=t.shstrndx,
+        phoff=t.phoff,
+        phnum=t.phnum,
+        phentsize=t.phentsize,
+        sections=tuple(t.sections),
+        segments=tuple(Segment(typ, off, size) for typ, off, _v, size in t.segments),
         file_size=r.size,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Tables:
+    """The ELF header fields both readers use, with the program and section headers."""
+
+    e_type: int
+    e_machine: int
+    flags: int
+    phoff: int
+    phnum: int
+    phentsize: int
+    shoff: int
+    shentsize: int
+    shstrndx: int
+    segments: list[tuple[int, ...]]
+    sections: list[Section]
+
+
+def _tables(r: _Reader) -> _Tables:
+    w = r.word
+    (e_type, e_machine, _version, _entry, phoff, shoff, flags, _ehsize, phentsize, phnum,
+     shentsize, shnum, shstrndx) = r.unpack(f"HHI{w}{w}{w}IHHHHHH", 16)  # fmt: skip
+    want_ph, want_sh = (56, 64) if r.is64 else (32, 40)
+    return _Tables(
+        e_type, e_machine, flags, phoff, phnum, phentsize, shoff, shentsize, shstrndx,
+        _segments(r, phoff, phnum, phentsize, want_ph),
+        _sections(r, shoff, shnum, shentsize, shstrndx, want_sh),
+    )  # fmt: skip
 
 
 class _Reader:
@@ -269,11 +293,9 @@ def parse_elf(data: bytes, *, interest: frozenset[str] = frozenset()) -> ElfInfo
 
 
 def _parse(r: _Reader, interest: frozenset[str]) -> ElfInfo:
-    w = r.word
-    (e_type, e_machine, _version, _entry, phoff, shoff, flags, _ehsize, phentsize, phnum,
-     shentsize, shnum, shstrndx) = r.unpack(f"HHI{w}{w}{w}IHHHHHH", 16)  # fmt: skip
-    want_ph, want_sh = (56, 64) if r.is64 else (32, 40)
-    machine = _MACHINES.get(e_machine, f"EM_{e_machine}")
+    t = _tables(r)
+    e_type, flags, segments, sections = t.e_type, t.flags, t.segments, t.sections
+    machine = _MACHINES.get(t.e_machine, f"EM_{t.e_machine}")
     elf_class = 64 if r.is64 else 32
     arch = _ARCHES.get((machine, elf_class, r.little))
     arch_problem = None if arch else f"unknown architecture {machine}/{elf_class}-bit"
@@ -282,8 +304,6 @@ def _parse(r: _Reader, interest: frozenset[str]) -> ElfInfo:
     ):
         arch, arch_problem = None, "ARM binary is not EABI5 hard-float (armv7l)"
 
-    segments = _segments(r, phoff, phnum, phentsize, want_ph)
-    sections = _sections(r, shoff, shnum, shentsize, shstrndx, want_sh)
     debug = symtab = comment = 0
     for s in sections:
         if s.type in (_SHT_NOBITS, _SHT_NULL):
