@@ -28,7 +28,7 @@ import sys
 import tarfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -106,21 +106,27 @@ def build_archive() -> Path:
     return TARGET
 
 
-def floor(archive: Path) -> float:
-    """Read the archive once and decompress every layer, reading every entry's data."""
-    start = time.perf_counter()
+def layers(archive: Path) -> Iterator[tarfile.TarFile]:
+    """Each layer of a docker-save archive, in order, opened as a stream."""
     with tarfile.open(archive) as outer:
         manifest = json.loads(outer.extractfile("manifest.json").read())  # type: ignore[union-attr]
         for name in manifest[0]["Layers"]:
             stream = outer.extractfile(name)
             assert stream is not None
             with tarfile.open(fileobj=stream, mode="r|*") as layer:
-                for member in layer:
-                    if member.isfile():
-                        data = layer.extractfile(member)
-                        if data is not None:
-                            while data.read(1 << 20):
-                                pass
+                yield layer
+
+
+def floor(archive: Path) -> float:
+    """Read the archive once and decompress every layer, reading every entry's data."""
+    start = time.perf_counter()
+    for layer in layers(archive):
+        for member in layer:
+            if member.isfile():
+                data = layer.extractfile(member)
+                if data is not None:
+                    while data.read(1 << 20):
+                        pass
     return time.perf_counter() - start
 
 
@@ -133,34 +139,29 @@ def dive_formula(archive: Path) -> tuple[float, int]:
     smallest: dict[str, int] = {}
     seen: dict[str, int] = defaultdict(int)
     current: dict[str, int] = {}
-    with tarfile.open(archive) as outer:
-        manifest = json.loads(outer.extractfile("manifest.json").read())  # type: ignore[union-attr]
-        for name in manifest[0]["Layers"]:
-            stream = outer.extractfile(name)
-            assert stream is not None
-            with tarfile.open(fileobj=stream, mode="r|*") as layer:
-                for member in layer:
-                    path = member.name.lstrip("./")
-                    base = path.rsplit("/", 1)[-1]
-                    if base.startswith(".wh."):
-                        folder = path.rsplit("/", 1)[0] if "/" in path else ""
-                        target = folder if base == ".wh..wh..opq" else (
-                            f"{folder}/{base[4:]}" if folder else base[4:])  # fmt: skip
-                        inside = [p for p in current if p.startswith(target + "/")]
-                        # dive sums the removed bytes for a folder whiteout; a file whiteout
-                        # counts nothing.
-                        size = sum(current[p] for p in inside)
-                        for p in [*inside, target]:
-                            current.pop(p, None)
-                        path = target
-                    elif member.isfile():
-                        size = member.size
-                        current[path] = size
-                    else:
-                        continue
-                    cumulative[path] += size
-                    smallest[path] = min(smallest.get(path, size), size)
-                    seen[path] += 1
+    for layer in layers(archive):
+        for member in layer:
+            path = member.name.lstrip("./")
+            base = path.rsplit("/", 1)[-1]
+            if base.startswith(".wh."):
+                folder = path.rsplit("/", 1)[0] if "/" in path else ""
+                target = folder if base == ".wh..wh..opq" else (
+                    f"{folder}/{base[4:]}" if folder else base[4:])  # fmt: skip
+                inside = [p for p in current if p.startswith(target + "/")]
+                # dive sums the removed bytes for a folder whiteout; a file whiteout
+                # counts nothing.
+                size = sum(current[p] for p in inside)
+                for p in [*inside, target]:
+                    current.pop(p, None)
+                path = target
+            elif member.isfile():
+                size = member.size
+                current[path] = size
+            else:
+                continue
+            cumulative[path] += size
+            smallest[path] = min(smallest.get(path, size), size)
+            seen[path] += 1
     total = sum(cumulative.values())
     score = sum(smallest.values()) / total if total else 1.0
     wasted = sum(cumulative[p] for p, n in seen.items() if n > 1)
