@@ -49,7 +49,6 @@ from wheelfix.env import (
     Environment,
     default_site_packages,
     pending_slim,
-    read_environment,
     require_folder,
 )
 from wheelfix.errors import UsageError
@@ -474,7 +473,7 @@ def slim(
         keep = (keep,)
     chosen = parse_slim_categories(categories)
     if not apply:
-        result = _plan_result(root, chosen, tuple(keep), level, None)
+        result, _env = _plan_result(root, chosen, tuple(keep), level, None)
         found = pending_slim(root)
         if found is not None:
             then = (
@@ -485,10 +484,9 @@ def slim(
         return result
     with _exclusive(root):
         recovered = _recover(root)
-        result = _plan_result(root, chosen, tuple(keep), level, recovered)
+        result, env = _plan_result(root, chosen, tuple(keep), level, recovered)
         if not result.plan:
             return dataclasses.replace(result, applied=True)
-        env = read_environment(root)
         return _apply(root, env, result, level, python or sys.executable, verify, on_progress)
 
 
@@ -498,11 +496,12 @@ def _plan_result(
     keep: tuple[str, ...],
     level: StripLevel,
     recovered: str | None,
-) -> SlimResult:
+) -> tuple[SlimResult, Environment]:
+    """The plan, and the environment it was made from (read once, used again to apply)."""
     env, facts = read_tree(root)
     actions, skipped = _plan(env, facts, chosen, keep, level)
     before = disk_bytes(root)
-    return _with_plan(
+    result = _with_plan(
         SlimResult(
             root=str(root), applied=False, before=before, after=before, plan=(),
             by_category={}, recovered=recovered, skipped=tuple(skipped),
@@ -510,6 +509,7 @@ def _plan_result(
         ),
         tuple(actions),
     )  # fmt: skip
+    return result, env
 
 
 def _notes(env: Environment, keep: tuple[str, ...]) -> tuple[str, ...]:
