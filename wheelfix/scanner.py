@@ -208,11 +208,14 @@ def files_to_hash(env: Environment) -> set[str]:
     Bytecode pip compiled at install is listed without a hash, so it is usually spared."""
     sizes = Counter(size for size in env.files.values() if size > 0)
     wanted = {path for path, size in env.files.items() if size > 0 and sizes[size] > 1}
-    for dist in env.distributions:
-        wanted.update(
-            r.path for r in dist.rows if r.inside and r.algorithm == "sha256" and r.digest
-        )
-    return wanted
+    return wanted | _recorded_sha256(env.distributions)
+
+
+def _recorded_sha256(dists: tuple[Distribution, ...]) -> set[str]:
+    """Paths RECORD lists with a sha256: their drift is checked, so they are hashed."""
+    return {
+        r.path for d in dists for r in d.rows if r.inside and r.algorithm == "sha256" and r.digest
+    }
 
 
 def read_facts(
@@ -323,9 +326,7 @@ def read_tree(
     dists = read_distributions(root)
     blacklisted = blacklisted_symbols()
     base = os.fspath(root)
-    recorded = {
-        r.path for d in dists for r in d.rows if r.inside and r.algorithm == "sha256" and r.digest
-    }
+    recorded = _recorded_sha256(dists)
     workers = threads or usable_cpus()
     count = workers if fork_is_safe() else workers * 8
 
