@@ -272,11 +272,15 @@ def judge_wheelfix(proc: subprocess.CompletedProcess[str]) -> str | None:
 
 
 def default_wheelfix_cmd() -> list[str]:
-    """``wheelfix`` if it is on PATH, else the in-tree ``wheelfix.cli:main`` via python -c."""
+    """``wheelfix`` if it is on PATH, else the in-tree ``wheelfix.cli.app:main`` via python -c."""
     exe = shutil.which("wheelfix")
     if exe:
         return [exe]
-    return [sys.executable, "-c", "import sys; from wheelfix.cli import main; sys.exit(main())"]
+    return [
+        sys.executable,
+        "-c",
+        "import sys; from wheelfix.cli import main; sys.exit(main())",
+    ]
 
 
 # ---------------------------------------------------------------------------------- report

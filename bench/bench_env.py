@@ -52,8 +52,8 @@ from email.parser import HeaderParser
 from importlib import metadata
 from pathlib import Path
 
-from wheelfix.scanner import scan as scan_in_process
-from wheelfix.slimmer import disk_bytes
+from wheelfix.installed.scan import scan as scan_in_process
+from wheelfix.installed.slim import disk_bytes
 
 REPO = Path(__file__).resolve().parent.parent
 STACK_CACHE = REPO / ".cache" / "stacks"
@@ -852,7 +852,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{best['hash']:.2f} | {best['hash'] / floor:.2f}x | {best['hash'] / strict:.2f}x |",
         f"| *breakdown:* `wheelfix --version` (interpreter start and imports) | "
         f"{best['start']:.2f} | {best['start'] / floor:.2f}x | {best['start'] / strict:.2f}x |",
-        f"| *breakdown:* `wheelfix.scanner.scan(STACK)` in this process | "
+        f"| *breakdown:* `wheelfix.installed.scan.scan(STACK)` in this process | "
         f"{best['in-process']:.2f} | {best['in-process'] / floor:.2f}x "
         f"| {best['in-process'] / strict:.2f}x |",
         "",

@@ -19,7 +19,7 @@ from wheelmaker import Files, MakeWheel, build_wheel
 pytest_plugins = ["expensive", "images"]
 
 REPO = Path(__file__).resolve().parents[1]
-ELF_FIXTURES = Path(__file__).resolve().parent / "unit" / "elf_fixtures"
+ELF_FIXTURES = Path(__file__).resolve().parent / "unit" / "formats" / "elf_fixtures"
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def sample_wheels_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def elf_fixtures(tmp_path_factory: pytest.TempPathFactory) -> Mapping[str, Path]:
-    """``tests/unit/elf_fixtures/wfelf.c`` compiled once per session: variant -> file.
+    """``tests/unit/formats/elf_fixtures/wfelf.c`` compiled once per session: variant -> file.
 
     Variants: ``release``, ``debug``, ``stripped``, ``program``, ``object`` (``.o``), and
     where the toolchain allows ``isa`` (x86-64-v3 ISA note) and ``archive`` (``.a``). Skips

@@ -28,9 +28,9 @@ from typing import Protocol
 
 from packaging.tags import parse_tag
 
-from wheelfix.audit import CheckOptions, check_wheel
-from wheelfix.results import WheelResult
-from wheelfix.wheelfile import Limits
+from wheelfix.formats.wheelfile import Limits
+from wheelfix.wheels.audit import CheckOptions, check_wheel
+from wheelfix.wheels.results import WheelResult
 
 __all__ = [
     "ZIP_DATE_TIME",

@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 
 #: public name -> the private module that defines it
 _HOMES = {
-    "check": "audit",
+    "check": "wheels.audit",
     "InvalidWheelError": "errors",
     "ToolError": "errors",
     "UsageError": "errors",
@@ -22,34 +22,42 @@ _HOMES = {
     "Check": "findings",
     "Finding": "findings",
     "Severity": "findings",
-    "RepairReport": "repairer",
-    "RepairResult": "repairer",
-    "repair": "repairer",
-    "CheckReport": "results",
-    "ElfSummary": "results",
-    "Sizes": "results",
-    "Tags": "results",
-    "WheelResult": "results",
-    "RunnerProof": "runner",
-    "prove_in_root": "runner",
-    "DistReport": "scanner",
-    "EnvReport": "scanner",
-    "scan": "scanner",
-    "SlimAction": "slimmer",
-    "SlimResult": "slimmer",
-    "recover": "slimmer",
-    "slim": "slimmer",
-    "StripLevel": "strip",
-    "Limits": "wheelfile",
+    "RepairReport": "wheels.repair",
+    "RepairResult": "wheels.repair",
+    "repair": "wheels.repair",
+    "CheckReport": "wheels.results",
+    "ElfSummary": "wheels.results",
+    "Sizes": "wheels.results",
+    "Tags": "wheels.results",
+    "WheelResult": "wheels.results",
+    "RunnerProof": "verify.runner",
+    "prove_in_root": "verify.runner",
+    "DistReport": "installed.scan",
+    "EnvReport": "installed.scan",
+    "scan": "installed.scan",
+    "SlimAction": "installed.slim",
+    "SlimResult": "installed.slim",
+    "recover": "installed.slim",
+    "slim": "installed.slim",
+    "StripLevel": "formats.strip",
+    "DockerfileReport": "containers.dockerfile",
+    "analyze_dockerfile": "containers.dockerfile",
+    "ImageReport": "containers.image",
+    "InvalidImageError": "containers.image",
+    "analyze_image": "containers.image",
+    "Limits": "formats.wheelfile",
 }
 
 __all__ = [
     "Check",
     "CheckReport",
     "DistReport",
+    "DockerfileReport",
     "ElfSummary",
     "EnvReport",
     "Finding",
+    "ImageReport",
+    "InvalidImageError",
     "InvalidWheelError",
     "Limits",
     "RepairReport",
@@ -66,6 +74,8 @@ __all__ = [
     "WheelResult",
     "WheelfixError",
     "__version__",
+    "analyze_dockerfile",
+    "analyze_image",
     "check",
     "prove_in_root",
     "recover",
@@ -89,13 +99,15 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from wheelfix.audit import check
+    from wheelfix.containers.dockerfile import DockerfileReport, analyze_dockerfile
+    from wheelfix.containers.image import ImageReport, InvalidImageError, analyze_image
     from wheelfix.errors import InvalidWheelError, ToolError, UsageError, WheelfixError
     from wheelfix.findings import Check, Finding, Severity
-    from wheelfix.repairer import RepairReport, RepairResult, repair
-    from wheelfix.results import CheckReport, ElfSummary, Sizes, Tags, WheelResult
-    from wheelfix.runner import RunnerProof, prove_in_root
-    from wheelfix.scanner import DistReport, EnvReport, scan
-    from wheelfix.slimmer import SlimAction, SlimResult, recover, slim
-    from wheelfix.strip import StripLevel
-    from wheelfix.wheelfile import Limits
+    from wheelfix.formats.strip import StripLevel
+    from wheelfix.formats.wheelfile import Limits
+    from wheelfix.installed.scan import DistReport, EnvReport, scan
+    from wheelfix.installed.slim import SlimAction, SlimResult, recover, slim
+    from wheelfix.verify.runner import RunnerProof, prove_in_root
+    from wheelfix.wheels.audit import check
+    from wheelfix.wheels.repair import RepairReport, RepairResult, repair
+    from wheelfix.wheels.results import CheckReport, ElfSummary, Sizes, Tags, WheelResult

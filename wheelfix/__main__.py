@@ -1,6 +1,6 @@
 """``python -m wheelfix``."""
 
-from wheelfix.cli import main
+from wheelfix.cli.app import main
 
 if __name__ == "__main__":
     main()

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from images import BuiltImage, hand_count_wasted
 
-from wheelfix.cli import cli
-from wheelfix.image import analyze_image
+from wheelfix.cli.app import cli
+from wheelfix.containers.image import analyze_image
 
 pytestmark = pytest.mark.slow
 

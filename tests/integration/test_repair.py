@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from wheelmaker import MakeWheel
 
 import wheelfix
-from wheelfix.cli import cli
-from wheelfix.repairer import repair
+from wheelfix.cli.app import cli
+from wheelfix.wheels.repair import repair
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -240,7 +240,7 @@ def test_the_input_wheel_is_decompressed_once(
 ) -> None:
     from collections import Counter
 
-    from wheelfix.wheelfile import Member, WheelArchive
+    from wheelfix.formats.wheelfile import Member, WheelArchive
 
     reads: Counter[tuple[str, str]] = Counter()
     original = WheelArchive.read

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 import wheelfix
-from wheelfix.repairer import repair
-from wheelfix.runner import prove_in_root
+from wheelfix.verify.runner import prove_in_root
+from wheelfix.wheels.repair import repair
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -66,7 +66,7 @@ def test_stripped_wheel_still_imports_and_works(rootfs: Path, tmp_path: Path) ->
 def test_verify_in_through_the_cli(rootfs: Path, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from wheelfix.cli import cli
+    from wheelfix.cli.app import cli
 
     args = ["repair", "--strip", "--verify-in", str(rootfs), "-w", str(tmp_path),
             str(sample("wfdemo_debug"))]  # fmt: skip

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from wheelfix.cli import cli
-from wheelfix.env import JOURNAL_DIR
+from wheelfix.cli.app import cli
 from wheelfix.errors import UsageError
-from wheelfix.scanner import scan
-from wheelfix.slimmer import recover, slim
+from wheelfix.installed.scan import scan
+from wheelfix.installed.slim import recover, slim
+from wheelfix.installed.tree import JOURNAL_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -284,8 +284,8 @@ def test_missing_root_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_facts_are_the_same_on_one_worker_and_on_several(env: Path) -> None:
-    from wheelfix.env import read_environment
-    from wheelfix.scanner import read_facts
+    from wheelfix.installed.scan import read_facts
+    from wheelfix.installed.tree import read_environment
 
     environment = read_environment(env)
     single = read_facts(environment, threads=1)
@@ -294,8 +294,8 @@ def test_facts_are_the_same_on_one_worker_and_on_several(env: Path) -> None:
 
 
 def test_only_files_something_needs_are_hashed(env: Path) -> None:
-    from wheelfix.env import read_environment
-    from wheelfix.scanner import files_to_hash, read_facts
+    from wheelfix.installed.scan import files_to_hash, read_facts
+    from wheelfix.installed.tree import read_environment
 
     add_dist(env, "onlypy", {"onlypy/__init__.py": b"X = 1\n"})
     # Bytecode as pip records it: listed without a hash, so drift cannot be checked.
@@ -323,8 +323,8 @@ def test_only_files_something_needs_are_hashed(env: Path) -> None:
 
 
 def test_reading_the_tree_in_one_go_agrees_with_listing_then_reading(env: Path) -> None:
-    from wheelfix.env import read_environment
-    from wheelfix.scanner import read_facts, read_tree, scan_environment
+    from wheelfix.installed.scan import read_facts, read_tree, scan_environment
+    from wheelfix.installed.tree import read_environment
 
     (env / "link.py").symlink_to("wfdemo_pure/__init__.py")  # top-level symlink: special
     os.mkfifo(env / "wfdemo_pure" / "pipe")  # never opened
@@ -346,8 +346,8 @@ def test_reading_the_tree_in_one_go_agrees_with_listing_then_reading(env: Path) 
 
 
 def test_a_dominant_folder_is_split_between_workers(tmp_path: Path) -> None:
-    from wheelfix.env import read_distributions
-    from wheelfix.scanner import _shard_tree
+    from wheelfix.installed.scan import _shard_tree
+    from wheelfix.installed.tree import read_distributions
 
     root = tmp_path / "site"
     big = {f"big/sub{i}/data.bin": os.urandom(20_000) for i in range(6)}
@@ -362,8 +362,8 @@ def test_a_dominant_folder_is_split_between_workers(tmp_path: Path) -> None:
 def test_a_file_swapped_for_a_fifo_after_listing_is_not_opened_for_reading(
     tmp_path: Path,
 ) -> None:
-    from wheelfix.policy import blacklisted_symbols
-    from wheelfix.scanner import FileFacts, _read
+    from wheelfix.installed.scan import FileFacts, _read
+    from wheelfix.linux.policy import blacklisted_symbols
 
     (tmp_path / "data.bin").write_bytes(b"x" * 10)
     listed = os.lstat(tmp_path / "data.bin")
@@ -395,7 +395,7 @@ def test_the_command_line_reports_what_the_baseline_kept(env: Path, tmp_path: Pa
 def test_scan_says_when_a_slim_is_running(env: Path) -> None:
     import fcntl
 
-    from wheelfix.env import pending_slim
+    from wheelfix.installed.tree import pending_slim
 
     journal = env / JOURNAL_DIR / "20261129T000000-1"
     journal.mkdir(parents=True)

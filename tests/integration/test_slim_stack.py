@@ -28,9 +28,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from wheelfix.cli import cli
-from wheelfix.env import JOURNAL_DIR
-from wheelfix.slimmer import disk_bytes, recover, slim
+from wheelfix.cli.app import cli
+from wheelfix.installed.slim import disk_bytes, recover, slim
+from wheelfix.installed.tree import JOURNAL_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO / "bench") not in sys.path:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from wheelfix.findings import Check
-from wheelfix.wheelfile import Limits
+from wheelfix.formats.wheelfile import Limits
 
 REPO = Path(__file__).resolve().parents[2]
 CHECKS_MD = REPO / "docs" / "checks.md"

@@ -13,6 +13,7 @@ import pytest
 
 import wheelfix
 from wheelfix.findings import Check
+from wheelfix.wheels.results import SCHEMA_VERSION
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS_SCHEMA = REPO / "docs" / "schema" / "check.schema.json"
@@ -99,7 +100,7 @@ def test_mixed_report_validates(tmp_path: Path) -> None:
 
 
 def test_schema_schema_version_matches_code() -> None:
-    assert _schema()["properties"]["schema_version"]["const"] == wheelfix.results.SCHEMA_VERSION
+    assert _schema()["properties"]["schema_version"]["const"] == SCHEMA_VERSION
 
 
 def test_result_without_status_is_rejected(samples_document: dict[str, Any]) -> None:

@@ -29,9 +29,10 @@ from schemas import (
 )
 
 import wheelfix
-from wheelfix.cli import cli
-from wheelfix.scanner import scan
-from wheelfix.slimmer import slim
+from wheelfix.cli.app import cli
+from wheelfix.installed.scan import scan
+from wheelfix.installed.slim import slim
+from wheelfix.wheels.results import SCHEMA_VERSION
 
 REPO = Path(__file__).resolve().parents[2]
 NAMES = ("repair", "scan", "slim")
@@ -123,7 +124,7 @@ def test_the_package_ships_the_schema(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_schema_version_matches_code(name: str) -> None:
     schema = load_schema(name)
-    assert schema["properties"]["schema_version"]["const"] == wheelfix.results.SCHEMA_VERSION
+    assert schema["properties"]["schema_version"]["const"] == SCHEMA_VERSION
     assert "schema_version" in schema["required"]
 
 

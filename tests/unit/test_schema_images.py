@@ -27,10 +27,10 @@ from schemas import (
     schema_errors,
 )
 
-from wheelfix.cli import cli
-from wheelfix.dockerfile import analyze_dockerfile
-from wheelfix.image import analyze_image
-from wheelfix.results import SCHEMA_VERSION
+from wheelfix.cli.app import cli
+from wheelfix.containers.dockerfile import analyze_dockerfile
+from wheelfix.containers.image import analyze_image
+from wheelfix.wheels.results import SCHEMA_VERSION
 
 REPO = Path(__file__).resolve().parents[2]
 NAMES = ("image", "dockerfile")

@@ -1,0 +1,209 @@
+"""The CLI through click's CliRunner: exit codes, text and JSON output, configuration."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from wheelfix import __version__
+from wheelfix.cli.app import cli
+
+REPO = Path(__file__).resolve().parents[3]
+GOLDEN = REPO / "tests" / "golden" / "check_samples.json"
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.chdir(REPO)
+    for var in ("LD_LIBRARY_PATH", "AUDITWHEEL_LD_LIBRARY_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    return CliRunner()
+
+
+def samples() -> list[str]:
+    return sorted(str(p.relative_to(REPO)) for p in (REPO / "sample_wheels").glob("*.whl"))
+
+
+def sample(prefix: str) -> str:
+    (match,) = [s for s in samples() if Path(s).name.startswith(prefix + "-")]
+    return match
+
+
+def test_json_matches_golden(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["check", "--no-config", "-j1", "--format", "json", *samples()])
+    assert result.exit_code == 1, result.output
+    document = json.loads(result.stdout)
+    assert document["wheelfix_version"] == __version__
+    document["wheelfix_version"] = "<version>"
+    if os.environ.get("WHEELFIX_UPDATE_GOLDEN"):
+        GOLDEN.write_text(json.dumps(document, indent=2) + "\n")
+    assert document == json.loads(GOLDEN.read_text())
+
+
+def test_clean_wheel_exits_zero(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["check", "--no-config", sample("wfdemo_clean")])
+    assert result.exit_code == 0, result.output
+    assert "no findings" in result.stdout
+    assert "\x1b[" not in result.stdout  # plain text when not a terminal
+
+
+def test_overclaim_explains_the_symbol(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["check", "--no-config", sample("wfdemo_overclaim")])
+    assert result.exit_code == 1
+    assert "WF101" in result.stdout
+    assert "GLIBC_2.25" in result.stdout
+    assert "manylinux_2_26_x86_64" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["--fail-on", "never"], 0),
+        (["--ignore", "WF1"], 0),
+        (["--select", "WF3,WF4"], 0),
+        (["--select", "WF101"], 1),
+    ],
+)
+def test_gate_options(runner: CliRunner, args: list[str], code: int) -> None:
+    result = runner.invoke(cli, ["check", "--no-config", *args, sample("wfdemo_overclaim")])
+    assert result.exit_code == code, result.output
+
+
+def test_fail_on_warning(runner: CliRunner) -> None:
+    debug = sample("wfdemo_debug")
+    assert runner.invoke(cli, ["check", "--no-config", debug]).exit_code == 0
+    result = runner.invoke(cli, ["check", "--no-config", "--fail-on", "warning", debug])
+    assert result.exit_code == 1
+    assert "WF301" in result.stdout
+
+
+def test_unreadable_input_is_reported_and_others_still_checked(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad-1.0-py3-none-any.whl"
+    bad.write_text("not a zip")
+    args = ["check", "--no-config", "--format", "json", str(bad), sample("wfdemo_clean")]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 2
+    document = json.loads(result.stdout)
+    statuses = [r["status"] for r in document["results"]]
+    assert statuses == ["error", "ok"]
+    assert "not a zip archive" in document["results"][0]["error"]["message"]
+    assert "Traceback" not in result.output
+    assert result.stderr.count("\n") == 1  # exactly one line about the bad input
+
+
+def test_target_alpine_question(runner: CliRunner) -> None:
+    args = ["check", "--no-config", "--target", "musllinux_1_2_x86_64", sample("wfdemo_clean")]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 1
+    assert "WF106" in result.stdout
+    assert "libc.so.6" in result.stdout
+
+
+def test_target_ok_for_newer_glibc(runner: CliRunner) -> None:
+    args = ["check", "--no-config", "--target", "manylinux_2_28_x86_64", sample("wfdemo_clean")]
+    assert runner.invoke(cli, args).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--target", "windows_amd64"],
+        ["--select", "nonsense"],
+        ["--fail-on", "fatal"],
+        ["--max-uncompressed", "lots"],
+    ],
+)
+def test_usage_errors_exit_two(runner: CliRunner, args: list[str]) -> None:
+    result = runner.invoke(cli, ["check", "--no-config", *args, sample("wfdemo_clean")])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+
+
+def test_max_uncompressed_refuses(runner: CliRunner) -> None:
+    args = ["check", "--no-config", "--max-uncompressed", "1K", sample("wfdemo_debug")]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 2
+    assert "limit" in result.stdout
+
+
+def test_config_defaults(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    debug = str(REPO / sample("wfdemo_debug"))
+    (tmp_path / "pyproject.toml").write_text('[tool.wheelfix]\nfail-on = "warning"\n')
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(cli, ["check", debug]).exit_code == 1
+    # The command line wins over the file.
+    assert runner.invoke(cli, ["check", "--fail-on", "error", debug]).exit_code == 0
+    (tmp_path / "pyproject.toml").write_text('[tool.wheelfix]\nfail_on = "warning"\n')
+    result = runner.invoke(cli, ["check", debug])
+    assert result.exit_code == 2
+    assert "unknown key" in result.stderr
+
+
+def test_verbose_shows_hints_and_elf_detail(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["check", "--no-config", "-v", sample("wfdemo_debug")])
+    assert "hint:" in result.stdout
+    assert "strip would recover" in result.stdout
+
+
+def test_help_documents_exit_codes(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["check", "--help"])
+    assert result.exit_code == 0
+    for line in ("Exit codes:", "0  nothing at or above", "3  a required external tool"):
+        assert line in result.stdout
+
+
+def test_python_dash_m() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "wheelfix", "--version"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert __version__ in out.stdout
+
+
+def test_scan_ticker_counts_files_and_bytes_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from wheelfix.cli import app as cli_module
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert cli_module._FileTicker.on_terminal("scanning") is None  # not a terminal: silent
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    ticker = cli_module._FileTicker.on_terminal("scanning")
+    assert ticker is not None
+    for _ in range(3):
+        ticker.tick(1024)
+    ticker._shown = 0.0  # let the next tick refresh
+    ticker.tick(1024)
+    ticker.stop()
+    assert "scanning: 4 files, 4.0 KiB read" in terminal.getvalue()
+
+
+def test_debug_works_after_the_command_name_too(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nowhere")
+    plain = CliRunner().invoke(cli, ["scan", missing])
+    assert plain.exit_code == 2 and "Traceback" not in plain.stderr
+    for args in (["--debug", "scan", missing], ["scan", "--debug", missing]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2, args
+        assert "Traceback" in result.stderr and "no such folder" in result.stderr, args
+
+
+def test_a_bad_strip_level_names_the_option_the_user_typed(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["repair", "--strip=bogus", "-w", str(tmp_path), "x.whl"])
+    assert result.exit_code == 2
+    assert "'--strip=LEVEL': 'bogus' is not one of" in result.stderr

@@ -1,0 +1,159 @@
+"""wheelfix dockerfile: the size lessons, line by line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wheelfix.containers.dockerfile import analyze_dockerfile, parse_dockerfile
+
+NAIVE = """\
+FROM python:3.11
+WORKDIR /app
+COPY . .
+RUN apt-get update && apt-get install -y gcc libpq-dev
+RUN pip install -r requirements.txt
+# clean up (too late)
+RUN rm -rf /root/.cache/pip \\
+    && rm -rf /var/lib/apt/lists/*
+CMD ["python", "app.py"]
+"""
+
+FIXED = """\
+FROM python:3.11-bookworm AS builder
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential libpq-dev \\
+ && rm -rf /var/lib/apt/lists/*
+COPY requirements.txt .
+RUN pip wheel --no-cache-dir -w /wheels -r requirements.txt \\
+ && pip install --no-cache-dir wheelfix && wheelfix repair --strip -w /wheelhouse /wheels/*.whl
+
+FROM python:3.11-slim-bookworm
+ENV PIP_NO_CACHE_DIR=1
+RUN --mount=type=bind,from=builder,source=/wheelhouse,target=/wheelhouse \
+    pip install --no-index /wheelhouse/*.whl
+COPY app.py /app/app.py
+"""
+
+
+def write(tmp_path: Path, text: str, ignore: str | None = None) -> Path:
+    path = tmp_path / "Dockerfile"
+    path.write_text(text)
+    if ignore is not None:
+        (tmp_path / ".dockerignore").write_text(ignore)
+    return path
+
+
+def codes_by_line(path: Path, **kwargs: object) -> set[tuple[str, int]]:
+    report = analyze_dockerfile(path, **kwargs)  # type: ignore[arg-type]
+    return {(f.code, int((f.path or ":0").rsplit(":", 1)[1])) for f in report.findings}
+
+
+def test_parse_joins_continuations_and_counts_stages() -> None:
+    instructions = parse_dockerfile(FIXED)
+    assert [i.keyword for i in instructions][:3] == ["FROM", "RUN", "COPY"]
+    assert instructions[1].line == 2 and "rm -rf /var/lib/apt/lists" in instructions[1].arguments
+    assert max(i.stage for i in instructions) == 1
+
+
+def test_empty_lines_and_comments_inside_a_continuation_do_not_end_it() -> None:
+    text = (
+        "FROM python:3.11-slim\n"
+        "RUN apt-get update \\\n"
+        "\n"
+        "    # the compiler\n"
+        "    && apt-get install -y gcc\n"
+        "CMD x\n"
+    )
+    instructions = parse_dockerfile(text)
+    assert [i.keyword for i in instructions] == ["FROM", "RUN", "CMD"]
+    assert "apt-get install -y gcc" in instructions[1].arguments
+
+
+def test_naive_dockerfile(tmp_path: Path) -> None:
+    assert codes_by_line(write(tmp_path, NAIVE)) == {
+        ("WF802", 1), ("WF801", 3), ("WF805", 4), ("WF803", 5), ("WF804", 7),
+    }  # fmt: skip
+
+
+def test_fixed_dockerfile_is_clean(tmp_path: Path) -> None:
+    report = analyze_dockerfile(write(tmp_path, FIXED))
+    assert report.findings == ()
+    assert report.stages == 2
+    assert report.exit_code == 0
+
+
+def test_dockerignore_that_excludes_the_usual_suspects(tmp_path: Path) -> None:
+    path = write(tmp_path, NAIVE, ignore=".git\nvenv\n.venv\n*.ipynb\n")
+    assert "WF801" not in {code for code, _ in codes_by_line(path)}
+    partial = write(tmp_path, NAIVE, ignore=".git\n")
+    report = analyze_dockerfile(partial)
+    (finding,) = [f for f in report.findings if f.code == "WF801"]
+    assert "does not exclude venv" in finding.message
+
+
+def test_alpine_with_manylinux_only_wheels(tmp_path: Path) -> None:
+    wheelhouse = tmp_path / "wheelhouse"
+    wheelhouse.mkdir()
+    (wheelhouse / "numpy-2.3.5-cp311-cp311-manylinux_2_28_x86_64.whl").write_bytes(b"")
+    (wheelhouse / "idna-3.10-py3-none-any.whl").write_bytes(b"")
+    path = write(tmp_path, "FROM python:3.11-alpine\nRUN pip install --no-cache-dir numpy\n")
+    report = analyze_dockerfile(path, wheelhouse=wheelhouse)
+    (finding,) = [f for f in report.findings if f.code == "WF806"]
+    assert "numpy" in finding.message and "idna" not in finding.message
+    assert report.exit_code == 1
+
+
+def test_cleanup_in_the_same_run_is_fine(tmp_path: Path) -> None:
+    text = "FROM python:3.11-slim\nRUN pip install --no-cache-dir x && rm -rf /root/.cache\n"
+    assert codes_by_line(write(tmp_path, text)) == set()
+
+
+def test_copying_the_wheelhouse_then_deleting_it_later_wastes_it(tmp_path: Path) -> None:
+    text = (
+        "FROM python:3.11-slim\nCOPY --from=builder /wheelhouse /wheelhouse\n"
+        "RUN pip install --no-cache-dir --no-index /wheelhouse/*.whl && rm -rf /wheelhouse\n"
+    )
+    assert codes_by_line(write(tmp_path, text)) == {("WF804", 3)}
+
+
+def test_buildkit_cache_mount_and_platform_flag(tmp_path: Path) -> None:
+    text = (
+        "FROM --platform=linux/amd64 python:3.11\n"
+        "RUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt\n"
+    )
+    assert codes_by_line(write(tmp_path, text)) == {("WF802", 1)}
+
+
+def test_the_docker_guide_gets_the_finding_it_documents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    guide = (Path(__file__).resolve().parents[3] / "docs" / "docker.md").read_text()
+    dockerfile = guide.split("```dockerfile\n", 1)[1].split("```", 1)[0]
+    (documented,) = [ln.strip() for ln in guide.splitlines() if "warning WF804" in ln]
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    monkeypatch.chdir(tmp_path)
+    (finding,) = analyze_dockerfile(Path("Dockerfile")).findings
+    line = f"{finding.level.label} {finding.code} {finding.name}  {finding.path}: {finding.message}"
+    assert line == documented
+
+
+def test_a_file_without_from_is_not_a_dockerfile(tmp_path: Path) -> None:
+    from wheelfix.errors import UsageError
+
+    path = tmp_path / "report.json"
+    path.write_text('{"schema_version": 1}\n')
+    with pytest.raises(UsageError, match="no FROM instruction"):
+        analyze_dockerfile(path)
+
+
+def test_build_tools_removed_in_the_same_run_never_reach_the_image(tmp_path: Path) -> None:
+    text = (
+        "FROM python:3.11-slim\n"
+        "RUN apt-get update && apt-get install -y --no-install-recommends gcc libpq-dev \\\n"
+        "    && pip install --no-cache-dir psycopg2 && apt-get purge -y gcc \\\n"
+        "    && rm -rf /var/lib/apt/lists/*\n"
+    )
+    report = analyze_dockerfile(write(tmp_path, text))
+    (finding,) = [f for f in report.findings if f.code == "WF805"]
+    assert "libpq-dev" in finding.message and "gcc" not in finding.message

@@ -1,0 +1,388 @@
+"""wheelfix image on small archives built here: waste arithmetic, formats, hostile input."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from wheelfix.containers.image import InvalidImageError, analyze_image
+
+REPO = Path(__file__).resolve().parents[3]
+# (name, bytes | ("dir",) | ("sym", target) | ("hard", target) | ("fifo",))
+Entry = tuple[str, object]
+
+
+def layer_tar(entries: list[Entry]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, what in entries:
+            info = tarfile.TarInfo(name)
+            if isinstance(what, bytes):
+                info.size = len(what)
+                tar.addfile(info, io.BytesIO(what))
+                continue
+            assert isinstance(what, tuple)
+            if what[0] == "dir":
+                info.type = tarfile.DIRTYPE
+            elif what[0] == "sym":
+                info.type, info.linkname = tarfile.SYMTYPE, str(what[1])
+            elif what[0] == "fifo":
+                info.type = tarfile.FIFOTYPE
+            elif what[0] == "hard":
+                info.type, info.linkname = tarfile.LNKTYPE, str(what[1])
+            tar.addfile(info)
+    return buffer.getvalue()
+
+
+def docker_save(
+    path: Path,
+    layers: list[list[Entry]],
+    *,
+    history: list[str] | None = None,
+    layer_names: list[str] | None = None,
+) -> Path:
+    """A classic `docker save` archive: manifest.json, config, <id>/layer.tar."""
+    blobs = [layer_tar(entries) for entries in layers]
+    names = layer_names or [f"{i:064x}/layer.tar" for i in range(len(blobs))]
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "rootfs": {
+            "type": "layers",
+            "diff_ids": ["sha256:" + hashlib.sha256(b).hexdigest() for b in blobs],
+        },
+        "history": [
+            {"created_by": h} for h in (history or [f"RUN step {i}" for i in range(len(blobs))])
+        ],
+    }
+    config_bytes = json.dumps(config).encode()
+    manifest = [{"Config": "config.json", "RepoTags": ["test:latest"], "Layers": names}]
+    with tarfile.open(path, "w") as tar:
+        for name, data in [
+            ("manifest.json", json.dumps(manifest).encode()),
+            ("config.json", config_bytes),
+            *zip(names, blobs, strict=False),
+        ]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def oci_archive(path: Path, layers: list[list[Entry]]) -> Path:
+    """An OCI archive with gzip-compressed layers."""
+    files: dict[str, bytes] = {}
+
+    def blob(data: bytes) -> dict[str, object]:
+        digest = hashlib.sha256(data).hexdigest()
+        files[f"blobs/sha256/{digest}"] = data
+        return {"digest": f"sha256:{digest}", "size": len(data)}
+
+    layer_descs = []
+    for entries in layers:
+        desc = blob(gzip.compress(layer_tar(entries), mtime=0))
+        desc["mediaType"] = "application/vnd.oci.image.layer.v1.tar+gzip"
+        layer_descs.append(desc)
+    config = blob(json.dumps({"history": [{"created_by": "ADD x"}] * len(layers)}).encode())
+    manifest = blob(
+        json.dumps({"schemaVersion": 2, "config": config, "layers": layer_descs}).encode()
+    )
+    files["index.json"] = json.dumps(
+        {
+            "schemaVersion": 2,
+            "manifests": [{**manifest, "mediaType": "application/vnd.oci.image.manifest.v1+json"}],
+        }
+    ).encode()
+    files["oci-layout"] = b'{"imageLayoutVersion": "1.0.0"}'
+    with tarfile.open(path, "w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_waste_is_counted_once_per_superseded_version(tmp_path: Path) -> None:
+    image = docker_save(
+        tmp_path / "i.tar",
+        [
+            [("app", ("dir",)), ("app/a", b"a" * 100), ("app/b", b"b" * 50)],
+            [("app/a", b"A" * 120), ("app/.wh.b", b"")],
+            [("app/a", b"Z" * 130)],
+        ],
+        history=["ADD base", "RUN change", "RUN change again"],
+    )
+    report = analyze_image(image)
+    assert report.written == 400
+    assert report.final == 130
+    assert report.wasted == 270
+    assert report.efficiency == pytest.approx(130 / 400)
+    wasted = {(f.bytes, f.path) for f in report.findings if f.code == "WF701"}
+    assert wasted == {(150, "/app/a"), (120, "/app/a")}
+    messages = " ".join(f.message for f in report.findings if f.code == "WF701")
+    assert "layer 0 (ADD base)" in messages and "layer 1 (RUN change)" in messages
+    assert [layer.removed for layer in report.layers] == [0, 1, 0]
+
+
+def test_opaque_whiteout_removes_the_folder(tmp_path: Path) -> None:
+    image = docker_save(
+        tmp_path / "i.tar",
+        [
+            [("d/x", b"x" * 10), ("d/y", b"y" * 20)],
+            [("d/.wh..wh..opq", b""), ("d/z", b"z" * 5)],
+        ],
+    )
+    report = analyze_image(image)
+    assert report.wasted == 30 and report.final == 5
+
+
+def test_oci_archive_with_gzip_layers(tmp_path: Path) -> None:
+    report = analyze_image(oci_archive(tmp_path / "o.tar", [[("f", b"1" * 64)], [(".wh.f", b"")]]))
+    assert report.wasted == 64 and report.final == 0
+
+
+def test_oci_layout_folder(tmp_path: Path) -> None:
+    archive = oci_archive(tmp_path / "o.tar", [[("f", b"1" * 64)]])
+    folder = tmp_path / "layout"
+    with tarfile.open(archive) as tar:
+        tar.extractall(folder, filter="data")
+    assert analyze_image(folder).final == 64
+
+
+def test_gates(tmp_path: Path) -> None:
+    image = docker_save(tmp_path / "i.tar", [[("f", b"1" * 100)], [(".wh.f", b""), ("g", b"2")]])
+    report = analyze_image(
+        image, lowest_efficiency=0.5, highest_wasted_bytes=10, highest_wasted_percent=0.2
+    )
+    assert sum(1 for f in report.findings if f.code == "WF705") == 3
+    assert report.exit_code == 1
+    assert analyze_image(image).exit_code == 0
+
+
+def test_leftovers_caches_and_build_tools(tmp_path: Path) -> None:
+    status = (
+        b"Package: gcc-12\nStatus: install ok installed\n\n"
+        b"Package: libc6\nStatus: install ok installed\n"
+    )
+    image = docker_save(
+        tmp_path / "i.tar",
+        [
+            [
+                ("app/.git/HEAD", b"ref: refs/heads/main\n"),
+                ("app/requirements.txt", b"pyyaml\n"),
+                ("opt/venv/pyvenv.cfg", b"home = /usr/bin\n"),
+                ("app/env/pyvenv.cfg", b"home = /usr\n"),
+                ("app/env/lib/x.py", b"x" * 10),
+                ("root/.cache/pip/http/blob", b"c" * 1000),
+                ("var/lib/dpkg/status", status),
+                ("usr/lib/python3.11/venv/__init__.py", b"# stdlib"),
+            ]
+        ],
+    )
+    codes = {(f.code, f.path) for f in analyze_image(image).findings}
+    assert ("WF703", "/app/.git") in codes
+    assert ("WF703", "/app/env") in codes
+    assert not any(path and path.startswith("/opt/venv") for _, path in codes)  # made on purpose
+    assert not any(path and path.startswith("/usr/lib/python3.11/venv") for _, path in codes)
+    assert ("WF702", "/root/.cache/pip") in codes
+    assert ("WF704", "/var/lib/dpkg/status") in codes
+
+
+def _member(wheel_prefix: str, suffix: str) -> bytes:
+    (wheel,) = (REPO / "sample_wheels").glob(f"{wheel_prefix}-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        (name,) = [n for n in zf.namelist() if n.endswith(suffix)]
+        return zf.read(name)
+
+
+def _python_layer(extension: bytes) -> list[Entry]:
+    site = "usr/local/lib/python3.11/site-packages"
+    return [
+        ("lib64/ld-linux-x86-64.so.2", b"\x7fELF-loader-stand-in"),
+        (f"{site}/wfdemo_extlib/__init__.py", b""),
+        (f"{site}/wfdemo_extlib/_extlib.cpython-311-x86_64-linux-gnu.so", extension),
+        (f"{site}/wfdemo_extlib-1.0.0.dist-info/RECORD", b""),
+        (f"{site}/wfdemo_extlib-1.0.0.dist-info/METADATA", b"Name: wfdemo-extlib\n"),
+    ]
+
+
+def test_extension_that_cannot_load_in_the_image(tmp_path: Path) -> None:
+    extension = _member("wfdemo_extlib", ".so")
+    report = analyze_image(docker_save(tmp_path / "i.tar", [_python_layer(extension)]))
+    (finding,) = [f for f in report.findings if f.code == "WF202"]
+    assert "libwfext.so.1" in finding.message and "fail to import in this image" in finding.message
+    assert "provides libwfext.so.1 in this stage" in finding.hint  # not the wheel-repair hint
+    assert finding.to_json()["hint"] == finding.hint
+    assert report.environments == ("/usr/local/lib/python3.11/site-packages",)
+
+
+def test_library_found_through_ld_so_conf_and_symlinks(tmp_path: Path, sample_build: Path) -> None:
+    extension = _member("wfdemo_extlib", ".so")
+    lib = (sample_build / "work" / "lib" / "libwfext.so.1").read_bytes()
+    layers = [
+        [
+            *_python_layer(extension),
+            ("etc/ld.so.conf", b"include /etc/ld.so.conf.d/*.conf\n"),
+            ("etc/ld.so.conf.d/opt.conf", b"/opt/wf/lib\n"),
+            ("opt/wf/lib", ("sym", "../real")),  # a symlinked folder
+            ("opt/real/libwfext.so.1.0", lib),
+            ("opt/real/libwfext.so.1", ("sym", "libwfext.so.1.0")),
+        ]
+    ]
+    report = analyze_image(docker_save(tmp_path / "i.tar", layers))
+    assert not [f for f in report.findings if f.code == "WF202"]
+
+
+def test_glibc_extension_on_a_musl_image(tmp_path: Path) -> None:
+    extension = _member("wfdemo_clean", ".so")
+    site = "usr/lib/python3.11/site-packages"
+    layers: list[list[Entry]] = [
+        [
+            ("lib/ld-musl-x86_64.so.1", b"\x7fELF-musl-stand-in"),
+            (f"{site}/wfdemo_clean/_clean.cpython-311-x86_64-linux-gnu.so", extension),
+            (f"{site}/wfdemo_clean-1.0.0.dist-info/RECORD", b""),
+        ]
+    ]
+    report = analyze_image(docker_save(tmp_path / "i.tar", layers))
+    assert report.libc == "musl"
+    assert any(f.code == "WF105" for f in report.findings)
+
+
+# -- hostile archives ---------------------------------------------------------------------
+def test_traversal_in_a_layer_is_refused(tmp_path: Path) -> None:
+    image = docker_save(tmp_path / "i.tar", [[("../../etc/evil", b"x")]])
+    with pytest.raises(InvalidImageError, match="climbs out"):
+        analyze_image(image)
+    assert not (tmp_path.parent / "etc" / "evil").exists()
+
+
+def test_manifest_pointing_outside_is_refused(tmp_path: Path) -> None:
+    image = docker_save(tmp_path / "i.tar", [[("f", b"x")]], layer_names=["../../layer.tar"])
+    with pytest.raises(InvalidImageError, match="outside the archive"):
+        analyze_image(image)
+
+
+def test_symlinks_and_special_files_are_recorded_not_followed(tmp_path: Path) -> None:
+    image = docker_save(
+        tmp_path / "i.tar",
+        [
+            [
+                ("etc/passwd-link", ("sym", "/etc/passwd")),
+                ("dev-fifo", ("fifo",)),
+                ("f", b"1"),
+            ]
+        ],
+    )
+    report = analyze_image(image)
+    assert report.final == 1
+
+
+def test_decompression_bomb_is_refused(tmp_path: Path) -> None:
+    image = docker_save(tmp_path / "i.tar", [[("big", b"\0" * 100_000)]])
+    with pytest.raises(InvalidImageError, match="limit"):
+        analyze_image(image, limit=10_000)
+
+
+@pytest.mark.parametrize("content", [b"not a tar at all", b"", b"\x7fELF" + b"\0" * 100])
+def test_not_an_image(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "x.tar"
+    path.write_bytes(content)
+    with pytest.raises(InvalidImageError):
+        analyze_image(path)
+
+
+def test_corrupt_gzip_layer(tmp_path: Path) -> None:
+    archive = oci_archive(tmp_path / "o.tar", [[("f", b"1" * 4096)]])
+    data = bytearray(archive.read_bytes())
+    at = data.find(b"\x1f\x8b")
+    data[at + 20 : at + 60] = b"\xff" * 40
+    archive.write_bytes(bytes(data))
+    with pytest.raises(InvalidImageError, match="corrupt"):
+        analyze_image(archive)
+
+
+def test_invalid_digest_in_index(tmp_path: Path) -> None:
+    folder = tmp_path / "layout"
+    folder.mkdir()
+    (folder / "index.json").write_text(json.dumps({"manifests": [{"digest": "sha256:../../x"}]}))
+    with pytest.raises(InvalidImageError, match="invalid digest"):
+        analyze_image(folder)
+
+
+def test_opaque_whiteout_keeps_its_own_layers_entries(tmp_path: Path) -> None:
+    image = docker_save(
+        tmp_path / "i.tar",
+        [[("d/x", b"x" * 10)], [("d/z", b"z" * 5), ("d/.wh..wh..opq", b"")]],
+    )
+    report = analyze_image(image)
+    assert (report.final, report.wasted) == (5, 10)
+
+
+def test_file_replaced_by_a_folder(tmp_path: Path) -> None:
+    image = docker_save(tmp_path / "i.tar", [[("p", b"p" * 40)], [("p", ("dir",)), ("p/q", b"q")]])
+    report = analyze_image(image)
+    assert (report.final, report.wasted) == (1, 40)
+
+
+def test_hard_linked_library_counts_as_present(tmp_path: Path, sample_build: Path) -> None:
+    """slim's dedupe leaves hard links; tar stores the second copy as a link entry."""
+    extension = _member("wfdemo_extlib", ".so")
+    lib = (sample_build / "work" / "lib" / "libwfext.so.1").read_bytes()
+    layers: list[list[Entry]] = [[
+        *_python_layer(extension),
+        ("usr/lib/first/libwfext.so.1", lib),
+        ("usr/lib/libwfext.so.1", ("hard", "usr/lib/first/libwfext.so.1")),
+    ]]  # fmt: skip
+    report = analyze_image(docker_save(tmp_path / "i.tar", layers))
+    assert not [f for f in report.findings if f.code == "WF202"]
+
+
+def test_file_over_a_lower_folder_hides_it(tmp_path: Path) -> None:
+    image = docker_save(tmp_path / "i.tar", [[("opt/x/big", b"b" * 1000)], [("opt/x", b"f" * 10)]])
+    report = analyze_image(image)
+    assert (report.final, report.wasted) == (10, 1000)
+
+
+def test_layer_link_loop_and_missing_layer_are_one_line_errors(tmp_path: Path) -> None:
+    path = tmp_path / "loop.tar"
+    manifest = [{"Config": "c.json", "Layers": ["a/layer.tar"]}]
+    with tarfile.open(path, "w") as tar:
+        for name, data in (("manifest.json", json.dumps(manifest).encode()), ("c.json", b"{}")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in (("a/layer.tar", "../b/layer.tar"), ("b/layer.tar", "../a/layer.tar")):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+    with pytest.raises(InvalidImageError, match="link loop"):
+        analyze_image(path)
+    folder = tmp_path / "unpacked"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps([{"Config": "c.json", "Layers": ["x.tar"]}]))
+    (folder / "c.json").write_text("{}")
+    with pytest.raises(InvalidImageError, match="missing"):
+        analyze_image(folder)
+    (folder / "c.json").write_text("[]")
+    with pytest.raises(InvalidImageError, match="not a JSON object"):
+        analyze_image(folder)
+
+
+def test_a_path_listed_twice_in_one_layer_is_named_as_waste(tmp_path: Path) -> None:
+    image = docker_save(
+        tmp_path / "i.tar",
+        [[("app", ("dir",)), ("app/a", b"a" * 100), ("app/a", b"b" * 40)]],
+        history=["ADD twice"],
+    )
+    report = analyze_image(image)
+    assert (report.written, report.final, report.wasted) == (140, 40, 100)
+    (finding,) = [f for f in report.findings if f.code == "WF701"]
+    assert (finding.bytes, finding.path) == (100, "/app/a")
+    assert "layer 0 (ADD twice) lists more than once" in finding.message

@@ -1,0 +1,132 @@
+"""Writing wheels: reproducible bytes, RECORD, atomic replacement, retagging."""
+
+from __future__ import annotations
+
+import csv
+import os
+import resource
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from wheelfix.errors import UsageError
+from wheelfix.formats.writer import atomic_write_wheel, retag, write_record
+
+DIST = "demo-1.0.dist-info"
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "tree"
+    (root / "demo").mkdir(parents=True)
+    (root / "demo" / "__init__.py").write_text("X = 1\n")
+    (root / "demo" / "tool").write_text("#!/bin/sh\n")
+    (root / "demo" / "tool").chmod(0o755)
+    (root / DIST).mkdir()
+    (root / DIST / "METADATA").write_text("Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n")
+    (root / DIST / "WHEEL").write_text(
+        "Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: cp311-cp311-linux_x86_64\n"
+    )
+    write_record(root, DIST)
+    return root
+
+
+def test_record_lists_every_file_with_sha256(tree: Path) -> None:
+    rows = list(csv.reader((tree / DIST / "RECORD").read_text().splitlines()))
+    paths = [r[0] for r in rows]
+    assert paths[-1] == f"{DIST}/RECORD" and rows[-1][1:] == ["", ""]
+    assert set(paths) == {"demo/__init__.py", "demo/tool", f"{DIST}/METADATA", f"{DIST}/WHEEL",
+                          f"{DIST}/RECORD"}  # fmt: skip
+    assert all(r[1].startswith("sha256=") for r in rows[:-1])
+
+
+def test_output_is_reproducible(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    atomic_write_wheel(tree, DIST, a / "demo-1.0-py3-none-any.whl", force=False)
+    os.utime(tree / "demo" / "__init__.py", (0, 0))  # file times must not matter
+    atomic_write_wheel(tree, DIST, b / "demo-1.0-py3-none-any.whl", force=False)
+    assert (a / "demo-1.0-py3-none-any.whl").read_bytes() == (
+        b / "demo-1.0-py3-none-any.whl"
+    ).read_bytes()
+    with zipfile.ZipFile(a / "demo-1.0-py3-none-any.whl") as zf:
+        names = zf.namelist()
+        assert names[-1] == f"{DIST}/RECORD"
+        assert names == sorted(names[:2]) + names[2:]
+        assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in zf.infolist()}
+        assert modes["demo/tool"] == 0o755 and modes["demo/__init__.py"] == 0o644
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    atomic_write_wheel(tree, DIST, a / "demo-1.0-py3-none-any.whl", force=True)
+    with zipfile.ZipFile(a / "demo-1.0-py3-none-any.whl") as zf:
+        assert {i.date_time for i in zf.infolist()} == {(2023, 11, 14, 22, 13, 20)}
+
+
+def test_existing_output_needs_force(tree: Path, tmp_path: Path) -> None:
+    out = tmp_path / "demo-1.0-py3-none-any.whl"
+    out.write_bytes(b"old")
+    with pytest.raises(UsageError, match="already exists"):
+        atomic_write_wheel(tree, DIST, out, force=False)
+    assert out.read_bytes() == b"old"
+
+
+def test_symlink_output_is_never_followed(tree: Path, tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep")
+    out = tmp_path / "demo-1.0-py3-none-any.whl"
+    out.symlink_to(victim)
+    with pytest.raises(UsageError, match="symbolic link"):
+        atomic_write_wheel(tree, DIST, out, force=True)
+    assert victim.read_bytes() == b"keep"
+
+
+def test_failure_mid_write_leaves_nothing(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wheelfix.formats import writer as rewrite
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rewrite, "pack", explode)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_wheel(tree, DIST, out_dir / "demo-1.0-py3-none-any.whl", force=False)
+    assert list(out_dir.iterdir()) == []
+
+
+def test_disk_full_leaves_no_partial_output(tree: Path, tmp_path: Path) -> None:
+    # RLIMIT_FSIZE makes writes past the limit fail with EFBIG, as a full disk would.
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (tree / "demo" / "big.bin").write_bytes(os.urandom(200_000))
+    write_record(tree, DIST)
+    script = (
+        "import resource, sys\n"
+        "from pathlib import Path\n"
+        "from wheelfix.formats.writer import atomic_write_wheel\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))\n"
+        f"atomic_write_wheel(Path({str(tree)!r}), {DIST!r}, Path({str(out_dir)!r}) / "
+        "'demo-1.0-py3-none-any.whl', force=False)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert out.returncode != 0
+    assert "File too large" in out.stderr or "EFBIG" in out.stderr or "27" in out.stderr
+    assert list(out_dir.iterdir()) == []
+    assert resource.getrlimit(resource.RLIMIT_FSIZE)  # this process was not limited
+
+
+def test_retag_rewrites_wheel_tags_and_filename(tree: Path) -> None:
+    name = retag(tree, DIST, "demo-1.0-cp311-cp311-linux_x86_64.whl", ["manylinux_2_17_x86_64"])
+    assert name == "demo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
+    tags = [ln for ln in (tree / DIST / "WHEEL").read_text().splitlines() if ln.startswith("Tag:")]
+    assert tags == ["Tag: cp311-cp311-manylinux_2_17_x86_64"]

@@ -1,0 +1,195 @@
+"""Platform verdicts on synthetic ELF facts: resolution, policies, explanations, targets.
+
+These tests build :class:`ElfInfo` values directly (the ELF reader has its own tests) and
+resolve against an empty root filesystem, so they say exactly what the arithmetic does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from packaging.tags import parse_tag
+from packaging.version import Version
+
+from wheelfix.findings import Check
+from wheelfix.formats.elf import ElfInfo
+from wheelfix.formats.wheelfile import WheelName
+from wheelfix.linux.libraries import HostLibraries
+from wheelfix.wheels.checks import WheelView
+from wheelfix.wheels.checks.platform import PlatformVerdict, analyze_platform
+
+EXT = "pkg/_ext.cpython-311-x86_64-linux-gnu.so"
+
+
+def elf(**overrides: object) -> ElfInfo:
+    base = ElfInfo(
+        elf_class=64, little_endian=True, machine="EM_X86_64", osabi="ELFOSABI_SYSV",
+        elf_type="ET_DYN", flags=0, arch="x86_64", arch_problem=None, isa_level=0,
+        interpreter=None, soname=None, needed=("libc.so.6",), rpath=(), runpath=(),
+        version_needs=(("libc.so.6", ("GLIBC_2.2.5",)),), debug_bytes=0, symtab_bytes=0,
+        comment_bytes=0, file_size=1000, defined=frozenset({"PyInit__ext"}),
+        undefined=frozenset(),
+    )  # fmt: skip
+    return dataclasses.replace(base, **overrides)  # type: ignore[arg-type]
+
+
+def view(elves: dict[str, ElfInfo], tag: str = "cp311-cp311-linux_x86_64") -> WheelView:
+    filename = f"pkg-1.0-{tag}.whl"
+    return WheelView(
+        path=filename,
+        name=WheelName(filename, "pkg", Version("1.0"), (), frozenset(parse_tag(tag))),  # type: ignore[arg-type]
+        dist_info="pkg-1.0.dist-info",
+        file_size=1,
+        members=(),
+        digests={},
+        elves=elves,
+        elf_errors={},
+        static_archives=frozenset(),
+        texts={},
+    )
+
+
+@pytest.fixture
+def empty_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> HostLibraries:
+    for var in ("LD_LIBRARY_PATH", "AUDITWHEEL_LD_LIBRARY_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    return HostLibraries(str(tmp_path))
+
+
+def codes(verdict: PlatformVerdict) -> list[str]:
+    return [f.code for f in verdict.findings]
+
+
+def test_clean_extension_is_oldest_manylinux(empty_host: HostLibraries) -> None:
+    v = analyze_platform(view({EXT: elf()}), empty_host)
+    assert v.consistent == "manylinux_2_5_x86_64"
+    assert v.repairable == "manylinux_2_5_x86_64"
+    assert v.libc == "glibc"
+    assert codes(v) == ["WF102"]  # the linux_ tag only
+
+
+def test_symbol_version_sets_the_tag_and_names_the_file(empty_host: HostLibraries) -> None:
+    needs = (("libc.so.6", ("GLIBC_2.2.5", "GLIBC_2.34")),)
+    v = analyze_platform(
+        view({EXT: elf(version_needs=needs)}, "cp311-cp311-manylinux_2_17_x86_64"), empty_host
+    )
+    assert v.consistent == "manylinux_2_34_x86_64"
+    (overclaim,) = [f for f in v.findings if f.check is Check.TAG_OVERCLAIMS]
+    assert "GLIBC_2.34" in overclaim.message
+    assert overclaim.path == EXT
+
+
+def test_unresolvable_library_is_external_and_not_found(empty_host: HostLibraries) -> None:
+    v = analyze_platform(view({EXT: elf(needed=("libc.so.6", "libpq.so.5"))}), empty_host)
+    assert dict(v.external_libraries) == {"libpq.so.5": (EXT,)}
+    assert v.external_paths == {"libpq.so.5": None}
+    assert v.consistent == "linux_x86_64"
+    assert v.repairable == "manylinux_2_5_x86_64"
+    assert "WF202" in codes(v)
+
+
+def test_whitelisted_library_is_not_external(empty_host: HostLibraries) -> None:
+    v = analyze_platform(view({EXT: elf(needed=("libc.so.6", "libz.so.1"))}), empty_host)
+    assert dict(v.external_libraries) == {}
+
+
+def test_origin_rpath_finds_library_inside_the_wheel(empty_host: HostLibraries) -> None:
+    lib = "pkg.libs/libfoo-abc.so.1"
+    elves = {
+        EXT: elf(needed=("libfoo-abc.so.1",), rpath=("$ORIGIN/../pkg.libs",)),
+        lib: elf(soname="libfoo-abc.so.1", defined=frozenset(), needed=("libm.so.6",)),
+    }
+    v = analyze_platform(view(elves, "cp311-cp311-manylinux_2_17_x86_64"), empty_host)
+    assert dict(v.external_libraries) == {}
+    assert v.consistent == "manylinux_2_5_x86_64"
+
+
+def test_runpath_disables_rpath(empty_host: HostLibraries) -> None:
+    lib = "pkg.libs/libfoo.so.1"
+    elves = {
+        EXT: elf(needed=("libfoo.so.1",), rpath=("$ORIGIN/../pkg.libs",), runpath=("/nowhere",)),
+        lib: elf(soname="libfoo.so.1", defined=frozenset(), needed=()),
+    }
+    v = analyze_platform(view(elves), empty_host)
+    assert "libfoo.so.1" in v.external_libraries
+    assert "WF203" in codes(v)  # /nowhere is an absolute RUNPATH
+
+
+def test_dependency_of_internal_library_is_external(empty_host: HostLibraries) -> None:
+    lib = "pkg.libs/libfoo.so.1"
+    elves = {
+        EXT: elf(needed=("libfoo.so.1",), runpath=("$ORIGIN/../pkg.libs",)),
+        lib: elf(soname="libfoo.so.1", defined=frozenset(), needed=("libgfortran.so.5",)),
+    }
+    v = analyze_platform(view(elves), empty_host)
+    assert dict(v.external_libraries) == {"libgfortran.so.5": (lib,)}
+
+
+def test_blacklisted_symbol_limits_repairable(empty_host: HostLibraries) -> None:
+    bad = elf(needed=("libc.so.6", "libz.so.1"), undefined=frozenset({"_tr_flush_block"}))
+    v = analyze_platform(view({EXT: bad}), empty_host)
+    assert v.repairable == "linux_x86_64"
+    (finding,) = [f for f in v.findings if f.check is Check.BLACKLISTED_SYMBOL]
+    assert "_tr_flush_block" in finding.message
+    assert "libz.so.1" in finding.message
+
+
+def test_isa_level_makes_it_linux_only(empty_host: HostLibraries) -> None:
+    v = analyze_platform(view({EXT: elf(isa_level=3)}), empty_host)
+    assert v.consistent == "linux_x86_64"
+    assert "WF108" in codes(v)
+
+
+def test_wrong_architecture_is_reported_and_ignored(empty_host: HostLibraries) -> None:
+    arm = elf(machine="EM_AARCH64", arch="aarch64")
+    v = analyze_platform(view({EXT: elf(), "pkg/other.so": arm}), empty_host)
+    (wrong,) = [f for f in v.findings if f.check is Check.WRONG_ARCH]
+    assert wrong.path == "pkg/other.so"
+    assert v.consistent == "manylinux_2_5_x86_64"
+
+
+def test_musl_binary_in_manylinux_wheel(empty_host: HostLibraries) -> None:
+    musl = elf(needed=("libc.musl-x86_64.so.1",), version_needs=())
+    v = analyze_platform(view({EXT: musl}, "cp311-cp311-manylinux_2_17_x86_64"), empty_host)
+    assert "WF105" in codes(v)
+
+
+def test_musllinux_wheel_keeps_claimed_policy(empty_host: HostLibraries) -> None:
+    musl = elf(needed=("libc.musl-x86_64.so.1",), version_needs=())
+    v = analyze_platform(view({EXT: musl}, "cp311-cp311-musllinux_1_1_x86_64"), empty_host)
+    assert v.consistent == "musllinux_1_1_x86_64"
+    assert v.libc == "musl"
+    assert "WF101" not in codes(v)
+
+
+@pytest.mark.parametrize(
+    ("target", "compatible"),
+    [
+        ("manylinux_2_28_x86_64", True),
+        ("manylinux_2_17_x86_64", False),
+        ("musllinux_1_2_x86_64", False),
+        ("manylinux_2_28_aarch64", False),
+    ],
+)
+def test_target(empty_host: HostLibraries, target: str, compatible: bool) -> None:
+    needs = (("libc.so.6", ("GLIBC_2.25",)),)
+    v = analyze_platform(view({EXT: elf(version_needs=needs)}), empty_host, target=target)
+    assert ("WF106" not in codes(v)) is compatible
+
+
+def test_binary_in_pure_wheel(empty_host: HostLibraries) -> None:
+    v = analyze_platform(view({EXT: elf()}, "py3-none-any"), empty_host, root_is_purelib=True)
+    assert "WF109" in codes(v)
+
+
+def test_pyfpe_is_reported(empty_host: HostLibraries) -> None:
+    v = analyze_platform(view({EXT: elf(undefined=frozenset({"PyFPE_jbuf"}))}), empty_host)
+    assert "WF112" in codes(v)
+    assert v.repairable == "linux_x86_64"
+
+
+def test_no_binaries_has_no_tags(empty_host: HostLibraries) -> None:
+    v = analyze_platform(view({}, "py3-none-any"), empty_host)
+    assert (v.consistent, v.repairable, v.libc) == (None, None, None)

@@ -1,0 +1,674 @@
+"""The command line: parse, call the library, render, map to an exit code. Nothing else.
+
+Exit codes (docs/cli.md): 0 clean; 1 findings at or above --fail-on; 2 usage error or an
+input that could not be read; 3 a required external tool missing or failing; 4 an internal
+error (a bug in wheelfix).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, Protocol
+
+import click
+
+from wheelfix import __version__
+from wheelfix.errors import UsageError, WheelfixError
+from wheelfix.findings import Severity
+
+# Each command imports what it needs when it runs: a command line pays for one command.
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
+
+__all__ = ["main"]
+
+EXIT_INTERNAL = 4
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+
+
+def _console(stream: object = None) -> Console:
+    from rich.console import Console  # rich costs import time; JSON output never needs it
+
+    file = stream if stream is not None else sys.stdout
+    tty = bool(getattr(file, "isatty", lambda: False)())
+    # Plain, unwrapped lines when not a terminal: CI logs and pipes read them as they are.
+    return Console(
+        file=file,  # type: ignore[arg-type]
+        highlight=False,
+        soft_wrap=not tty,
+        no_color=not tty,
+        width=None if tty else 160,
+    )
+
+
+def _parse_size(text: str) -> int:
+    m = _SIZE_RE.match(text)
+    if m is None:
+        raise click.BadParameter(f"{text!r} is not a size such as 8G or 500M")
+    scale = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m[2].lower()]
+    return int(m[1]) * scale
+
+
+def _split_codes(values: Sequence[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for value in values:
+        out += [v.strip().upper() for v in value.split(",") if v.strip()]
+    for code in out:
+        if not re.fullmatch(r"WF\d{0,3}", code):
+            raise click.BadParameter(f"{code!r} is not a check code or prefix (e.g. WF2, WF301)")
+    return tuple(out)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="wheelfix")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Check, repair and slim Python wheels for small, provably working containers."""
+    ctx.obj = {"debug": debug}
+
+
+def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(dict)["debug"] = True
+
+
+#: ``--debug`` after the command name too (``wheelfix scan --debug PATH``): people append it.
+_debug_anywhere = click.option(
+    "--debug", is_flag=True, hidden=True, expose_value=False, callback=_set_debug
+)
+
+
+_CHECK_EPILOG = """\b
+Examples:
+  wheelfix check dist/*.whl
+  wheelfix check --format json dist/*.whl > report.json
+  wheelfix check --target musllinux_1_2_x86_64 dist/*.whl   # will it install on Alpine?
+  wheelfix check --fail-on warning --ignore WF4 dist/*.whl
+
+\b
+Exit codes:
+  0  nothing at or above --fail-on
+  1  findings at or above --fail-on
+  2  usage error, or an input that could not be read as a wheel
+     (the other inputs are still checked and reported)
+  3  a required external tool is missing or failed
+  4  internal error (a bug in wheelfix)
+
+Defaults come from [tool.wheelfix] in the nearest pyproject.toml (keys: fail-on, select,
+ignore, target, jobs, max-uncompressed). Every check code is explained in docs/checks.md.
+"""
+
+
+@cli.command("check", epilog=_CHECK_EPILOG)
+@_debug_anywhere
+@click.argument("wheels", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format. JSON follows docs/schema/check.schema.json.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "info", "never"]),
+    help="Lowest severity that makes the exit code 1.  [default: error]",
+)
+@click.option(
+    "--select",
+    multiple=True,
+    metavar="CODES",
+    help="Only report codes starting with these prefixes (comma-separated, repeatable).",
+)
+@click.option(
+    "--ignore",
+    multiple=True,
+    metavar="CODES",
+    help="Do not report codes starting with these prefixes, e.g. WF4 or WF302.",
+)
+@click.option(
+    "--target",
+    metavar="PLATFORM",
+    help="Also ask: can this wheel install on PLATFORM (e.g. musllinux_1_2_x86_64)?",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=0),
+    help="Parallel workers; 0 means all cores.  [default: 0]",
+)
+@click.option(
+    "--max-uncompressed",
+    metavar="SIZE",
+    help="Refuse wheels that expand beyond SIZE (e.g. 8G).  [default: 8G]",
+)
+@click.option("--no-config", is_flag=True, help="Ignore [tool.wheelfix] in pyproject.toml.")
+@click.option("-v", "--verbose", count=True, help="Hints, per-file ELF detail, library paths.")
+@click.pass_context
+def check_cmd(
+    ctx: click.Context,
+    wheels: tuple[Path, ...],
+    fmt: str,
+    fail_on: str | None,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    target: str | None,
+    jobs: int | None,
+    max_uncompressed: str | None,
+    no_config: bool,
+    verbose: int,
+) -> None:
+    """Audit wheels: platform tag, external libraries, debug info, contents, RECORD."""
+
+    def run() -> int:
+        from wheelfix.cli.render import render_text
+        from wheelfix.config import load_check_config
+        from wheelfix.formats.wheelfile import Limits
+        from wheelfix.wheels.audit import check as run_check
+
+        config = load_check_config() if not no_config else None
+        limit = _parse_size(max_uncompressed) if max_uncompressed else None
+        if limit is None and config is not None:
+            limit = config.max_uncompressed
+        limits = Limits(max_total_size=limit) if limit else Limits()
+        with _per_wheel_progress("checking", len(wheels), fmt) as on_result:
+            report = run_check(
+                [os.fspath(w) for w in wheels],
+                target=target or (config.target if config else None),
+                select=_split_codes(select) or (config.select if config else ()),
+                ignore=_split_codes(ignore) or (config.ignore if config else ()),
+                fail_on=fail_on or (config.fail_on if config and config.fail_on else "error"),
+                jobs=jobs if jobs is not None else (config.jobs if config and config.jobs else 0),
+                limits=limits,
+                on_result=on_result,
+            )
+        _emit(fmt, report, lambda console: render_text(report, console, verbose=verbose))
+        for result in report.results:
+            if result.error is not None and fmt == "json":
+                click.echo(f"wheelfix: error: {result.error}", err=True)
+        return report.exit_code
+
+    ctx.exit(_guard(ctx, run))
+
+
+class _RepairCommand(click.Command):
+    """``--strip`` is a flag and ``--strip=LEVEL`` sets the level; never eat the next word.
+
+    A plain optional-value option would read ``--strip dist/x.whl`` as level ``dist/x.whl``.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rewritten: list[str] = []
+        for arg in args:
+            if arg.startswith("--strip="):
+                level = arg.split("=", 1)[1]
+                if level not in ("debug", "unneeded", "all"):
+                    raise click.BadParameter(
+                        f"{level!r} is not one of 'debug', 'unneeded', 'all'",
+                        ctx=ctx, param_hint="'--strip=LEVEL'",
+                    )  # fmt: skip
+                rewritten += ["--strip-level", level]
+            else:
+                rewritten.append(arg)
+        return super().parse_args(ctx, rewritten)
+
+
+_REPAIR_EPILOG = """\b
+Examples:
+  wheelfix repair --strip -w wheelhouse/ dist/*.whl
+  wheelfix repair --strip=debug --prune tests,sources -w wheelhouse/ dist/*.whl
+  wheelfix repair --strip -w wheelhouse/ --verify-in /srv/runner-rootfs dist/*.whl
+  # cibuildwheel: repair-wheel-command = "wheelfix repair --strip -w {dest_dir} {wheel}"
+
+\b
+Strip levels (--strip alone means unneeded):
+  debug     DWARF debug sections only
+  unneeded  debug sections and the static symbol table (.symtab/.strtab)
+  all       as unneeded, plus .comment
+\b
+Prune categories (--prune, comma-separated; none by default):
+  tests, sources, bytecode, build-leftovers, caches, source-maps, static-archives, all
+
+\b
+Exit codes:
+  0  every wheel repaired (and verified)
+  1  a wheel could not be repaired as asked (a library to graft is missing) or its
+     output failed verification; nothing was written for it
+  2  usage error, or an input that could not be read as a wheel
+  3  auditwheel, patchelf or chroot missing or failing
+  4  internal error (a bug in wheelfix)
+"""
+
+
+@cli.command("repair", cls=_RepairCommand, epilog=_REPAIR_EPILOG)
+@_debug_anywhere
+@click.argument("wheels", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-w", "--wheel-dir", required=True, type=click.Path(path_type=Path),
+              help="Folder for the repaired wheels (created if missing).")  # fmt: skip
+@click.option("--plat", default="auto", show_default=True,
+              help="Target platform tag for auditwheel (e.g. manylinux_2_28_x86_64).")  # fmt: skip
+@click.option("--exclude", multiple=True, metavar="SONAME",
+              help="Do not graft this library (repeatable; wildcards allowed).")  # fmt: skip
+@click.option("--strip", "strip_flag", is_flag=True,
+              help="Strip debug info and symbol tables (or --strip=LEVEL).")  # fmt: skip
+@click.option("--strip-level", type=click.Choice(["debug", "unneeded", "all"]), hidden=True)
+@click.option("--prune", multiple=True, metavar="CATEGORIES",
+              help="Remove these content categories (comma-separated, repeatable).")  # fmt: skip
+@click.option("--verify/--no-verify", default=True, show_default=True,
+              help="Check each output; a wheel that still fails is not written.")  # fmt: skip
+@click.option("--verify-in", type=click.Path(path_type=Path, file_okay=False), metavar="ROOTFS",
+              help="Also import each output inside this root filesystem (chroot).")  # fmt: skip
+@click.option("-j", "--jobs", type=click.IntRange(min=0), default=0,
+              help="Wheels repaired at once; 0 means all cores.")  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)  # fmt: skip
+@click.option("--force", is_flag=True, help="Overwrite existing output wheels.")
+@click.pass_context
+def repair_cmd(
+    ctx: click.Context,
+    wheels: tuple[Path, ...],
+    wheel_dir: Path,
+    plat: str,
+    exclude: tuple[str, ...],
+    strip_flag: bool,
+    strip_level: str | None,
+    prune: tuple[str, ...],
+    verify: bool,
+    verify_in: Path | None,
+    jobs: int,
+    fmt: str,
+    force: bool,
+) -> None:
+    """Graft external libraries, strip, prune; write wheels the runner stage can install."""
+    from wheelfix.wheels.repair import repair
+
+    def run() -> int:
+        if wheel_dir.exists() and not wheel_dir.is_dir():
+            raise UsageError(f"{wheel_dir}: exists and is not a folder")
+        wheel_dir.mkdir(parents=True, exist_ok=True)
+        level = strip_level or ("unneeded" if strip_flag else None)
+        with _per_wheel_progress("repairing", len(wheels), fmt) as on_result:
+            report = repair(
+                [os.fspath(w) for w in wheels], wheel_dir, strip=level, prune=prune, plat=plat,
+                exclude=exclude, verify=verify, verify_in=verify_in, force=force, jobs=jobs,
+                on_result=on_result,
+            )  # fmt: skip
+        from wheelfix.cli.render import render_repair
+
+        _emit(fmt, report, lambda console: render_repair(report, console))
+        for result in report.results:
+            if result.error is not None and fmt == "json":
+                click.echo(f"wheelfix: error: {result.input}: {result.error}", err=True)
+        return report.exit_code
+
+    ctx.exit(_guard(ctx, run))
+
+
+_SCAN_EPILOG = """\b
+Examples:
+  wheelfix scan                          # this interpreter's site-packages
+  wheelfix scan /opt/app/lib/python3.11/site-packages --format json
+  wheelfix scan /srv/target -v           # every distribution and every finding
+
+\b
+Exit codes: 0 no finding at or above --fail-on (default error); 1 findings at or above it;
+2 usage error (the path is missing or not a folder); 4 internal error.
+"""
+
+
+@cli.command("scan", epilog=_SCAN_EPILOG)
+@_debug_anywhere
+@click.argument("path", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)  # fmt: skip
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]),
+              default="error", show_default=True)  # fmt: skip
+@click.option("-v", "--verbose", count=True, help="Every distribution and info findings.")
+@click.pass_context
+def scan_cmd(ctx: click.Context, path: Path | None, fmt: str, fail_on: str, verbose: int) -> None:
+    """Audit an installed environment: sizes, debug info, tests, duplicates, broken imports."""
+    from wheelfix.installed.scan import scan
+
+    def run() -> int:
+        ticker = _FileTicker.on_terminal("scanning") if fmt == "text" else None
+        try:
+            report = scan(path, fail_on=fail_on, on_file=ticker.tick if ticker else None)
+        finally:
+            if ticker is not None:
+                ticker.stop()
+        from wheelfix.cli.render import render_scan
+
+        _emit(fmt, report, lambda console: render_scan(report, console, verbose=verbose))
+        return report.exit_code
+
+    ctx.exit(_guard(ctx, run))
+
+
+_SLIM_EPILOG = """\b
+Examples:
+  wheelfix slim /opt/app/site-packages               # dry run: the plan, nothing changes
+  wheelfix slim --apply /opt/app/site-packages
+  wheelfix slim --apply --only tests,strip --keep 'scipy/*/tests/data/*' PATH
+  wheelfix slim --recover PATH                       # only undo an interrupted --apply
+
+\b
+Categories (default: strip, tests, sources, build-leftovers, caches, dedupe):
+  strip            debug info and symbol tables of ELF files (--strip-level)
+  tests            folders named tests/ or test/ inside packages
+  sources          C/C++/Cython/Fortran sources (headers and .pxd are kept)
+  build-leftovers  VCS/editor/build-tool files
+  caches           tool caches (.pytest_cache, .mypy_cache, ...)
+  dedupe           byte-identical files become hard links to one copy
+  source-maps, static-archives, bytecode   (opt-in; bytecode costs start-up time)
+
+\b
+Never removed: *.dist-info (importlib.metadata and pip need it). Distributions without a
+RECORD are left alone. Every change is journaled; modules that stop importing are
+restored. Exit codes: 0 done (or planned); 1 some distribution had to be restored;
+2 usage error; 4 internal error.
+"""
+
+
+@cli.command("slim", epilog=_SLIM_EPILOG)
+@_debug_anywhere
+@click.argument("path", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--apply", "do_apply", is_flag=True, help="Carry out the plan (default: dry run).")
+@click.option("--recover", "do_recover", is_flag=True,
+              help="Only roll back what an interrupted --apply left, then stop.")  # fmt: skip
+@click.option("--only", "only", multiple=True, metavar="CATEGORIES",
+              help="Use exactly these categories (comma-separated).")  # fmt: skip
+@click.option("--also", multiple=True, metavar="CATEGORIES",
+              help="Add categories to the default set, e.g. --also bytecode.")  # fmt: skip
+@click.option("--keep", multiple=True, metavar="PATTERN",
+              help="Never touch paths matching this glob (repeatable).")  # fmt: skip
+@click.option("--strip-level", type=click.Choice(["debug", "unneeded", "all"]),
+              help="Strip level for the strip category.  [default: unneeded]")  # fmt: skip
+@click.option("--python", metavar="PYTHON", help="Interpreter for the import checks.")
+@click.option("--no-verify", is_flag=True, help="Skip the import checks (not recommended).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)  # fmt: skip
+@click.option("--no-config", is_flag=True, help="Ignore [tool.wheelfix.slim].")
+@click.pass_context
+def slim_cmd(
+    ctx: click.Context,
+    path: Path | None,
+    do_apply: bool,
+    do_recover: bool,
+    only: tuple[str, ...],
+    also: tuple[str, ...],
+    keep: tuple[str, ...],
+    strip_level: str | None,
+    python: str | None,
+    no_verify: bool,
+    fmt: str,
+    no_config: bool,
+) -> None:
+    """Slim an installed environment safely (dry run unless --apply)."""
+    from wheelfix.config import SlimConfig, load_slim_config
+    from wheelfix.installed.slim import DEFAULT_CATEGORIES, recover, slim
+
+    def run() -> int:
+        if do_recover:
+            if do_apply or fmt != "text":
+                raise UsageError("--recover takes neither --apply nor --format json")
+            from wheelfix.installed.tree import default_site_packages
+
+            root = path or default_site_packages()
+            done = recover(root)
+            click.echo(f"{root}: {done or 'nothing to roll back'}")
+            return 0
+        config = SlimConfig() if no_config else load_slim_config()
+        categories = list(only) or list(config.categories) or list(DEFAULT_CATEGORIES)
+        result = slim(
+            path, apply=do_apply, categories=[*categories, *also],
+            keep=[*config.keep, *keep], strip=strip_level or config.strip or "unneeded",
+            python=python or config.python, verify=not no_verify,
+            on_progress=(lambda msg: click.echo(f"wheelfix: {msg}", err=True))
+            if fmt == "text" and sys.stderr.isatty() else None,
+        )  # fmt: skip
+        from wheelfix.cli.render import render_slim
+
+        _emit(fmt, result, lambda console: render_slim(result, console))
+        return result.exit_code
+
+    ctx.exit(_guard(ctx, run))
+
+
+_IMAGE_EPILOG = """\b
+Examples:
+  docker save myapp:latest -o myapp.tar && wheelfix image myapp.tar
+  wheelfix image --format json oci-layout-folder/
+  wheelfix image --lowest-efficiency 0.95 --highest-wasted-bytes 20M myapp.tar   # CI gate
+
+\b
+Inputs: a docker save archive (classic or OCI-style), an OCI image layout folder, or an OCI
+archive. Layers are streamed once; nothing is extracted to disk.
+Exit codes: 0 nothing at or above --fail-on; 1 findings (or a gate) at or above it;
+2 an input that cannot be read as an image; 4 internal error.
+"""
+
+
+@cli.command("image", epilog=_IMAGE_EPILOG)
+@_debug_anywhere
+@click.argument("image", type=click.Path(path_type=Path))
+@click.option("--base-layers", type=click.IntRange(min=0), metavar="N",
+              help="The first N layers are the base image (default: history).")  # fmt: skip
+@click.option("--lowest-efficiency", type=click.FloatRange(0, 1), metavar="RATIO",
+              help="Gate: fail when final/written bytes is below RATIO (e.g. 0.95).")  # fmt: skip
+@click.option("--highest-wasted-bytes", metavar="SIZE",
+              help="Gate: fail when more than SIZE bytes are wasted (e.g. 20M).")  # fmt: skip
+@click.option("--highest-wasted-percent", type=click.FloatRange(0, 1), metavar="RATIO",
+              help="Gate: fail when wasted/written is above RATIO (e.g. 0.1).")  # fmt: skip
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]),
+              default="error", show_default=True)  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)  # fmt: skip
+@click.option("-v", "--verbose", count=True, help="Hints and the biggest entries per layer.")
+@click.pass_context
+def image_cmd(
+    ctx: click.Context,
+    image: Path,
+    base_layers: int | None,
+    lowest_efficiency: float | None,
+    highest_wasted_bytes: str | None,
+    highest_wasted_percent: float | None,
+    fail_on: str,
+    fmt: str,
+    verbose: int,
+) -> None:
+    """Audit a container image: layers, wasted bytes, the Python environment inside."""
+    from wheelfix.containers.image import analyze_image
+
+    def run() -> int:
+        report = analyze_image(
+            image, base_layers=base_layers, lowest_efficiency=lowest_efficiency,
+            highest_wasted_bytes=_parse_size(highest_wasted_bytes) if highest_wasted_bytes
+            else None, highest_wasted_percent=highest_wasted_percent,
+            fail_on=Severity.gate(fail_on),
+        )  # fmt: skip
+        from wheelfix.cli.render import render_image
+
+        _emit(fmt, report, lambda console: render_image(report, console, verbose=verbose))
+        return report.exit_code
+
+    ctx.exit(_guard(ctx, run))
+
+
+_DOCKERFILE_EPILOG = """\b
+Examples:
+  wheelfix dockerfile Dockerfile
+  wheelfix dockerfile --wheelhouse wheelhouse/ docker/alpine.Dockerfile   # the Alpine question
+  wheelfix dockerfile --format json --fail-on warning Dockerfile          # CI gate
+
+\b
+Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 the file cannot
+be read (or --wheelhouse is not a folder); 4 internal error. Codes WF801-WF806 are
+explained in docs/checks.md.
+"""
+
+
+@cli.command("dockerfile", epilog=_DOCKERFILE_EPILOG)
+@_debug_anywhere
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--wheelhouse", type=click.Path(path_type=Path, file_okay=False),
+              help="Wheels the image installs (checks an Alpine base).")  # fmt: skip
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]),
+              default="error", show_default=True)  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)  # fmt: skip
+@click.option("-v", "--verbose", count=True, help="Show each finding's hint.")
+@click.pass_context
+def dockerfile_cmd(
+    ctx: click.Context, path: Path, wheelhouse: Path | None, fail_on: str, fmt: str, verbose: int
+) -> None:
+    """Read a Dockerfile for the size lessons before anything is built (codes WF8xx)."""
+    from wheelfix.containers.dockerfile import analyze_dockerfile
+
+    def run() -> int:
+        report = analyze_dockerfile(
+            path, wheelhouse=wheelhouse,
+            fail_on=Severity.gate(fail_on),
+        )  # fmt: skip
+        from wheelfix.cli.render import render_dockerfile
+
+        _emit(fmt, report, lambda console: render_dockerfile(report, console, verbose=verbose))
+        return report.exit_code
+
+    ctx.exit(_guard(ctx, run))
+
+
+class _Document(Protocol):
+    def to_json(self) -> dict[str, object]: ...
+
+
+def _emit(fmt: str, document: _Document, render: Callable[[Console], None]) -> None:
+    """JSON on stdout, or the text rendering on a console (plain when not a terminal)."""
+    if fmt == "json":
+        click.echo(json.dumps(document.to_json(), indent=2))
+    else:
+        render(_console())
+
+
+@contextlib.contextmanager
+def _per_wheel_progress(
+    what: str, count: int, fmt: str
+) -> Iterator[Callable[[object], None] | None]:
+    """A transient bar on a terminal (text output, two wheels or more) and the callback
+    that advances it per result; ``None`` otherwise."""
+    if fmt != "text" or count < 2 or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    progress = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(file=sys.stderr),
+        transient=True,
+    )
+    task = progress.add_task(what, total=count)
+    progress.start()
+    try:
+        yield lambda _result: progress.advance(task)
+    finally:
+        progress.stop()
+
+
+class _FileTicker:
+    """``N files, SIZE read`` on stderr while a tree is read, for terminals only.
+
+    Refreshed from the reading itself, never from a thread of its own: a second thread
+    would make the reader fall back from worker processes to threads (parallel.py). Ticks
+    may come from several reading threads at once.
+    """
+
+    def __init__(self, progress: Progress, task: TaskID) -> None:
+        import threading
+        import time
+
+        self._progress, self._task = progress, task
+        self._lock = threading.Lock()
+        self._clock = time.monotonic
+        self._files = self._bytes = 0
+        self._shown = 0.0
+
+    @classmethod
+    def on_terminal(cls, what: str) -> _FileTicker | None:
+        if not sys.stderr.isatty():
+            return None
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn
+
+        progress = Progress(
+            SpinnerColumn(),
+            TextColumn(f"{what}: {{task.fields[files]:,}} files, {{task.fields[size]}} read"),
+            console=Console(file=sys.stderr),
+            auto_refresh=False,
+            transient=True,
+        )
+        task = progress.add_task(what, total=None, files=0, size="0 B")
+        progress.start()
+        return cls(progress, task)
+
+    def tick(self, size: int) -> None:
+        from wheelfix.units import human
+
+        with self._lock:
+            self._files += 1
+            self._bytes += size
+            now = self._clock()
+            if now - self._shown >= 0.1:
+                self._shown = now
+                self._progress.update(
+                    self._task,
+                    files=self._files,
+                    size=human(self._bytes),
+                    refresh=True,
+                )
+
+    def stop(self) -> None:
+        self._progress.stop()
+
+
+def _guard(ctx: click.Context, run: Callable[[], int]) -> int:
+    """Map errors to exit codes: one line on stderr, a traceback only with --debug."""
+    debug = bool(ctx.obj and ctx.obj.get("debug"))
+    try:
+        return run()
+    except WheelfixError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"wheelfix: error: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("wheelfix: interrupted", err=True)
+        return 130
+    except click.ClickException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no raw tracebacks
+        if debug:
+            traceback.print_exc()
+        click.echo(
+            f"wheelfix: internal error: {type(exc).__name__}: {exc} (rerun as "
+            "`wheelfix --debug COMMAND ...` and report it)",
+            err=True,
+        )
+        return EXIT_INTERNAL
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    cli.main(args=list(argv) if argv is not None else None, prog_name="wheelfix")
+    raise SystemExit(0)  # pragma: no cover - click always exits

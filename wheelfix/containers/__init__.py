@@ -1,0 +1,1 @@
+"""Container images (docker-archive / OCI layout, read without a daemon) and Dockerfiles."""

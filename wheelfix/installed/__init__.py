@@ -1,0 +1,2 @@
+"""Installed environments (a site-packages folder): reading the tree, `scan`, and `slim` with its
+journal."""

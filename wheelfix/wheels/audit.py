@@ -1,0 +1,318 @@
+"""Running the checks over wheels: read each archive once, build a view, run every check.
+
+Never prints. Several wheels run in parallel processes; inside one wheel, members are
+decompressed and hashed on threads (zlib and hashlib release the GIL).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import posixpath
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wheelfix.errors import InvalidWheelError, UsageError
+from wheelfix.findings import Finding, Severity
+from wheelfix.formats.elf import AR_MAGIC, ELF_MAGIC, CorruptElfError, ElfInfo, parse_elf
+from wheelfix.formats.wheelfile import Limits, Member, WheelArchive
+from wheelfix.linux.libraries import HostLibraries
+from wheelfix.linux.policy import blacklisted_symbols, parse_platform_tag, policies_for
+from wheelfix.wheels.checks import WheelView
+from wheelfix.wheels.checks.contents import check_contents
+from wheelfix.wheels.checks.debug import check_debug, strip_savings
+from wheelfix.wheels.checks.integrity import check_metadata, check_record, record_algorithms
+from wheelfix.wheels.checks.platform import analyze_platform, interest_for, is_extension
+from wheelfix.wheels.results import CheckReport, ElfSummary, Sizes, Tags, WheelResult
+
+__all__ = ["CheckOptions", "check", "check_wheel"]
+
+_TEXT_LIMIT = 16 << 20
+_DIST_INFO_TEXTS = ("RECORD", "WHEEL", "METADATA", "entry_points.txt")
+_THREADED_MIN_BYTES = 8 << 20
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckOptions:
+    target: str | None = None
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    fail_on: Severity | None = Severity.ERROR
+    jobs: int = 0
+    limits: Limits = field(default_factory=Limits)
+    ld_root: str = "/"
+
+    def wanted(self, finding: Finding) -> bool:
+        code = finding.code
+        if self.select and not any(code.startswith(p) for p in self.select):
+            return False
+        return not any(code.startswith(p) for p in self.ignore)
+
+
+def validate_target(target: str | None) -> None:
+    if target is None:
+        return
+    info = parse_platform_tag(target)
+    if info is None or info.libc is None:
+        raise UsageError(
+            f"--target {target!r} is not a manylinux_X_Y_ARCH or musllinux_X_Y_ARCH tag"
+        )
+    if policies_for(info.libc, info.arch, info.base).by_tag(target) is None:
+        raise UsageError(f"--target {target!r}: no such policy in auditwheel's data")
+
+
+def _digest(data: bytes, algorithm: str = "sha256") -> str:
+    raw = hashlib.new(algorithm, data).digest()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _wants_text(name: str, dist_info: str) -> bool:
+    if name.startswith(dist_info + "/"):
+        return name[len(dist_info) + 1 :] in _DIST_INFO_TEXTS
+    if name.endswith(".pth"):
+        top = name.split("/")
+        return len(top) == 1 or (
+            len(top) == 3 and top[0].endswith(".data") and top[1] in ("purelib", "platlib")
+        )
+    return False
+
+
+@dataclass(slots=True)
+class _Scan:
+    digests: dict[str, str] = field(default_factory=dict)
+    other_digests: dict[str, tuple[str, str]] = field(default_factory=dict)
+    elves: dict[str, ElfInfo] = field(default_factory=dict)
+    elf_errors: dict[str, str] = field(default_factory=dict)
+    static: set[str] = field(default_factory=set)
+    texts: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """What one member contributes to the view."""
+
+    name: str
+    digest: str
+    other_digest: tuple[str, str] | None
+    elf: ElfInfo | None
+    elf_error: str | None
+    static: bool
+    text: str | None
+
+
+#: Receives every member with its bytes while the check reads them (repair unpacks this
+#: way, so the wheel is decompressed once). Called from several threads for big wheels.
+MemberSink = Callable[[Member, bytes], None]
+
+
+def _scan_member(
+    archive: WheelArchive,
+    member: Member,
+    blacklisted: frozenset[str],
+    algorithm: str | None,
+    sink: MemberSink | None,
+) -> _Row:
+    data = archive.read(member)
+    if sink is not None:
+        sink(member, data)
+    elf: ElfInfo | None = None
+    error = None
+    if data[:4] == ELF_MAGIC:
+        try:
+            elf = parse_elf(data, interest=interest_for(member.name, blacklisted))
+        except CorruptElfError as exc:
+            error = str(exc)
+    text = None
+    if _wants_text(member.name, archive.dist_info) and member.size <= _TEXT_LIMIT:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+    # A relocatable object (.o) is never loaded: it is a build intermediate like an archive.
+    relocatable = elf is not None and elf.elf_type == "ET_REL"
+    return _Row(
+        name=member.name,
+        digest=_digest(data),
+        other_digest=(algorithm, _digest(data, algorithm)) if algorithm else None,
+        elf=None if relocatable else elf,
+        elf_error=error,
+        static=relocatable or data[:8] == AR_MAGIC,
+        text=text,
+    )
+
+
+def _scan(archive: WheelArchive, threads: int, sink: MemberSink | None = None) -> _Scan:
+    scan = _Scan()
+    blacklisted = blacklisted_symbols()
+    algorithms = record_algorithms(archive.read_text(archive.dist_info_path("RECORD")))
+
+    def one(member: Member) -> _Row:
+        return _scan_member(archive, member, blacklisted, algorithms.get(member.name), sink)
+
+    total = sum(m.size for m in archive.members)
+    if threads > 1 and total >= _THREADED_MIN_BYTES:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            # Biggest first, so one huge library does not finish last on its own.
+            rows = list(pool.map(one, sorted(archive.members, key=lambda m: -m.size)))
+    else:
+        rows = [one(m) for m in archive.members]
+    for row in rows:
+        scan.digests[row.name] = row.digest
+        if row.other_digest is not None:
+            scan.other_digests[row.name] = row.other_digest
+        if row.elf is not None:
+            scan.elves[row.name] = row.elf
+        if row.elf_error is not None:
+            scan.elf_errors[row.name] = row.elf_error
+        if row.static:
+            scan.static.add(row.name)
+        if row.text is not None:
+            scan.texts[row.name] = row.text
+    return scan
+
+
+def check_wheel(
+    path: str | os.PathLike[str],
+    options: CheckOptions | None = None,
+    *,
+    host: HostLibraries | None = None,
+    threads: int = 1,
+    sink: MemberSink | None = None,
+) -> WheelResult:
+    """Check one wheel. Unreadable input becomes a result with ``error`` set; never raises it.
+    ``sink`` gets every member's bytes as they are read (see ``MemberSink``); what it got
+    is only meaningful if the result has no ``error``."""
+    options = options or CheckOptions()
+    display = os.fspath(path)
+    filename = posixpath.basename(display.replace(os.sep, "/"))
+    try:
+        with WheelArchive(Path(display), limits=options.limits) as archive:
+            scan = _scan(archive, threads, sink)
+            view = WheelView(
+                path=display,
+                name=archive.wheel_name,
+                dist_info=archive.dist_info,
+                file_size=archive.file_size,
+                members=archive.members,
+                digests=scan.digests,
+                elves=scan.elves,
+                elf_errors=scan.elf_errors,
+                static_archives=frozenset(scan.static),
+                texts=scan.texts,
+                other_digests=scan.other_digests,
+            )
+    except InvalidWheelError as exc:
+        return WheelResult(path=display, filename=filename, error=str(exc))
+    return _evaluate(view, options, host or HostLibraries(options.ld_root))
+
+
+def _evaluate(view: WheelView, options: CheckOptions, host: HostLibraries) -> WheelResult:
+    metadata, findings = check_metadata(view)
+    findings += check_record(view)
+    verdict = analyze_platform(
+        view, host, target=options.target, root_is_purelib=metadata.root_is_purelib
+    )
+    findings += verdict.findings
+    findings += check_debug(view)
+    findings += check_contents(view)
+    kept = sorted(
+        (f for f in findings if options.wanted(f)),
+        key=lambda f: (-f.level, f.code, f.path or ""),
+    )
+    elves = view.elves
+    sizes = Sizes(
+        compressed=view.file_size,
+        uncompressed=sum(m.size for m in view.members),
+        elf=sum(e.file_size for e in elves.values()),
+        debug_info=sum(e.debug_bytes for e in elves.values()),
+        symbol_table=sum(e.symtab_bytes for e in elves.values()),
+    )
+    return WheelResult(
+        path=view.path,
+        filename=view.name.filename,
+        tags=Tags(
+            claimed=view.name.platforms,
+            wheel_file=metadata.tags,
+            consistent=verdict.consistent,
+            repairable=verdict.repairable,
+        ),
+        libc=verdict.libc,
+        arch=verdict.arch,
+        external_libraries=verdict.external_libraries,
+        external_library_paths=verdict.external_paths,
+        sizes=sizes,
+        strip_savings=strip_savings(view),
+        elf_files=tuple(
+            ElfSummary(
+                path=p,
+                arch=e.arch,
+                libc=e.libc,
+                size=e.file_size,
+                debug_info=e.debug_bytes,
+                symbol_table=e.symtab_bytes,
+                needed=e.needed,
+                isa_level=e.isa_level,
+                extension_module=is_extension(p, e),
+            )
+            for p, e in sorted(elves.items())
+        ),
+        findings=tuple(kept),
+    )
+
+
+def _worker(args: tuple[str, CheckOptions, int]) -> WheelResult:
+    path, options, threads = args
+    return check_wheel(path, options, threads=threads)
+
+
+def check(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    target: str | None = None,
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+    fail_on: Severity | str | None = Severity.ERROR,
+    jobs: int = 0,
+    limits: Limits | None = None,
+    on_result: Callable[[WheelResult], None] | None = None,
+) -> CheckReport:
+    """Check wheels and return a :class:`CheckReport` (results in input order).
+
+    ``jobs=0`` uses every core. Never prints; raises only :class:`~wheelfix.WheelfixError`
+    (for options that make no sense — unreadable wheels are reported in the results).
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    fail_on = Severity.gate(fail_on)
+    validate_target(target)
+    options = CheckOptions(
+        target=target,
+        select=tuple(code.strip().upper() for code in select),
+        ignore=tuple(code.strip().upper() for code in ignore),
+        fail_on=fail_on,
+        jobs=jobs,
+        limits=limits or Limits(),
+    )
+    names = [os.fspath(p) for p in paths]
+    workers = jobs if jobs > 0 else (os.cpu_count() or 1)
+    results: list[WheelResult] = []
+    if len(names) > 1 and workers > 1:
+        procs = min(workers, len(names))
+        with ProcessPoolExecutor(max_workers=procs) as pool:
+            # Every process may use every core for its big members: when the small wheels are
+            # done, the big one keeps all cores busy (decompression runs outside the GIL).
+            for result in pool.map(_worker, [(n, options, workers) for n in names]):
+                results.append(result)
+                if on_result is not None:
+                    on_result(result)
+    else:
+        host = HostLibraries(options.ld_root)
+        for name in names:
+            result = check_wheel(name, options, host=host, threads=workers)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    return CheckReport(results=tuple(results), fail_on=fail_on)

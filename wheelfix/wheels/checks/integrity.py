@@ -1,0 +1,358 @@
+"""Integrity: RECORD against the archive (the archive is the truth), WHEEL and METADATA."""
+
+from __future__ import annotations
+
+import csv
+import io
+import posixpath
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.parser import HeaderParser
+
+from packaging.tags import parse_tag
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from wheelfix.findings import Check, Finding
+from wheelfix.formats.wheelfile import SUPPORTED_WHEEL_MAJOR, wheel_version
+from wheelfix.wheels.checks import WheelView
+
+__all__ = ["WheelMetadata", "check_metadata", "check_record"]
+
+#: Hashes the wheel spec allows besides sha256 (md5 and sha1 are refused).
+STRONG_ALGORITHMS = ("sha384", "sha512")
+_DATA_SCHEMES = frozenset({"purelib", "platlib", "headers", "scripts", "data"})
+
+
+@dataclass(frozen=True, slots=True)
+class WheelMetadata:
+    root_is_purelib: bool
+    tags: tuple[str, ...]
+
+
+def check_record(view: WheelView) -> list[Finding]:
+    record_name = f"{view.dist_info}/RECORD"
+    text = view.texts.get(record_name)
+    if text is None:
+        why = "is missing" if record_name not in view.digests else "is not UTF-8 text"
+        return [Finding(check=Check.RECORD_MISSING, path=record_name, message=f"RECORD {why}")]
+    out: list[Finding] = []
+    sizes = {m.name: m.size for m in view.members}
+    listed: set[str] = set()
+    for lineno, row in _rows(text, out, record_name):
+        if len(row) != 3:
+            out.append(
+                Finding(
+                    check=Check.RECORD_MALFORMED,
+                    path=record_name,
+                    message=f"line {lineno}: {len(row)} columns, expected 3",
+                )
+            )
+            continue
+        path, hash_field, size_field = row
+        norm = posixpath.normpath(path) if path else path
+        if (
+            not path
+            or path.startswith("/")
+            or norm == ".."
+            or norm.startswith("../")
+            or (len(path) > 1 and path[1] == ":")
+            or "\\" in path
+        ):
+            out.append(
+                Finding(
+                    check=Check.RECORD_UNSAFE_PATH,
+                    path=record_name,
+                    message=f"line {lineno}: unsafe path {path!r}",
+                )
+            )
+            continue
+        if norm in listed:
+            out.append(
+                Finding(
+                    check=Check.RECORD_DUPLICATE,
+                    path=norm,
+                    message=f"line {lineno}: {norm} is listed more than once",
+                )
+            )
+            continue
+        listed.add(norm)
+        if norm not in sizes:
+            out.append(
+                Finding(
+                    check=Check.MISSING_FILE,
+                    path=norm,
+                    message=f"RECORD lists {norm}, which is not in the archive",
+                )
+            )
+            continue
+        if norm == record_name or norm.endswith((".dist-info/RECORD.jws", ".dist-info/RECORD.p7s")):
+            continue
+        digest = view.digests[norm]
+        algo = hash_field.partition("=")[0]
+        if algo in STRONG_ALGORITHMS:
+            digest = view.other_digests.get(norm, (algo, ""))[1]
+        out += _check_row(norm, hash_field, size_field, sizes[norm], digest, lineno)
+    signatures = (f"{view.dist_info}/RECORD.jws", f"{view.dist_info}/RECORD.p7s")
+    for name in sorted(set(sizes) - listed):
+        if name == record_name or name in signatures:
+            continue
+        out.append(
+            Finding(
+                check=Check.UNLISTED_FILE,
+                path=name,
+                bytes=sizes[name],
+                message=f"{name} is in the archive but not in RECORD",
+            )
+        )
+    return out
+
+
+def record_algorithms(text: str | None) -> dict[str, str]:
+    """Paths whose RECORD row uses a hash stronger than sha256 (the reader computes it too)."""
+    out: dict[str, str] = {}
+    if text is None:
+        return out
+    try:
+        for row in csv.reader(io.StringIO(text, newline="")):
+            if len(row) == 3:
+                algo = row[1].partition("=")[0]
+                if algo in STRONG_ALGORITHMS:
+                    out[posixpath.normpath(row[0])] = algo
+    except csv.Error:
+        pass  # reported by check_record
+    return out
+
+
+def _rows(text: str, out: list[Finding], record_name: str) -> Iterator[tuple[int, list[str]]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for row in reader:
+            if not row:
+                continue
+            yield reader.line_num, row
+    except csv.Error as exc:
+        out.append(
+            Finding(
+                check=Check.RECORD_MALFORMED,
+                path=record_name,
+                message=f"line {reader.line_num}: not valid CSV ({exc})",
+            )
+        )
+
+
+def _check_row(
+    path: str, hash_field: str, size_field: str, size: int, digest: str, lineno: int
+) -> list[Finding]:
+    out = []
+    algo, sep, value = hash_field.partition("=")
+    if not sep or not value:
+        out.append(
+            Finding(
+                check=Check.RECORD_MALFORMED,
+                path=path,
+                message=f"line {lineno}: no hash for {path}",
+            )
+        )
+    elif algo in ("md5", "sha1"):
+        out.append(
+            Finding(
+                check=Check.WEAK_HASH,
+                path=path,
+                message=f"line {lineno}: {algo} hash is not allowed",
+            )
+        )
+    elif algo != "sha256" and algo not in STRONG_ALGORITHMS:
+        out.append(
+            Finding(
+                check=Check.RECORD_MALFORMED,
+                path=path,
+                message=f"line {lineno}: hash algorithm {algo!r} not checked",
+            )
+        )
+    elif value.rstrip("=") != digest:
+        out.append(
+            Finding(
+                check=Check.RECORD_HASH_MISMATCH,
+                path=path,
+                bytes=size,
+                message=f"{algo} of {path} differs from RECORD",
+            )
+        )
+    # str.isdigit() accepts digits such as "²" that int() rejects: ASCII only.
+    if not (size_field.isascii() and size_field.isdigit()):
+        out.append(
+            Finding(
+                check=Check.RECORD_MALFORMED,
+                path=path,
+                message=f"line {lineno}: size {size_field!r} is not a number",
+            )
+        )
+    elif int(size_field) != size:
+        out.append(
+            Finding(
+                check=Check.RECORD_SIZE_MISMATCH,
+                path=path,
+                bytes=size,
+                message=f"{path} is {size} bytes, RECORD says {size_field}",
+            )
+        )
+    return out
+
+
+def check_metadata(view: WheelView) -> tuple[WheelMetadata, list[Finding]]:
+    """WHEEL, METADATA, entry points and ``.data`` layout."""
+    out: list[Finding] = []
+    wheel_name = f"{view.dist_info}/WHEEL"
+    text = view.texts.get(wheel_name)
+    root_is_purelib = False
+    tags: tuple[str, ...] = ()
+    if text is None:
+        out.append(
+            Finding(
+                check=Check.WHEEL_METADATA, path=wheel_name, message="WHEEL is missing or not UTF-8"
+            )
+        )
+    else:
+        headers = HeaderParser().parsestr(text)
+        out += _check_wheel_version(text, str(headers.get("Wheel-Version", "")).strip(), wheel_name)
+        purelib = headers.get("Root-Is-Purelib", "").strip().lower()
+        if purelib not in ("true", "false"):
+            out.append(
+                Finding(
+                    check=Check.WHEEL_METADATA,
+                    path=wheel_name,
+                    message=f"Root-Is-Purelib is {purelib or 'missing'!r}",
+                )
+            )
+        root_is_purelib = purelib == "true"
+        tag_lines = tuple(t.strip() for t in headers.get_all("Tag") or [])
+        tags = tag_lines
+        expanded = set()
+        for t in tag_lines:
+            try:
+                expanded |= {str(x) for x in parse_tag(t)}
+            except ValueError:
+                expanded.add(t)
+        from_name = {str(t) for t in view.name.tags}
+        if not tag_lines:
+            out.append(
+                Finding(
+                    check=Check.WHEEL_METADATA, path=wheel_name, message="WHEEL has no Tag lines"
+                )
+            )
+        elif expanded != from_name:
+            extra = sorted(expanded - from_name)
+            missing = sorted(from_name - expanded)
+            detail = "; ".join(
+                part
+                for part in (
+                    f"only in WHEEL: {', '.join(extra)}" if extra else "",
+                    f"only in the filename: {', '.join(missing)}" if missing else "",
+                )
+                if part
+            )
+            out.append(
+                Finding(
+                    check=Check.TAG_MISMATCH,
+                    path=wheel_name,
+                    message=f"WHEEL Tag lines disagree with the filename ({detail})",
+                )
+            )
+    out += _check_metadata_file(view)
+    out += _check_entry_points(view)
+    out += _check_data_dirs(view)
+    return WheelMetadata(root_is_purelib, tags), out
+
+
+def _check_wheel_version(text: str, raw: str, wheel_name: str) -> list[Finding]:
+    version = wheel_version(text)
+    if version is None:
+        message = f"Wheel-Version {raw!r} is not MAJOR.MINOR"
+        return [Finding(check=Check.WHEEL_METADATA, path=wheel_name, message=message)]
+    major, minor = version
+    if major > SUPPORTED_WHEEL_MAJOR:
+        # WheelArchive refuses these before any check runs; a view built another way
+        # still must not pass.
+        message = f"Wheel-Version {major}.{minor} is not supported"
+        return [Finding(check=Check.WHEEL_METADATA, path=wheel_name, message=message)]
+    if major == SUPPORTED_WHEEL_MAJOR and minor > 0:
+        message = f"Wheel-Version {major}.{minor} is newer than {SUPPORTED_WHEEL_MAJOR}.0"
+        return [Finding(check=Check.WHEEL_VERSION_NEWER, path=wheel_name, message=message)]
+    return []
+
+
+def _check_metadata_file(view: WheelView) -> list[Finding]:
+    path = f"{view.dist_info}/METADATA"
+    text = view.texts.get(path)
+    if text is None:
+        return [
+            Finding(
+                check=Check.METADATA_MISMATCH, path=path, message="METADATA is missing or not UTF-8"
+            )
+        ]
+    headers = HeaderParser().parsestr(text)
+    name, version = headers.get("Name", ""), headers.get("Version", "")
+    problems = []
+    if canonicalize_name(name) != view.name.name:
+        problems.append(f"Name {name!r} is not {view.name.name!r}")
+    try:
+        if Version(version) != view.name.version:
+            problems.append(f"Version {version!r} is not {view.name.version}")
+    except InvalidVersion:
+        problems.append(f"Version {version!r} is not a valid version")
+    if problems:
+        return [Finding(check=Check.METADATA_MISMATCH, path=path, message="; ".join(problems))]
+    return []
+
+
+def _check_entry_points(view: WheelView) -> list[Finding]:
+    path = f"{view.dist_info}/entry_points.txt"
+    text = view.texts.get(path)
+    if text is None:
+        return []
+    out = []
+    section = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip()
+        elif "=" in line and section in ("console_scripts", "gui_scripts"):
+            name = line.split("=", 1)[0].strip()
+            if "/" in name or "\\" in name or name in ("", ".", ".."):
+                out.append(
+                    Finding(
+                        check=Check.ENTRY_POINT_NAME,
+                        path=path,
+                        message=f"script name {name!r} in [{section}] is not a plain file name",
+                    )
+                )
+    return out
+
+
+def _check_data_dirs(view: WheelView) -> list[Finding]:
+    data_dir = view.dist_info[: -len(".dist-info")] + ".data"
+    out = []
+    schemes: set[str] = set()
+    for member in view.members:
+        top, _, rest = member.name.partition("/")
+        if top.endswith(".data") and top != data_dir:
+            out.append(
+                Finding(
+                    check=Check.DATA_SCHEME,
+                    path=member.name,
+                    message=f"{top}/ does not match the dist-info name",
+                )
+            )
+        elif top == data_dir:
+            scheme = rest.split("/", 1)[0]
+            if scheme not in _DATA_SCHEMES and scheme not in schemes:
+                out.append(
+                    Finding(
+                        check=Check.DATA_SCHEME,
+                        path=member.name,
+                        message=f"unknown install scheme {scheme!r} under {top}/",
+                    )
+                )
+            schemes.add(scheme)
+    return out

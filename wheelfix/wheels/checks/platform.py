@@ -1,0 +1,592 @@
+"""Platform verdicts: which tag the binaries satisfy, which they could reach, what must be grafted.
+
+The arithmetic follows ``auditwheel show`` so that the two agree (tests compare them on real
+wheels), but every verdict here carries its reason: the file and the symbol version,
+library, forbidden symbol or ISA note that forces it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from wheelfix.findings import Check, Finding
+from wheelfix.formats.elf import ElfInfo
+from wheelfix.linux.libraries import (
+    LIBPYTHON_RE,
+    HostLibraries,
+    LibraryTree,
+    is_loader,
+    resolve_tree,
+)
+from wheelfix.linux.policy import Libc, Policy, PolicySet, parse_platform_tag, policies_for
+from wheelfix.wheels.checks import WheelView
+
+__all__ = ["PlatformVerdict", "analyze_platform"]
+
+_PYFPE = frozenset({"PyFPE_jbuf", "PyFPE_dummy", "PyFPE_counter"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlatformVerdict:
+    consistent: str | None
+    repairable: str | None
+    libc: str | None
+    arch: str | None
+    external_libraries: Mapping[str, tuple[str, ...]]
+    external_paths: Mapping[str, str | None]
+    external_sizes: Mapping[str, int]
+    findings: tuple[Finding, ...]
+
+
+@dataclass(slots=True)
+class _Constraint:
+    """Why a policy is out of reach."""
+
+    policy: Policy
+    reason: str
+    path: str | None
+
+
+@dataclass(slots=True)
+class _Analysis:
+    policies: PolicySet
+    externals: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    constraints: list[_Constraint] = field(default_factory=list)
+    #: (file, library, symbol) -> the policies that forbid it
+    forbidden: dict[tuple[str, str, str], list[Policy]] = field(default_factory=dict)
+
+
+def extension_module_name(path: str) -> str:
+    return posixpath.basename(path).split(".", 1)[0]
+
+
+def is_extension(path: str, elf: ElfInfo) -> bool:
+    return f"PyInit_{extension_module_name(path)}" in elf.defined
+
+
+def interest_for(path: str, blacklisted: frozenset[str]) -> frozenset[str]:
+    """The dynamic symbols whose binding the platform checks need for this member."""
+    return blacklisted | _PYFPE | {f"PyInit_{extension_module_name(path)}"}
+
+
+def analyze_platform(
+    view: WheelView,
+    host: HostLibraries,
+    *,
+    target: str | None = None,
+    root_is_purelib: bool = False,
+) -> PlatformVerdict:
+    findings: list[Finding] = []
+    claimed = view.name.platforms
+    tag_infos = [t for t in (parse_platform_tag(p) for p in claimed) if t is not None]
+    elves = dict(sorted(view.elves.items()))
+    findings += _purelib_findings(view, root_is_purelib)
+    findings += _unreadable_findings(view)
+
+    if not elves:
+        # A wheel without binaries installs anywhere its Python tag allows: no target verdict.
+        return PlatformVerdict(
+            consistent=None,
+            repairable=None,
+            libc=None,
+            arch=None,
+            external_libraries={},
+            external_paths={},
+            external_sizes={},
+            findings=tuple(findings),
+        )
+
+    tag_arches = sorted({t.arch for t in tag_infos})
+    arch = (
+        tag_arches[0]
+        if len(tag_arches) == 1
+        else next((e.arch for e in elves.values() if e.arch), None)
+    )
+    tag_libcs = {t.libc for t in tag_infos if t.libc is not None}
+    libc = next(iter(tag_libcs)) if len(tag_libcs) == 1 else None
+    if libc is None:
+        libc = next((Libc(e.libc) for e in elves.values() if e.libc), Libc.GLIBC)
+
+    considered: dict[str, ElfInfo] = {}
+    for path, elf in elves.items():
+        if elf.arch is None or elf.arch != arch:
+            what = elf.arch_problem or f"built for {elf.arch}"
+            findings.append(
+                Finding(
+                    check=Check.WRONG_ARCH,
+                    path=path,
+                    bytes=elf.file_size,
+                    message=f"{elf.identity} ({what}), but the wheel is for {arch}",
+                )
+            )
+            continue
+        if elf.libc is not None and elf.libc != libc.value:
+            findings.append(
+                Finding(
+                    check=Check.WRONG_LIBC,
+                    path=path,
+                    bytes=elf.file_size,
+                    message=f"links against {elf.libc}, but the wheel is for {libc.value} "
+                    f"({libc.prefix} tags)",
+                )
+            )
+            continue
+        considered[path] = elf
+    if arch is None or not considered:
+        return PlatformVerdict(
+            consistent=None,
+            repairable=None,
+            libc=libc.value,
+            arch=arch,
+            external_libraries={},
+            external_paths={},
+            external_sizes={},
+            findings=tuple(findings),
+        )
+
+    musl_base = next((t.base for t in tag_infos if t.libc is Libc.MUSL), None)
+    policies = policies_for(libc, arch, musl_base)
+    all_needed = {soname for elf in considered.values() for soname in elf.needed}
+    roots = [
+        p
+        for p, e in considered.items()
+        if is_extension(p, e) or posixpath.basename(p) not in all_needed
+    ]
+    trees = {p: resolve_tree(p, considered[p], considered, host, libc=libc.value) for p in roots}
+
+    analysis = _Analysis(policies)
+    sym_policy = _symbol_policy(analysis, considered, trees)
+    ref_policy = max(p for p in policies.policies if not analysis.externals.get(p.name))
+    blacklist_policy = _blacklist_policy(analysis, considered, roots)
+    machine_policy = _machine_policy(analysis, considered, trees, roots)
+    pyfpe_policy = policies.highest
+    for path in roots:
+        if considered[path].undefined & _PYFPE:
+            pyfpe_policy = policies.linux
+            analysis.constraints.append(
+                _Constraint(
+                    policies.linux, "uses PyFPE_jbuf (a Python built with --with-fpectl)", path
+                )
+            )
+            findings.append(
+                Finding(
+                    check=Check.PYFPE,
+                    path=path,
+                    message="references PyFPE_jbuf: no manylinux tag allows it",
+                )
+            )
+    repairable = min(sym_policy, blacklist_policy, machine_policy, pyfpe_policy)
+    consistent = min(repairable, ref_policy)
+
+    highest_ext = analysis.externals.get(policies.highest.name, {})
+    external_paths: dict[str, str | None] = {}
+    external_sizes: dict[str, int] = {}
+    for soname in highest_ext:
+        # Only a copy found outside the wheel counts: a tree that reached the wheel's own
+        # copy did not make this library external.
+        lib = next(
+            (
+                t.libraries[soname]
+                for t in trees.values()
+                if soname in t.libraries and not t.libraries[soname].in_wheel
+            ),
+            None,
+        )
+        external_paths[soname] = lib.path if lib is not None else None
+        if lib is not None and lib.elf is not None:
+            external_sizes[soname] = lib.elf.file_size
+    # Findings name what a repair to the best reachable tag would have to graft: a library
+    # that the oldest policy forbids but that tag allows (libmvec, libexpat) is no problem.
+    graft_policy = repairable if not repairable.is_linux else policies.highest
+    to_graft = analysis.externals.get(graft_policy.name, {})
+    findings += _library_findings(
+        to_graft, external_paths, external_sizes, considered, graft_policy.name
+    )
+    missing = sorted(s for s in to_graft if external_paths.get(s) is None)
+    findings += _claim_findings(claimed, analysis, consistent, repairable, missing)
+    for (path, provider, sym), forbidding in sorted(analysis.forbidden.items()):
+        newest = min(forbidding)
+        findings.append(
+            Finding(
+                check=Check.BLACKLISTED_SYMBOL,
+                path=path,
+                message=f"uses {sym} from {provider}, which {len(forbidding)} polic"
+                f"{'y' if len(forbidding) == 1 else 'ies'} up to {newest.name} forbid",
+            )
+        )
+    if target is not None:
+        findings += _target_findings(target, arch, libc, consistent, repairable, considered)
+    return PlatformVerdict(
+        consistent=consistent.name,
+        repairable=repairable.name,
+        libc=libc.value,
+        arch=arch,
+        external_libraries=dict(sorted(highest_ext.items())),
+        external_paths=dict(sorted(external_paths.items())),
+        external_sizes=external_sizes,
+        findings=tuple(findings),
+    )
+
+
+def _closure(tree: LibraryTree, whitelist: frozenset[str], start: tuple[str, ...]) -> set[str]:
+    todo = [s for s in start if not is_loader(s) and s not in whitelist]
+    seen: set[str] = set()
+    while todo:
+        soname = todo.pop()
+        if soname in seen:
+            continue
+        seen.add(soname)
+        lib = tree.libraries.get(soname)
+        if lib is not None and lib.elf is not None:
+            todo += [s for s in lib.elf.needed if not is_loader(s) and s not in whitelist]
+    return seen
+
+
+def _symbol_policy(
+    analysis: _Analysis, considered: Mapping[str, ElfInfo], trees: Mapping[str, LibraryTree]
+) -> Policy:
+    policies = analysis.policies
+    # Version needs of every ELF in the wheel, remembering who needs what for explanations.
+    wheel_versions: dict[str, set[tuple[str, str]]] = {}
+    for path, elf in considered.items():
+        for needed_lib, needed_versions in elf.version_needs:
+            if is_loader(needed_lib):
+                continue
+            for v in needed_versions:
+                wheel_versions.setdefault(v, set()).add((path, f"from {needed_lib}"))
+    best = policies.linux
+    for policy in reversed(policies.policies):
+        if policy.is_linux:
+            continue
+        externals: dict[str, set[str]] = {}
+        versions = {k: set(v) for k, v in wheel_versions.items()}
+        for root, tree in trees.items():
+            for soname in _closure(tree, policy.whitelist, considered[root].needed):
+                lib = tree.libraries.get(soname)
+                if lib is not None and lib.in_wheel:
+                    continue
+                requesters = tree.needed_by.get(soname, {root}) & set(considered) or {root}
+                externals.setdefault(soname, set()).update(requesters)
+                if lib is not None and lib.elf is not None:
+                    needer = sorted(requesters)[0]
+                    for dep, vers in lib.elf.version_needs:
+                        if is_loader(dep):
+                            continue
+                        for v in vers:
+                            note = f"through {soname}, found at {lib.path}"
+                            versions.setdefault(v, set()).add((needer, note))
+        analysis.externals[policy.name] = {k: tuple(sorted(v)) for k, v in externals.items()}
+        for soname, paths in sorted(externals.items()):
+            analysis.constraints.append(
+                _Constraint(
+                    policy,
+                    f"needs {soname}, which is not in the wheel and not allowed by {policy.name}",
+                    sorted(paths)[0],
+                )
+            )
+        found = policies.best_for_versions(versions)
+        found = min(policy, found)
+        for v in policy.missing_versions(versions):
+            where, note = sorted(versions[v])[0]
+            analysis.constraints.append(
+                _Constraint(policy, f"{where} requires symbol version {v} ({note})", where)
+            )
+        best = max(best, found)
+    return best
+
+
+def _blacklist_policy(
+    analysis: _Analysis, considered: Mapping[str, ElfInfo], roots: list[str]
+) -> Policy:
+    policies = analysis.policies
+    best = policies.linux
+    for policy in reversed(policies.policies):
+        if policy.is_linux:
+            best = max(best, policy)
+            continue
+        hits: list[tuple[str, str, str]] = []
+        for path in roots:
+            elf = considered[path]
+            for lib in sorted(set(policy.blacklist) & set(elf.needed)):
+                for sym in sorted(policy.blacklist[lib] & elf.undefined):
+                    hits.append((path, lib, sym))
+        for path, lib, sym in hits:
+            analysis.forbidden.setdefault((path, lib, sym), []).append(policy)
+            analysis.constraints.append(
+                _Constraint(policy, f"uses {sym} from {lib}, which {policy.name} forbids", path)
+            )
+        if not hits:
+            best = max(best, policy)
+    return best
+
+
+def _machine_policy(
+    analysis: _Analysis,
+    considered: Mapping[str, ElfInfo],
+    trees: Mapping[str, LibraryTree],
+    roots: list[str],
+) -> Policy:
+    policies = analysis.policies
+    result = policies.highest
+    checked: dict[str, ElfInfo] = {p: considered[p] for p in roots}
+    grafted = {soname for ext in analysis.externals.values() for soname in ext}
+    for tree in trees.values():
+        for soname, lib in tree.libraries.items():
+            # System libraries a policy allows are the user's, not the wheel's: only those a
+            # repair would copy in can raise the ISA bar, as in auditwheel.
+            if soname in grafted and not lib.in_wheel and lib.path and lib.elf is not None:
+                checked.setdefault(lib.path, lib.elf)
+    for path, elf in checked.items():
+        if elf.isa_level >= 2:
+            in_wheel = path if path in considered else sorted(roots)[0]
+            analysis.constraints.append(
+                _Constraint(
+                    policies.linux,
+                    f"{path} requires x86-64-v{elf.isa_level} instructions (GNU property note)",
+                    in_wheel,
+                )
+            )
+            result = policies.linux
+    return result
+
+
+def _unreadable_findings(view: WheelView) -> list[Finding]:
+    out = [
+        Finding(check=Check.CORRUPT_ELF, path=path, message=reason)
+        for path, reason in sorted(view.elf_errors.items())
+    ]
+    for member in view.members:
+        base = posixpath.basename(member.name)
+        looks_shared = base.endswith(".so") or ".so." in base
+        if looks_shared and member.name not in view.elves and member.name not in view.elf_errors:
+            out.append(
+                Finding(
+                    check=Check.NOT_ELF,
+                    path=member.name,
+                    bytes=member.size,
+                    message="named like a shared library but is not an ELF file",
+                )
+            )
+    return out
+
+
+def _purelib_findings(view: WheelView, root_is_purelib: bool) -> list[Finding]:
+    out = []
+    pure_tag = all(t.platform == "any" for t in view.name.tags)
+    for path, elf in sorted(view.elves.items()):
+        in_purelib = ".data/purelib/" in path or (root_is_purelib and ".data/" not in path)
+        if in_purelib or pure_tag:
+            why = "a pure-Python ('any') wheel" if pure_tag else "purelib"
+            out.append(
+                Finding(
+                    check=Check.ELF_IN_PURELIB,
+                    path=path,
+                    bytes=elf.file_size,
+                    message=f"{elf.identity} binary in {why}: installers treat it as portable",
+                )
+            )
+    return out
+
+
+def _library_findings(
+    externals: Mapping[str, tuple[str, ...]],
+    paths: Mapping[str, str | None],
+    sizes: Mapping[str, int],
+    considered: Mapping[str, ElfInfo],
+    policy_name: str,
+) -> list[Finding]:
+    out = []
+    for soname, needers in sorted(externals.items()):
+        # The finding's path is the first file that needs it; name the others, if any.
+        others = needers[1:]
+        also = (
+            " (also needed by " + ", ".join(others[:3])
+            + (f" and {len(others) - 3} more" if len(others) > 3 else "") + ")"
+            if others else ""
+        )  # fmt: skip
+        host_path = paths.get(soname)
+        if LIBPYTHON_RE.match(soname):
+            out.append(
+                Finding(
+                    check=Check.LIBPYTHON_LINKED,
+                    path=needers[0],
+                    message=f"links {soname}{also}",
+                )
+            )
+        elif host_path is None:
+            copies = sorted(p for p in considered if posixpath.basename(p) == soname)
+            where = (
+                f"a copy is in the wheel at {copies[0]}, but the RPATH/RUNPATH of "
+                f"{needers[0]} does not lead there, and it is not found on this host"
+                if copies
+                else "not in the wheel and not found on this host"
+            )
+            out.append(
+                Finding(
+                    check=Check.LIBRARY_NOT_FOUND,
+                    path=needers[0],
+                    message=f"needs {soname}{also}: {where}, so the loader "
+                    "will not find it and repair cannot graft it",
+                )
+            )
+        else:
+            out.append(
+                Finding(
+                    check=Check.EXTERNAL_LIBRARY,
+                    path=needers[0],
+                    bytes=sizes.get(soname),
+                    message=f"needs {soname}{also}, found at {host_path}: it is not "
+                    f"in the wheel and {policy_name} does not allow it, so the runner needs it "
+                    "installed",
+                )
+            )
+    for path, elf in considered.items():
+        for kind, entries in (("RPATH", elf.rpath), ("RUNPATH", elf.runpath)):
+            absolute = [e for e in entries if e.startswith("/")]
+            if absolute:
+                out.append(
+                    Finding(
+                        check=Check.ABSOLUTE_RPATH,
+                        path=path,
+                        message=f"{kind} has absolute entries {':'.join(absolute)} "
+                        "(a path on the build machine)",
+                    )
+                )
+        if elf.isa_level >= 2:
+            out.append(
+                Finding(
+                    check=Check.ISA_EXTENSION,
+                    path=path,
+                    message=f"requires x86-64-v{elf.isa_level} instructions; it will crash with "
+                    "SIGILL on older CPUs",
+                )
+            )
+    return out
+
+
+def _reasons(analysis: _Analysis, above: Policy, limit: int = 3) -> tuple[str, str | None]:
+    relevant = [
+        c for c in analysis.constraints if c.policy.priority >= above.priority or c.policy.is_linux
+    ]
+    # The constraints attached to the claimed policy itself are the precise reasons.
+    exact = [c for c in relevant if c.policy is above] or [c for c in relevant if c.policy.is_linux]
+    chosen = exact or relevant
+    seen: list[str] = []
+    for c in chosen:
+        if c.reason not in seen:
+            seen.append(c.reason)
+    text = "; ".join(seen[:limit]) + (
+        f"; and {len(seen) - limit} more" if len(seen) > limit else ""
+    )
+    return text, (chosen[0].path if chosen else None)
+
+
+def _claim_findings(
+    claimed: tuple[str, ...],
+    analysis: _Analysis,
+    consistent: Policy,
+    repairable: Policy,
+    missing: list[str],
+) -> list[Finding]:
+    out: list[Finding] = []
+    seen: set[str] = set()
+    for tag in claimed:
+        info = parse_platform_tag(tag)
+        if info is None:
+            continue
+        if info.base == "linux":
+            if repairable.is_linux:
+                hint = "repair cannot make it portable"
+            elif missing:
+                hint = (
+                    f"repair can retag it {repairable.name} once {', '.join(missing)} "
+                    "is installed where you repair"
+                )
+            else:
+                hint = f"repair can retag it {repairable.name}"
+            out.append(
+                Finding(
+                    check=Check.LINUX_TAG,
+                    message=f"tagged {tag}: pip installs it "
+                    f"only on this kind of machine and PyPI refuses it; {hint}",
+                )
+            )
+            continue
+        policy = analysis.policies.by_tag(tag)
+        if policy is None or policy.name in seen:
+            continue
+        seen.add(policy.name)
+        if policy.priority > consistent.priority:
+            why, path = _reasons(analysis, policy)
+            out.append(
+                Finding(
+                    check=Check.TAG_OVERCLAIMS,
+                    path=path,
+                    message=f"filename claims {tag}, but the binaries only satisfy "
+                    f"{consistent.name}: {why}",
+                )
+            )
+    return out
+
+
+def _target_findings(
+    target: str,
+    arch: str,
+    libc: Libc,
+    consistent: Policy,
+    repairable: Policy,
+    considered: Mapping[str, ElfInfo],
+) -> list[Finding]:
+    info = parse_platform_tag(target)
+    if info is None or info.libc is None:
+        return []
+    first = next(iter(considered))
+    if info.arch != arch:
+        return [
+            Finding(
+                check=Check.TARGET_INCOMPATIBLE,
+                path=first,
+                message=f"binaries are {arch}; {target} needs {info.arch}",
+            )
+        ]
+    if info.libc is not libc:
+        culprit = next(
+            (
+                f"{p} needs {s}"
+                for p, e in considered.items()
+                for s in e.needed
+                if s == "libc.so.6" or s.startswith(("libc.musl-", "ld-musl-"))
+            ),
+            f"{first} is built for {libc.value}",
+        )
+        return [
+            Finding(
+                check=Check.TARGET_INCOMPATIBLE,
+                path=first,
+                message=f"{libc.value} binaries cannot load on {target} ({info.libc.value}): "
+                f"{culprit}; pip there will not even consider {libc.prefix} wheels",
+            )
+        ]
+    target_policy = policies_for(info.libc, info.arch, info.base).by_tag(target)
+    if target_policy is None:
+        return []
+    if consistent.priority >= target_policy.priority:
+        return []
+    if repairable.priority >= target_policy.priority:
+        return [
+            Finding(
+                check=Check.TARGET_INCOMPATIBLE,
+                path=first,
+                message=f"not installable on {target} as it is (satisfies only {consistent.name}); "
+                f"after `wheelfix repair` it would be {repairable.name}",
+            )
+        ]
+    return [
+        Finding(
+            check=Check.TARGET_INCOMPATIBLE,
+            path=first,
+            message=f"needs {repairable.name} at best; {target} is older",
+        )
+    ]

@@ -1,0 +1,66 @@
+"""What may be removed from a wheel, by category: a plan first, then applying it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from wheelfix.categories import Category, classify
+from wheelfix.errors import UsageError
+from wheelfix.formats.writer import iter_files
+
+__all__ = ["PruneItem", "apply_plan", "parse_categories", "plan_prune"]
+
+_ALIASES = {c.value: c for c in Category} | {
+    "build": Category.BUILD_LEFTOVERS,
+    "leftovers": Category.BUILD_LEFTOVERS,
+    "maps": Category.SOURCE_MAPS,
+    "static": Category.STATIC,
+}
+
+
+def parse_categories(values: Iterable[str]) -> frozenset[Category]:
+    """``tests,sources`` (comma-separated, repeatable) to categories; ``all`` for every one."""
+    out: set[Category] = set()
+    for value in values:
+        for word in (w.strip().lower() for w in value.split(",")):
+            if not word:
+                continue
+            if word == "all":
+                out.update(Category)
+            elif word in _ALIASES:
+                out.add(_ALIASES[word])
+            else:
+                choices = ", ".join(sorted(c.value for c in Category))
+                raise UsageError(f"unknown prune category {word!r} (choose from {choices}, all)")
+    return frozenset(out)
+
+
+@dataclass(frozen=True, slots=True)
+class PruneItem:
+    path: str
+    category: Category
+    size: int
+
+
+def plan_prune(root: Path, categories: frozenset[Category]) -> list[PruneItem]:
+    """Files under an unpacked wheel that the categories select. ``*.dist-info`` never is."""
+    plan = []
+    for path in iter_files(root):
+        rel = path.relative_to(root).as_posix()
+        category = classify(rel)
+        if category is not None and category in categories:
+            plan.append(PruneItem(rel, category, path.stat().st_size))
+    return plan
+
+
+def apply_plan(root: Path, plan: list[PruneItem]) -> None:
+    for item in plan:
+        (root / item.path).unlink()
+    # Empty folders left behind would be recreated by nobody: remove them, deepest first.
+    for start in sorted({(root / i.path).parent for i in plan}, key=lambda p: -len(p.parts)):
+        folder = start
+        while folder != root and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent

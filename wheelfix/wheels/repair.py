@@ -1,0 +1,434 @@
+"""The repair pipeline: audit, strip, graft (auditwheel), prune, rewrite, verify.
+
+For one wheel::
+
+    check  ->  unpack  ->  strip own ELF files  ->  auditwheel repair (only when a library
+    must be grafted or the tag fixed; grafted libraries are stripped copies)  ->  prune  ->
+    RECORD  ->  reproducible zip  ->  atomic write  ->  check the output  ->  (runner proof)
+
+Stripping happens before patchelf touches anything (auditwheel #716): the wheel's own files
+are stripped before auditwheel sees them, and the libraries it grafts are found in a folder
+of stripped copies that is put first on its search path. Nothing is written for a wheel
+whose repair fails; the input is never modified.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wheelfix import __version__
+from wheelfix.categories import Category
+from wheelfix.errors import InvalidWheelError, ToolError, UsageError, WheelfixError
+from wheelfix.findings import Finding, Severity
+from wheelfix.formats.elf import ELF_MAGIC, CorruptElfError
+from wheelfix.formats.strip import StripLevel, strip_elf
+from wheelfix.formats.wheelfile import WheelArchive, parse_name
+from wheelfix.formats.writer import (
+    atomic_write_wheel,
+    check_target,
+    iter_files,
+    retag,
+    unpack,
+    write_member,
+    write_record,
+)
+from wheelfix.linux.libraries import LIBPYTHON_RE
+from wheelfix.linux.policy import Libc, parse_platform_tag, policies_for
+from wheelfix.verify.runner import RunnerProof, prove_in_root
+from wheelfix.wheels.audit import check_wheel
+from wheelfix.wheels.auditwheel import Auditwheel
+from wheelfix.wheels.prune import apply_plan, parse_categories, plan_prune
+from wheelfix.wheels.results import SCHEMA_VERSION, WheelResult
+
+__all__ = ["RepairOptions", "RepairReport", "RepairResult", "repair", "repair_wheel"]
+
+
+class RepairError(WheelfixError):
+    """The wheel cannot be repaired as asked (exit code 1): nothing is written for it."""
+
+    exit_code = 1
+
+
+#: After a repair these must be gone: a wheel that still has them did not get repaired.
+_BLOCKING = frozenset({"WF101", "WF103", "WF104", "WF105", "WF109", "WF111", "WF201", "WF202"})
+#: Libraries the user excluded on purpose are reported by these codes; they do not block.
+_EXCLUDABLE = frozenset({"WF101", "WF201", "WF202"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RepairOptions:
+    strip: StripLevel | None = None
+    prune: frozenset[Category] = frozenset()
+    plat: str = "auto"
+    exclude: tuple[str, ...] = ()
+    verify: bool = True
+    verify_in: Path | None = None
+    force: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RepairResult:
+    """What happened to one wheel."""
+
+    input: str
+    output: str | None = None
+    error: str | None = None
+    exit_code: int = 0
+    size_in: int = 0
+    size_out: int = 0
+    tag_in: tuple[str, ...] = ()
+    tag_out: tuple[str, ...] = ()
+    auditwheel: bool = False
+    grafted: dict[str, int] = field(default_factory=dict)
+    stripped: dict[str, int] = field(default_factory=dict)
+    strip_skipped: dict[str, str] = field(default_factory=dict)
+    pruned: dict[str, int] = field(default_factory=dict)
+    remaining: tuple[Finding, ...] = ()
+    proof: RunnerProof | None = None
+
+    @property
+    def status(self) -> str:
+        return "error" if self.error is not None else "repaired"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "input": self.input,
+            "output": self.output,
+            "status": self.status,
+            "error": None if self.error is None else {"message": self.error},
+            "size_in": self.size_in,
+            "size_out": self.size_out,
+            "tags_in": list(self.tag_in),
+            "tags_out": list(self.tag_out),
+            "auditwheel": self.auditwheel,
+            "grafted": dict(self.grafted),
+            "stripped": dict(self.stripped),
+            "strip_skipped": dict(self.strip_skipped),
+            "pruned": dict(self.pruned),
+            "remaining_findings": [f.to_json() for f in self.remaining],
+            "proof": None if self.proof is None else self.proof.to_json(),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RepairReport:
+    results: tuple[RepairResult, ...]
+
+    @property
+    def exit_code(self) -> int:
+        return max((r.exit_code for r in self.results), default=0)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "wheelfix_version": __version__,
+            "exit_code": self.exit_code,
+            "results": [r.to_json() for r in self.results],
+        }
+
+
+def _needs_auditwheel(pre: WheelResult, plat: str) -> bool:
+    """Graft or retag only when something asks for it; compliant wheels pass untouched."""
+    if pre.tags is None or pre.tags.consistent is None:
+        return False  # no binaries: a pure wheel
+    if pre.external_libraries:
+        return True
+    if plat != "auto" and plat not in pre.tags.claimed:
+        return True
+    return any(
+        info is not None and info.base == "linux"
+        for info in (parse_platform_tag(t) for t in pre.tags.claimed)
+    ) or any(f.code == "WF101" for f in pre.findings)
+
+
+def _honest_platforms(pre: WheelResult, platforms: tuple[str, ...]) -> list[str] | None:
+    """Platform tags without the ones the binaries do not satisfy; ``None`` if all are honest.
+
+    auditwheel adds the tag it reached but keeps an overclaiming one it was given
+    (``manylinux_2_17`` on a binary that needs glibc 2.25 stays); a repaired wheel must not.
+    """
+    if pre.tags is None or pre.tags.repairable is None or pre.libc is None or pre.arch is None:
+        return None
+    policies = policies_for(Libc(pre.libc), pre.arch)
+    reachable = policies.by_tag(pre.tags.repairable)
+    if reachable is None:
+        return None
+    keep = []
+    for tag in platforms:
+        policy = policies.by_tag(tag)
+        if policy is not None and not policy.is_linux and policy.priority > reachable.priority:
+            continue
+        keep.append(tag)
+    if len(keep) == len(platforms):
+        return None
+    return keep or [reachable.name]
+
+
+def _strip_tree(root: Path, level: StripLevel, skipped: dict[str, str]) -> dict[str, int]:
+    saved: dict[str, int] = {}
+    for path in iter_files(root):
+        with path.open("rb") as fh:
+            if fh.read(4) != ELF_MAGIC:
+                continue
+        rel = path.relative_to(root).as_posix()
+        try:
+            result = strip_elf(path.read_bytes(), level)
+        except CorruptElfError as exc:  # the safety checks refused the rewrite
+            skipped[rel] = f"left alone: {exc}"
+            continue
+        if result.skipped:
+            skipped[rel] = result.skipped
+        if result.data is not None:
+            mode = path.stat().st_mode
+            path.write_bytes(result.data)
+            path.chmod(mode)
+            saved[rel] = result.saved
+    return saved
+
+
+def _stripped_copies(pre: WheelResult, level: StripLevel | None, dest: Path) -> dict[str, int]:
+    """Copies of the libraries auditwheel will graft, stripped before patchelf sees them."""
+    sizes: dict[str, int] = {}
+    for soname, where in pre.external_library_paths.items():
+        if where is None:
+            continue
+        data = Path(where).read_bytes()
+        if level is not None:
+            stripped = strip_elf(data, level).data
+            data = stripped if stripped is not None else data
+        (dest / soname).write_bytes(data)
+        sizes[soname] = len(data)
+    return sizes
+
+
+def repair_wheel(
+    path: str | os.PathLike[str], out_dir: str | os.PathLike[str], options: RepairOptions
+) -> RepairResult:
+    """Repair one wheel into ``out_dir``; failures become a result with ``error`` set."""
+    display = os.fspath(path)
+    try:
+        return _repair(Path(display), Path(out_dir), options)
+    except InvalidWheelError as exc:
+        return RepairResult(input=display, error=str(exc), exit_code=2)
+    except ToolError as exc:
+        return RepairResult(input=display, error=str(exc), exit_code=3)
+    except WheelfixError as exc:
+        return RepairResult(input=display, error=str(exc), exit_code=exc.exit_code)
+
+
+def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
+    skipped: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="wheelfix-repair-") as tmp:
+        work = Path(tmp) / "wheel"
+        work.mkdir()
+        # The check unpacks as it reads: the wheel is decompressed once, not twice.
+        pre = check_wheel(path, sink=lambda member, data: write_member(work, member, data))
+        if pre.error is not None:
+            raise InvalidWheelError(str(path), pre.error.split(": ", 1)[-1])
+        tags = pre.tags
+        if tags is None:  # pragma: no cover - a readable wheel always has tags
+            raise InvalidWheelError(str(path), "no tags")
+        if out_dir.exists() and not out_dir.is_dir():
+            raise UsageError(f"{out_dir}: exists and is not a folder")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if path.resolve().parent == out_dir.resolve():
+            raise UsageError(f"{out_dir}: the output folder must differ from the input's folder")
+        dist_info = _dist_info_of(work)
+        stripped = _strip_tree(work, options.strip, skipped) if options.strip else {}
+        filename = path.name
+        grafted: dict[str, int] = {}
+        ran_auditwheel = _needs_auditwheel(pre, options.plat)
+        if ran_auditwheel:
+            filename, grafted, dist_info = _graft(pre, work, Path(tmp), filename, options)
+        honest = _honest_platforms(pre, parse_name(filename, filename).platforms)
+        if honest is not None:
+            filename = retag(work, dist_info, filename, honest)
+        plan = plan_prune(work, options.prune) if options.prune else []
+        apply_plan(work, plan)
+        write_record(work, dist_info)
+        parse_name(filename, filename)  # never write under a name we did not validate
+        out = out_dir / filename
+        check_target(out, force=options.force)
+        # Written and verified under a private folder beside the target, then renamed: a
+        # repair that fails verification leaves the target exactly as it was.
+        staging = Path(tempfile.mkdtemp(prefix=".wheelfix-", dir=out_dir))
+        try:
+            staged = staging / filename
+            size_out = atomic_write_wheel(work, dist_info, staged, force=True)
+            result = RepairResult(
+                input=str(path),
+                output=str(out),
+                size_in=path.stat().st_size,
+                size_out=size_out,
+                tag_in=tags.claimed,
+                tag_out=parse_name(filename, filename).platforms,
+                auditwheel=ran_auditwheel,
+                grafted=grafted,
+                stripped=stripped,
+                strip_skipped=skipped,
+                pruned={i.path: i.size for i in plan},
+            )
+            result = _verify(result, staged, options)
+            if result.error is None:
+                check_target(out, force=options.force)  # another run may have written it
+                staged.replace(out)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return result
+
+
+def _graft(
+    pre: WheelResult, work: Path, tmp: Path, filename: str, options: RepairOptions
+) -> tuple[str, dict[str, int], str]:
+    missing = [
+        soname for soname, where in pre.external_library_paths.items()
+        if where is None and not any(fnmatch.fnmatch(soname, e) for e in options.exclude)
+        and not LIBPYTHON_RE.match(soname)
+    ]  # fmt: skip
+    if missing:
+        raise RepairError(
+            f"cannot graft {', '.join(missing)}: not found on this host; install it (its "
+            "runtime package) where you repair, set LD_LIBRARY_PATH, or --exclude it"
+        )
+    staged = tmp / "stripped-libs"
+    staged.mkdir()
+    grafted = _stripped_copies(pre, options.strip, staged)
+    before = tmp / "before"
+    before.mkdir()
+    with WheelArchive(_pack_plain(work, before / filename)) as archive:
+        dist_info = archive.dist_info
+    after = tmp / "after"
+    after.mkdir()
+    search = os.pathsep.join(
+        p for p in (str(staged), os.environ.get("AUDITWHEEL_LD_LIBRARY_PATH", "")) if p
+    )
+    produced = Auditwheel.find().repair(
+        before / filename,
+        after,
+        plat=options.plat,
+        exclude=options.exclude,
+        env={"AUDITWHEEL_LD_LIBRARY_PATH": search},
+    )
+    shutil.rmtree(work)
+    work.mkdir()
+    with WheelArchive(produced) as archive:
+        unpack(archive, work)
+        dist_info = archive.dist_info
+    kept = {
+        k: v for k, v in grafted.items()
+        if not any(fnmatch.fnmatch(k, pattern) for pattern in options.exclude)
+    }  # fmt: skip
+    return produced.name, kept, dist_info
+
+
+def _dist_info_of(root: Path) -> str:
+    """The one ``*.dist-info`` folder of an unpacked, checked wheel (a *file* with that
+    suffix is allowed beside it, as the wheel reader allows it)."""
+    return next(
+        p.name for p in sorted(root.iterdir()) if p.name.endswith(".dist-info") and p.is_dir()
+    )
+
+
+def _pack_plain(root: Path, out: Path) -> Path:
+    """A temporary wheel for auditwheel to read (RECORD rewritten: we may have stripped)."""
+    dist_info = _dist_info_of(root)
+    write_record(root, dist_info)
+    atomic_write_wheel(root, dist_info, out, force=True, level=0)  # read once, by auditwheel
+    return out
+
+
+def _verify(result: RepairResult, out: Path, options: RepairOptions) -> RepairResult:
+    problems: list[Finding] = []
+    post_findings: tuple[Finding, ...] = ()
+    if options.verify:
+        post = check_wheel(out)
+        post_findings = post.findings
+        # Any integrity error (WF5xx) means we wrote a broken wheel; the rest must be gone.
+        problems = [
+            f for f in post.findings
+            if f.code in _BLOCKING or (f.code.startswith("WF5") and f.level is Severity.ERROR)
+        ]  # fmt: skip
+        excluded = [
+            s for s in post.external_libraries
+            if any(fnmatch.fnmatch(s, pattern) for pattern in options.exclude)
+        ]  # fmt: skip
+        if excluded and len(excluded) == len(post.external_libraries):
+            problems = [f for f in problems if f.code not in _EXCLUDABLE]
+        if options.strip is not None:
+            problems += [
+                f for f in post.findings
+                if f.code in ("WF301", "WF302") and f.path not in result.strip_skipped
+                and (f.code == "WF301" or options.strip is not StripLevel.DEBUG)
+            ]  # fmt: skip
+    proof = None
+    if options.verify_in is not None:
+        try:
+            proof = prove_in_root(out, options.verify_in)
+        except WheelfixError:
+            out.unlink(missing_ok=True)  # the proof could not run: nothing is written
+            raise
+    if not problems and (proof is None or proof.ok):
+        return dataclasses.replace(result, remaining=post_findings, proof=proof)
+    out.unlink(missing_ok=True)  # the staged copy: a failed repair writes nothing
+    reasons = [f"{f.code} {f.path}: {f.message}" for f in problems]
+    if proof is not None and not proof.ok:
+        reasons.append(f"runner proof failed: {proof.detail}")
+    return dataclasses.replace(
+        result,
+        output=None,
+        error="output failed verification: " + "; ".join(reasons[:3]),
+        exit_code=1,
+        remaining=tuple(problems),
+        proof=proof,
+    )
+
+
+def repair(
+    wheels: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    strip: StripLevel | str | None = None,
+    prune: Iterable[str] = (),
+    plat: str = "auto",
+    exclude: Iterable[str] = (),
+    verify: bool = True,
+    verify_in: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    jobs: int = 0,
+    on_result: Callable[[RepairResult], None] | None = None,
+) -> RepairReport:
+    """Repair wheels into ``out_dir``. Never prints; one wheel's failure leaves the others."""
+    if isinstance(wheels, (str, os.PathLike)):
+        wheels = [wheels]
+    if isinstance(strip, str):
+        try:
+            strip = StripLevel.parse(strip)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    options = RepairOptions(
+        strip=strip,
+        prune=parse_categories(prune),
+        plat=plat,
+        exclude=tuple(exclude),
+        verify=verify,
+        verify_in=Path(verify_in) if verify_in is not None else None,
+        force=force,
+    )
+    names = [os.fspath(w) for w in wheels]
+    workers = max(1, min(jobs or (os.cpu_count() or 1), len(names)))
+    results: list[RepairResult] = []
+    # Threads are enough: the heavy parts (zlib, auditwheel, patchelf) run outside the GIL.
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for result in pool.map(lambda w: repair_wheel(w, out_dir, options), names):
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    return RepairReport(results=tuple(results))
