@@ -1,4 +1,4 @@
-"""Defaults from ``[tool.wheelfix]`` in the nearest ``pyproject.toml``.
+"""Settings from ``[tool.wheelfix]`` in the nearest ``pyproject.toml``, then the command line.
 
 Command-line options win over the file. Unknown keys are an error, so a typo never
 silently disables a gate.
@@ -7,31 +7,84 @@ silently disables a gate.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from wheelfix.errors import UsageError
+from wheelfix.findings import Selection
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["CheckConfig", "SlimConfig", "find_pyproject", "load_check_config", "load_slim_config"]
+__all__ = ["Config", "SlimConfig", "find_pyproject", "load_config"]
 
 _KEYS = frozenset({"fail-on", "select", "ignore", "target", "jobs", "max-uncompressed"})
+_SLIM_KEYS = frozenset({"categories", "keep", "strip", "python"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CheckConfig:
+class SlimConfig:
+    """``[tool.wheelfix.slim]``: the defaults of ``wheelfix slim``."""
+
+    categories: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
+    strip: str | None = None
+    python: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """The settings of one run, for every command: the file's values, then the command line's.
+
+    ``[tool.wheelfix]`` holds the keys every report understands (``fail-on``, ``select``,
+    ``ignore``) and those of ``check`` (``target``, ``jobs``, ``max-uncompressed``);
+    ``[tool.wheelfix.slim]`` those of ``slim``. :meth:`update` applies what the command
+    line gave: a value given there wins, one not given leaves the file's.
+    """
+
     fail_on: str | None = None
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     target: str | None = None
     jobs: int | None = None
     max_uncompressed: int | None = None
+    slim: SlimConfig = field(default_factory=SlimConfig)
+    #: the pyproject.toml the values came from, if any
     source: Path | None = None
+
+    def update(self, **given: object) -> Config:
+        """A copy with every value that was given (not ``None``, not empty) replacing ours."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise TypeError(f"unknown setting(s): {', '.join(unknown)}")
+        chosen = {k: v for k, v in given.items() if v is not None and v != ()}
+        return replace(self, **chosen)  # type: ignore[arg-type]
+
+    def selection(self) -> Selection:
+        """``select``/``ignore`` resolved to checks; ``UsageError`` names an unknown entry."""
+        origin = f"{self.source} [tool.wheelfix]" if self.source else ""
+        return Selection.resolve(self.select, self.ignore, origin=origin)
+
+
+def load_config(start: Path | None = None) -> Config:
+    """The nearest ``pyproject.toml``'s settings (``Config()`` when there is none).
+
+    Every value is validated here, codes included, so a typo is an error before any work."""
+    found = _table(start, "wheelfix")
+    if found is None:
+        return Config()
+    path, table = found
+    config = _main_table(path, {k: v for k, v in table.items() if k != "slim"})
+    slim = table.get("slim", {})
+    if not isinstance(slim, dict):
+        raise UsageError(f"{path}: [tool.wheelfix.slim] must be a table")
+    config = replace(config, slim=_slim_table(path, slim))
+    config.selection()  # validate the codes now, naming the file
+    return config
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -47,7 +100,7 @@ def _codes(value: object, key: str, source: Path) -> tuple[str, ...]:
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise UsageError(f"{source}: [tool.wheelfix] {key} must be a list of code prefixes")
-    return tuple(v.strip().upper() for v in value if v.strip())
+    return tuple(v.strip() for v in value if v.strip())
 
 
 def _table(start: Path | None, *names: str) -> tuple[Path, dict[str, Any]] | None:
@@ -68,25 +121,22 @@ def _table(start: Path | None, *names: str) -> tuple[Path, dict[str, Any]] | Non
     return path, table
 
 
-def load_check_config(start: Path | None = None) -> CheckConfig:
-    found = _table(start, "wheelfix")
-    if found is None:
-        return CheckConfig()
-    path, table = found
-    flat = {k: v for k, v in table.items() if not isinstance(v, dict)}
+def _main_table(path: Path, flat: dict[str, Any]) -> Config:
     unknown = sorted(set(flat) - _KEYS)
     if unknown:
         raise UsageError(f"{path}: unknown key(s) in [tool.wheelfix]: {', '.join(unknown)}")
     jobs = flat.get("jobs")
-    if jobs is not None and (not isinstance(jobs, int) or jobs < 0):
+    if jobs is not None and (not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 0):
         raise UsageError(f"{path}: [tool.wheelfix] jobs must be a non-negative integer")
     max_unc = flat.get("max-uncompressed")
-    if max_unc is not None and (not isinstance(max_unc, int) or max_unc <= 0):
+    if max_unc is not None and (
+        not isinstance(max_unc, int) or isinstance(max_unc, bool) or max_unc <= 0
+    ):
         raise UsageError(f"{path}: [tool.wheelfix] max-uncompressed must be a positive integer")
     for key in ("fail-on", "target"):
         if key in flat and not isinstance(flat[key], str):
             raise UsageError(f"{path}: [tool.wheelfix] {key} must be a string")
-    return CheckConfig(
+    return Config(
         fail_on=flat.get("fail-on"),
         select=_codes(flat.get("select", []), "select", path),
         ignore=_codes(flat.get("ignore", []), "ignore", path),
@@ -97,23 +147,7 @@ def load_check_config(start: Path | None = None) -> CheckConfig:
     )
 
 
-_SLIM_KEYS = frozenset({"categories", "keep", "strip", "python"})
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SlimConfig:
-    categories: tuple[str, ...] = ()
-    keep: tuple[str, ...] = ()
-    strip: str | None = None
-    python: str | None = None
-
-
-def load_slim_config(start: Path | None = None) -> SlimConfig:
-    """``[tool.wheelfix.slim]`` from the nearest pyproject.toml."""
-    found = _table(start, "wheelfix", "slim")
-    if found is None:
-        return SlimConfig()
-    path, table = found
+def _slim_table(path: Path, table: dict[str, Any]) -> SlimConfig:
     unknown = sorted(set(table) - _SLIM_KEYS)
     if unknown:
         raise UsageError(f"{path}: unknown key(s) in [tool.wheelfix.slim]: {', '.join(unknown)}")
@@ -127,6 +161,8 @@ def load_slim_config(start: Path | None = None) -> SlimConfig:
         if key in table and not isinstance(table[key], str):
             raise UsageError(f"{path}: [tool.wheelfix.slim] {key} must be a string")
     return SlimConfig(
-        categories=lists["categories"], keep=lists["keep"], strip=table.get("strip"),
+        categories=lists["categories"],
+        keep=lists["keep"],
+        strip=table.get("strip"),
         python=table.get("python"),
-    )  # fmt: skip
+    )

@@ -7,10 +7,11 @@ a section in ``docs/checks.md`` (meaning, common causes, fix) — a test keeps t
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Check", "Finding", "Severity", "gate_exit_code"]
+__all__ = ["Check", "Finding", "Scope", "Selection", "Severity", "gate_exit_code"]
 
 
 class Severity(enum.IntEnum):
@@ -51,8 +52,26 @@ class Severity(enum.IntEnum):
             raise ValueError(f"unknown severity {text!r} (choose from {choices})") from None
 
 
+class Scope(enum.Enum):
+    """What a check looks at; the hundreds digit of its code says it (WF1xx-WF5xx: wheels)."""
+
+    WHEEL = "wheel"
+    INSTALLED = "installed"
+    IMAGE = "image"
+    DOCKERFILE = "dockerfile"
+
+
+_SCOPES = {"6": Scope.INSTALLED, "7": Scope.IMAGE, "8": Scope.DOCKERFILE}
+
+
 class Check(enum.Enum):
-    """The catalogue of check codes: code, name, default severity, hint."""
+    """The registry of check codes: code, name, default severity, hint.
+
+    Every finding any command reports is one of these members. The function that produces a
+    code is registered beside the checks of its scope (``wheels/checks/__init__.py`` for
+    wheels); :class:`Selection` resolves ``--select``/``--ignore`` to members before any
+    check runs.
+    """
 
     # --- WF1xx: platform tags --------------------------------------------------------------
     TAG_OVERCLAIMS = (
@@ -379,12 +398,82 @@ class Check(enum.Enum):
         self.severity = severity
         self.hint = hint
 
+    @property
+    def scope(self) -> Scope:
+        return _SCOPES.get(self.code[2], Scope.WHEEL)
+
     @classmethod
     def by_code(cls, code: str) -> Check:
         for check in cls:
             if check.code == code:
                 return check
         raise KeyError(code)
+
+
+_CODE_PREFIX = re.compile(r"WF\d{0,3}")
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The checks a run reports: ``--select``/``--ignore`` resolved to registry members.
+
+    Entries are codes or code prefixes (``WF2``, ``WF301``) or check names (``debug-info``).
+    An entry that names no check is a usage error, found before anything runs, so a typo
+    never silently turns a gate off.
+    """
+
+    checks: frozenset[Check]
+
+    @classmethod
+    def every(cls) -> Selection:
+        return cls(frozenset(Check))
+
+    @classmethod
+    def resolve(
+        cls, select: Iterable[str] = (), ignore: Iterable[str] = (), *, origin: str = ""
+    ) -> Selection:
+        """``origin`` names where the entries came from (a config file) in errors."""
+        chosen = set(Check)
+        selected = [_members(entry, "select", origin) for entry in _entries(select)]
+        if selected:
+            chosen = set().union(*selected)
+        for entry in _entries(ignore):
+            chosen -= _members(entry, "ignore", origin)
+        return cls(frozenset(chosen))
+
+    def __contains__(self, check: object) -> bool:
+        return check in self.checks
+
+    def any_of(self, checks: Iterable[Check]) -> bool:
+        """True when at least one of ``checks`` is selected (so its function must run)."""
+        return not self.checks.isdisjoint(checks)
+
+    def keep(self, findings: Iterable[Finding]) -> list[Finding]:
+        return [f for f in findings if f.check in self.checks]
+
+
+def _entries(values: Iterable[str]) -> list[str]:
+    """Split comma-separated entries; a lone string is one value, not its characters."""
+    if isinstance(values, str):
+        values = [values]
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _members(entry: str, option: str, origin: str) -> set[Check]:
+    where = f"{origin}: " if origin else ""
+    upper = entry.upper()
+    if _CODE_PREFIX.fullmatch(upper):
+        found = {c for c in Check if c.code.startswith(upper)}
+    else:
+        found = {c for c in Check if c.slug == entry.lower()}
+    if not found:
+        from wheelfix.errors import UsageError  # noqa: PLC0415 - errors imports nothing back
+
+        raise UsageError(
+            f"{where}{option} {entry!r} matches no check code or name "
+            "(codes look like WF2, WF301; every code is listed in docs/checks.md)"
+        )
+    return found
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, NoReturn, Protocol
 import click
 
 from wheelfix import __version__
+from wheelfix.cli.options import gate_options, output_format, settings
 from wheelfix.errors import UsageError, WheelfixError
-from wheelfix.findings import Severity
 
 # Each command imports what it needs when it runs: a command line pays for one command.
 if TYPE_CHECKING:
@@ -56,16 +56,6 @@ def _parse_size(text: str) -> int:
         raise click.BadParameter(f"{text!r} is not a size such as 8G or 500M")
     scale = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m[2].lower()]
     return int(m[1]) * scale
-
-
-def _split_codes(values: Sequence[str]) -> tuple[str, ...]:
-    out: list[str] = []
-    for value in values:
-        out += [v.strip().upper() for v in value.split(",") if v.strip()]
-    for code in out:
-        if not re.fullmatch(r"WF\d{0,3}", code):
-            raise click.BadParameter(f"{code!r} is not a check code or prefix (e.g. WF2, WF301)")
-    return tuple(out)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -112,31 +102,8 @@ ignore, target, jobs, max-uncompressed). Every check code is explained in docs/c
 @cli.command("check", epilog=_CHECK_EPILOG)
 @_debug_anywhere
 @click.argument("wheels", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format. JSON follows docs/schema/check.schema.json.",
-)
-@click.option(
-    "--fail-on",
-    type=click.Choice(["error", "warning", "info", "never"]),
-    help="Lowest severity that makes the exit code 1.  [default: error]",
-)
-@click.option(
-    "--select",
-    multiple=True,
-    metavar="CODES",
-    help="Only report codes starting with these prefixes (comma-separated, repeatable).",
-)
-@click.option(
-    "--ignore",
-    multiple=True,
-    metavar="CODES",
-    help="Do not report codes starting with these prefixes, e.g. WF4 or WF302.",
-)
+@output_format("check")
+@gate_options
 @click.option(
     "--target",
     metavar="PLATFORM",
@@ -153,7 +120,6 @@ ignore, target, jobs, max-uncompressed). Every check code is explained in docs/c
     metavar="SIZE",
     help="Refuse wheels that expand beyond SIZE (e.g. 8G).  [default: 8G]",
 )
-@click.option("--no-config", is_flag=True, help="Ignore [tool.wheelfix] in pyproject.toml.")
 @click.option("-v", "--verbose", count=True, help="Hints, per-file ELF detail, library paths.")
 @click.pass_context
 def check_cmd(
@@ -173,23 +139,23 @@ def check_cmd(
 
     def run() -> int:
         from wheelfix.cli.render import render_text
-        from wheelfix.config import load_check_config
         from wheelfix.formats.wheelfile import Limits
         from wheelfix.wheels.audit import check as run_check
 
-        config = load_check_config() if not no_config else None
-        limit = _parse_size(max_uncompressed) if max_uncompressed else None
-        if limit is None and config is not None:
-            limit = config.max_uncompressed
+        config = settings(
+            no_config, fail_on=fail_on, select=select, ignore=ignore, target=target, jobs=jobs,
+            max_uncompressed=_parse_size(max_uncompressed) if max_uncompressed else None,
+        )  # fmt: skip
+        limit = config.max_uncompressed
         limits = Limits(max_total_size=limit) if limit else Limits()
         with _per_wheel_progress("checking", len(wheels), fmt) as on_result:
             report = run_check(
                 [os.fspath(w) for w in wheels],
-                target=target or (config.target if config else None),
-                select=_split_codes(select) or (config.select if config else ()),
-                ignore=_split_codes(ignore) or (config.ignore if config else ()),
-                fail_on=fail_on or (config.fail_on if config and config.fail_on else "error"),
-                jobs=jobs if jobs is not None else (config.jobs if config and config.jobs else 0),
+                target=config.target,
+                select=config.select,
+                ignore=config.ignore,
+                fail_on=config.fail_on or "error",
+                jobs=config.jobs or 0,
                 limits=limits,
                 on_result=on_result,
             )
@@ -330,20 +296,31 @@ Exit codes: 0 no finding at or above --fail-on (default error); 1 findings at or
 @cli.command("scan", epilog=_SCAN_EPILOG)
 @_debug_anywhere
 @click.argument("path", required=False, type=click.Path(path_type=Path, file_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)  # fmt: skip
-@click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]),
-              default="error", show_default=True)  # fmt: skip
+@output_format("scan")
+@gate_options
 @click.option("-v", "--verbose", count=True, help="Every distribution and info findings.")
 @click.pass_context
-def scan_cmd(ctx: click.Context, path: Path | None, fmt: str, fail_on: str, verbose: int) -> None:
+def scan_cmd(
+    ctx: click.Context,
+    path: Path | None,
+    fmt: str,
+    fail_on: str | None,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    no_config: bool,
+    verbose: int,
+) -> None:
     """Audit an installed environment: sizes, debug info, tests, duplicates, broken imports."""
     from wheelfix.installed.scan import scan
 
     def run() -> int:
+        config = settings(no_config, fail_on=fail_on, select=select, ignore=ignore)
         ticker = _FileTicker.on_terminal("scanning") if fmt == "text" else None
         try:
-            report = scan(path, fail_on=fail_on, on_file=ticker.tick if ticker else None)
+            report = scan(
+                path, fail_on=config.fail_on or "error", select=config.select,
+                ignore=config.ignore, on_file=ticker.tick if ticker else None,
+            )  # fmt: skip
         finally:
             if ticker is not None:
                 ticker.stop()
@@ -415,7 +392,6 @@ def slim_cmd(
     no_config: bool,
 ) -> None:
     """Slim an installed environment safely (dry run unless --apply)."""
-    from wheelfix.config import SlimConfig, load_slim_config
     from wheelfix.installed.slim import DEFAULT_CATEGORIES, recover, slim
 
     def run() -> int:
@@ -428,7 +404,7 @@ def slim_cmd(
             done = recover(root)
             click.echo(f"{root}: {done or 'nothing to roll back'}")
             return 0
-        config = SlimConfig() if no_config else load_slim_config()
+        config = settings(no_config).slim
         categories = list(only) or list(config.categories) or list(DEFAULT_CATEGORIES)
         result = slim(
             path, apply=do_apply, categories=[*categories, *also],
@@ -470,10 +446,8 @@ Exit codes: 0 nothing at or above --fail-on; 1 findings (or a gate) at or above 
               help="Gate: fail when more than SIZE bytes are wasted (e.g. 20M).")  # fmt: skip
 @click.option("--highest-wasted-percent", type=click.FloatRange(0, 1), metavar="RATIO",
               help="Gate: fail when wasted/written is above RATIO (e.g. 0.1).")  # fmt: skip
-@click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]),
-              default="error", show_default=True)  # fmt: skip
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)  # fmt: skip
+@output_format("image")
+@gate_options
 @click.option("-v", "--verbose", count=True, help="Hints and the biggest entries per layer.")
 @click.pass_context
 def image_cmd(
@@ -483,19 +457,23 @@ def image_cmd(
     lowest_efficiency: float | None,
     highest_wasted_bytes: str | None,
     highest_wasted_percent: float | None,
-    fail_on: str,
     fmt: str,
+    fail_on: str | None,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    no_config: bool,
     verbose: int,
 ) -> None:
     """Audit a container image: layers, wasted bytes, the Python environment inside."""
     from wheelfix.containers.image import analyze_image
 
     def run() -> int:
+        config = settings(no_config, fail_on=fail_on, select=select, ignore=ignore)
         report = analyze_image(
             image, base_layers=base_layers, lowest_efficiency=lowest_efficiency,
             highest_wasted_bytes=_parse_size(highest_wasted_bytes) if highest_wasted_bytes
             else None, highest_wasted_percent=highest_wasted_percent,
-            fail_on=Severity.gate(fail_on),
+            fail_on=config.fail_on or "error", select=config.select, ignore=config.ignore,
         )  # fmt: skip
         from wheelfix.cli.render import render_image
 
@@ -523,22 +501,29 @@ explained in docs/checks.md.
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--wheelhouse", type=click.Path(path_type=Path, file_okay=False),
               help="Wheels the image installs (checks an Alpine base).")  # fmt: skip
-@click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]),
-              default="error", show_default=True)  # fmt: skip
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)  # fmt: skip
+@output_format("dockerfile")
+@gate_options
 @click.option("-v", "--verbose", count=True, help="Show each finding's hint.")
 @click.pass_context
 def dockerfile_cmd(
-    ctx: click.Context, path: Path, wheelhouse: Path | None, fail_on: str, fmt: str, verbose: int
+    ctx: click.Context,
+    path: Path,
+    wheelhouse: Path | None,
+    fmt: str,
+    fail_on: str | None,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    no_config: bool,
+    verbose: int,
 ) -> None:
     """Read a Dockerfile for the size lessons before anything is built (codes WF8xx)."""
     from wheelfix.containers.dockerfile import analyze_dockerfile
 
     def run() -> int:
+        config = settings(no_config, fail_on=fail_on, select=select, ignore=ignore)
         report = analyze_dockerfile(
-            path, wheelhouse=wheelhouse,
-            fail_on=Severity.gate(fail_on),
+            path, wheelhouse=wheelhouse, fail_on=config.fail_on or "error",
+            select=config.select, ignore=config.ignore,
         )  # fmt: skip
         from wheelfix.cli.render import render_dockerfile
 

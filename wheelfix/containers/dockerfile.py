@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from wheelfix import __version__
 from wheelfix.errors import UsageError
-from wheelfix.findings import Check, Finding, Severity, gate_exit_code
-from wheelfix.wheels.results import SCHEMA_VERSION
+from wheelfix.findings import Check, Finding, Selection, Severity
+from wheelfix.reports import Report, findings_json
 
 __all__ = ["DockerfileReport", "Instruction", "analyze_dockerfile", "parse_dockerfile"]
 
@@ -74,7 +74,7 @@ def parse_dockerfile(text: str) -> list[Instruction]:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DockerfileReport:
+class DockerfileReport(Report):
     path: str
     stages: int
     findings: tuple[Finding, ...]
@@ -82,16 +82,16 @@ class DockerfileReport:
 
     @property
     def exit_code(self) -> int:
-        return gate_exit_code(self.findings, self.fail_on)
+        return self.gate(self.fail_on)
 
-    def to_json(self) -> dict[str, object]:
+    def all_findings(self) -> Iterator[Finding]:
+        return iter(self.findings)
+
+    def json_body(self) -> dict[str, object]:
         return {
-            "schema_version": SCHEMA_VERSION,
-            "wheelfix_version": __version__,
             "path": self.path,
             "stages": self.stages,
-            "findings": [f.to_json() for f in self.findings],
-            "exit_code": self.exit_code,
+            "findings": findings_json(self.findings),
         }
 
 
@@ -123,7 +123,14 @@ def analyze_dockerfile(
     *,
     wheelhouse: str | Path | None = None,
     fail_on: Severity | str | None = Severity.ERROR,
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
 ) -> DockerfileReport:
+    """Read a Dockerfile and report the size lessons (codes WF8xx).
+
+    ``select``/``ignore`` filter the findings as in :func:`wheelfix.check`. Raises
+    :class:`~wheelfix.UsageError` for a file that cannot be read or is not a Dockerfile."""
+    selection = Selection.resolve(select, ignore)
     fail_on = Severity.gate(fail_on)
     dockerfile = Path(path)
     try:
@@ -182,7 +189,8 @@ def analyze_dockerfile(
                 )
     return DockerfileReport(
         path=name, stages=stages,
-        findings=tuple(sorted(findings, key=lambda f: (-f.level, f.code, f.path or ""))),
+        findings=tuple(sorted(selection.keep(findings),
+                              key=lambda f: (-f.level, f.code, f.path or ""))),
         fail_on=fail_on,
     )  # fmt: skip
 

@@ -22,22 +22,21 @@ import posixpath
 import re
 import tarfile
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from wheelfix import __version__
 from wheelfix.categories import Category, classify
 from wheelfix.errors import WheelfixError
-from wheelfix.findings import Check, Finding, Severity, gate_exit_code
+from wheelfix.findings import Check, Finding, Selection, Severity
 from wheelfix.formats.elf import ELF_MAGIC, CorruptElfError, ElfInfo, parse_elf
 from wheelfix.linux.libraries import LIBPYTHON_RE, resolve_tree
 from wheelfix.linux.policy import blacklisted_symbols
+from wheelfix.reports import Report, findings_json
 from wheelfix.units import human
 from wheelfix.wheels.checks.platform import extension_module_name, interest_for
-from wheelfix.wheels.results import SCHEMA_VERSION
 
 __all__ = ["ImageReport", "InvalidImageError", "analyze_image"]
 
@@ -263,7 +262,7 @@ class LayerInfo:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ImageReport:
+class ImageReport(Report):
     path: str
     name: str
     layers: tuple[LayerInfo, ...]
@@ -283,12 +282,13 @@ class ImageReport:
 
     @property
     def exit_code(self) -> int:
-        return gate_exit_code(self.findings, self.fail_on)
+        return self.gate(self.fail_on)
 
-    def to_json(self) -> dict[str, object]:
+    def all_findings(self) -> Iterator[Finding]:
+        return iter(self.findings)
+
+    def json_body(self) -> dict[str, object]:
         return {
-            "schema_version": SCHEMA_VERSION,
-            "wheelfix_version": __version__,
             "path": self.path,
             "image": self.name,
             "libc": self.libc,
@@ -300,8 +300,7 @@ class ImageReport:
             "app_bytes": self.app_bytes,
             "layers": [layer.to_json() for layer in self.layers],
             "python_environments": list(self.environments),
-            "findings": [f.to_json() for f in self.findings],
-            "exit_code": self.exit_code,
+            "findings": findings_json(self.findings),
         }
 
 
@@ -529,9 +528,14 @@ def analyze_image(
     highest_wasted_bytes: int | None = None,
     highest_wasted_percent: float | None = None,
     fail_on: Severity | str | None = Severity.ERROR,
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
     limit: int = 64 << 30,
 ) -> ImageReport:
-    """Read an image once and report on it. Raises InvalidImageError for unreadable input."""
+    """Read an image once and report on it. Raises InvalidImageError for unreadable input.
+
+    ``select``/``ignore`` filter the findings as in :func:`wheelfix.check`."""
+    selection = Selection.resolve(select, ignore)
     fail_on = Severity.gate(fail_on)
     image = Path(path)
     if not image.exists():
@@ -576,7 +580,8 @@ def analyze_image(
         path=str(image), name=source.name, layers=tuple(layers), written=state.written,
         final=final, wasted=state.written - final, base_bytes=base_bytes,
         app_bytes=final - base_bytes, libc=libc, environments=tuple(environments),
-        findings=tuple(sorted(findings, key=lambda f: (-f.level, f.code, f.path or ""))),
+        findings=tuple(sorted(selection.keep(findings),
+                              key=lambda f: (-f.level, f.code, f.path or ""))),
         fail_on=fail_on,
     )  # fmt: skip
 

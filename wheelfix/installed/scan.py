@@ -18,14 +18,13 @@ import platform
 import posixpath
 import stat
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
-from wheelfix import __version__
 from wheelfix.categories import classify
-from wheelfix.findings import Check, Finding, Severity, gate_exit_code
+from wheelfix.findings import Check, Finding, Selection, Severity
 from wheelfix.formats.elf import ELF_MAGIC, CorruptElfError, ElfInfo, parse_elf, read_layout
 from wheelfix.formats.strip import StripLevel, disk_saving
 from wheelfix.installed.tree import (
@@ -44,9 +43,9 @@ from wheelfix.installed.tree import (
 from wheelfix.linux.libraries import LIBPYTHON_RE, HostLibraries, resolve_tree
 from wheelfix.linux.policy import blacklisted_symbols
 from wheelfix.parallel import fork_is_safe, run_sharded, usable_cpus
+from wheelfix.reports import Report, findings_json
 from wheelfix.units import human
 from wheelfix.wheels.checks.platform import extension_module_name, interest_for
-from wheelfix.wheels.results import SCHEMA_VERSION
 
 __all__ = ["DistReport", "EnvReport", "FileFacts", "scan", "scan_environment"]
 
@@ -108,7 +107,7 @@ class DistReport:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class EnvReport:
+class EnvReport(Report):
     root: str
     distributions: tuple[DistReport, ...]
     duplicates: tuple[tuple[int, tuple[str, ...]], ...]
@@ -120,20 +119,20 @@ class EnvReport:
 
     @property
     def exit_code(self) -> int:
-        every = [f for d in self.distributions for f in d.findings] + list(self.findings)
-        return gate_exit_code(every, self.fail_on)
+        return self.gate(self.fail_on)
 
-    def to_json(self) -> dict[str, object]:
+    def all_findings(self) -> Iterator[Finding]:
+        yield from (f for d in self.distributions for f in d.findings)
+        yield from self.findings
+
+    def json_body(self) -> dict[str, object]:
         return {
-            "schema_version": SCHEMA_VERSION,
-            "wheelfix_version": __version__,
             "root": self.root,
             "total": self.total,
             "savings": dict(self.savings),
             "duplicates": [{"size": s, "paths": list(p)} for s, p in self.duplicates],
             "distributions": [d.to_json() for d in self.distributions],
-            "findings": [f.to_json() for f in self.findings],
-            "exit_code": self.exit_code,
+            "findings": findings_json(self.findings),
         }
 
 
@@ -608,11 +607,24 @@ def scan(
     path: str | os.PathLike[str] | None = None,
     *,
     fail_on: Severity | str | None = Severity.ERROR,
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
     threads: int = 0,
     on_file: Callable[[int], None] | None = None,
 ) -> EnvReport:
-    """Scan an installed environment (default: this interpreter's site-packages)."""
+    """Scan an installed environment (default: this interpreter's site-packages).
+
+    ``select``/``ignore`` filter the findings as in :func:`wheelfix.check` (codes,
+    prefixes or names; an unknown one raises :class:`~wheelfix.UsageError` first)."""
+    selection = Selection.resolve(select, ignore)
     root = Path(path) if path is not None else default_site_packages()
     fail_on = Severity.gate(fail_on)
     env, facts = read_tree(root, threads=threads, on_file=on_file)
-    return scan_environment(env, facts, fail_on=fail_on, pending=pending_slim(root))
+    report = scan_environment(env, facts, fail_on=fail_on, pending=pending_slim(root))
+    return replace(
+        report,
+        distributions=tuple(
+            replace(d, findings=tuple(selection.keep(d.findings))) for d in report.distributions
+        ),
+        findings=tuple(selection.keep(report.findings)),
+    )

@@ -39,9 +39,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wheelfix import __version__
 from wheelfix.categories import classify, test_root
 from wheelfix.errors import UsageError
+from wheelfix.findings import Finding
 from wheelfix.formats.elf import CorruptElfError
 from wheelfix.formats.strip import StripLevel, strip_elf
 from wheelfix.installed.scan import DEDUPE_MIN_SIZE, FileFacts, read_tree
@@ -54,8 +54,8 @@ from wheelfix.installed.tree import (
     pending_slim,
     require_folder,
 )
+from wheelfix.reports import Report
 from wheelfix.verify.runner import IMPORT_PROBE
-from wheelfix.wheels.results import SCHEMA_VERSION
 
 __all__ = ["SLIM_CATEGORIES", "SlimAction", "SlimResult", "recover", "slim"]
 
@@ -79,7 +79,7 @@ class SlimAction:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SlimResult:
+class SlimResult(Report):
     root: str
     applied: bool
     before: int
@@ -100,10 +100,11 @@ class SlimResult:
     def exit_code(self) -> int:
         return 1 if self.restored else 0
 
-    def to_json(self) -> dict[str, object]:
+    def all_findings(self) -> Iterator[Finding]:
+        return iter(())
+
+    def json_body(self) -> dict[str, object]:
         return {
-            "schema_version": SCHEMA_VERSION,
-            "wheelfix_version": __version__,
             "root": self.root,
             "applied": self.applied,
             "before": self.before,
@@ -115,7 +116,6 @@ class SlimResult:
             "pending": self.pending,
             "notes": list(self.notes),
             "skipped": list(self.skipped),
-            "exit_code": self.exit_code,
         }
 
 

@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wheelfix.errors import InvalidWheelError, UsageError
-from wheelfix.findings import Finding, Severity
+from wheelfix.findings import Selection, Severity
 from wheelfix.formats.elf import AR_MAGIC, ELF_MAGIC, CorruptElfError, ElfInfo, parse_elf
 from wheelfix.formats.wheelfile import Limits, Member, WheelArchive
 from wheelfix.linux.libraries import HostLibraries
 from wheelfix.linux.policy import blacklisted_symbols, parse_platform_tag, policies_for
 from wheelfix.wheels.checks import WheelView
-from wheelfix.wheels.checks.contents import check_contents
-from wheelfix.wheels.checks.debug import check_debug, strip_savings
-from wheelfix.wheels.checks.integrity import check_metadata, check_record, record_algorithms
+from wheelfix.wheels.checks.debug import strip_savings
+from wheelfix.wheels.checks.integrity import check_metadata, record_algorithms
 from wheelfix.wheels.checks.platform import analyze_platform, interest_for, is_extension
+from wheelfix.wheels.registry import WHEEL_CHECKS
 from wheelfix.wheels.results import CheckReport, ElfSummary, Sizes, Tags, WheelResult
 
 __all__ = ["CheckOptions", "check", "check_wheel"]
@@ -38,18 +38,11 @@ _THREADED_MIN_BYTES = 8 << 20
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CheckOptions:
     target: str | None = None
-    select: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
+    selection: Selection = field(default_factory=Selection.every)
     fail_on: Severity | None = Severity.ERROR
     jobs: int = 0
     limits: Limits = field(default_factory=Limits)
     ld_root: str = "/"
-
-    def wanted(self, finding: Finding) -> bool:
-        code = finding.code
-        if self.select and not any(code.startswith(p) for p in self.select):
-            return False
-        return not any(code.startswith(p) for p in self.ignore)
 
 
 def validate_target(target: str | None) -> None:
@@ -211,15 +204,15 @@ def check_wheel(
 
 def _evaluate(view: WheelView, options: CheckOptions, host: HostLibraries) -> WheelResult:
     metadata, findings = check_metadata(view)
-    findings += check_record(view)
     verdict = analyze_platform(
         view, host, target=options.target, root_is_purelib=metadata.root_is_purelib
     )
     findings += verdict.findings
-    findings += check_debug(view)
-    findings += check_contents(view)
+    for registered in WHEEL_CHECKS:
+        if options.selection.any_of(registered.codes):
+            findings += registered.run(view)
     kept = sorted(
-        (f for f in findings if options.wanted(f)),
+        options.selection.keep(findings),
         key=lambda f: (-f.level, f.code, f.path or ""),
     )
     elves = view.elves
@@ -281,8 +274,11 @@ def check(
 ) -> CheckReport:
     """Check wheels and return a :class:`CheckReport` (results in input order).
 
-    ``jobs=0`` uses every core. Never prints; raises only :class:`~wheelfix.WheelfixError`
-    (for options that make no sense — unreadable wheels are reported in the results).
+    ``select``/``ignore`` take codes, code prefixes or check names; one that names no check
+    raises :class:`~wheelfix.UsageError` before anything runs, and unselected checks do not
+    run. ``jobs=0`` uses every core. Never prints; raises only
+    :class:`~wheelfix.WheelfixError` (for options that make no sense — unreadable wheels are
+    reported in the results).
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -290,8 +286,7 @@ def check(
     validate_target(target)
     options = CheckOptions(
         target=target,
-        select=tuple(code.strip().upper() for code in select),
-        ignore=tuple(code.strip().upper() for code in ignore),
+        selection=Selection.resolve(select, ignore),
         fail_on=fail_on,
         jobs=jobs,
         limits=limits or Limits(),

@@ -19,12 +19,11 @@ import fnmatch
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wheelfix import __version__
 from wheelfix.categories import Category
 from wheelfix.errors import InvalidWheelError, ToolError, UsageError, WheelfixError
 from wheelfix.findings import Finding, Severity
@@ -42,11 +41,12 @@ from wheelfix.formats.writer import (
 )
 from wheelfix.linux.libraries import LIBPYTHON_RE
 from wheelfix.linux.policy import Libc, parse_platform_tag, policies_for
+from wheelfix.reports import Report
 from wheelfix.verify.runner import RunnerProof, prove_in_root
 from wheelfix.wheels.audit import check_wheel
 from wheelfix.wheels.auditwheel import Auditwheel
 from wheelfix.wheels.prune import apply_plan, parse_categories, plan_prune
-from wheelfix.wheels.results import SCHEMA_VERSION, WheelResult
+from wheelfix.wheels.results import WheelResult
 
 __all__ = ["RepairOptions", "RepairReport", "RepairResult", "repair", "repair_wheel"]
 
@@ -119,20 +119,18 @@ class RepairResult:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RepairReport:
+class RepairReport(Report):
     results: tuple[RepairResult, ...]
 
     @property
     def exit_code(self) -> int:
         return max((r.exit_code for r in self.results), default=0)
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "wheelfix_version": __version__,
-            "exit_code": self.exit_code,
-            "results": [r.to_json() for r in self.results],
-        }
+    def all_findings(self) -> Iterator[Finding]:
+        return (f for r in self.results for f in r.remaining)
+
+    def json_body(self) -> dict[str, object]:
+        return {"results": [r.to_json() for r in self.results]}
 
 
 def _needs_auditwheel(pre: WheelResult, plat: str) -> bool:

@@ -7,15 +7,13 @@ schema version.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from wheelfix import __version__
-from wheelfix.findings import Finding, Severity, gate_exit_code
+from wheelfix.findings import Finding, Severity
+from wheelfix.reports import SCHEMA_VERSION, Report, gate_label
 
 __all__ = ["SCHEMA_VERSION", "CheckReport", "ElfSummary", "Sizes", "Tags", "WheelResult"]
-
-SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,7 +121,7 @@ class WheelResult:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CheckReport:
+class CheckReport(Report):
     results: tuple[WheelResult, ...]
     fail_on: Severity | None = Severity.ERROR
 
@@ -132,13 +130,13 @@ class CheckReport:
         """0 clean, 1 findings at or above ``fail_on``, 2 an input could not be read."""
         if any(r.error is not None for r in self.results):
             return 2
-        return gate_exit_code((f for r in self.results for f in r.findings), self.fail_on)
+        return self.gate(self.fail_on)
 
-    def to_json(self) -> dict[str, object]:
+    def all_findings(self) -> Iterator[Finding]:
+        return (f for r in self.results for f in r.findings)
+
+    def json_body(self) -> dict[str, object]:
         return {
-            "schema_version": SCHEMA_VERSION,
-            "wheelfix_version": __version__,
-            "fail_on": self.fail_on.label if self.fail_on is not None else "never",
-            "exit_code": self.exit_code,
+            "fail_on": gate_label(self.fail_on),
             "results": [r.to_json() for r in self.results],
         }

@@ -1,0 +1,64 @@
+"""Where every wheel check code comes from: each function beside the codes it can report.
+
+``check`` runs a function only when the :class:`~wheelfix.findings.Selection` keeps at
+least one of its codes. The *analyses* (WHEEL/METADATA and the platform verdict) always run,
+because the report's tags, libraries and sizes come from them; only their findings are
+filtered. ``tests/unit/wheels/test_registry.py`` keeps this table and the modules in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from wheelfix.findings import Check, Finding
+from wheelfix.wheels.checks import WheelView
+from wheelfix.wheels.checks.contents import check_contents
+from wheelfix.wheels.checks.debug import check_debug
+from wheelfix.wheels.checks.integrity import check_record
+
+__all__ = ["ANALYSES", "WHEEL_CHECKS", "RegisteredCheck"]
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredCheck:
+    """A check function and every code it may report."""
+
+    run: Callable[[WheelView], list[Finding]]
+    codes: frozenset[Check]
+
+
+#: Skipped when none of their codes is selected.
+WHEEL_CHECKS: tuple[RegisteredCheck, ...] = (
+    RegisteredCheck(
+        check_record,
+        frozenset({
+            Check.RECORD_MISSING, Check.RECORD_MALFORMED, Check.RECORD_UNSAFE_PATH,
+            Check.RECORD_DUPLICATE, Check.MISSING_FILE, Check.UNLISTED_FILE, Check.WEAK_HASH,
+            Check.RECORD_HASH_MISMATCH, Check.RECORD_SIZE_MISMATCH,
+        }),
+    ),
+    RegisteredCheck(check_debug, frozenset({Check.DEBUG_INFO, Check.SYMBOL_TABLE})),
+    RegisteredCheck(
+        check_contents,
+        frozenset({
+            Check.TESTS, Check.BYTECODE, Check.SOURCES, Check.STATIC_ARCHIVES,
+            Check.BUILD_LEFTOVERS, Check.SOURCE_MAPS, Check.PTH_IMPORT, Check.CASE_COLLISION,
+        }),
+    ),
+)  # fmt: skip
+
+#: Always run (the report needs their results); module -> the codes their findings carry.
+ANALYSES: dict[str, frozenset[Check]] = {
+    "wheelfix.wheels.checks.integrity.check_metadata": frozenset({
+        Check.WHEEL_METADATA, Check.WHEEL_VERSION_NEWER, Check.TAG_MISMATCH,
+        Check.METADATA_MISMATCH, Check.ENTRY_POINT_NAME, Check.DATA_SCHEME,
+    }),
+    "wheelfix.wheels.checks.platform.analyze_platform": frozenset({
+        Check.TAG_OVERCLAIMS, Check.LINUX_TAG, Check.WRONG_ARCH, Check.WRONG_LIBC,
+        Check.TARGET_INCOMPATIBLE, Check.BLACKLISTED_SYMBOL, Check.ISA_EXTENSION,
+        Check.ELF_IN_PURELIB, Check.NOT_ELF, Check.CORRUPT_ELF, Check.PYFPE,
+        Check.EXTERNAL_LIBRARY, Check.LIBRARY_NOT_FOUND, Check.ABSOLUTE_RPATH,
+        Check.LIBPYTHON_LINKED,
+    }),
+}  # fmt: skip
