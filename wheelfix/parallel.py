@@ -1,4 +1,13 @@
-"""One function over shards of work, on every core the process may use.
+"""wheelfix's one concurrency policy: every core the process may use, and no more.
+
+- The worker count is :func:`usable_cpus` (the process's affinity mask, so a container
+  limited to two CPUs of a 64-core host runs two workers), or the user's ``--jobs``.
+- Python-bound work (``check``'s parsing, ``scan``'s reading) runs in shards through
+  :func:`run_sharded` / :func:`map_balanced`: forked children where that is safe, threads
+  where it is not.
+- Work that waits on other programs (``repair`` runs auditwheel and patchelf) runs on
+  threads (``map_balanced(..., processes=False)``): a forked child adds nothing there, and a
+  repair half done by a child that died must not be redone over its own output.
 
 Reading an environment is half hashing (which releases the GIL) and half Python (ELF
 parsing, bookkeeping), so threads only overlap the first half. Where it is safe, each shard
@@ -21,10 +30,11 @@ from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar, cast
 
-__all__ = ["fork_is_safe", "run_sharded", "usable_cpus"]
+__all__ = ["fork_is_safe", "map_balanced", "run_sharded", "usable_cpus", "worker_count"]
 
 S = TypeVar("S")
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 def usable_cpus() -> int:
@@ -32,6 +42,65 @@ def usable_cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)
+
+
+def worker_count(jobs: int = 0, items: int | None = None) -> int:
+    """``jobs`` when given (> 0), else :func:`usable_cpus`; never more than ``items``."""
+    count = jobs if jobs > 0 else usable_cpus()
+    if items is not None:
+        count = min(count, items)
+    return max(1, count)
+
+
+def balance(weights: Sequence[int], count: int) -> list[list[int]]:
+    """Indexes of ``weights`` in ``count`` groups of similar total weight (heaviest first,
+    each to the lightest group), each group in index order; empty groups are dropped."""
+    groups: list[list[int]] = [[] for _ in range(max(1, count))]
+    totals = [0] * len(groups)
+    for index in sorted(range(len(weights)), key=lambda i: -weights[i]):
+        lightest = totals.index(min(totals))
+        groups[lightest].append(index)
+        totals[lightest] += weights[index]
+    return [sorted(group) for group in groups if group]
+
+
+def map_balanced(
+    work: Callable[[T], R],
+    items: Sequence[T],
+    *,
+    jobs: int = 0,
+    weights: Sequence[int] | None = None,
+    processes: bool = True,
+    on_result: Callable[[R], None] | None = None,
+) -> list[R]:
+    """``work(item)`` for every item, results in item order, on :func:`worker_count` workers.
+
+    With ``processes``, items are split into one shard per worker, balanced by ``weights``
+    (e.g. file sizes), and run by :func:`run_sharded`; ``on_result`` then sees a shard's
+    results when the shard is done. Without, items run on a thread pool and ``on_result``
+    sees each result as soon as it and those before it are done.
+    """
+    workers = worker_count(jobs, len(items))
+    if workers == 1 or not processes:
+        out: list[R] = []
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for result in pool.map(work, items) if workers > 1 else map(work, items):
+                out.append(result)
+                if on_result is not None:
+                    on_result(result)
+        return out
+    shards = balance(weights if weights is not None else [1] * len(items), workers)
+    results: dict[int, R] = {}
+
+    def run_shard(indexes: list[int]) -> list[R]:
+        return [work(items[i]) for i in indexes]
+
+    for indexes, shard_results in zip(shards, run_sharded(run_shard, shards), strict=True):
+        for index, result in zip(indexes, shard_results, strict=True):
+            results[index] = result
+            if on_result is not None:
+                on_result(result)
+    return [results[i] for i in range(len(items))]
 
 
 def fork_is_safe() -> bool:

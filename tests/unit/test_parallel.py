@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from wheelfix.parallel import run_sharded, usable_cpus
+from wheelfix.parallel import fork_is_safe, run_sharded, usable_cpus
 
 PARENT = os.getpid()
 
@@ -136,3 +136,45 @@ def test_an_interrupted_wait_kills_and_reaps_the_child() -> None:
         signal.signal(signal.SIGALRM, previous)
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # killed and reaped, no zombie
+
+
+def test_worker_count_follows_jobs_affinity_and_items() -> None:
+    from wheelfix.parallel import usable_cpus, worker_count
+
+    assert worker_count(3) == 3
+    assert worker_count(0) == usable_cpus()
+    assert worker_count(8, items=2) == 2
+    assert worker_count(0, items=0) == 1
+
+
+def test_balance_spreads_weight_and_keeps_every_index() -> None:
+    from wheelfix.parallel import balance
+
+    groups = balance([100, 1, 1, 1, 98], 2)
+    assert sorted(i for g in groups for i in g) == [0, 1, 2, 3, 4]
+    totals = sorted(sum([100, 1, 1, 1, 98][i] for i in g) for g in groups)
+    assert totals == [100, 101]
+    assert balance([5], 4) == [[0]]
+
+
+@pytest.mark.parametrize("processes", [True, False])
+def test_map_balanced_keeps_item_order_and_reports_each(processes: bool) -> None:
+    from wheelfix.parallel import map_balanced
+
+    seen: list[int] = []
+    items = list(range(9))
+    out = map_balanced(
+        lambda x: (x, os.getpid()),
+        items,
+        jobs=3,
+        weights=[1, 9, 1, 9, 1, 9, 1, 9, 1],
+        processes=processes,
+        on_result=lambda r: seen.append(r[0]),
+    )
+    assert [x for x, _ in out] == items
+    assert sorted(seen) == items
+    pids = {pid for _, pid in out}
+    if processes and fork_is_safe():
+        assert len(pids) == 3  # one shard per worker, two of them in children
+    else:
+        assert pids == {os.getpid()}

@@ -11,7 +11,7 @@ import hashlib
 import os
 import posixpath
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from wheelfix.formats.elf import AR_MAGIC, ELF_MAGIC, CorruptElfError, ElfInfo, 
 from wheelfix.formats.wheelfile import Limits, Member, WheelArchive
 from wheelfix.linux.libraries import HostLibraries
 from wheelfix.linux.policy import blacklisted_symbols, parse_platform_tag, policies_for
+from wheelfix.parallel import map_balanced, worker_count
 from wheelfix.wheels.checks import WheelView
 from wheelfix.wheels.checks.debug import strip_savings
 from wheelfix.wheels.checks.integrity import check_metadata, record_algorithms
@@ -256,9 +257,11 @@ def _evaluate(view: WheelView, options: CheckOptions, host: HostLibraries) -> Wh
     )
 
 
-def _worker(args: tuple[str, CheckOptions, int]) -> WheelResult:
-    path, options, threads = args
-    return check_wheel(path, options, threads=threads)
+def _file_size(name: str) -> int:
+    try:
+        return Path(name).stat().st_size
+    except OSError:
+        return 0  # reported by check_wheel
 
 
 def check(
@@ -292,22 +295,15 @@ def check(
         limits=limits or Limits(),
     )
     names = [os.fspath(p) for p in paths]
-    workers = jobs if jobs > 0 else (os.cpu_count() or 1)
-    results: list[WheelResult] = []
-    if len(names) > 1 and workers > 1:
-        procs = min(workers, len(names))
-        with ProcessPoolExecutor(max_workers=procs) as pool:
-            # Every process may use every core for its big members: when the small wheels are
-            # done, the big one keeps all cores busy (decompression runs outside the GIL).
-            for result in pool.map(_worker, [(n, options, workers) for n in names]):
-                results.append(result)
-                if on_result is not None:
-                    on_result(result)
-    else:
-        host = HostLibraries(options.ld_root)
-        for name in names:
-            result = check_wheel(name, options, host=host, threads=workers)
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
+    workers = worker_count(jobs)
+    host = HostLibraries(options.ld_root)
+
+    def one(name: str) -> WheelResult:
+        # Every worker may use every core for its big members: when the small wheels are
+        # done, the big one keeps all cores busy (decompression runs outside the GIL).
+        return check_wheel(name, options, host=host, threads=workers)
+
+    results = map_balanced(
+        one, names, jobs=jobs, weights=[_file_size(n) for n in names], on_result=on_result
+    )
     return CheckReport(results=tuple(results), fail_on=fail_on)

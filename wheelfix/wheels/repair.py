@@ -20,7 +20,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from wheelfix.formats.writer import (
 )
 from wheelfix.linux.libraries import LIBPYTHON_RE
 from wheelfix.linux.policy import Libc, parse_platform_tag, policies_for
+from wheelfix.parallel import map_balanced
 from wheelfix.reports import Report
 from wheelfix.verify.runner import RunnerProof, prove_in_root
 from wheelfix.wheels.audit import check_wheel
@@ -421,12 +421,13 @@ def repair(
         force=force,
     )
     names = [os.fspath(w) for w in wheels]
-    workers = max(1, min(jobs or (os.cpu_count() or 1), len(names)))
-    results: list[RepairResult] = []
-    # Threads are enough: the heavy parts (zlib, auditwheel, patchelf) run outside the GIL.
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for result in pool.map(lambda w: repair_wheel(w, out_dir, options), names):
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
+    # Threads (the concurrency policy in parallel.py): the heavy parts (zlib, auditwheel,
+    # patchelf) run outside the GIL, and a repair is never redone over its own output.
+    results = map_balanced(
+        lambda w: repair_wheel(w, out_dir, options),
+        names,
+        jobs=jobs,
+        processes=False,
+        on_result=on_result,
+    )
     return RepairReport(results=tuple(results))
