@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from images import BuiltImage, hand_count_wasted
 
+from tools.images import BuiltImage, hand_count_wasted
 from wheelfix.cli.app import cli
 from wheelfix.containers.image import analyze_image
 

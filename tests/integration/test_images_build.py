@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from images import (
+
+from tools.images import (
     CONTEXTS,
     BuiltImage,
     flatten_image,

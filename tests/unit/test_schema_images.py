@@ -17,7 +17,6 @@ from pathlib import Path
 import jsonschema
 import pytest
 from click.testing import CliRunner
-from images import BuiltImage
 from schemas import (
     Document,
     docs_schema,
@@ -27,6 +26,7 @@ from schemas import (
     schema_errors,
 )
 
+from tools.images import BuiltImage
 from wheelfix.cli.app import cli
 from wheelfix.containers.dockerfile import analyze_dockerfile
 from wheelfix.containers.image import analyze_image

@@ -1,0 +1,78 @@
+"""check(): one result per input in input order, errors kept per wheel, parallel = serial."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from wheelmaker import MakeWheel
+
+from wheelfix.errors import UsageError
+from wheelfix.findings import Severity
+from wheelfix.wheels.audit import CheckOptions, check, check_wheel
+
+
+def test_a_clean_pure_wheel_has_no_findings(make_wheel: MakeWheel) -> None:
+    wheel = make_wheel({"demo/__init__.py": "VALUE = 1\n"})
+    report = check(wheel, jobs=1)
+    (result,) = report.results
+    assert result.status == "ok", result.findings
+    assert result.sizes.compressed == wheel.stat().st_size
+    assert report.exit_code == 0
+
+
+def test_results_keep_input_order_and_errors_stay_per_wheel(
+    make_wheel: MakeWheel, tmp_path: Path
+) -> None:
+    good = make_wheel({"demo/__init__.py": ""})
+    tests = make_wheel({"other/__init__.py": "", "other/tests/test_a.py": ""}, name="other")
+    broken = tmp_path / "broken-1.0-py3-none-any.whl"
+    broken.write_bytes(b"not a zip")
+    seen: list[str] = []
+    report = check([tests, broken, good], jobs=2, on_result=lambda r: seen.append(r.filename))
+    assert [r.filename for r in report.results] == [tests.name, broken.name, good.name]
+    assert sorted(seen) == sorted(r.filename for r in report.results)
+    assert report.results[1].status == "error"
+    assert report.results[0].findings[0].code == "WF401"
+    assert report.exit_code == 2  # an unreadable input wins over findings
+
+
+def test_parallel_and_serial_runs_agree(make_wheel: MakeWheel) -> None:
+    wheels = [
+        make_wheel({f"p{i}/__init__.py": "", f"p{i}/tests/t.py": ""}, name=f"p{i}")
+        for i in range(5)
+    ]
+    serial = check(wheels, jobs=1).to_json()
+    parallel = check(wheels, jobs=3).to_json()
+    assert serial == parallel
+
+
+def test_fail_on_decides_the_exit_code(make_wheel: MakeWheel) -> None:
+    wheel = make_wheel({"demo/__init__.py": "", "demo/tests/test_a.py": ""})  # WF401 info
+    assert check(wheel, jobs=1).exit_code == 0
+    assert check(wheel, jobs=1, fail_on="info").exit_code == 1
+    assert check(wheel, jobs=1, fail_on=Severity.INFO).exit_code == 1
+    assert check(wheel, jobs=1, fail_on="never").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"target": "win_amd64"}, "is not a manylinux_X_Y_ARCH or musllinux_X_Y_ARCH tag"),
+        ({"target": "manylinux_9_99_x86_64"}, "no such policy"),
+        ({"select": ["WF000"]}, "select 'WF000' matches no check"),
+        ({"fail_on": "sometimes"}, "unknown severity"),
+    ],
+)
+def test_options_that_make_no_sense_raise_before_any_work(
+    make_wheel: MakeWheel, kwargs: dict[str, object], message: str
+) -> None:
+    wheel = make_wheel({"demo/__init__.py": ""})
+    with pytest.raises(UsageError, match=message):
+        check(wheel, **kwargs)  # type: ignore[arg-type]
+
+
+def test_check_wheel_never_raises_for_a_missing_file(tmp_path: Path) -> None:
+    result = check_wheel(tmp_path / "gone-1.0-py3-none-any.whl", CheckOptions())
+    assert result.status == "error"
+    assert result.error is not None

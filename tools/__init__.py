@@ -1,0 +1,1 @@
+"""Build tools the tests and benchmarks share (not part of the wheelfix package)."""
