@@ -7,9 +7,6 @@ disk, not on SIGINT, not when two runs race (the last complete rename wins).
 
 from __future__ import annotations
 
-import base64
-import csv
-import hashlib
 import io
 import os
 import tempfile
@@ -19,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from wheelfix.errors import UsageError
+from wheelfix.formats.record import digest, record_text
 from wheelfix.formats.wheelfile import Member, WheelArchive
 
 __all__ = [
@@ -75,11 +73,6 @@ def iter_files(root: Path) -> Iterator[Path]:
                 yield path
 
 
-def _digest(data: bytes) -> str:
-    raw = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
-    return "sha256=" + raw.decode("ascii")
-
-
 def write_record(root: Path, dist_info: str) -> None:
     """Rewrite ``<dist_info>/RECORD`` from the files that exist (sha256, sizes)."""
     record = root / dist_info / "RECORD"
@@ -89,12 +82,9 @@ def write_record(root: Path, dist_info: str) -> None:
         if rel == f"{dist_info}/RECORD":
             continue
         data = path.read_bytes()
-        rows.append((rel, _digest(data), str(len(data))))
+        rows.append((rel, f"sha256={digest(data)}", str(len(data))))
     rows.append((f"{dist_info}/RECORD", "", ""))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerows(rows)
-    record.write_text(buffer.getvalue(), encoding="utf-8")
+    record.write_text(record_text(rows), encoding="utf-8")
 
 
 def _order(root: Path, dist_info: str) -> list[Path]:

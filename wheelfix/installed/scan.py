@@ -9,7 +9,6 @@ sources, ...) are reported as bytes per distribution and as what slim would save
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import gc
 import hashlib
@@ -26,6 +25,7 @@ from typing import NamedTuple
 from wheelfix.categories import classify
 from wheelfix.findings import Check, Finding, Selection, Severity
 from wheelfix.formats.elf import ELF_MAGIC, CorruptElfError, ElfInfo, parse_elf, read_layout
+from wheelfix.formats.record import encode_digest
 from wheelfix.formats.strip import StripLevel, disk_saving
 from wheelfix.installed.tree import (
     JOURNAL_DIR,
@@ -140,10 +140,6 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _b64(digest: bytes) -> str:
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
 #: Files up to this size that need no hash are read whole anyway (one read costs what a
 #: header read does); bigger ones are read only if their first bytes are ELF.
 _SMALL = 64 * 1024
@@ -197,7 +193,7 @@ def _read(
                 tail = {level.value: disk_saving(layout, level) for level in StripLevel}
         except CorruptElfError as exc:
             error = str(exc)
-    digest = _b64(hashlib.sha256(data).digest()) if want_hash else ""
+    digest = encode_digest(hashlib.sha256(data).digest()) if want_hash else ""
     return FileFacts(len(data), digest, elf, error, inode, mode, tail)
 
 
@@ -405,7 +401,7 @@ def _hash_file(path: str) -> str:
         digest = hashlib.sha256()
         while chunk := os.read(fd, 1 << 20):
             digest.update(chunk)
-        return _b64(digest.digest())
+        return encode_digest(digest.digest())
     except OSError:
         return ""
     finally:

@@ -6,8 +6,6 @@ decompressed and hashed on threads (zlib and hashlib release the GIL).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import posixpath
 from collections.abc import Callable, Iterable, Sequence
@@ -18,6 +16,7 @@ from pathlib import Path
 from wheelfix.errors import InvalidWheelError, UsageError
 from wheelfix.findings import Selection, Severity
 from wheelfix.formats.elf import AR_MAGIC, ELF_MAGIC, CorruptElfError, ElfInfo, parse_elf
+from wheelfix.formats.record import digest as record_digest
 from wheelfix.formats.wheelfile import Limits, Member, WheelArchive
 from wheelfix.linux.libraries import HostLibraries
 from wheelfix.linux.policy import blacklisted_symbols, parse_platform_tag, policies_for
@@ -56,11 +55,6 @@ def validate_target(target: str | None) -> None:
         )
     if policies_for(info.libc, info.arch, info.base).by_tag(target) is None:
         raise UsageError(f"--target {target!r}: no such policy in auditwheel's data")
-
-
-def _digest(data: bytes, algorithm: str = "sha256") -> str:
-    raw = hashlib.new(algorithm, data).digest()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 def _wants_text(name: str, dist_info: str) -> bool:
@@ -129,8 +123,8 @@ def _scan_member(
     relocatable = elf is not None and elf.elf_type == "ET_REL"
     return _Row(
         name=member.name,
-        digest=_digest(data),
-        other_digest=(algorithm, _digest(data, algorithm)) if algorithm else None,
+        digest=record_digest(data),
+        other_digest=(algorithm, record_digest(data, algorithm)) if algorithm else None,
         elf=None if relocatable else elf,
         elf_error=error,
         static=relocatable or data[:8] == AR_MAGIC,
