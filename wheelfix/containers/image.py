@@ -32,11 +32,10 @@ from wheelfix.categories import Category, classify
 from wheelfix.errors import WheelfixError
 from wheelfix.findings import Check, Finding, Selection, Severity
 from wheelfix.formats.elf import ELF_MAGIC, CorruptElfError, ElfInfo, parse_elf
-from wheelfix.linux.libraries import LIBPYTHON_RE, resolve_tree
+from wheelfix.linux.loadable import Machine, interest_for, normalise_arch, unloadable
 from wheelfix.linux.policy import blacklisted_symbols
 from wheelfix.reports import Report, findings_json
 from wheelfix.units import human
-from wheelfix.wheels.checks.platform import extension_module_name, interest_for
 
 __all__ = ["ImageReport", "InvalidImageError", "analyze_image"]
 
@@ -570,7 +569,8 @@ def analyze_image(
     libc = _image_libc(state)
     findings: list[Finding] = []
     findings += _waste_findings(state, layers)
-    environments, env_findings = _python_findings(state, libc)
+    arch = normalise_arch(str(source.config.get("architecture") or ""))
+    environments, env_findings = _python_findings(state, libc, arch)
     findings += env_findings
     findings += _leftover_findings(state)
     findings += _gate_findings(
@@ -638,7 +638,9 @@ def _waste_findings(state: _State, layers: list[LayerInfo]) -> list[Finding]:
     return out
 
 
-def _python_findings(state: _State, libc: str | None) -> tuple[list[str], list[Finding]]:
+def _python_findings(
+    state: _State, libc: str | None, arch: str | None
+) -> tuple[list[str], list[Finding]]:
     envs = sorted({
         posixpath.dirname(p.rsplit(".dist-info/", 1)[0]) for p in state.texts
         if ".dist-info/" in p
@@ -647,40 +649,25 @@ def _python_findings(state: _State, libc: str | None) -> tuple[list[str], list[F
     if not envs:
         return envs, out
     libs = _ImageLibraries(state, libc)
-    elves = {p: e for p, e in state.elves.items() if e.elf_type != "ET_REL"}
+    machine = Machine(
+        arch=arch, libc=libc, place="this image",
+        fix_missing="install the system package that provides {soname} in this stage, or "
+        "repair the wheel in the builder stage (wheelfix repair) so the library travels "
+        "inside it",
+    )  # fmt: skip
     for env in envs:
         prefix = env + "/"
-        tests = debug = 0
-        for path, node in state.nodes.items():
-            if not path.startswith(prefix) or node.kind != "file":
-                continue
-            rel = path[len(prefix) :]
-            if classify(rel) is Category.TESTS:
-                tests += node.size
-        for path, elf in sorted(elves.items()):
-            if not path.startswith(prefix):
-                continue
-            debug += elf.debug_bytes
-            if libc is not None and elf.libc is not None and elf.libc != libc:
-                out.append(Finding(
-                    check=Check.WRONG_LIBC, path="/" + path, bytes=elf.file_size,
-                    message=f"links against {elf.libc}, but this image's C library is {libc}: "
-                    "it cannot be imported here",
-                ))  # fmt: skip
-                continue
-            if f"PyInit_{extension_module_name(path)}" not in elf.defined:
-                continue
-            tree = resolve_tree(path, elf, elves, libs, libc=libc)
-            for soname, lib in sorted(tree.libraries.items()):
-                if lib.path is None and not LIBPYTHON_RE.match(soname):
-                    out.append(Finding(
-                        check=Check.LIBRARY_NOT_FOUND, path="/" + path,
-                        message=f"this extension will fail to import in this image: {soname} "
-                        "not found (not in the package, not in the image's library path)",
-                        fix=f"install the system package that provides {soname} in this "
-                        "stage, or repair the wheel in the builder stage (wheelfix repair) "
-                        "so the library travels inside it",
-                    ))  # fmt: skip
+        tests = sum(
+            node.size for path, node in state.nodes.items()
+            if path.startswith(prefix) and node.kind == "file"
+            and classify(path[len(prefix):]) is Category.TESTS
+        )  # fmt: skip
+        debug = sum(
+            e.debug_bytes for p, e in state.elves.items()
+            if p.startswith(prefix) and e.elf_type != "ET_REL"
+        )  # fmt: skip
+        found = unloadable(state.elves, libs, machine, within=prefix, shown="/")
+        out += [f for path in sorted(found) for f in found[path]]
         if debug:
             message = f"{human(debug)} of DWARF debug info in installed binaries"
             out.append(Finding(check=Check.DEBUG_INFO, path="/" + env, bytes=debug,

@@ -13,8 +13,6 @@ import contextlib
 import gc
 import hashlib
 import os
-import platform
-import posixpath
 import stat
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -40,12 +38,12 @@ from wheelfix.installed.tree import (
     require_folder,
     walk_into,
 )
-from wheelfix.linux.libraries import LIBPYTHON_RE, HostLibraries, resolve_tree
+from wheelfix.linux.libraries import HostLibraries
+from wheelfix.linux.loadable import host_machine, interest_for, unloadable
 from wheelfix.linux.policy import blacklisted_symbols
 from wheelfix.parallel import fork_is_safe, run_sharded, usable_cpus
 from wheelfix.reports import Report, findings_json
 from wheelfix.units import human
-from wheelfix.wheels.checks.platform import extension_module_name, interest_for
 
 __all__ = ["DistReport", "EnvReport", "FileFacts", "scan", "scan_environment"]
 
@@ -54,9 +52,6 @@ _UNOWNED = "<unowned>"
 _DUPLICATE_FINDING_MIN = 64 * 1024
 #: Files smaller than this are never deduplicated: a hard link saves less than it confuses.
 DEDUPE_MIN_SIZE = 4096
-_HOST_ARCH = {"amd64": "x86_64", "arm64": "aarch64"}.get(
-    platform.machine().lower(), platform.machine()
-)
 
 
 class FileFacts(NamedTuple):
@@ -408,47 +403,10 @@ def _hash_file(path: str) -> str:
         os.close(fd)
 
 
-def _host_libc() -> str:
-    return "musl" if any(Path("/lib").glob("ld-musl-*.so.1")) else "glibc"
-
-
-def _library_findings(
-    env: Environment, facts: dict[str, FileFacts], host: HostLibraries
-) -> dict[str, list[Finding]]:
-    """Per file: needs a library found neither in the environment nor on the system."""
-    elves = {p: f.elf for p, f in facts.items() if f.elf is not None and f.elf.elf_type != "ET_REL"}
-    host_libc = _host_libc()
-    out: dict[str, list[Finding]] = defaultdict(list)
-    all_needed = {s for e in elves.values() for s in e.needed}
-    for path, elf in elves.items():
-        if elf.arch is not None and elf.arch != _HOST_ARCH:
-            out[path].append(Finding(check=Check.WRONG_ARCH, path=path, bytes=elf.file_size,
-                                     message=f"built for {elf.arch}; this machine is "
-                                     f"{_HOST_ARCH}: it cannot load"))  # fmt: skip
-            continue
-        if elf.libc is not None and elf.libc != host_libc:
-            out[path].append(Finding(check=Check.WRONG_LIBC, path=path, bytes=elf.file_size,
-                                     message=f"links against {elf.libc}, but this system's C "
-                                     f"library is {host_libc}: it cannot load"))  # fmt: skip
-            continue
-        is_root = f"PyInit_{extension_module_name(path)}" in elf.defined or (
-            posixpath.basename(path) not in all_needed
-        )
-        if not is_root:
-            continue
-        tree = resolve_tree(path, elf, elves, host, libc=elf.libc)
-        for soname, lib in sorted(tree.libraries.items()):
-            if lib.path is None and not LIBPYTHON_RE.match(soname):
-                who = sorted(tree.needed_by.get(soname, {path}))[0]
-                out[path].append(Finding(
-                    check=Check.LIBRARY_NOT_FOUND, path=path,
-                    message=f"needs {soname}{'' if who == path else f' (needed by {who})'}: "
-                    "found neither in the "
-                    "environment nor on this system, so importing it fails",
-                    fix=f"install the system package that provides {soname} here, or "
-                    "reinstall from a repaired wheel (wheelfix repair) that carries it",
-                ))  # fmt: skip
-    return out
+def _library_findings(facts: dict[str, FileFacts], host: HostLibraries) -> dict[str, list[Finding]]:
+    """Per file: it cannot load on this machine, or needs a library found nowhere."""
+    elves = {p: f.elf for p, f in facts.items() if f.elf is not None}
+    return unloadable(elves, host, host_machine(host.root))
 
 
 def scan_environment(
@@ -464,7 +422,7 @@ def scan_environment(
     for path in env.files:
         dist = owners.get(path)
         by_dist[dist.dist_info if dist else _UNOWNED].append(path)
-    lib_findings = _library_findings(env, facts, host or HostLibraries(use_env=True))
+    lib_findings = _library_findings(facts, host or HostLibraries(use_env=True))
     global_findings: list[Finding] = []
     if pending is not None:
         message = pending.describe() + (

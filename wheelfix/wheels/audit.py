@@ -19,12 +19,13 @@ from wheelfix.formats.elf import AR_MAGIC, ELF_MAGIC, CorruptElfError, ElfInfo, 
 from wheelfix.formats.record import digest as record_digest
 from wheelfix.formats.wheelfile import Limits, Member, WheelArchive
 from wheelfix.linux.libraries import HostLibraries
+from wheelfix.linux.loadable import interest_for, is_extension
 from wheelfix.linux.policy import blacklisted_symbols, parse_platform_tag, policies_for
 from wheelfix.parallel import map_balanced, worker_count
 from wheelfix.wheels.checks import WheelView
 from wheelfix.wheels.checks.debug import strip_savings
 from wheelfix.wheels.checks.integrity import check_metadata, record_algorithms
-from wheelfix.wheels.checks.platform import analyze_platform, interest_for, is_extension
+from wheelfix.wheels.checks.platform import analyze_platform
 from wheelfix.wheels.registry import WHEEL_CHECKS
 from wheelfix.wheels.results import CheckReport, ElfSummary, Sizes, Tags, WheelResult
 

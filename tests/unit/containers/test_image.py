@@ -217,7 +217,7 @@ def test_extension_that_cannot_load_in_the_image(tmp_path: Path) -> None:
     extension = _member("wfdemo_extlib", ".so")
     report = analyze_image(docker_save(tmp_path / "i.tar", [_python_layer(extension)]))
     (finding,) = [f for f in report.findings if f.code == "WF202"]
-    assert "libwfext.so.1" in finding.message and "fail to import in this image" in finding.message
+    assert "libwfext.so.1" in finding.message and "in this image's library path" in finding.message
     assert "provides libwfext.so.1 in this stage" in finding.hint  # not the wheel-repair hint
     assert finding.to_json()["hint"] == finding.hint
     assert report.environments == ("/usr/local/lib/python3.11/site-packages",)

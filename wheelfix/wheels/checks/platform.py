@@ -20,6 +20,7 @@ from wheelfix.linux.libraries import (
     is_loader,
     resolve_tree,
 )
+from wheelfix.linux.loadable import is_extension
 from wheelfix.linux.policy import Libc, Policy, PolicySet, parse_platform_tag, policies_for
 from wheelfix.wheels.checks import WheelView
 
@@ -56,19 +57,6 @@ class _Analysis:
     constraints: list[_Constraint] = field(default_factory=list)
     #: (file, library, symbol) -> the policies that forbid it
     forbidden: dict[tuple[str, str, str], list[Policy]] = field(default_factory=dict)
-
-
-def extension_module_name(path: str) -> str:
-    return posixpath.basename(path).split(".", 1)[0]
-
-
-def is_extension(path: str, elf: ElfInfo) -> bool:
-    return f"PyInit_{extension_module_name(path)}" in elf.defined
-
-
-def interest_for(path: str, blacklisted: frozenset[str]) -> frozenset[str]:
-    """The dynamic symbols whose binding the platform checks need for this member."""
-    return blacklisted | _PYFPE | {f"PyInit_{extension_module_name(path)}"}
 
 
 def analyze_platform(
