@@ -284,7 +284,7 @@ def test_missing_root_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_facts_are_the_same_on_one_worker_and_on_several(env: Path) -> None:
-    from wheelfix.installed.scan import read_facts
+    from wheelfix.installed.reader import read_facts
     from wheelfix.installed.tree import read_environment
 
     environment = read_environment(env)
@@ -294,7 +294,7 @@ def test_facts_are_the_same_on_one_worker_and_on_several(env: Path) -> None:
 
 
 def test_only_files_something_needs_are_hashed(env: Path) -> None:
-    from wheelfix.installed.scan import files_to_hash, read_facts
+    from wheelfix.installed.reader import files_to_hash, read_facts
     from wheelfix.installed.tree import read_environment
 
     add_dist(env, "onlypy", {"onlypy/__init__.py": b"X = 1\n"})
@@ -323,7 +323,8 @@ def test_only_files_something_needs_are_hashed(env: Path) -> None:
 
 
 def test_reading_the_tree_in_one_go_agrees_with_listing_then_reading(env: Path) -> None:
-    from wheelfix.installed.scan import read_facts, read_tree, scan_environment
+    from wheelfix.installed.reader import read_facts, read_tree
+    from wheelfix.installed.scan import scan_environment
     from wheelfix.installed.tree import read_environment
 
     (env / "link.py").symlink_to("wfdemo_pure/__init__.py")  # top-level symlink: special
@@ -346,7 +347,7 @@ def test_reading_the_tree_in_one_go_agrees_with_listing_then_reading(env: Path) 
 
 
 def test_a_dominant_folder_is_split_between_workers(tmp_path: Path) -> None:
-    from wheelfix.installed.scan import _shard_tree
+    from wheelfix.installed.reader import _shard_tree
     from wheelfix.installed.tree import read_distributions
 
     root = tmp_path / "site"
@@ -362,7 +363,7 @@ def test_a_dominant_folder_is_split_between_workers(tmp_path: Path) -> None:
 def test_a_file_swapped_for_a_fifo_after_listing_is_not_opened_for_reading(
     tmp_path: Path,
 ) -> None:
-    from wheelfix.installed.scan import FileFacts, _read
+    from wheelfix.installed.reader import FileFacts, _read
     from wheelfix.linux.policy import blacklisted_symbols
 
     (tmp_path / "data.bin").write_bytes(b"x" * 10)

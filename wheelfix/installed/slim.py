@@ -44,7 +44,7 @@ from wheelfix.errors import UsageError
 from wheelfix.findings import Finding
 from wheelfix.formats.elf import CorruptElfError
 from wheelfix.formats.strip import StripLevel, strip_elf
-from wheelfix.installed.scan import DEDUPE_MIN_SIZE, FileFacts, read_tree
+from wheelfix.installed.reader import DEDUPE_MIN_SIZE, FileFacts, read_tree
 from wheelfix.installed.tree import (
     JOURNAL_DIR,
     NO_DISTRIBUTIONS,
