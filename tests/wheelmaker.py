@@ -382,3 +382,22 @@ def assert_refused(
     if data is not None:
         assert path.read_bytes() == data
     return result
+
+
+def add_dist(root: Path, name: str, files: Mapping[str, bytes], *, record: bool = True) -> Path:
+    """An installed distribution under ``root`` (as pip leaves it) with a correct RECORD,
+    or none when ``record`` is false; returns its ``.dist-info`` folder."""
+    dist_info = root / f"{name}-1.0.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    rows = []
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+        rows.append((rel, sha256_field(data), str(len(data))))
+    if record:
+        own = [(f"{dist_info.name}/METADATA", "", ""), (f"{dist_info.name}/RECORD", "", "")]
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows([*rows, *own])
+        (dist_info / "RECORD").write_text(buffer.getvalue())
+    return dist_info

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from wheelmaker import add_dist
 
 from wheelfix.cli.app import cli
 from wheelfix.errors import UsageError
@@ -33,29 +34,6 @@ def snapshot(root: Path) -> dict[str, str]:
         if path.is_file() and not path.is_symlink():
             out[path.relative_to(root).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
-
-
-def add_dist(root: Path, name: str, files: dict[str, bytes], *, record: bool = True) -> None:
-    """A hand-made installed distribution with a correct RECORD."""
-    import base64
-    import csv
-    import io
-
-    dist_info = root / f"{name}-1.0.dist-info"
-    dist_info.mkdir(parents=True)
-    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    rows = []
-    for rel, data in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(data)
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        rows.append((rel, f"sha256={digest}", str(len(data))))
-    if record:
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(
-            [*rows, (f"{dist_info.name}/METADATA", "", ""), (f"{dist_info.name}/RECORD", "", "")]
-        )
-        (dist_info / "RECORD").write_text(buffer.getvalue())
 
 
 @pytest.fixture

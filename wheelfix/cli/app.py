@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, NoReturn, Protocol
 import click
 
 from wheelfix import __version__
-from wheelfix.cli.options import gate_options, output_format, settings
+from wheelfix.cli.options import Gate, gate_options, output_format, settings
 from wheelfix.errors import UsageError, WheelfixError
 
 # Each command imports what it needs when it runs: a command line pays for one command.
@@ -126,13 +126,10 @@ def check_cmd(
     ctx: click.Context,
     wheels: tuple[Path, ...],
     fmt: str,
-    fail_on: str | None,
-    select: tuple[str, ...],
-    ignore: tuple[str, ...],
+    gate: Gate,
     target: str | None,
     jobs: int | None,
     max_uncompressed: str | None,
-    no_config: bool,
     verbose: int,
 ) -> None:
     """Audit wheels: platform tag, external libraries, debug info, contents, RECORD."""
@@ -142,10 +139,11 @@ def check_cmd(
         from wheelfix.formats.wheelfile import Limits
         from wheelfix.wheels.audit import check as run_check
 
-        config = settings(
-            no_config, fail_on=fail_on, select=select, ignore=ignore, target=target, jobs=jobs,
+        config = gate.settings(
+            target=target,
+            jobs=jobs,
             max_uncompressed=_parse_size(max_uncompressed) if max_uncompressed else None,
-        )  # fmt: skip
+        )
         limit = config.max_uncompressed
         limits = Limits(max_total_size=limit) if limit else Limits()
         with _per_wheel_progress("checking", len(wheels), fmt) as on_result:
@@ -304,17 +302,14 @@ def scan_cmd(
     ctx: click.Context,
     path: Path | None,
     fmt: str,
-    fail_on: str | None,
-    select: tuple[str, ...],
-    ignore: tuple[str, ...],
-    no_config: bool,
+    gate: Gate,
     verbose: int,
 ) -> None:
     """Audit an installed environment: sizes, debug info, tests, duplicates, broken imports."""
     from wheelfix.installed.scan import scan
 
     def run() -> int:
-        config = settings(no_config, fail_on=fail_on, select=select, ignore=ignore)
+        config = gate.settings()
         ticker = _FileTicker.on_terminal("scanning") if fmt == "text" else None
         try:
             report = scan(
@@ -458,17 +453,14 @@ def image_cmd(
     highest_wasted_bytes: str | None,
     highest_wasted_percent: float | None,
     fmt: str,
-    fail_on: str | None,
-    select: tuple[str, ...],
-    ignore: tuple[str, ...],
-    no_config: bool,
+    gate: Gate,
     verbose: int,
 ) -> None:
     """Audit a container image: layers, wasted bytes, the Python environment inside."""
     from wheelfix.containers.image import analyze_image
 
     def run() -> int:
-        config = settings(no_config, fail_on=fail_on, select=select, ignore=ignore)
+        config = gate.settings()
         report = analyze_image(
             image, base_layers=base_layers, lowest_efficiency=lowest_efficiency,
             highest_wasted_bytes=_parse_size(highest_wasted_bytes) if highest_wasted_bytes
@@ -510,17 +502,14 @@ def dockerfile_cmd(
     path: Path,
     wheelhouse: Path | None,
     fmt: str,
-    fail_on: str | None,
-    select: tuple[str, ...],
-    ignore: tuple[str, ...],
-    no_config: bool,
+    gate: Gate,
     verbose: int,
 ) -> None:
     """Read a Dockerfile for the size lessons before anything is built (codes WF8xx)."""
     from wheelfix.containers.dockerfile import analyze_dockerfile
 
     def run() -> int:
-        config = settings(no_config, fail_on=fail_on, select=select, ignore=ignore)
+        config = gate.settings()
         report = analyze_dockerfile(
             path, wheelhouse=wheelhouse, fail_on=config.fail_on or "error",
             select=config.select, ignore=config.ignore,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import click
 
 from wheelfix.config import Config, load_config
 
-__all__ = ["gate_options", "output_format", "settings"]
+__all__ = ["Gate", "gate_options", "output_format", "settings"]
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -28,12 +30,45 @@ def output_format(schema: str) -> Callable[[F], F]:
     )
 
 
-def gate_options(func: F) -> F:
-    """``--fail-on``, ``--select``, ``--ignore`` and ``--no-config``: a report's gate.
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """What ``--fail-on``, ``--select``, ``--ignore`` and ``--no-config`` were given."""
+
+    fail_on: str | None
+    select: tuple[str, ...]
+    ignore: tuple[str, ...]
+    no_config: bool
+
+    def settings(self, **given: object) -> Config:
+        """The run's settings: the file's, then these options, then ``given``."""
+        return settings(
+            self.no_config,
+            fail_on=self.fail_on,
+            select=self.select,
+            ignore=self.ignore,
+            **given,
+        )
+
+
+def gate_options(func: Callable[..., object]) -> Callable[..., object]:
+    """``--fail-on``, ``--select``, ``--ignore`` and ``--no-config``, handed to the command
+    as one ``gate: Gate`` argument.
 
     None has a default here: a value not given on the command line comes from
     ``[tool.wheelfix]`` (see :func:`settings`), and then from the library's default.
     """
+
+    @functools.wraps(func)
+    def command(
+        *args: object,
+        fail_on: str | None,
+        select: tuple[str, ...],
+        ignore: tuple[str, ...],
+        no_config: bool,
+        **kwargs: object,
+    ) -> object:
+        return func(*args, gate=Gate(fail_on, select, ignore, no_config), **kwargs)
+
     decorators = (
         click.option(
             "--fail-on",
@@ -55,9 +90,10 @@ def gate_options(func: F) -> F:
         ),
         click.option("--no-config", is_flag=True, help="Ignore [tool.wheelfix] in pyproject.toml."),
     )
+    wrapped: Callable[..., object] = command
     for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
+        wrapped = decorator(wrapped)
+    return wrapped
 
 
 def settings(no_config: bool, **given: object) -> Config:

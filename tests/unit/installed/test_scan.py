@@ -2,35 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import csv
-import hashlib
-import io
 from pathlib import Path
 
 import pytest
+from wheelmaker import add_dist
 
 from wheelfix.errors import UsageError
 from wheelfix.installed.scan import scan
-
-
-def add_dist(root: Path, name: str, files: dict[str, bytes], *, record: bool = True) -> Path:
-    """An installed distribution with a correct RECORD (unless ``record`` is false)."""
-    dist_info = root / f"{name}-1.0.dist-info"
-    dist_info.mkdir(parents=True)
-    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    rows = []
-    for rel, data in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(data)
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        rows.append((rel, f"sha256={digest}", str(len(data))))
-    if record:
-        buffer = io.StringIO()
-        own = [(f"{dist_info.name}/METADATA", "", ""), (f"{dist_info.name}/RECORD", "", "")]
-        csv.writer(buffer, lineterminator="\n").writerows([*rows, *own])
-        (dist_info / "RECORD").write_text(buffer.getvalue())
-    return dist_info
 
 
 def codes(report: object) -> set[str]:
