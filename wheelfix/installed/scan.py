@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -117,102 +117,29 @@ def scan_environment(
     fail_on: Severity | None = Severity.ERROR,
     pending: PendingSlim | None = None,
 ) -> EnvReport:
+    """The report on a tree already read: per distribution, then for the whole tree."""
     owners: dict[str, Distribution] = env.owner_of()
     by_dist: dict[str, list[str]] = defaultdict(list)
     for path in env.files:
         dist = owners.get(path)
         by_dist[dist.dist_info if dist else _UNOWNED].append(path)
     lib_findings = _library_findings(facts, host or HostLibraries(use_env=True))
-    global_findings: list[Finding] = []
-    if pending is not None:
-        message = pending.describe() + (
-            "; files may change while they are read"
-            if pending.running
-            else "; until it is rolled back, those files are missing or changed (WF601)"
-        )
-        global_findings.append(Finding(check=Check.INTERRUPTED_SLIM, path=JOURNAL_DIR,
-                                       message=message))  # fmt: skip
-
-    # Byte-identical files, grouped; only groups that span distributions are findings.
-    groups: dict[tuple[int, str], dict[tuple[int, int], str]] = defaultdict(dict)
-    hashed = sorted(p for p, f in facts.items() if f.sha256 and f.size > 0)
-    for path in hashed:
-        fact = facts[path]
-        # Hard links to one file are one copy, not duplicates.
-        groups[(fact.size, fact.sha256)].setdefault(fact.inode, path)
-    duplicates = []
-    for (size, _digest), by_inode in groups.items():
-        paths = list(by_inode.values())
-        if len(paths) < 2:
-            continue
-        paths.sort()
-        duplicates.append((size, tuple(paths)))
-        dists = {owners[p].name if p in owners else _UNOWNED for p in paths}
-        if len(dists) > 1 and size * (len(paths) - 1) >= _DUPLICATE_FINDING_MIN:
-            global_findings.append(Finding(
-                check=Check.DUPLICATE_FILES, path=paths[0], bytes=size * (len(paths) - 1),
-                message=f"{len(paths)} identical copies ({human(size)} each) in "
-                f"{', '.join(sorted(dists))}: {', '.join(paths[1:3])}"
-                + (" …" if len(paths) > 3 else ""),
-            ))  # fmt: skip
-    duplicates.sort(key=lambda d: -d[0] * (len(d[1]) - 1))
-
+    global_findings = _pending_findings(pending)
+    duplicates, duplicate_findings = _duplicates(facts, owners)
+    global_findings += duplicate_findings
     reports = []
     savings: dict[str, int] = defaultdict(int)
     for dist in [*env.distributions, None]:
-        key = dist.dist_info if dist else _UNOWNED
-        paths = by_dist.get(key, [])
+        paths = by_dist.get(dist.dist_info if dist else _UNOWNED, [])
         if dist is None and not paths:
             continue
-        findings: list[Finding] = []
-        categories: dict[str, int] = defaultdict(int)
-        total = elf = debug = symtab = strip_saving = 0
-        for path in sorted(paths):
-            fact = facts[path]
-            total += fact.size
-            category = classify(path)
-            if category is not None:
-                categories[category.value] += fact.size
-            if fact.elf is not None:
-                strip_saving += fact.strip_tail.get("unneeded", 0)
-                if fact.elf.elf_type != "ET_REL":
-                    elf += fact.size
-                    debug += fact.elf.debug_bytes
-                    symtab += fact.elf.symtab_bytes
-            if fact.elf_error:
-                findings.append(Finding(check=Check.CORRUPT_ELF, path=path, message=fact.elf_error))
-            if path in lib_findings:
-                findings += lib_findings[path]
-        if debug:
-            message = f"{human(debug)} of DWARF debug info in its binaries"
-            findings.append(Finding(check=Check.DEBUG_INFO, path=key, bytes=debug,
-                                    message=message))  # fmt: skip
-        if symtab:
-            message = f"{human(symtab)} of static symbol tables"
-            findings.append(Finding(check=Check.SYMBOL_TABLE, path=key, bytes=symtab,
-                                    message=message))  # fmt: skip
-        if dist is not None:
-            findings += _record_findings(dist, facts)
-        else:
-            message = (
-                f"{len(paths)} file{'s' if len(paths) != 1 else ''} no distribution's RECORD "
-                f"lists, e.g. {', '.join(sorted(paths)[:3])}"
-            )
-            if not env.distributions:
-                message += f" — {NO_DISTRIBUTIONS}"
-            findings.append(Finding(check=Check.UNOWNED_FILES, path=None, bytes=total,
-                                    message=message))  # fmt: skip
-        for name, size in categories.items():
-            if dist is not None and dist.has_record:
-                savings[name] += size
+        report, categories, strip_saving = _distribution(env, dist, sorted(paths), facts,
+                                                         lib_findings)  # fmt: skip
+        reports.append(report)
         if dist is not None and dist.has_record:
+            for name, size in categories.items():
+                savings[name] += size
             savings["strip"] += strip_saving
-        reports.append(DistReport(
-            name=dist.name if dist else _UNOWNED, version=dist.version if dist else "",
-            dist_info=dist.dist_info if dist else None, files=len(paths), total=total, elf=elf,
-            debug_info=debug, symbol_table=symtab, categories=dict(categories),
-            findings=tuple(findings), verifiable=bool(dist and dist.has_record),
-        ))  # fmt: skip
     savings["dedupe"] = sum(
         size * (len(paths) - 1) for size, paths in duplicates if size >= DEDUPE_MIN_SIZE
     )
@@ -227,6 +154,109 @@ def scan_environment(
         fail_on=fail_on,
         facts=facts,
     )
+
+
+def _pending_findings(pending: PendingSlim | None) -> list[Finding]:
+    if pending is None:
+        return []
+    message = pending.describe() + (
+        "; files may change while they are read"
+        if pending.running
+        else "; until it is rolled back, those files are missing or changed (WF601)"
+    )
+    return [Finding(check=Check.INTERRUPTED_SLIM, path=JOURNAL_DIR, message=message)]
+
+
+def _duplicates(
+    facts: dict[str, FileFacts], owners: dict[str, Distribution]
+) -> tuple[list[tuple[int, tuple[str, ...]]], list[Finding]]:
+    """Byte-identical files, grouped, biggest saving first; only groups that span
+    distributions are findings. Hard links to one file are one copy, not duplicates."""
+    groups: dict[tuple[int, str], dict[tuple[int, int], str]] = defaultdict(dict)
+    for path in sorted(p for p, f in facts.items() if f.sha256 and f.size > 0):
+        fact = facts[path]
+        groups[(fact.size, fact.sha256)].setdefault(fact.inode, path)
+    duplicates = []
+    findings = []
+    for (size, _digest), by_inode in groups.items():
+        paths = sorted(by_inode.values())
+        if len(paths) < 2:
+            continue
+        duplicates.append((size, tuple(paths)))
+        dists = {owners[p].name if p in owners else _UNOWNED for p in paths}
+        if len(dists) > 1 and size * (len(paths) - 1) >= _DUPLICATE_FINDING_MIN:
+            more = " …" if len(paths) > 3 else ""
+            findings.append(
+                Finding(
+                    check=Check.DUPLICATE_FILES,
+                    path=paths[0],
+                    bytes=size * (len(paths) - 1),
+                    message=f"{len(paths)} identical copies ({human(size)} each) in "
+                    f"{', '.join(sorted(dists))}: {', '.join(paths[1:3])}{more}",
+                )
+            )
+    duplicates.sort(key=lambda d: -d[0] * (len(d[1]) - 1))
+    return duplicates, findings
+
+
+def _distribution(
+    env: Environment,
+    dist: Distribution | None,
+    paths: list[str],
+    facts: dict[str, FileFacts],
+    lib_findings: Mapping[str, list[Finding]],
+) -> tuple[DistReport, dict[str, int], int]:
+    """One distribution's report (``None``: the files no RECORD lists), its bytes per
+    category and what stripping would save."""
+    key = dist.dist_info if dist else _UNOWNED
+    findings: list[Finding] = []
+    categories: dict[str, int] = defaultdict(int)
+    total = elf = debug = symtab = strip_saving = 0
+    for path in paths:
+        fact = facts[path]
+        total += fact.size
+        category = classify(path)
+        if category is not None:
+            categories[category.value] += fact.size
+        if fact.elf is not None:
+            strip_saving += fact.strip_tail.get("unneeded", 0)
+            if fact.elf.elf_type != "ET_REL":
+                elf += fact.size
+                debug += fact.elf.debug_bytes
+                symtab += fact.elf.symtab_bytes
+        if fact.elf_error:
+            findings.append(Finding(check=Check.CORRUPT_ELF, path=path, message=fact.elf_error))
+        findings += lib_findings.get(path, [])
+    if debug:
+        message = f"{human(debug)} of DWARF debug info in its binaries"
+        findings.append(Finding(check=Check.DEBUG_INFO, path=key, bytes=debug, message=message))
+    if symtab:
+        message = f"{human(symtab)} of static symbol tables"
+        findings.append(Finding(check=Check.SYMBOL_TABLE, path=key, bytes=symtab, message=message))
+    if dist is not None:
+        findings += _record_findings(dist, facts)
+    else:
+        message = (
+            f"{_count(len(paths), 'file')} no distribution's RECORD lists, "
+            f"e.g. {', '.join(paths[:3])}"
+        )
+        if not env.distributions:
+            message += f" — {NO_DISTRIBUTIONS}"
+        findings.append(Finding(check=Check.UNOWNED_FILES, path=None, bytes=total, message=message))
+    report = DistReport(
+        name=dist.name if dist else _UNOWNED,
+        version=dist.version if dist else "",
+        dist_info=dist.dist_info if dist else None,
+        files=len(paths),
+        total=total,
+        elf=elf,
+        debug_info=debug,
+        symbol_table=symtab,
+        categories=dict(categories),
+        findings=tuple(findings),
+        verifiable=bool(dist and dist.has_record),
+    )
+    return report, categories, strip_saving
 
 
 def _record_findings(dist: Distribution, facts: dict[str, FileFacts]) -> list[Finding]:
