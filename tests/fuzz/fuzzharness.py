@@ -40,7 +40,16 @@ from fuzztargets import TARGETS, Mutant, Reader, materialize, mutant_to_json
 
 import wheelfix
 
-__all__ = ["OUTCOMES", "Campaign", "Result", "run_campaign", "run_one", "settings", "table"]
+__all__ = [
+    "OUTCOMES",
+    "Campaign",
+    "Result",
+    "make_sentinel",
+    "run_campaign",
+    "run_one",
+    "settings",
+    "table",
+]
 
 OUTCOMES = ("ok", "refused", "crash", "hang", "escape")
 FAILURES = ("crash", "hang", "escape")
@@ -101,7 +110,7 @@ def snapshot(root: Path, skip: Path) -> dict[str, str]:
     return out
 
 
-def _sentinel(root: Path) -> None:
+def make_sentinel(root: Path) -> None:
     (root / "sentinel" / "sub").mkdir(parents=True)
     (root / "sentinel" / "victim").write_bytes(b"must not change\n")
     (root / "sentinel" / "sub" / "victim.py").write_bytes(b"print('must not run')\n")
@@ -223,7 +232,7 @@ def run_campaign(reader: Reader, seed: int, mutants: int, guard: float) -> Campa
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"wheelfix-fuzz-{reader.name}-") as tmp:
         root = Path(tmp)
-        _sentinel(root)
+        make_sentinel(root)
         for index in range(mutants):
             mutant = make_mutant(reader, seed, index)
             result = run_one(reader.name, mutant, root, guard)
