@@ -18,6 +18,7 @@ machine swapping for everyone.
 
 from __future__ import annotations
 
+import faulthandler
 import hashlib
 import json
 import os
@@ -121,6 +122,7 @@ def make_sentinel(root: Path) -> None:
 def _child(reader: str, path: Path, out: Path, cwd: Path, write_end: int) -> None:
     """In the forked child: cap memory, run the target, report one JSON line, exit."""
     code = 0
+    faulthandler.disable()  # pytest's dump of every thread is noise: the signal is reported
     try:
         os.chdir(cwd)
         tempfile.tempdir = str(out)
@@ -227,12 +229,24 @@ def _save(campaign: Campaign, index: int, mutant: Mutant, result: Result) -> Pat
     return path
 
 
+def _warm_up(reader: Reader, root: Path) -> None:
+    """Read every seed once in this process, so the caches a reader fills on first use
+    (policy data, the host's libraries) are inherited by each forked child, not rebuilt."""
+    for index, seed in enumerate(reader.seeds):
+        folder = root / "warm" / str(index)
+        (folder / "out").mkdir(parents=True)
+        materialize(seed.files, folder)
+        TARGETS[reader.name](folder / seed.input, folder / "out")
+    shutil.rmtree(root / "warm")
+
+
 def run_campaign(reader: Reader, seed: int, mutants: int, guard: float) -> Campaign:
     campaign = Campaign(reader.name, seed, mutants)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"wheelfix-fuzz-{reader.name}-") as tmp:
         root = Path(tmp)
         make_sentinel(root)
+        _warm_up(reader, root)
         for index in range(mutants):
             mutant = make_mutant(reader, seed, index)
             result = run_one(reader.name, mutant, root, guard)
