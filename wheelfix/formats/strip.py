@@ -25,8 +25,9 @@ original end of file) is zeroed in place rather than cut out: the file keeps its
 the zeros cost nothing in the compressed wheel. A file is left alone, with a reason, when
 it is not a shared object or executable (static archives and ``.o`` files keep
 everything), or when every section to drop overlaps segment data. When bytes follow the
-last known structure (an appended signature, say), nothing moves, and dropped sections
-are only zeroed. A file that has nothing to drop is returned unchanged, so stripping is
+last known structure (an appended signature, say), or when a section that would move
+claims an alignment no layout can honour, nothing moves, and dropped sections are only
+zeroed. A file that has nothing to drop is returned unchanged, so stripping is
 idempotent.
 """
 
@@ -47,6 +48,7 @@ _SHT_NULL = 0
 _SHT_SYMTAB = 2
 _SHT_REL, _SHT_RELA = 9, 4
 _SHT_SYMTAB_SHNDX = 18
+_MAX_ALIGN = 1 << 16
 
 
 class StripLevel(enum.Enum):
@@ -131,7 +133,19 @@ def _decide(layout: ElfLayout, level: StripLevel) -> _Decision:
     )
     # Bytes after the last known structure (an appended signature, padding a tool left)
     # must survive where they are: then nothing moves, dropped sections are only zeroed.
-    return _Decision(frozenset(drop), load_end, layout.file_size > known_end)
+    # So too when a section that would move has an alignment no layout can honour (not a
+    # power of two, or beyond the largest page size): padding up to it could take gigabytes.
+    odd_alignment = any(
+        not _sane_alignment(s.addralign)
+        for i, s in enumerate(sections)
+        if i not in drop and s.offset >= load_end and s.type not in (_SHT_NOBITS, _SHT_NULL)
+    )
+    return _Decision(frozenset(drop), load_end, layout.file_size > known_end or odd_alignment)
+
+
+def _sane_alignment(align: int) -> bool:
+    """0 or a power of two up to 64 KiB, the largest page size in use (aarch64, ppc64le)."""
+    return align <= _MAX_ALIGN and align & (align - 1) == 0
 
 
 def strip_elf(data: bytes, level: StripLevel) -> StripResult:

@@ -138,6 +138,32 @@ def test_sections_between_segments_are_zeroed_in_place(debug_so: bytes) -> None:
     assert parse_elf(result.data).debug_bytes == 0
 
 
+@pytest.mark.parametrize("align", [1 << 63, 1 << 40, 3, 0x30000])
+def test_impossible_alignment_of_a_kept_section_moves_nothing(debug_so: bytes, align: int) -> None:
+    """Found by tests/fuzz: padding a moved section up to sh_addralign 2**63 was a
+    MemoryError. Now nothing moves, and the debug sections are zeroed in place."""
+    layout = read_layout(debug_so)
+    (index,) = [i for i, s in enumerate(layout.sections) if s.name == ".shstrtab"]
+    data = bytearray(debug_so)
+    struct.pack_into("<Q", data, layout.shoff + index * layout.shentsize + 48, align)
+    result = strip_elf(bytes(data), StripLevel.DEBUG)
+    assert result.data is not None and result.skipped is None
+    assert len(result.data) == len(data)
+    assert parse_elf(result.data).debug_bytes == 0
+    assert loadable(result.data) == loadable(bytes(data))
+
+
+def test_page_alignment_of_a_kept_section_is_honoured(debug_so: bytes) -> None:
+    layout = read_layout(debug_so)
+    (index,) = [i for i, s in enumerate(layout.sections) if s.name == ".shstrtab"]
+    data = bytearray(debug_so)
+    struct.pack_into("<Q", data, layout.shoff + index * layout.shentsize + 48, 1 << 16)
+    result = strip_elf(bytes(data), StripLevel.DEBUG)
+    assert result.data is not None
+    moved = {s.name: s for s in read_layout(result.data).sections}[".shstrtab"]
+    assert moved.offset % (1 << 16) == 0 and moved.offset != layout.sections[index].offset
+
+
 def test_relocatable_objects_are_never_stripped(debug_so: bytes) -> None:
     data = bytearray(debug_so)
     struct.pack_into("<H", data, 16, 1)  # e_type = ET_REL
