@@ -118,7 +118,7 @@ def analyze_windows(view: WheelView, target: str | None = None) -> NativeVerdict
             continue
         _imports(state, path, pe, in_wheel)
     consistent = next(iter(machines)) if len(machines) == 1 else None
-    if target is not None and pes:
+    if target in _WIN_TAGS and pes:  # another OS's target: see native.foreign_findings
         wrong = [(p, e) for p, e in pes.items() if e.platform != target]
         if wrong:
             path, pe = wrong[0]
