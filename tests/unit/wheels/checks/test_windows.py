@@ -35,8 +35,14 @@ def codes(result: WheelResult) -> list[str]:
 
 
 def test_clean_extension(make_wheel: MakeWheel) -> None:
-    imports = ["python312.dll", "VCRUNTIME140.dll", "VCRUNTIME140_1.dll", "KERNEL32.dll",
-               "api-ms-win-crt-runtime-l1-1-0.dll", "ext-ms-win-ntuser-window-l1-1-0.dll"]  # fmt: skip
+    imports = [
+        "python312.dll",
+        "VCRUNTIME140.dll",
+        "VCRUNTIME140_1.dll",
+        "KERNEL32.dll",
+        "api-ms-win-crt-runtime-l1-1-0.dll",
+        "ext-ms-win-ntuser-window-l1-1-0.dll",
+    ]
     result = run(make_wheel, {EXT: pe(Pe(imports=imports))})
     assert codes(result) == []
     assert result.tags is not None
