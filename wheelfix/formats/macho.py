@@ -347,19 +347,22 @@ def _symbols(v: _View, symtab: tuple[int, int, int, int] | None) -> tuple[int, i
     start = v.base + symoff
     table = memoryview(v.data)[start : start + nsyms * entry.size]
     strings = v.base + stroff
+    limit = strings + strsize
+    find = v.data.find
     stab = local = 0
+    # The hot loop of the reader (numpy's OpenBLAS has 50 000 symbols): no calls but find().
     for strx, n_type, _sect, _desc, _value in entry.iter_unpack(table):
+        if n_type & _N_EXT and not n_type & _N_STAB:
+            continue
+        size = entry.size
+        if 0 < strx < strsize:
+            at = strings + strx
+            nul = find(b"\0", at, at + _MAX_STRING)
+            if nul < 0 or nul >= limit:
+                raise CorruptMachOError(f"symbol name at {strx} is not NUL-terminated")
+            size += nul - at + 1
         if n_type & _N_STAB:
-            stab += entry.size + _name_bytes(v.data, strings, strsize, strx)
-        elif not n_type & _N_EXT:
-            local += entry.size + _name_bytes(v.data, strings, strsize, strx)
+            stab += size
+        else:
+            local += size
     return stab, local, nsyms * entry.size + strsize
-
-
-def _name_bytes(data: bytes, strings: int, strsize: int, strx: int) -> int:
-    if strx == 0 or strx >= strsize:
-        return 0
-    nul = data.find(b"\0", strings + strx, strings + min(strsize, strx + _MAX_STRING))
-    if nul < 0:
-        raise CorruptMachOError(f"symbol name at {strx} is not NUL-terminated")
-    return nul - strings - strx + 1
