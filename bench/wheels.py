@@ -54,6 +54,8 @@ class WheelSpec:
     """Hex sha256 of the whole file."""
     note: str
     """What makes this wheel interesting."""
+    python: str = "3.11"
+    """Value given to ``pip download --python-version`` (the ABI is ``cp`` plus its digits)."""
 
     @property
     def requirement(self) -> str:
@@ -72,11 +74,11 @@ class WheelSpec:
             "--platform",
             self.platform,
             "--python-version",
-            "3.11",
+            self.python,
             "--implementation",
             "cp",
             "--abi",
-            "cp311",
+            "cp" + self.python.replace(".", ""),
             "-d",
             str(dest),
             self.requirement,
@@ -165,6 +167,95 @@ WHEELS: dict[str, WheelSpec] = {
             sha256="95713e5fc8af84d8edc75b785d2386f653b63d62b16d681687746734b4dfc0be",
             note="manylinux x86_64, a Rust (PyO3) extension, no vendored libraries",
         ),
+        # ---- macOS and Windows set ---------------------------------------------------------
+        WheelSpec(
+            key="numpy-macos-arm64",
+            name="numpy",
+            version="2.5.5",
+            platform="macosx_11_0_arm64",
+            filename="numpy-2.5.5-cp312-cp312-macosx_11_0_arm64.whl",
+            size=10_749_920,
+            sha256="b96e9ee49ccbdb5676359f852a4497f7a9c5df6c377d8877f5330d6fd3ff42e4",
+            note="macOS arm64, vendors libscipy_openblas64_ in numpy/.dylibs/ (@loader_path)",
+            python="3.12",
+        ),
+        WheelSpec(
+            key="numpy-macos-x86_64",
+            name="numpy",
+            version="2.5.5",
+            platform="macosx_10_13_x86_64",
+            filename="numpy-2.5.5-cp312-cp312-macosx_10_13_x86_64.whl",
+            size=14_750_374,
+            sha256="7da9a248f149cfbb220c6da964a59c8d051d516704f7758acfb81eb382a05d97",
+            note="macOS x86_64 (minimum macOS 10.13), vendors OpenBLAS in numpy/.dylibs/",
+            python="3.12",
+        ),
+        WheelSpec(
+            key="numpy-windows",
+            name="numpy",
+            version="2.5.5",
+            platform="win_amd64",
+            filename="numpy-2.5.5-cp312-cp312-win_amd64.whl",
+            size=12_580_189,
+            sha256="919eb420662b0b4ba34889df503f3d5329775b0c1d5f7e5f5af4fba8315b1e30",
+            note="win_amd64 repaired by delvewheel: mangled OpenBLAS and msvcp140 in numpy.libs/",
+            python="3.12",
+        ),
+        WheelSpec(
+            key="pillow-macos-arm64",
+            name="pillow",
+            version="13.0.0",
+            platform="macosx_11_0_arm64",
+            filename="pillow-13.0.0-cp312-cp312-macosx_11_0_arm64.whl",
+            size=4_852_329,
+            sha256="fc481f742ccda20e9ed760b8f978dff50f2a4e9bc253ac167fb0a05b0783ef52",
+            note="macOS arm64 repaired by delocate: 20 dylibs in PIL/.dylibs/",
+            python="3.12",
+        ),
+        WheelSpec(
+            key="pillow-macos-x86_64",
+            name="pillow",
+            version="13.0.0",
+            platform="macosx_10_13_x86_64",
+            filename="pillow-13.0.0-cp312-cp312-macosx_10_13_x86_64.whl",
+            size=5_568_643,
+            sha256="67c8d44ad89fa7eb88de5d6ef6199b1e03dd24974f85a67639fc8badb801fe79",
+            note="macOS x86_64 repaired by delocate",
+            python="3.12",
+        ),
+        WheelSpec(
+            key="pillow-windows",
+            name="pillow",
+            version="13.0.0",
+            platform="win_amd64",
+            filename="pillow-13.0.0-cp312-cp312-win_amd64.whl",
+            size=7_272_166,
+            sha256="ff3fe9eb621fbb9db4c4be33ab946f6bac5f98ab50ca8d3260503653656c961b",
+            note="win_amd64, libraries linked statically: imports only system DLLs",
+            python="3.12",
+        ),
+        WheelSpec(
+            key="markupsafe-universal2",
+            name="markupsafe",
+            version="2.1.5",
+            platform="macosx_10_9_universal2",
+            filename="MarkupSafe-2.1.5-cp312-cp312-macosx_10_9_universal2.whl",
+            size=18_215,
+            sha256="8dec4936e9c3100156f8a2dc89c4b88d5c435175ff03413b443469c7c8c5f4d1",
+            note="macOS universal2: one fat extension (x86_64 10.9 + arm64 11.0)",
+            python="3.12",
+        ),
+        WheelSpec(
+            key="charset-normalizer-universal2",
+            name="charset-normalizer",
+            version="3.5.3",
+            platform="macosx_10_9_universal2",
+            filename="charset_normalizer-3.5.3-cp37-abi3-macosx_10_9_universal2.whl",
+            size=376_114,
+            sha256="84356c7b7ddf090e3e4692cb99fc820e6189b5f6662ca7e8589f41095cc8efca",
+            note="macOS universal2 abi3: two fat extensions",
+            python="3.12",
+        ),
         # ---- bench set --------------------------------------------------------------------
         WheelSpec(
             key="scipy",
@@ -201,12 +292,24 @@ AGREEMENT_SET: tuple[str, ...] = (
 )
 """Small wheels for the integration tests that compare wheelfix with auditwheel."""
 
+NATIVE_SET: tuple[str, ...] = (
+    "numpy-macos-arm64",
+    "numpy-macos-x86_64",
+    "numpy-windows",
+    "pillow-macos-arm64",
+    "pillow-macos-x86_64",
+    "pillow-windows",
+    "markupsafe-universal2",
+    "charset-normalizer-universal2",
+)
+"""macOS and Windows wheels for tests/integration/test_macos_windows.py and the bench."""
 BENCH_SET: tuple[str, ...] = ("scipy", "torch")
 """Large wheels for ``bench/bench_check.py``."""
 
 SETS: dict[str, tuple[str, ...]] = {
     "agreement": AGREEMENT_SET,
     "bench": BENCH_SET,
+    "native": NATIVE_SET,
     "all": tuple(WHEELS),
 }
 """Set names the CLI accepts in place of wheel keys."""

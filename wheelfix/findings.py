@@ -146,6 +146,31 @@ class Check(enum.Enum):
         Severity.WARNING,
         "rebuild against a Python built without --with-fpectl",
     )
+    # --- WF12x: macOS (Mach-O) and Windows (PE) binaries ------------------------------------
+    CORRUPT_MACHO = (
+        "WF120",
+        "corrupt-macho",
+        Severity.ERROR,
+        "rebuild the file; dyld will refuse it",
+    )
+    CORRUPT_PE = (
+        "WF121",
+        "corrupt-pe",
+        Severity.ERROR,
+        "rebuild the file; the Windows loader will refuse it",
+    )
+    FOREIGN_BINARY = (
+        "WF122",
+        "foreign-binary",
+        Severity.ERROR,
+        "build the extension for the operating system in the tag, or fix the tag",
+    )
+    NOT_NATIVE_LIBRARY = (
+        "WF123",
+        "library-not-native",
+        Severity.WARNING,
+        "remove the file or make it a real .dylib/.dll/.pyd",
+    )
     # --- WF2xx: shared libraries -----------------------------------------------------------
     EXTERNAL_LIBRARY = (
         "WF201",

@@ -50,9 +50,10 @@ def _summary(result: WheelResult) -> str:
     sizes = result.sizes
     bits = [human(sizes.compressed)]
     tags = result.tags
-    if tags is not None and tags.consistent is not None:
+    satisfied = None if tags is None else tags.consistent or tags.native_consistent
+    if tags is not None and satisfied is not None:
         claimed = ".".join(tags.claimed)
-        tag_text = f"claims {claimed}, satisfies {tags.consistent}"
+        tag_text = f"claims {claimed}, satisfies {satisfied}"
         if tags.repairable and tags.repairable != tags.consistent:
             tag_text += f", repairable to {tags.repairable}"
         bits.append(tag_text)

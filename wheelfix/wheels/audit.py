@@ -16,6 +16,8 @@ from pathlib import Path
 from wheelfix.errors import InvalidWheelError, UsageError
 from wheelfix.findings import Selection, Severity
 from wheelfix.formats.elf import AR_MAGIC, ELF_MAGIC, CorruptElfError, ElfInfo, parse_elf
+from wheelfix.formats.macho import MachOInfo
+from wheelfix.formats.pe import PeInfo
 from wheelfix.formats.record import digest as record_digest
 from wheelfix.formats.wheelfile import Limits, Member, WheelArchive
 from wheelfix.linux.libraries import HostLibraries
@@ -25,9 +27,25 @@ from wheelfix.parallel import map_balanced, worker_count
 from wheelfix.wheels.checks import WheelView
 from wheelfix.wheels.checks.debug import strip_savings
 from wheelfix.wheels.checks.integrity import check_metadata, record_algorithms
+from wheelfix.wheels.checks.macos import analyze_macos
+from wheelfix.wheels.checks.native import (
+    NativeVerdict,
+    foreign_findings,
+    is_native_target,
+    read_native,
+)
 from wheelfix.wheels.checks.platform import analyze_platform
+from wheelfix.wheels.checks.windows import analyze_windows
 from wheelfix.wheels.registry import WHEEL_CHECKS
-from wheelfix.wheels.results import CheckReport, ElfSummary, Sizes, Tags, WheelResult
+from wheelfix.wheels.results import (
+    CheckReport,
+    ElfSummary,
+    MachOSummary,
+    PeSummary,
+    Sizes,
+    Tags,
+    WheelResult,
+)
 
 __all__ = ["CheckOptions", "check", "check_wheel"]
 
@@ -47,12 +65,13 @@ class CheckOptions:
 
 
 def validate_target(target: str | None) -> None:
-    if target is None:
+    if target is None or is_native_target(target):
         return
     info = parse_platform_tag(target)
     if info is None or info.libc is None:
         raise UsageError(
-            f"--target {target!r} is not a manylinux_X_Y_ARCH or musllinux_X_Y_ARCH tag"
+            f"--target {target!r} is not a manylinux_X_Y_ARCH, musllinux_X_Y_ARCH, "
+            "macosx_X_Y_ARCH or win32/win_amd64/win_arm64 tag"
         )
     if policies_for(info.libc, info.arch, info.base).by_tag(target) is None:
         raise UsageError(f"--target {target!r}: no such policy in auditwheel's data")
@@ -77,6 +96,10 @@ class _Scan:
     elf_errors: dict[str, str] = field(default_factory=dict)
     static: set[str] = field(default_factory=set)
     texts: dict[str, str] = field(default_factory=dict)
+    machos: dict[str, MachOInfo] = field(default_factory=dict)
+    pes: dict[str, PeInfo] = field(default_factory=dict)
+    macho_errors: dict[str, str] = field(default_factory=dict)
+    pe_errors: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +113,8 @@ class _Row:
     elf_error: str | None
     static: bool
     text: str | None
+    native: MachOInfo | PeInfo | None = None
+    native_error: tuple[str, str] | None = None
 
 
 #: Receives every member with its bytes while the check reads them (repair unpacks this
@@ -109,11 +134,14 @@ def _scan_member(
         sink(member, data)
     elf: ElfInfo | None = None
     error = None
+    native, native_error = None, None
     if data[:4] == ELF_MAGIC:
         try:
             elf = parse_elf(data, interest=interest_for(member.name, blacklisted))
         except CorruptElfError as exc:
             error = str(exc)
+    else:
+        native, native_error = read_native(data)
     text = None
     if _wants_text(member.name, archive.dist_info) and member.size <= _TEXT_LIMIT:
         try:
@@ -130,6 +158,8 @@ def _scan_member(
         elf_error=error,
         static=relocatable or data[:8] == AR_MAGIC,
         text=text,
+        native=native,
+        native_error=native_error,
     )
 
 
@@ -160,6 +190,13 @@ def _scan(archive: WheelArchive, threads: int, sink: MemberSink | None = None) -
             scan.static.add(row.name)
         if row.text is not None:
             scan.texts[row.name] = row.text
+        if isinstance(row.native, MachOInfo):
+            scan.machos[row.name] = row.native
+        elif row.native is not None:
+            scan.pes[row.name] = row.native
+        if row.native_error is not None:
+            kind, reason = row.native_error
+            (scan.macho_errors if kind == "macho" else scan.pe_errors)[row.name] = reason
     return scan
 
 
@@ -192,6 +229,10 @@ def check_wheel(
                 static_archives=frozenset(scan.static),
                 texts=scan.texts,
                 other_digests=scan.other_digests,
+                machos=scan.machos,
+                macho_errors=scan.macho_errors,
+                pes=scan.pes,
+                pe_errors=scan.pe_errors,
             )
     except InvalidWheelError as exc:
         return WheelResult(path=display, filename=filename, error=str(exc))
@@ -204,6 +245,8 @@ def _evaluate(view: WheelView, options: CheckOptions, host: HostLibraries) -> Wh
         view, host, target=options.target, root_is_purelib=metadata.root_is_purelib
     )
     findings += verdict.findings
+    native = _native(view, options.target)
+    findings += native.findings
     for registered in WHEEL_CHECKS:
         if options.selection.any_of(registered.codes):
             findings += registered.run(view)
@@ -227,11 +270,12 @@ def _evaluate(view: WheelView, options: CheckOptions, host: HostLibraries) -> Wh
             wheel_file=metadata.tags,
             consistent=verdict.consistent,
             repairable=verdict.repairable,
+            native_consistent=native.consistent,
         ),
         libc=verdict.libc,
-        arch=verdict.arch,
-        external_libraries=verdict.external_libraries,
-        external_library_paths=verdict.external_paths,
+        arch=verdict.arch or native.arch,
+        external_libraries={**verdict.external_libraries, **native.external_libraries},
+        external_library_paths={**verdict.external_paths, **native.external_paths},
         sizes=sizes,
         strip_savings=strip_savings(view),
         elf_files=tuple(
@@ -248,6 +292,8 @@ def _evaluate(view: WheelView, options: CheckOptions, host: HostLibraries) -> Wh
             )
             for p, e in sorted(elves.items())
         ),
+        macho_files=tuple(MachOSummary.of(p, m) for p, m in sorted(view.machos.items())),
+        pe_files=tuple(PeSummary.of(p, e) for p, e in sorted(view.pes.items())),
         findings=tuple(kept),
     )
 
@@ -257,6 +303,20 @@ def _file_size(name: str) -> int:
         return Path(name).stat().st_size
     except OSError:
         return 0  # reported by check_wheel
+
+
+def _native(view: WheelView, target: str | None) -> NativeVerdict:
+    """The macOS and Windows checks (binaries found by magic bytes, like ELF)."""
+    mac = analyze_macos(view, target)
+    win = analyze_windows(view, target)
+    chosen = mac if mac.arch is not None else win
+    return NativeVerdict(
+        consistent=chosen.consistent,
+        arch=chosen.arch,
+        external_libraries={**mac.external_libraries, **win.external_libraries},
+        external_paths={**mac.external_paths, **win.external_paths},
+        findings=(*mac.findings, *win.findings, *foreign_findings(view, target)),
+    )
 
 
 def check(

@@ -48,7 +48,8 @@ WHEEL_CHECKS: tuple[RegisteredCheck, ...] = (
     ),
 )  # fmt: skip
 
-#: Always run (the report needs their results); module -> the codes their findings carry.
+#: Always run (the report needs their results); function -> the codes their findings carry.
+#: A code may come from more than one place (WF301 from ELF, Mach-O and PE files alike).
 ANALYSES: dict[str, frozenset[Check]] = {
     "wheelfix.wheels.checks.integrity.check_metadata": frozenset({
         Check.WHEEL_METADATA, Check.WHEEL_VERSION_NEWER, Check.TAG_MISMATCH,
@@ -60,5 +61,18 @@ ANALYSES: dict[str, frozenset[Check]] = {
         Check.ELF_IN_PURELIB, Check.NOT_ELF, Check.CORRUPT_ELF, Check.PYFPE,
         Check.EXTERNAL_LIBRARY, Check.LIBRARY_NOT_FOUND, Check.ABSOLUTE_RPATH,
         Check.LIBPYTHON_LINKED,
+    }),
+    "wheelfix.wheels.checks.macos.analyze_macos": frozenset({
+        Check.ABSOLUTE_RPATH, Check.CORRUPT_MACHO, Check.DEBUG_INFO, Check.EXTERNAL_LIBRARY,
+        Check.LIBPYTHON_LINKED, Check.LIBRARY_NOT_FOUND, Check.SYMBOL_TABLE,
+        Check.TAG_OVERCLAIMS, Check.TARGET_INCOMPATIBLE, Check.WRONG_ARCH,
+    }),
+    "wheelfix.wheels.checks.windows.analyze_windows": frozenset({
+        Check.CORRUPT_PE, Check.DEBUG_INFO, Check.EXTERNAL_LIBRARY, Check.SYMBOL_TABLE,
+        Check.TARGET_INCOMPATIBLE, Check.WRONG_ARCH,
+    }),
+    "wheelfix.wheels.checks.native.foreign_findings": frozenset({
+        Check.ELF_IN_PURELIB, Check.FOREIGN_BINARY, Check.NOT_NATIVE_LIBRARY,
+        Check.TARGET_INCOMPATIBLE,
     }),
 }  # fmt: skip

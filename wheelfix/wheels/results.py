@@ -11,9 +11,20 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from wheelfix.findings import Finding, Severity
+from wheelfix.formats.macho import MachOInfo
+from wheelfix.formats.pe import PeInfo
 from wheelfix.reports import SCHEMA_VERSION, Report, gate_label
 
-__all__ = ["SCHEMA_VERSION", "CheckReport", "ElfSummary", "Sizes", "Tags", "WheelResult"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "CheckReport",
+    "ElfSummary",
+    "MachOSummary",
+    "PeSummary",
+    "Sizes",
+    "Tags",
+    "WheelResult",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -22,6 +33,9 @@ class Tags:
     wheel_file: tuple[str, ...]
     consistent: str | None
     repairable: str | None
+    #: macOS and Windows wheels: the best tag the Mach-O/PE binaries satisfy as they are
+    #: (``consistent`` stays a Linux tag, as the schema has always said)
+    native_consistent: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -29,6 +43,7 @@ class Tags:
             "wheel_file": list(self.wheel_file),
             "consistent": self.consistent,
             "repairable": self.repairable,
+            "native_consistent": self.native_consistent,
         }
 
 
@@ -79,6 +94,66 @@ class ElfSummary:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MachOSummary:
+    """Per-file detail of a Mach-O file (macOS), one entry per architecture slice."""
+
+    path: str
+    info: MachOInfo
+
+    @classmethod
+    def of(cls, path: str, info: MachOInfo) -> MachOSummary:
+        return cls(path=path, info=info)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "fat": self.info.fat,
+            "size": self.info.file_size,
+            "slices": [
+                {
+                    "arch": s.arch,
+                    "filetype": s.filetype,
+                    "min_os": None if s.min_os is None else ".".join(map(str, s.min_os)),
+                    "platform": s.platform,
+                    "install_name": s.install_name,
+                    "dylibs": [{"name": d.name, "kind": d.kind} for d in s.dylibs],
+                    "rpaths": list(s.rpaths),
+                    "debug_info": s.debug_bytes,
+                    "local_symbols": s.local_symbol_bytes,
+                    "symbol_table": s.symtab_bytes,
+                }
+                for s in self.info.slices
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeSummary:
+    """Per-file detail of a PE file (Windows)."""
+
+    path: str
+    info: PeInfo
+
+    @classmethod
+    def of(cls, path: str, info: PeInfo) -> PeSummary:
+        return cls(path=path, info=info)
+
+    def to_json(self) -> dict[str, object]:
+        pe = self.info
+        return {
+            "path": self.path,
+            "machine": pe.machine,
+            "platform": pe.platform,
+            "size": pe.file_size,
+            "imports": list(pe.imports),
+            "delay_imports": list(pe.delay_imports),
+            "pdb_path": pe.pdb_path,
+            "debug_info": pe.debug_bytes,
+            "symbol_table": pe.symtab_bytes,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WheelResult:
     path: str
     filename: str
@@ -91,6 +166,8 @@ class WheelResult:
     sizes: Sizes = field(default_factory=Sizes)
     strip_savings: Mapping[str, int] = field(default_factory=dict)
     elf_files: tuple[ElfSummary, ...] = ()
+    macho_files: tuple[MachOSummary, ...] = ()
+    pe_files: tuple[PeSummary, ...] = ()
     findings: tuple[Finding, ...] = ()
 
     @property
@@ -116,6 +193,8 @@ class WheelResult:
             "sizes": self.sizes.to_json(),
             "strip_savings": dict(self.strip_savings),
             "elf_files": [e.to_json() for e in self.elf_files],
+            "macho_files": [m.to_json() for m in self.macho_files],
+            "pe_files": [p.to_json() for p in self.pe_files],
             "findings": [f.to_json() for f in self.findings],
         }
 

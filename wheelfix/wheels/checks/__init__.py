@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # annotations only: scanning an environment never loads the wheel reader
     from wheelfix.formats.elf import ElfInfo
+    from wheelfix.formats.macho import MachOInfo
+    from wheelfix.formats.pe import PeInfo
     from wheelfix.formats.wheelfile import Member, WheelName
 
 __all__ = ["WheelView"]
@@ -33,6 +35,11 @@ class WheelView:
     texts: Mapping[str, str]
     #: member -> (algorithm, urlsafe-b64 digest) for RECORD rows using sha384/sha512
     other_digests: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    #: Mach-O (macOS) and PE (Windows) files, found by magic bytes like ELF files
+    machos: Mapping[str, MachOInfo] = field(default_factory=dict)
+    macho_errors: Mapping[str, str] = field(default_factory=dict)
+    pes: Mapping[str, PeInfo] = field(default_factory=dict)
+    pe_errors: Mapping[str, str] = field(default_factory=dict)
 
     def dist_info_text(self, name: str) -> str | None:
         return self.texts.get(f"{self.dist_info}/{name}")

@@ -348,6 +348,9 @@ def _unreadable_findings(view: WheelView) -> list[Finding]:
     for member in view.members:
         base = posixpath.basename(member.name)
         looks_shared = base.endswith(".so") or ".so." in base
+        native = (view.machos, view.macho_errors, view.pes, view.pe_errors)
+        if any(member.name in found for found in native):
+            continue  # a macOS/Windows binary: the native checks read it
         if looks_shared and member.name not in view.elves and member.name not in view.elf_errors:
             out.append(
                 Finding(
