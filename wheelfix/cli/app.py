@@ -105,7 +105,8 @@ Exit codes:
   4  internal error (a bug in wheelfix)
 
 Defaults come from [tool.wheelfix] in the nearest pyproject.toml (keys: fail-on, select,
-ignore, target, jobs, max-uncompressed). Every check code is explained in docs/checks.md.
+ignore, target, jobs, max-uncompressed, and the content-check keys in docs/checks.md).
+Every check code is explained in docs/checks.md.
 """
 
 
@@ -153,6 +154,28 @@ ignore, target, jobs, max-uncompressed). Every check code is explained in docs/c
     metavar="SIZE",
     help="Refuse wheels that expand beyond SIZE (e.g. 8G).  [default: 8G]",
 )
+@click.option(
+    "--toplevel",
+    multiple=True,
+    metavar="NAMES",
+    help="The library's intended top-level packages/modules (WF412, WF416, WF420/1).",
+)
+@click.option(
+    "--package",
+    "packages",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="A package folder the wheel must match (WF418/WF419).",
+)
+@click.option(
+    "--src-dir",
+    "src_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="A folder whose contents the wheel must match (WF418/WF419).",
+)
 @click.option("--no-config", is_flag=True, help="Ignore [tool.wheelfix] in pyproject.toml.")
 @click.option("-v", "--verbose", count=True, help="Hints, per-file ELF detail, library paths.")
 @click.pass_context
@@ -166,6 +189,9 @@ def check_cmd(
     target: str | None,
     jobs: int | None,
     max_uncompressed: str | None,
+    toplevel: tuple[str, ...],
+    packages: tuple[Path, ...],
+    src_dirs: tuple[Path, ...],
     no_config: bool,
     verbose: int,
 ) -> None:
@@ -176,8 +202,18 @@ def check_cmd(
         from wheelfix.config import load_check_config
         from wheelfix.formats.wheelfile import Limits
         from wheelfix.wheels.audit import check as run_check
+        from wheelfix.wheels.checks.contents import content_rules
 
         config = load_check_config() if not no_config else None
+        folders = (packages, src_dirs) if packages or src_dirs else ((), ())
+        if config is not None and not folders[0] and not folders[1]:
+            folders = (config.packages, config.src_dirs)
+        rules = content_rules(
+            config.contents if config else (),
+            toplevel=toplevel,
+            packages=folders[0],
+            src_dirs=folders[1],
+        )
         limit = _parse_size(max_uncompressed) if max_uncompressed else None
         if limit is None and config is not None:
             limit = config.max_uncompressed
@@ -192,6 +228,7 @@ def check_cmd(
                 jobs=jobs if jobs is not None else (config.jobs if config and config.jobs else 0),
                 limits=limits,
                 on_result=on_result,
+                contents=rules,
             )
         _emit(fmt, report, lambda console: render_text(report, console, verbose=verbose))
         for result in report.results:

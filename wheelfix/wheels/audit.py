@@ -22,7 +22,7 @@ from wheelfix.formats.wheelfile import Limits, Member, WheelArchive
 from wheelfix.linux.libraries import HostLibraries
 from wheelfix.linux.policy import blacklisted_symbols, parse_platform_tag, policies_for
 from wheelfix.wheels.checks import WheelView
-from wheelfix.wheels.checks.contents import check_contents
+from wheelfix.wheels.checks.contents import ContentRules, check_contents
 from wheelfix.wheels.checks.debug import check_debug, strip_savings
 from wheelfix.wheels.checks.integrity import check_metadata, check_record, record_algorithms
 from wheelfix.wheels.checks.platform import analyze_platform, interest_for, is_extension
@@ -44,6 +44,7 @@ class CheckOptions:
     jobs: int = 0
     limits: Limits = field(default_factory=Limits)
     ld_root: str = "/"
+    contents: ContentRules = field(default_factory=ContentRules)
 
     def wanted(self, finding: Finding) -> bool:
         code = finding.code
@@ -217,7 +218,7 @@ def _evaluate(view: WheelView, options: CheckOptions, host: HostLibraries) -> Wh
     )
     findings += verdict.findings
     findings += check_debug(view)
-    findings += check_contents(view)
+    findings += check_contents(view, options.contents)
     kept = sorted(
         (f for f in findings if options.wanted(f)),
         key=lambda f: (-f.level, f.code, f.path or ""),
@@ -278,6 +279,7 @@ def check(
     jobs: int = 0,
     limits: Limits | None = None,
     on_result: Callable[[WheelResult], None] | None = None,
+    contents: ContentRules | None = None,
 ) -> CheckReport:
     """Check wheels and return a :class:`CheckReport` (results in input order).
 
@@ -295,6 +297,7 @@ def check(
         fail_on=fail_on,
         jobs=jobs,
         limits=limits or Limits(),
+        contents=contents or ContentRules(),
     )
     names = [os.fspath(p) for p in paths]
     workers = jobs if jobs > 0 else (os.cpu_count() or 1)
