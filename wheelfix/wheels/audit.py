@@ -12,7 +12,7 @@ import os
 import posixpath
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from wheelfix.errors import InvalidWheelError, UsageError
@@ -27,6 +27,7 @@ from wheelfix.wheels.checks.debug import check_debug, strip_savings
 from wheelfix.wheels.checks.integrity import check_metadata, check_record, record_algorithms
 from wheelfix.wheels.checks.platform import analyze_platform, interest_for, is_extension
 from wheelfix.wheels.results import CheckReport, ElfSummary, Sizes, Tags, WheelResult
+from wheelfix.wheels.sdist import check_sdist, is_sdist
 
 __all__ = ["CheckOptions", "check", "check_wheel"]
 
@@ -189,6 +190,9 @@ def check_wheel(
     options = options or CheckOptions()
     display = os.fspath(path)
     filename = posixpath.basename(display.replace(os.sep, "/"))
+    if is_sdist(display):  # the content checks that apply to a source distribution
+        result = check_sdist(display, options.contents, options.limits)
+        return replace(result, findings=tuple(f for f in result.findings if options.wanted(f)))
     try:
         with WheelArchive(Path(display), limits=options.limits) as archive:
             scan = _scan(archive, threads, sink)

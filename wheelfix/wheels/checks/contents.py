@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_UNEXPECTED_FILES",
     "ContentRules",
     "check_contents",
+    "check_sdist_contents",
     "content_rules",
     "package_tree_files",
 ]
@@ -62,6 +63,8 @@ _TRIVIAL_DIGESTS = frozenset(
     base64.urlsafe_b64encode(hashlib.sha256(t).digest()).rstrip(b"=").decode() for t in _TRIVIAL
 )
 _TREE_LIMIT = 100_000
+#: Tests and compiled-code sources are what an sdist is for.
+_SDIST_EXEMPT = frozenset({Check.TESTS, Check.SOURCES})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,14 +127,10 @@ def content_rules(
 
 def check_contents(view: WheelView, rules: ContentRules | None = None) -> list[Finding]:
     rules = rules or ContentRules()
-    out = _categories(view)
+    out = _categories(view.members, view.static_archives)
     out += _pth_findings(view)
-    out += _case_collisions(view)
+    out += _names_and_sizes(view.members, view.file_size, rules)
     out += _duplicates(view, rules.duplicate_min_size)
-    out += _totals(view, rules)
-    out += _path_findings(view.members, rules.max_path_length)
-    out += _mixed_extensions(view.members, rules.mixed_extensions)
-    out += _patterns(view.members, rules)
     members, dist_info = view.members, view.dist_info
     declared = rules.toplevel is not None or rules.package_files is not None
     out += check_layout(members, dist_info, declared=declared, toplevel=rules.toplevel or ())
@@ -142,11 +141,33 @@ def check_contents(view: WheelView, rules: ContentRules | None = None) -> list[F
     return out
 
 
-def _categories(view: WheelView) -> list[Finding]:
+def check_sdist_contents(
+    members: Sequence[Member], file_size: int, rules: ContentRules | None = None
+) -> list[Finding]:
+    """The content checks that apply to a source distribution, from its file list alone:
+    bytecode, build leftovers, static archives and source maps (tests and C sources
+    belong in an sdist), case collisions, sizes, names and patterns (WF422-WF430)."""
+    rules = rules or ContentRules()
+    out = [f for f in _categories(members, frozenset()) if f.check not in _SDIST_EXEMPT]
+    return out + _names_and_sizes(members, file_size, rules)
+
+
+def _names_and_sizes(
+    members: Sequence[Member], file_size: int, rules: ContentRules
+) -> list[Finding]:
+    out = _case_collisions(members)
+    out += _totals(members, file_size, rules)
+    out += _path_findings(members, rules.max_path_length)
+    out += _mixed_extensions(members, rules.mixed_extensions)
+    out += _patterns(members, rules)
+    return out
+
+
+def _categories(all_members: Sequence[Member], static_archives: frozenset[str]) -> list[Finding]:
     groups: dict[tuple[Category, str], list[Member]] = defaultdict(list)
-    for member in view.members:
+    for member in all_members:
         category = classify(member.name)
-        if category is None and member.name in view.static_archives:
+        if category is None and member.name in static_archives:
             category = Category.STATIC
         if category is None:
             continue
@@ -193,10 +214,10 @@ def _pth_findings(view: WheelView) -> list[Finding]:
     return out
 
 
-def _case_collisions(view: WheelView) -> list[Finding]:
+def _case_collisions(members: Sequence[Member]) -> list[Finding]:
     seen: dict[str, str] = {}
     out = []
-    for member in view.members:
+    for member in members:
         folded = member.name.casefold()
         if folded in seen:
             out.append(
@@ -236,15 +257,15 @@ def _duplicates(view: WheelView, min_size: int) -> list[Finding]:
     return out
 
 
-def _totals(view: WheelView, rules: ContentRules) -> list[Finding]:
-    unpacked = sum(m.size for m in view.members)
+def _totals(members: Sequence[Member], file_size: int, rules: ContentRules) -> list[Finding]:
+    unpacked = sum(m.size for m in members)
     out = []
-    if view.file_size > rules.max_compressed_size:
+    if file_size > rules.max_compressed_size:
         out.append(
             Finding(
                 check=Check.WHEEL_TOO_LARGE,
-                bytes=view.file_size,
-                message=f"the archive is {human(view.file_size)}, above the limit of "
+                bytes=file_size,
+                message=f"the archive is {human(file_size)}, above the limit of "
                 f"{human(rules.max_compressed_size)} (max-compressed-size)",
             )
         )
@@ -257,12 +278,11 @@ def _totals(view: WheelView, rules: ContentRules) -> list[Finding]:
                 f"of {human(rules.max_unpacked_size)} (max-unpacked-size)",
             )
         )
-    if len(view.members) > rules.max_files:
+    if len(members) > rules.max_files:
         out.append(
             Finding(
                 check=Check.TOO_MANY_FILES,
-                message=f"{len(view.members)} files, above the limit of {rules.max_files} "
-                "(max-files)",
+                message=f"{len(members)} files, above the limit of {rules.max_files} (max-files)",
             )
         )
     return out
