@@ -14,6 +14,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from packaging.utils import InvalidSdistFilename, parse_sdist_filename
+
 from wheelfix.errors import InvalidWheelError
 from wheelfix.formats.wheelfile import Limits, Member, validate_member_name
 from wheelfix.wheels.checks.contents import ContentRules, check_sdist_contents
@@ -25,8 +27,19 @@ SDIST_SUFFIXES = (".tar.gz", ".zip")
 
 
 def is_sdist(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is named like a source distribution (``.tar.gz`` or ``.zip``)."""
-    return os.fspath(path).lower().endswith(SDIST_SUFFIXES)
+    """Whether ``path`` is named like a source distribution: any ``.tar.gz``, and a
+    ``.zip`` whose name parses as ``NAME-VERSION.zip`` (a wheel saved as
+    ``demo-1.0-py3-none-any.zip`` stays an invalid wheel filename)."""
+    name = posixpath.basename(os.fspath(path).replace(os.sep, "/"))
+    if name.lower().endswith(".tar.gz"):
+        return True
+    if not name.lower().endswith(".zip"):
+        return False
+    try:
+        parse_sdist_filename(name[: -len(".zip")] + ".zip")
+    except (InvalidSdistFilename, ValueError):
+        return False
+    return True
 
 
 def _member(path: str, name: str, size: int, compressed: int) -> Member:
