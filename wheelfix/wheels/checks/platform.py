@@ -25,6 +25,12 @@ from wheelfix.wheels.checks import WheelView
 
 __all__ = ["PlatformVerdict", "analyze_platform"]
 
+#: Native code for other platforms, recognised by name (their formats are not read here).
+_NATIVE_SUFFIXES = {
+    ".pyd": "Windows extension module (.pyd)",
+    ".dll": "Windows library (.dll)",
+    ".dylib": "macOS library (.dylib)",
+}
 _PYFPE = frozenset({"PyFPE_jbuf", "PyFPE_dummy", "PyFPE_counter"})
 
 
@@ -385,6 +391,23 @@ def _purelib_findings(view: WheelView, root_is_purelib: bool) -> list[Finding]:
                     path=path,
                     bytes=elf.file_size,
                     message=f"{elf.identity} binary in {why}: installers treat it as portable",
+                )
+            )
+    for member in view.members:
+        kind = _NATIVE_SUFFIXES.get(posixpath.splitext(member.name)[1].lower())
+        if kind is None or member.name in view.elves:
+            continue
+        in_purelib = ".data/purelib/" in member.name or (
+            root_is_purelib and ".data/" not in member.name
+        )
+        if in_purelib or pure_tag:
+            why = "a pure-Python ('any') wheel" if pure_tag else "purelib"
+            out.append(
+                Finding(
+                    check=Check.ELF_IN_PURELIB,
+                    path=member.name,
+                    bytes=member.size,
+                    message=f"{kind} in {why}: installers treat it as portable",
                 )
             )
     return out

@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 from packaging.tags import parse_tag
 from packaging.version import Version
+from wheelmaker import MakeWheel
 
 from wheelfix.findings import Check
 from wheelfix.formats.elf import ElfInfo
 from wheelfix.formats.wheelfile import WheelName
 from wheelfix.linux.libraries import HostLibraries
+from wheelfix.wheels.audit import check_wheel
 from wheelfix.wheels.checks import WheelView
 from wheelfix.wheels.checks.platform import PlatformVerdict, analyze_platform
 
@@ -182,6 +184,27 @@ def test_target(empty_host: HostLibraries, target: str, compatible: bool) -> Non
 def test_binary_in_pure_wheel(empty_host: HostLibraries) -> None:
     v = analyze_platform(view({EXT: elf()}, "py3-none-any"), empty_host, root_is_purelib=True)
     assert "WF109" in codes(v)
+
+
+@pytest.mark.parametrize(
+    ("tag", "purelib", "flagged"),
+    [("py3-none-any", True, True), ("cp311-cp311-win_amd64", False, False)],
+)
+def test_windows_and_macos_binaries_in_a_pure_wheel(
+    make_wheel: MakeWheel, tag: str, purelib: bool, flagged: bool
+) -> None:
+    files: dict[str, bytes | str] = {
+        "pkg/__init__.py": "",
+        "pkg/_ext.pyd": b"MZ\x90\x00",
+        "pkg/helper.DLL": b"MZ\x90\x00",
+        "pkg/libx.dylib": b"\xcf\xfa\xed\xfe",
+    }
+    result = check_wheel(make_wheel(files, name="pkg", tag=tag, root_is_purelib=purelib))
+    found = sorted(f.path or "" for f in result.findings if f.code == "WF109")
+    assert found == (["pkg/_ext.pyd", "pkg/helper.DLL", "pkg/libx.dylib"] if flagged else [])
+    if flagged:
+        message = next(f.message for f in result.findings if f.path == "pkg/_ext.pyd")
+        assert message.startswith("Windows extension module (.pyd) in a pure-Python ('any')")
 
 
 def test_pyfpe_is_reported(empty_host: HostLibraries) -> None:
