@@ -127,6 +127,10 @@ class Check(enum.Enum):
         Severity.WARNING,
         "rebuild against a Python built without --with-fpectl",
     )
+    NO_POLICY_FOR_ARCH = (
+        "WF113", "no-policy-for-architecture", Severity.WARNING,
+        "keep the linux_ARCH tag and serve the wheel from your own index",
+    )  # fmt: skip
     # --- WF2xx: shared libraries -----------------------------------------------------------
     EXTERNAL_LIBRARY = (
         "WF201",

@@ -8,7 +8,8 @@ library, forbidden symbol or ISA note that forces it.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from wheelfix.findings import Check, Finding
@@ -20,7 +21,14 @@ from wheelfix.linux.libraries import (
     is_loader,
     resolve_tree,
 )
-from wheelfix.linux.policy import Libc, Policy, PolicySet, parse_platform_tag, policies_for
+from wheelfix.linux.policy import (
+    Libc,
+    Policy,
+    PolicySet,
+    TagInfo,
+    parse_platform_tag,
+    policies_for,
+)
 from wheelfix.wheels.checks import WheelView
 
 __all__ = ["PlatformVerdict", "analyze_platform"]
@@ -31,6 +39,8 @@ _NATIVE_SUFFIXES = {
     ".dll": "Windows library (.dll)",
     ".dylib": "macOS library (.dylib)",
 }
+_SUFFIX_LIBC_RE = re.compile(r"-linux-(?P<libc>gnu|musl)[a-z0-9_]*\.so$")
+_LIBC_SONAMES = ("libc.musl-", "ld-musl-", "libc.so.6", "ld-linux", "ld64.so.")
 _PYFPE = frozenset({"PyFPE_jbuf", "PyFPE_dummy", "PyFPE_counter"})
 
 
@@ -62,6 +72,66 @@ class _Analysis:
     constraints: list[_Constraint] = field(default_factory=list)
     #: (file, library, symbol) -> the policies that forbid it
     forbidden: dict[tuple[str, str, str], list[Policy]] = field(default_factory=dict)
+
+
+def _suffix_libc(path: str) -> Libc | None:
+    """The libc an extension module's suffix names (``.cpython-312-x86_64-linux-musl.so``,
+    ``-arm-linux-musleabihf.so``, ``-linux-gnu.so``), as CPython's EXT_SUFFIX spells it."""
+    m = _SUFFIX_LIBC_RE.search(posixpath.basename(path))
+    if m is None:
+        return None
+    return Libc.MUSL if m["libc"] == "musl" else Libc.GLIBC
+
+
+def _file_libc(path: str, elf: ElfInfo) -> tuple[Libc, str] | None:
+    """One file's own evidence: its interpreter, its DT_NEEDED libc, its suffix."""
+    if elf.libc is not None:
+        what = f"the interpreter of {path}" if elf.interpreter else f"DT_NEEDED of {path}"
+        return Libc(elf.libc), what
+    by_suffix = _suffix_libc(path)
+    if by_suffix is not None:
+        return by_suffix, f"the extension suffix of {posixpath.basename(path)}"
+    return None
+
+
+def decide_libc(elves: Mapping[str, ElfInfo], tag_infos: Sequence[TagInfo]) -> tuple[Libc, str]:
+    """The wheel's C library and what decided it, strongest evidence first: a program
+    interpreter, a DT_NEEDED libc soname, an extension-module suffix, the filename's tag."""
+    for path, elf in elves.items():
+        if elf.interpreter is not None and elf.libc is not None:
+            return Libc(elf.libc), f"the interpreter {elf.interpreter} of {path}"
+    for path, elf in elves.items():
+        if elf.libc is not None:
+            soname = next(n for n in elf.needed if n.startswith(_LIBC_SONAMES))
+            return Libc(elf.libc), f"{path} needing {soname}"
+    for path in elves:
+        by_suffix = _suffix_libc(path)
+        if by_suffix is not None:
+            return by_suffix, f"the extension suffix of {posixpath.basename(path)}"
+    claims = {t.libc: t.tag for t in tag_infos if t.libc is not None}
+    if len(claims) == 1:
+        ((libc, tag),) = claims.items()
+        return libc, f"the filename's {tag} tag"
+    return Libc.GLIBC, "nothing in the wheel names a C library; glibc assumed"
+
+
+def _libc_claim_findings(tag_infos: Sequence[TagInfo], libc: Libc, evidence: str) -> list[Finding]:
+    wrong = sorted(t.tag for t in tag_infos if t.libc is not None and t.libc is not libc)
+    if not wrong:
+        return []
+    return [
+        Finding(
+            check=Check.WRONG_LIBC,
+            message=f"filename claims {', '.join(wrong)}, but the binaries are for "
+            f"{libc.value} (decided by {evidence}); use {libc.prefix} tags",
+        )
+    ]
+
+
+def _runs_on(elf_arch: str, wheel_arch: str) -> bool:
+    """Whether a binary for ``elf_arch`` loads on a ``wheel_arch`` machine: the same
+    architecture, or ARMv6 hard-float code on an ARMv7 (armv7l) machine."""
+    return elf_arch == wheel_arch or (elf_arch, wheel_arch) == ("armv6l", "armv7l")
 
 
 def extension_module_name(path: str) -> str:
@@ -110,14 +180,12 @@ def analyze_platform(
         if len(tag_arches) == 1
         else next((e.arch for e in elves.values() if e.arch), None)
     )
-    tag_libcs = {t.libc for t in tag_infos if t.libc is not None}
-    libc = next(iter(tag_libcs)) if len(tag_libcs) == 1 else None
-    if libc is None:
-        libc = next((Libc(e.libc) for e in elves.values() if e.libc), Libc.GLIBC)
+    libc, evidence = decide_libc(elves, tag_infos)
+    findings += _libc_claim_findings(tag_infos, libc, evidence)
 
     considered: dict[str, ElfInfo] = {}
     for path, elf in elves.items():
-        if elf.arch is None or elf.arch != arch:
+        if elf.arch is None or arch is None or not _runs_on(elf.arch, arch):
             what = elf.arch_problem or f"built for {elf.arch}"
             findings.append(
                 Finding(
@@ -128,14 +196,15 @@ def analyze_platform(
                 )
             )
             continue
-        if elf.libc is not None and elf.libc != libc.value:
+        own = _file_libc(path, elf)
+        if own is not None and own[0] is not libc:
             findings.append(
                 Finding(
                     check=Check.WRONG_LIBC,
                     path=path,
                     bytes=elf.file_size,
-                    message=f"links against {elf.libc}, but the wheel is for {libc.value} "
-                    f"({libc.prefix} tags)",
+                    message=f"{own[1]} says {own[0].value}, but the wheel's binaries are "
+                    f"{libc.value} (decided by {evidence})",
                 )
             )
             continue
@@ -211,7 +280,9 @@ def analyze_platform(
         to_graft, external_paths, external_sizes, considered, graft_policy.name
     )
     missing = sorted(s for s in to_graft if external_paths.get(s) is None)
-    findings += _claim_findings(claimed, analysis, consistent, repairable, missing)
+    findings += _claim_findings(
+        claimed, analysis, consistent, repairable, missing, f"{libc.value}, decided by {evidence}"
+    )
     for (path, provider, sym), forbidding in sorted(analysis.forbidden.items()):
         newest = min(forbidding)
         findings.append(
@@ -512,12 +583,17 @@ def _claim_findings(
     consistent: Policy,
     repairable: Policy,
     missing: list[str],
+    libc_note: str,
 ) -> list[Finding]:
     out: list[Finding] = []
     seen: set[str] = set()
+    no_policy = analysis.policies.highest.is_linux
     for tag in claimed:
         info = parse_platform_tag(tag)
         if info is None:
+            continue
+        if no_policy:
+            out += _no_policy_finding(tag, info, analysis.policies)
             continue
         if info.base == "linux":
             if repairable.is_linux:
@@ -533,7 +609,8 @@ def _claim_findings(
                 Finding(
                     check=Check.LINUX_TAG,
                     message=f"tagged {tag}: pip installs it "
-                    f"only on this kind of machine and PyPI refuses it; {hint}",
+                    f"only on this kind of machine and PyPI refuses it; {hint} "
+                    f"(C library: {libc_note})",
                 )
             )
             continue
@@ -552,6 +629,23 @@ def _claim_findings(
                 )
             )
     return out
+
+
+def _no_policy_finding(tag: str, info: TagInfo, policies: PolicySet) -> list[Finding]:
+    """WF113: the architecture has no manylinux/musllinux policy at all."""
+    family = policies.libc.prefix
+    if info.base == "linux":
+        what = f"tagged {tag}; PyPI refuses linux_* tags"
+    else:
+        what = f"filename claims {tag}, a policy that does not exist"
+    return [
+        Finding(
+            check=Check.NO_POLICY_FOR_ARCH,
+            message=f"{what}: there is no {family} policy for {info.arch} in auditwheel's "
+            "data, so no repair can give this wheel a portable tag; "
+            f"linux_{info.arch} is the honest tag (for an index of your own, as piwheels does)",
+        )
+    ]
 
 
 def _target_findings(
