@@ -19,6 +19,7 @@ from wheelfix.linux.libraries import (
     HostLibraries,
     LibraryTree,
     is_loader,
+    needed_through,
     resolve_tree,
 )
 from wheelfix.linux.policy import (
@@ -72,6 +73,8 @@ class _Analysis:
     constraints: list[_Constraint] = field(default_factory=list)
     #: (file, library, symbol) -> the policies that forbid it
     forbidden: dict[tuple[str, str, str], list[Policy]] = field(default_factory=dict)
+    #: external soname -> the libraries it is needed by, when no wheel file needs it itself
+    via: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _suffix_libc(path: str) -> Libc | None:
@@ -277,7 +280,7 @@ def analyze_platform(
     graft_policy = repairable if not repairable.is_linux else policies.highest
     to_graft = analysis.externals.get(graft_policy.name, {})
     findings += _library_findings(
-        to_graft, external_paths, external_sizes, considered, graft_policy.name
+        to_graft, external_paths, external_sizes, considered, graft_policy.name, analysis.via
     )
     missing = sorted(s for s in to_graft if external_paths.get(s) is None)
     findings += _claim_findings(
@@ -346,6 +349,9 @@ def _symbol_policy(
                     continue
                 requesters = tree.needed_by.get(soname, {root}) & set(considered) or {root}
                 externals.setdefault(soname, set()).update(requesters)
+                via = needed_through(tree, soname, set(considered))
+                if via:
+                    analysis.via.setdefault(soname, via)
                 if lib is not None and lib.elf is not None:
                     needer = sorted(requesters)[0]
                     for dep, vers in lib.elf.version_needs:
@@ -490,9 +496,18 @@ def _library_findings(
     sizes: Mapping[str, int],
     considered: Mapping[str, ElfInfo],
     policy_name: str,
+    via: Mapping[str, tuple[str, ...]],
 ) -> list[Finding]:
     out = []
     for soname, needers in sorted(externals.items()):
+        chain = via.get(soname, ())
+        # "needs X" for a direct need; "needs X indirectly: needed by A, needed by B, ..."
+        needs = (
+            f"needs {soname} indirectly: needed by " + ", needed by ".join(chain) + ","
+            f" needed by {posixpath.basename(needers[0])}"
+            if chain
+            else f"needs {soname}"
+        )
         # The finding's path is the first file that needs it; name the others, if any.
         others = needers[1:]
         also = (
@@ -521,7 +536,7 @@ def _library_findings(
                 Finding(
                     check=Check.LIBRARY_NOT_FOUND,
                     path=needers[0],
-                    message=f"needs {soname}{also}: {where}, so the loader "
+                    message=f"{needs}{also}: {where}, so the loader "
                     "will not find it and repair cannot graft it",
                 )
             )
@@ -531,7 +546,7 @@ def _library_findings(
                     check=Check.EXTERNAL_LIBRARY,
                     path=needers[0],
                     bytes=sizes.get(soname),
-                    message=f"needs {soname}{also}, found at {host_path}: it is not "
+                    message=f"{needs}{also}, found at {host_path}: it is not "
                     f"in the wheel and {policy_name} does not allow it, so the runner needs it "
                     "installed",
                 )
