@@ -21,7 +21,18 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 __all__ = ["Config", "SlimConfig", "find_pyproject", "load_config"]
 
-_KEYS = frozenset({"fail-on", "select", "ignore", "target", "jobs", "max-uncompressed"})
+_CONTENT_INT_KEYS = {  # key -> ContentRules field; documented in docs/checks.md
+    "duplicate-min-size": "duplicate_min_size",
+    "max-compressed-size": "max_compressed_size",
+    "max-unpacked-size": "max_unpacked_size",
+    "max-files": "max_files",
+    "max-path-length": "max_path_length",
+}
+_CONTENT_LIST_KEYS = ("expected-files", "unexpected-files", "toplevel", "package", "src-dir")
+_KEYS = frozenset(
+    {"fail-on", "select", "ignore", "target", "jobs", "max-uncompressed", "mixed-extensions",
+     *_CONTENT_INT_KEYS, *_CONTENT_LIST_KEYS}
+)  # fmt: skip
 _SLIM_KEYS = frozenset({"categories", "keep", "strip", "python"})
 
 
@@ -51,6 +62,11 @@ class Config:
     target: str | None = None
     jobs: int | None = None
     max_uncompressed: int | None = None
+    #: content-check keys as given (``ContentRules`` field -> value), see ``content_rules``
+    contents: tuple[tuple[str, object], ...] = ()
+    #: ``package`` and ``src-dir``, resolved against the pyproject.toml's folder
+    packages: tuple[Path, ...] = ()
+    src_dirs: tuple[Path, ...] = ()
     slim: SlimConfig = field(default_factory=SlimConfig)
     #: the pyproject.toml the values came from, if any
     source: Path | None = None
@@ -136,7 +152,11 @@ def _main_table(path: Path, flat: dict[str, Any]) -> Config:
     for key in ("fail-on", "target"):
         if key in flat and not isinstance(flat[key], str):
             raise UsageError(f"{path}: [tool.wheelfix] {key} must be a string")
+    contents, packages, src_dirs = _content_keys(flat, path)
     return Config(
+        contents=contents,
+        packages=packages,
+        src_dirs=src_dirs,
         fail_on=flat.get("fail-on"),
         select=_codes(flat.get("select", []), "select", path),
         ignore=_codes(flat.get("ignore", []), "ignore", path),
@@ -145,6 +165,45 @@ def _main_table(path: Path, flat: dict[str, Any]) -> Config:
         max_uncompressed=max_unc,
         source=path,
     )
+
+
+def _strings(value: object, key: str, source: Path) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UsageError(f"{source}: [tool.wheelfix] {key} must be a list of strings")
+    return tuple(value)
+
+
+def _content_keys(
+    flat: dict[str, Any], path: Path
+) -> tuple[tuple[tuple[str, object], ...], tuple[Path, ...], tuple[Path, ...]]:
+    """The content-check keys of ``[tool.wheelfix]``, validated."""
+    out: list[tuple[str, object]] = []
+    for key, attr in _CONTENT_INT_KEYS.items():
+        value = flat.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise UsageError(f"{path}: [tool.wheelfix] {key} must be a non-negative integer")
+        out.append((attr, value))
+    for key in ("expected-files", "unexpected-files", "toplevel"):
+        if key in flat:
+            out.append((key.replace("-", "_"), _strings(flat[key], key, path)))
+    if "mixed-extensions" in flat:
+        groups = flat["mixed-extensions"]
+        if not isinstance(groups, list) or not all(
+            isinstance(g, list) and all(isinstance(e, str) and e.startswith(".") for e in g)
+            for g in groups
+        ):
+            raise UsageError(
+                f"{path}: [tool.wheelfix] mixed-extensions must be a list of lists of "
+                'extensions, e.g. [[".yaml", ".yml"]]'
+            )
+        out.append(("mixed_extensions", tuple(tuple(g) for g in groups)))
+    folders = [
+        tuple(path.parent / p for p in _strings(flat.get(key, []), key, path))
+        for key in ("package", "src-dir")
+    ]
+    return tuple(out), folders[0], folders[1]
 
 
 def _slim_table(path: Path, table: dict[str, Any]) -> SlimConfig:

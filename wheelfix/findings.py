@@ -146,6 +146,10 @@ class Check(enum.Enum):
         Severity.WARNING,
         "rebuild against a Python built without --with-fpectl",
     )
+    NO_POLICY_FOR_ARCH = (
+        "WF113", "no-policy-for-architecture", Severity.WARNING,
+        "keep the linux_ARCH tag and serve the wheel from your own index",
+    )  # fmt: skip
     # --- WF12x: macOS (Mach-O) and Windows (PE) binaries ------------------------------------
     CORRUPT_MACHO = (
         "WF120",
@@ -258,6 +262,94 @@ class Check(enum.Enum):
         Severity.WARNING,
         "rename one of the files: they collide on case-insensitive filesystems",
     )
+    DUPLICATE_CONTENTS = (
+        "WF409", "duplicate-contents", Severity.WARNING,
+        "delete the stale copy (often build/lib/ left from an earlier build) and rebuild",
+    )  # fmt: skip
+    NON_MODULE_TOP_LEVEL = (
+        "WF410", "non-module-at-top-level", Severity.WARNING,
+        "move the file into your package, or into *.dist-info (licenses: license-files)",
+    )  # fmt: skip
+    MODULE_NOT_IMPORTABLE = (
+        "WF411", "module-not-importable", Severity.WARNING,
+        "rename the folder or module to a Python identifier (no '-', spaces or keywords)",
+    )  # fmt: skip
+    COMMON_TOP_LEVEL = (
+        "WF412", "common-top-level-name", Severity.WARNING,
+        "exclude the folder from the packages, or declare it with `--toplevel NAME`",
+    )  # fmt: skip
+    INIT_AT_TOP_LEVEL = (
+        "WF413", "init-at-top-level", Severity.WARNING,
+        "package the folder that holds __init__.py, not its contents (src layout)",
+    )  # fmt: skip
+    EMPTY_LIBRARY = (
+        "WF414", "empty-library", Severity.WARNING,
+        "declare your modules (py_modules / packages) so the build backend finds them",
+    )  # fmt: skip
+    EMPTY_WHEEL = (
+        "WF415", "empty-wheel", Severity.WARNING,
+        "declare your modules or data files; only *.dist-info was packaged",
+    )  # fmt: skip
+    MULTIPLE_TOP_LEVEL = (
+        "WF416", "multiple-top-level-entries", Severity.WARNING,
+        "package only your own top-level package, or declare them with `--toplevel`",
+    )  # fmt: skip
+    TOP_LEVEL_WITHOUT_MODULES = (
+        "WF417", "top-level-without-modules", Severity.WARNING,
+        "put data inside a package, or add the package's modules (and __init__.py)",
+    )  # fmt: skip
+    MISSING_FROM_PACKAGE = (
+        "WF418", "missing-package-files", Severity.ERROR,
+        "include the files (package data rules), or delete them from the source tree",
+    )  # fmt: skip
+    NOT_IN_PACKAGE = (
+        "WF419", "files-not-in-package", Severity.WARNING,
+        "delete the stale build/ folder and rebuild; the source tree has no such file",
+    )  # fmt: skip
+    TOP_LEVEL_MISSING = (
+        "WF420", "declared-top-level-missing", Severity.ERROR,
+        "make the build backend package it, or remove it from `--toplevel`",
+    )  # fmt: skip
+    TOP_LEVEL_UNDECLARED = (
+        "WF421", "undeclared-top-level", Severity.WARNING,
+        "exclude it from the wheel, or add it to `--toplevel`",
+    )  # fmt: skip
+    WHEEL_TOO_LARGE = (
+        "WF422", "archive-too-large", Severity.WARNING,
+        "ship less (prune tests, strip debug info) or raise max-compressed-size",
+    )  # fmt: skip
+    UNPACKED_TOO_LARGE = (
+        "WF423", "unpacked-too-large", Severity.WARNING,
+        "ship less (prune tests, strip debug info) or raise max-unpacked-size",
+    )  # fmt: skip
+    TOO_MANY_FILES = (
+        "WF424", "too-many-files", Severity.WARNING,
+        "exclude tests, data and generated files, or raise max-files",
+    )  # fmt: skip
+    MIXED_EXTENSIONS = (
+        "WF425", "mixed-file-extensions", Severity.INFO,
+        "use one spelling of the extension (e.g. only .yaml) throughout",
+    )  # fmt: skip
+    NON_ASCII_PATH = (
+        "WF426", "non-ascii-path", Severity.WARNING,
+        "rename the file with ASCII characters; some tools and filesystems mangle others",
+    )  # fmt: skip
+    SPACE_IN_PATH = (
+        "WF427", "space-in-path", Severity.WARNING,
+        "rename the file without spaces; scripts and build tools split on them",
+    )  # fmt: skip
+    PATH_TOO_LONG = (
+        "WF428", "path-too-long", Severity.WARNING,
+        "shorten the path (Windows limits full paths to 260 characters by default)",
+    )  # fmt: skip
+    EXPECTED_FILE_MISSING = (
+        "WF429", "expected-file-missing", Severity.ERROR,
+        "make the build include a file matching the pattern, or drop it from expected-files",
+    )  # fmt: skip
+    UNEXPECTED_FILE = (
+        "WF430", "unexpected-file", Severity.WARNING,
+        "exclude CI and tooling configuration from the distribution",
+    )  # fmt: skip
     # --- WF5xx: integrity ------------------------------------------------------------------
     RECORD_MISSING = (
         "WF501",

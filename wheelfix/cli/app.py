@@ -95,7 +95,8 @@ Exit codes:
   4  internal error (a bug in wheelfix)
 
 Defaults come from [tool.wheelfix] in the nearest pyproject.toml (keys: fail-on, select,
-ignore, target, jobs, max-uncompressed). Every check code is explained in docs/checks.md.
+ignore, target, jobs, max-uncompressed, and the content-check keys in docs/checks.md).
+Every check code is explained in docs/checks.md.
 """
 
 
@@ -120,6 +121,28 @@ ignore, target, jobs, max-uncompressed). Every check code is explained in docs/c
     metavar="SIZE",
     help="Refuse wheels that expand beyond SIZE (e.g. 8G).  [default: 8G]",
 )
+@click.option(
+    "--toplevel",
+    multiple=True,
+    metavar="NAMES",
+    help="The library's intended top-level packages/modules (WF412, WF416, WF420/1).",
+)
+@click.option(
+    "--package",
+    "packages",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="A package folder the wheel must match (WF418/WF419).",
+)
+@click.option(
+    "--src-dir",
+    "src_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="A folder whose contents the wheel must match (WF418/WF419).",
+)
 @click.option("-v", "--verbose", count=True, help="Hints, per-file ELF detail, library paths.")
 @click.pass_context
 def check_cmd(
@@ -130,6 +153,9 @@ def check_cmd(
     target: str | None,
     jobs: int | None,
     max_uncompressed: str | None,
+    toplevel: tuple[str, ...],
+    packages: tuple[Path, ...],
+    src_dirs: tuple[Path, ...],
     verbose: int,
 ) -> None:
     """Audit wheels: platform tag, external libraries, debug info, contents, RECORD."""
@@ -138,11 +164,20 @@ def check_cmd(
         from wheelfix.cli.render import render_text
         from wheelfix.formats.wheelfile import Limits
         from wheelfix.wheels.audit import check as run_check
+        from wheelfix.wheels.checks.contents import content_rules
 
         config = gate.settings(
             target=target,
             jobs=jobs,
             max_uncompressed=_parse_size(max_uncompressed) if max_uncompressed else None,
+            packages=packages,
+            src_dirs=src_dirs,
+        )
+        rules = content_rules(
+            config.contents,
+            toplevel=toplevel,
+            packages=config.packages,
+            src_dirs=config.src_dirs,
         )
         limit = config.max_uncompressed
         limits = Limits(max_total_size=limit) if limit else Limits()
@@ -156,6 +191,7 @@ def check_cmd(
                 jobs=config.jobs or 0,
                 limits=limits,
                 on_result=on_result,
+                contents=rules,
             )
         _emit(fmt, report, lambda console: render_text(report, console, verbose=verbose))
         for result in report.results:

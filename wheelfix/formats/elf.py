@@ -45,6 +45,12 @@ _DT_NULL, _DT_NEEDED, _DT_STRTAB, _DT_STRSZ = 0, 1, 5, 10
 _DT_SONAME, _DT_RPATH, _DT_RUNPATH = 14, 15, 29
 _TAG_NAMES = {1: "DT_NEEDED", 14: "DT_SONAME", 15: "DT_RPATH", 29: "DT_RUNPATH"}
 _NT_GNU_PROPERTY_TYPE_0 = 5
+_SHT_ARM_ATTRIBUTES = 0x70000003
+_TAG_CPU_ARCH = 6
+_NTBS_TAGS = frozenset({4, 5, 65, 67})  # CPU_raw_name, CPU_name, also_compatible_with, conformance
+#: Tag_CPU_arch values: v6, v6KZ, v6T2, v6K, v6-M, v6S-M; v5TEJ and below are armv5l
+_ARM_V6 = frozenset({6, 7, 8, 9, 11, 12})
+_ARM_V5TEJ = 5
 _GNU_PROPERTY_X86_ISA_1_NEEDED = 0xC0008002
 _STB_WEAK = 2
 _EF_ARM_EABIMASK = 0xFF000000
@@ -70,6 +76,8 @@ _ARCHES = {
     ("EM_ARM", 32, True): "armv7l",
     ("EM_RISCV", 64, True): "riscv64",
     ("EM_LOONGARCH", 64, True): "loongarch64",
+    ("EM_MIPS", 64, True): "mips64",  # Debian mips64el; `uname -m` says mips64 for both
+    ("EM_MIPS", 64, False): "mips64",
 }
 _SYMTAB_SECTIONS = frozenset({".symtab", ".strtab"})
 
@@ -299,10 +307,8 @@ def _parse(r: _Reader, interest: frozenset[str]) -> ElfInfo:
     elf_class = 64 if r.is64 else 32
     arch = _ARCHES.get((machine, elf_class, r.little))
     arch_problem = None if arch else f"unknown architecture {machine}/{elf_class}-bit"
-    if arch == "armv7l" and (
-        flags & _EF_ARM_EABIMASK != _EF_ARM_EABI_VER5 or not flags & _EF_ARM_ABI_FLOAT_HARD
-    ):
-        arch, arch_problem = None, "ARM binary is not EABI5 hard-float (armv7l)"
+    if arch == "armv7l":
+        arch, arch_problem = _arm_arch(r, sections, flags)
 
     debug = symtab = comment = 0
     for s in sections:
@@ -539,6 +545,78 @@ def _isa_level(r: _Reader, section: Section) -> int:
                 pos = data_at + ((pr_datasz + align - 1) & ~(align - 1))
         offset = desc_end + (-desc_end % align if section.addralign >= 8 else -desc_end % 4)
     return min(level, 4)
+
+
+def _arm_arch(r: _Reader, sections: list[Section], flags: int) -> tuple[str | None, str | None]:
+    """armv5l / armv6l / armv7l from Tag_CPU_arch in ``.ARM.attributes`` (the e_flags only
+    say EABI version and float ABI). Without the section, EABI5 hard-float is armv7l."""
+    cpu = None
+    for s in sections:
+        if s.type == _SHT_ARM_ATTRIBUTES and s.name == ".ARM.attributes":
+            cpu = _arm_cpu_arch(bytes(r.span(s.offset, s.size, s.name)))
+            break
+    hard = flags & _EF_ARM_EABIMASK == _EF_ARM_EABI_VER5 and bool(flags & _EF_ARM_ABI_FLOAT_HARD)
+    if cpu is not None and cpu in _ARM_V6:
+        return "armv6l", None
+    if cpu is not None and cpu <= _ARM_V5TEJ:
+        return "armv5l", None
+    if hard:
+        return "armv7l", None
+    return None, "ARM binary is not EABI5 hard-float (armv7l)"
+
+
+def _uleb(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while pos < len(data) and shift < 64:
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos += 1
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+    raise CorruptElfError(".ARM.attributes: truncated ULEB128 value")
+
+
+def _arm_cpu_arch(data: bytes) -> int | None:
+    """Tag_CPU_arch of the file-scope "aeabi" attributes, or ``None`` when absent."""
+    if not data or data[0] != ord("A"):
+        return None
+    pos = 1
+    while pos + 4 <= len(data):
+        (length,) = struct.unpack_from("<I", data, pos)
+        end = min(pos + length, len(data))
+        if length < 4:
+            return None
+        vendor_end = data.find(b"\0", pos + 4, end)
+        if vendor_end >= 0 and data[pos + 4 : vendor_end] == b"aeabi":
+            return _aeabi_cpu_arch(data[vendor_end + 1 : end])
+        pos = end
+    return None
+
+
+def _aeabi_cpu_arch(data: bytes) -> int | None:
+    pos = 0
+    while pos + 5 <= len(data):
+        scope = data[pos]
+        (size,) = struct.unpack_from("<I", data, pos + 1)
+        end = min(pos + size, len(data))
+        if size < 5:
+            return None
+        if scope == 1:  # Tag_File
+            at = pos + 5
+            while at < end:
+                tag, at = _uleb(data, at)
+                if tag == _TAG_CPU_ARCH:
+                    return _uleb(data, at)[0]
+                if tag in _NTBS_TAGS or (tag > 32 and tag % 2 == 1):
+                    at = data.index(b"\0", at, end) + 1 if b"\0" in data[at:end] else end
+                elif tag == 32:  # Tag_compatibility: a flag, then a string
+                    _, at = _uleb(data, at)
+                    at = data.index(b"\0", at, end) + 1 if b"\0" in data[at:end] else end
+                else:
+                    _, at = _uleb(data, at)
+        pos = end
+    return None
 
 
 def _check_hash_tables(r: _Reader, sections: list[Section]) -> None:

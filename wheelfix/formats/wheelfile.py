@@ -33,7 +33,7 @@ from packaging.utils import (
     canonicalize_name,
     parse_wheel_filename,
 )
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from wheelfix.errors import InvalidWheelError
 
@@ -118,8 +118,40 @@ def parse_name(path: str, filename: str) -> WheelName:
     try:
         name, version, build, tags = parse_wheel_filename(filename)
     except InvalidWheelFilename as exc:
-        raise InvalidWheelError(path, f"invalid wheel filename: {exc}") from None
+        why = _filename_part_at_fault(filename) or str(exc)
+        raise InvalidWheelError(path, f"invalid wheel filename: {why}") from None
     return WheelName(filename, name, version, build, tags)
+
+
+def _filename_part_at_fault(filename: str) -> str | None:
+    """Which part of ``NAME-VERSION(-BUILD)?-PYTHON-ABI-PLATFORM.whl`` is wrong, in words;
+    ``None`` when no single part can be blamed (packaging's message is used then)."""
+    if not filename.endswith(".whl"):
+        return f"{filename!r} does not end in .whl"
+    parts = filename[: -len(".whl")].split("-")
+    if len(parts) not in (5, 6):
+        return (
+            f"{filename!r} has {len(parts)} '-'-separated parts; expected 5 or 6 "
+            "(NAME-VERSION[-BUILD]-PYTHON-ABI-PLATFORM.whl, with '-' in NAME written as '_')"
+        )
+    try:
+        Version(parts[1])
+    except InvalidVersion:
+        hint = ""
+        if len(parts) == 6 and parts[1] and _is_version(parts[2]):
+            hint = f"; a '-' in the project name? write it as {parts[0]}_{parts[1]}"
+        return f"the version part {parts[1]!r} of {filename!r} is not a version{hint}"
+    if len(parts) == 6 and not parts[2][:1].isdigit():
+        return f"the build tag {parts[2]!r} of {filename!r} must start with a digit"
+    return None
+
+
+def _is_version(text: str) -> bool:
+    try:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return True
 
 
 def wheel_version(text: str) -> tuple[int, int] | None:

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from wheelfix.formats.elf import CorruptElfError, ElfInfo, is_elf, parse_elf
 
-__all__ = ["HostLibraries", "Library", "LibraryTree", "resolve_tree"]
+__all__ = ["HostLibraries", "Library", "LibraryTree", "needed_through", "resolve_tree"]
 
 LIBPYTHON_RE = re.compile(r"^libpython\d+\.\d+m?\.so(\.\d+)*$")
 _ORIGIN_RE = re.compile(r"\$(ORIGIN|\{ORIGIN\})")
@@ -61,6 +61,25 @@ class LibraryTree:
     root: str
     libraries: dict[str, Library] = field(default_factory=dict)
     needed_by: dict[str, set[str]] = field(default_factory=dict)
+
+
+def needed_through(tree: LibraryTree, soname: str, direct: set[str]) -> tuple[str, ...]:
+    """The sonames through which a file in ``direct`` reaches ``soname``, nearest to
+    ``soname`` first: ``("libpq.so.5",)`` when only libpq.so.5 needs it. Empty when a file
+    in ``direct`` needs it itself."""
+    by_path = {lib.path: name for name, lib in tree.libraries.items() if lib.path is not None}
+    chain: list[str] = []
+    current = soname
+    while len(chain) < 64:
+        needers = tree.needed_by.get(current, set())
+        if not needers or needers & direct:
+            break
+        parent = next((by_path[p] for p in sorted(needers) if p in by_path), None)
+        if parent is None or parent in chain or parent == soname:
+            break
+        chain.append(parent)
+        current = parent
+    return tuple(chain)
 
 
 def _parse_ld_so_conf(path: str, root: str, depth: int = 0) -> list[str]:

@@ -10,7 +10,7 @@ import os
 import posixpath
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from wheelfix.errors import InvalidWheelError, UsageError
@@ -25,6 +25,7 @@ from wheelfix.linux.loadable import interest_for, is_extension
 from wheelfix.linux.policy import blacklisted_symbols, parse_platform_tag, policies_for
 from wheelfix.parallel import map_balanced, worker_count
 from wheelfix.wheels.checks import WheelView
+from wheelfix.wheels.checks.contents import ContentRules
 from wheelfix.wheels.checks.debug import strip_savings
 from wheelfix.wheels.checks.integrity import check_metadata, record_algorithms
 from wheelfix.wheels.checks.macos import analyze_macos
@@ -46,6 +47,7 @@ from wheelfix.wheels.results import (
     Tags,
     WheelResult,
 )
+from wheelfix.wheels.sdist import check_sdist, is_sdist
 
 __all__ = ["CheckOptions", "check", "check_wheel"]
 
@@ -62,6 +64,7 @@ class CheckOptions:
     jobs: int = 0
     limits: Limits = field(default_factory=Limits)
     ld_root: str = "/"
+    contents: ContentRules = field(default_factory=ContentRules)
 
 
 def validate_target(target: str | None) -> None:
@@ -214,6 +217,9 @@ def check_wheel(
     options = options or CheckOptions()
     display = os.fspath(path)
     filename = posixpath.basename(display.replace(os.sep, "/"))
+    if is_sdist(display):  # the content checks that apply to a source distribution
+        result = check_sdist(display, options.contents, options.limits)
+        return replace(result, findings=tuple(options.selection.keep(result.findings)))
     try:
         with WheelArchive(Path(display), limits=options.limits) as archive:
             scan = _scan(archive, threads, sink)
@@ -249,7 +255,7 @@ def _evaluate(view: WheelView, options: CheckOptions, host: HostLibraries) -> Wh
     findings += native.findings
     for registered in WHEEL_CHECKS:
         if options.selection.any_of(registered.codes):
-            findings += registered.run(view)
+            findings += registered.run(view, options.contents)
     kept = sorted(
         options.selection.keep(findings),
         key=lambda f: (-f.level, f.code, f.path or ""),
@@ -329,6 +335,7 @@ def check(
     jobs: int = 0,
     limits: Limits | None = None,
     on_result: Callable[[WheelResult], None] | None = None,
+    contents: ContentRules | None = None,
 ) -> CheckReport:
     """Check wheels and return a :class:`CheckReport` (results in input order).
 
@@ -348,6 +355,7 @@ def check(
         fail_on=fail_on,
         jobs=jobs,
         limits=limits or Limits(),
+        contents=contents or ContentRules(),
     )
     names = [os.fspath(p) for p in paths]
     workers = worker_count(jobs)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from wheelfix.findings import Check, Finding
 from wheelfix.wheels.checks import WheelView
-from wheelfix.wheels.checks.contents import check_contents
+from wheelfix.wheels.checks.contents import ContentRules, check_contents
 from wheelfix.wheels.checks.debug import check_debug
 from wheelfix.wheels.checks.integrity import check_record
 
@@ -24,8 +24,13 @@ __all__ = ["ANALYSES", "WHEEL_CHECKS", "RegisteredCheck"]
 class RegisteredCheck:
     """A check function and every code it may report."""
 
-    run: Callable[[WheelView], list[Finding]]
+    function: Callable[..., list[Finding]]
     codes: frozenset[Check]
+    #: whether ``function`` also takes the run's :class:`ContentRules`
+    takes_rules: bool = False
+
+    def run(self, view: WheelView, rules: ContentRules) -> list[Finding]:
+        return self.function(view, rules) if self.takes_rules else self.function(view)
 
 
 #: Skipped when none of their codes is selected.
@@ -42,9 +47,19 @@ WHEEL_CHECKS: tuple[RegisteredCheck, ...] = (
     RegisteredCheck(
         check_contents,
         frozenset({
-            Check.TESTS, Check.BYTECODE, Check.SOURCES, Check.STATIC_ARCHIVES,
-            Check.BUILD_LEFTOVERS, Check.SOURCE_MAPS, Check.PTH_IMPORT, Check.CASE_COLLISION,
+            Check.BUILD_LEFTOVERS, Check.BYTECODE, Check.CASE_COLLISION,
+            Check.COMMON_TOP_LEVEL, Check.DUPLICATE_CONTENTS, Check.EMPTY_LIBRARY,
+            Check.EMPTY_WHEEL, Check.EXPECTED_FILE_MISSING, Check.INIT_AT_TOP_LEVEL,
+            Check.MISSING_FROM_PACKAGE, Check.MIXED_EXTENSIONS,
+            Check.MODULE_NOT_IMPORTABLE, Check.MULTIPLE_TOP_LEVEL, Check.NON_ASCII_PATH,
+            Check.NON_MODULE_TOP_LEVEL, Check.NOT_IN_PACKAGE, Check.PATH_TOO_LONG,
+            Check.PTH_IMPORT, Check.SOURCES, Check.SOURCE_MAPS, Check.SPACE_IN_PATH,
+            Check.STATIC_ARCHIVES, Check.TESTS, Check.TOO_MANY_FILES,
+            Check.TOP_LEVEL_MISSING, Check.TOP_LEVEL_UNDECLARED,
+            Check.TOP_LEVEL_WITHOUT_MODULES, Check.UNEXPECTED_FILE,
+            Check.UNPACKED_TOO_LARGE, Check.WHEEL_TOO_LARGE,
         }),
+        takes_rules=True,
     ),
 )  # fmt: skip
 
@@ -60,7 +75,7 @@ ANALYSES: dict[str, frozenset[Check]] = {
         Check.TARGET_INCOMPATIBLE, Check.BLACKLISTED_SYMBOL, Check.ISA_EXTENSION,
         Check.ELF_IN_PURELIB, Check.NOT_ELF, Check.CORRUPT_ELF, Check.PYFPE,
         Check.EXTERNAL_LIBRARY, Check.LIBRARY_NOT_FOUND, Check.ABSOLUTE_RPATH,
-        Check.LIBPYTHON_LINKED,
+        Check.LIBPYTHON_LINKED, Check.NO_POLICY_FOR_ARCH,
     }),
     "wheelfix.wheels.checks.macos.analyze_macos": frozenset({
         Check.ABSOLUTE_RPATH, Check.CORRUPT_MACHO, Check.DEBUG_INFO, Check.EXTERNAL_LIBRARY,

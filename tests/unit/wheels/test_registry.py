@@ -10,9 +10,9 @@ import pytest
 from wheelmaker import MakeWheel
 
 import wheelfix
-from wheelfix.findings import Check, Scope
+from wheelfix.findings import Check, Finding, Scope
 from wheelfix.wheels import audit, registry
-from wheelfix.wheels.checks import contents, debug, integrity
+from wheelfix.wheels.checks import contents, debug, integrity, layout
 
 _USED = re.compile(r"Check\.([A-Z_]+)")
 
@@ -44,19 +44,22 @@ def test_analyses_declare_what_their_modules_use(name: str) -> None:
 def _shared(name: str) -> set[Check]:
     """Codes the integrity module uses for check_record (a skippable check)."""
     if name.endswith("check_metadata"):
-        return set(next(r for r in registry.WHEEL_CHECKS if r.run.__name__ == "check_record").codes)
+        record = next(r for r in registry.WHEEL_CHECKS if r.function.__name__ == "check_record")
+        return set(record.codes)
     return set()
 
 
 def test_registered_codes_match_what_the_functions_use() -> None:
     # check_record's codes are used in integrity.py together with check_metadata's
     integrity_codes = _used(inspect.getsource(integrity))
-    record = next(r for r in registry.WHEEL_CHECKS if r.run is integrity.check_record)
+    record = next(r for r in registry.WHEEL_CHECKS if r.function is integrity.check_record)
     metadata = registry.ANALYSES["wheelfix.wheels.checks.integrity.check_metadata"]
     assert record.codes | metadata == integrity_codes
-    for module in (contents, debug):
-        entry = next(r for r in registry.WHEEL_CHECKS if r.run.__module__ == module.__name__)
-        assert entry.codes == _used(inspect.getsource(module))
+    # check_contents reports its own codes and those of the layout checks it calls
+    sources = {contents: (contents, layout), debug: (debug,)}
+    for module, parts in sources.items():
+        entry = next(r for r in registry.WHEEL_CHECKS if r.function.__module__ == module.__name__)
+        assert entry.codes == set().union(*(_used(inspect.getsource(m)) for m in parts))
 
 
 def test_unselected_checks_do_not_run(
@@ -67,11 +70,13 @@ def test_unselected_checks_do_not_run(
     entries = []
     for entry in registry.WHEEL_CHECKS:
 
-        def spy(view: object, _run: object = entry.run, _name: str = entry.run.__name__) -> object:
+        def spy(
+            *args: object, _run: object = entry.function, _name: str = entry.function.__name__
+        ) -> list[Finding]:
             calls.append(_name)
-            return _run(view)  # type: ignore[operator]
+            return _run(*args)  # type: ignore[operator, no-any-return]
 
-        entries.append(registry.RegisteredCheck(spy, entry.codes))  # type: ignore[arg-type]
+        entries.append(registry.RegisteredCheck(spy, entry.codes, entry.takes_rules))
     monkeypatch.setattr(audit, "WHEEL_CHECKS", tuple(entries))
     report = wheelfix.check([Path(wheel)], select=["WF401"], jobs=1)
     assert calls == ["check_contents"]

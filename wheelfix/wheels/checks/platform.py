@@ -8,7 +8,8 @@ library, forbidden symbol or ISA note that forces it.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from wheelfix.findings import Check, Finding
@@ -18,14 +19,30 @@ from wheelfix.linux.libraries import (
     HostLibraries,
     LibraryTree,
     is_loader,
+    needed_through,
     resolve_tree,
 )
 from wheelfix.linux.loadable import is_extension
-from wheelfix.linux.policy import Libc, Policy, PolicySet, parse_platform_tag, policies_for
+from wheelfix.linux.policy import (
+    Libc,
+    Policy,
+    PolicySet,
+    TagInfo,
+    parse_platform_tag,
+    policies_for,
+)
 from wheelfix.wheels.checks import WheelView
 
 __all__ = ["PlatformVerdict", "analyze_platform"]
 
+#: Native code for other platforms, recognised by name (their formats are not read here).
+_NATIVE_SUFFIXES = {
+    ".pyd": "Windows extension module (.pyd)",
+    ".dll": "Windows library (.dll)",
+    ".dylib": "macOS library (.dylib)",
+}
+_SUFFIX_LIBC_RE = re.compile(r"-linux-(?P<libc>gnu|musl)[a-z0-9_]*\.so$")
+_LIBC_SONAMES = ("libc.musl-", "ld-musl-", "libc.so.6", "ld-linux", "ld64.so.")
 _PYFPE = frozenset({"PyFPE_jbuf", "PyFPE_dummy", "PyFPE_counter"})
 
 
@@ -57,6 +74,68 @@ class _Analysis:
     constraints: list[_Constraint] = field(default_factory=list)
     #: (file, library, symbol) -> the policies that forbid it
     forbidden: dict[tuple[str, str, str], list[Policy]] = field(default_factory=dict)
+    #: external soname -> the libraries it is needed by, when no wheel file needs it itself
+    via: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _suffix_libc(path: str) -> Libc | None:
+    """The libc an extension module's suffix names (``.cpython-312-x86_64-linux-musl.so``,
+    ``-arm-linux-musleabihf.so``, ``-linux-gnu.so``), as CPython's EXT_SUFFIX spells it."""
+    m = _SUFFIX_LIBC_RE.search(posixpath.basename(path))
+    if m is None:
+        return None
+    return Libc.MUSL if m["libc"] == "musl" else Libc.GLIBC
+
+
+def _file_libc(path: str, elf: ElfInfo) -> tuple[Libc, str] | None:
+    """One file's own evidence: its interpreter, its DT_NEEDED libc, its suffix."""
+    if elf.libc is not None:
+        what = f"the interpreter of {path}" if elf.interpreter else f"DT_NEEDED of {path}"
+        return Libc(elf.libc), what
+    by_suffix = _suffix_libc(path)
+    if by_suffix is not None:
+        return by_suffix, f"the extension suffix of {posixpath.basename(path)}"
+    return None
+
+
+def decide_libc(elves: Mapping[str, ElfInfo], tag_infos: Sequence[TagInfo]) -> tuple[Libc, str]:
+    """The wheel's C library and what decided it, strongest evidence first: a program
+    interpreter, a DT_NEEDED libc soname, an extension-module suffix, the filename's tag."""
+    for path, elf in elves.items():
+        if elf.interpreter is not None and elf.libc is not None:
+            return Libc(elf.libc), f"the interpreter {elf.interpreter} of {path}"
+    for path, elf in elves.items():
+        if elf.libc is not None:
+            soname = next(n for n in elf.needed if n.startswith(_LIBC_SONAMES))
+            return Libc(elf.libc), f"{path} needing {soname}"
+    for path in elves:
+        by_suffix = _suffix_libc(path)
+        if by_suffix is not None:
+            return by_suffix, f"the extension suffix of {posixpath.basename(path)}"
+    claims = {t.libc: t.tag for t in tag_infos if t.libc is not None}
+    if len(claims) == 1:
+        ((libc, tag),) = claims.items()
+        return libc, f"the filename's {tag} tag"
+    return Libc.GLIBC, "nothing in the wheel names a C library; glibc assumed"
+
+
+def _libc_claim_findings(tag_infos: Sequence[TagInfo], libc: Libc, evidence: str) -> list[Finding]:
+    wrong = sorted(t.tag for t in tag_infos if t.libc is not None and t.libc is not libc)
+    if not wrong:
+        return []
+    return [
+        Finding(
+            check=Check.WRONG_LIBC,
+            message=f"filename claims {', '.join(wrong)}, but the binaries are for "
+            f"{libc.value} (decided by {evidence}); use {libc.prefix} tags",
+        )
+    ]
+
+
+def _runs_on(elf_arch: str, wheel_arch: str) -> bool:
+    """Whether a binary for ``elf_arch`` loads on a ``wheel_arch`` machine: the same
+    architecture, or ARMv6 hard-float code on an ARMv7 (armv7l) machine."""
+    return elf_arch == wheel_arch or (elf_arch, wheel_arch) == ("armv6l", "armv7l")
 
 
 def analyze_platform(
@@ -92,14 +171,12 @@ def analyze_platform(
         if len(tag_arches) == 1
         else next((e.arch for e in elves.values() if e.arch), None)
     )
-    tag_libcs = {t.libc for t in tag_infos if t.libc is not None}
-    libc = next(iter(tag_libcs)) if len(tag_libcs) == 1 else None
-    if libc is None:
-        libc = next((Libc(e.libc) for e in elves.values() if e.libc), Libc.GLIBC)
+    libc, evidence = decide_libc(elves, tag_infos)
+    findings += _libc_claim_findings(tag_infos, libc, evidence)
 
     considered: dict[str, ElfInfo] = {}
     for path, elf in elves.items():
-        if elf.arch is None or elf.arch != arch:
+        if elf.arch is None or arch is None or not _runs_on(elf.arch, arch):
             what = elf.arch_problem or f"built for {elf.arch}"
             findings.append(
                 Finding(
@@ -110,14 +187,15 @@ def analyze_platform(
                 )
             )
             continue
-        if elf.libc is not None and elf.libc != libc.value:
+        own = _file_libc(path, elf)
+        if own is not None and own[0] is not libc:
             findings.append(
                 Finding(
                     check=Check.WRONG_LIBC,
                     path=path,
                     bytes=elf.file_size,
-                    message=f"links against {elf.libc}, but the wheel is for {libc.value} "
-                    f"({libc.prefix} tags)",
+                    message=f"{own[1]} says {own[0].value}, but the wheel's binaries are "
+                    f"{libc.value} (decided by {evidence})",
                 )
             )
             continue
@@ -190,10 +268,12 @@ def analyze_platform(
     graft_policy = repairable if not repairable.is_linux else policies.highest
     to_graft = analysis.externals.get(graft_policy.name, {})
     findings += _library_findings(
-        to_graft, external_paths, external_sizes, considered, graft_policy.name
+        to_graft, external_paths, external_sizes, considered, graft_policy.name, analysis.via
     )
     missing = sorted(s for s in to_graft if external_paths.get(s) is None)
-    findings += _claim_findings(claimed, analysis, consistent, repairable, missing)
+    findings += _claim_findings(
+        claimed, analysis, consistent, repairable, missing, f"{libc.value}, decided by {evidence}"
+    )
     for (path, provider, sym), forbidding in sorted(analysis.forbidden.items()):
         newest = min(forbidding)
         findings.append(
@@ -257,6 +337,9 @@ def _symbol_policy(
                     continue
                 requesters = tree.needed_by.get(soname, {root}) & set(considered) or {root}
                 externals.setdefault(soname, set()).update(requesters)
+                via = needed_through(tree, soname, set(considered))
+                if via:
+                    analysis.via.setdefault(soname, via)
                 if lib is not None and lib.elf is not None:
                     needer = sorted(requesters)[0]
                     for dep, vers in lib.elf.version_needs:
@@ -378,6 +461,23 @@ def _purelib_findings(view: WheelView, root_is_purelib: bool) -> list[Finding]:
                     message=f"{elf.identity} binary in {why}: installers treat it as portable",
                 )
             )
+    for member in view.members:
+        kind = _NATIVE_SUFFIXES.get(posixpath.splitext(member.name)[1].lower())
+        if kind is None or member.name in view.elves:
+            continue
+        in_purelib = ".data/purelib/" in member.name or (
+            root_is_purelib and ".data/" not in member.name
+        )
+        if in_purelib or pure_tag:
+            why = "a pure-Python ('any') wheel" if pure_tag else "purelib"
+            out.append(
+                Finding(
+                    check=Check.ELF_IN_PURELIB,
+                    path=member.name,
+                    bytes=member.size,
+                    message=f"{kind} in {why}: installers treat it as portable",
+                )
+            )
     return out
 
 
@@ -387,9 +487,18 @@ def _library_findings(
     sizes: Mapping[str, int],
     considered: Mapping[str, ElfInfo],
     policy_name: str,
+    via: Mapping[str, tuple[str, ...]],
 ) -> list[Finding]:
     out = []
     for soname, needers in sorted(externals.items()):
+        chain = via.get(soname, ())
+        # "needs X" for a direct need; "needs X indirectly: needed by A, needed by B, ..."
+        needs = (
+            f"needs {soname} indirectly: needed by " + ", needed by ".join(chain) + ","
+            f" needed by {posixpath.basename(needers[0])}"
+            if chain
+            else f"needs {soname}"
+        )
         # The finding's path is the first file that needs it; name the others, if any.
         others = needers[1:]
         also = (
@@ -418,7 +527,7 @@ def _library_findings(
                 Finding(
                     check=Check.LIBRARY_NOT_FOUND,
                     path=needers[0],
-                    message=f"needs {soname}{also}: {where}, so the loader "
+                    message=f"{needs}{also}: {where}, so the loader "
                     "will not find it and repair cannot graft it",
                 )
             )
@@ -428,7 +537,7 @@ def _library_findings(
                     check=Check.EXTERNAL_LIBRARY,
                     path=needers[0],
                     bytes=sizes.get(soname),
-                    message=f"needs {soname}{also}, found at {host_path}: it is not "
+                    message=f"{needs}{also}, found at {host_path}: it is not "
                     f"in the wheel and {policy_name} does not allow it, so the runner needs it "
                     "installed",
                 )
@@ -480,12 +589,17 @@ def _claim_findings(
     consistent: Policy,
     repairable: Policy,
     missing: list[str],
+    libc_note: str,
 ) -> list[Finding]:
     out: list[Finding] = []
     seen: set[str] = set()
+    no_policy = analysis.policies.highest.is_linux
     for tag in claimed:
         info = parse_platform_tag(tag)
         if info is None:
+            continue
+        if no_policy:
+            out += _no_policy_finding(tag, info, analysis.policies)
             continue
         if info.base == "linux":
             if repairable.is_linux:
@@ -501,7 +615,8 @@ def _claim_findings(
                 Finding(
                     check=Check.LINUX_TAG,
                     message=f"tagged {tag}: pip installs it "
-                    f"only on this kind of machine and PyPI refuses it; {hint}",
+                    f"only on this kind of machine and PyPI refuses it; {hint} "
+                    f"(C library: {libc_note})",
                 )
             )
             continue
@@ -520,6 +635,23 @@ def _claim_findings(
                 )
             )
     return out
+
+
+def _no_policy_finding(tag: str, info: TagInfo, policies: PolicySet) -> list[Finding]:
+    """WF113: the architecture has no manylinux/musllinux policy at all."""
+    family = policies.libc.prefix
+    if info.base == "linux":
+        what = f"tagged {tag}; PyPI refuses linux_* tags"
+    else:
+        what = f"filename claims {tag}, a policy that does not exist"
+    return [
+        Finding(
+            check=Check.NO_POLICY_FOR_ARCH,
+            message=f"{what}: there is no {family} policy for {info.arch} in auditwheel's "
+            "data, so no repair can give this wheel a portable tag; "
+            f"linux_{info.arch} is the honest tag (for an index of your own, as piwheels does)",
+        )
+    ]
 
 
 def _target_findings(

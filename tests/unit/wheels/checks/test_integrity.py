@@ -490,3 +490,25 @@ def test_stronger_hashes_are_verified(make_wheel: MakeWheel, algorithm: str) -> 
 def test_unlisted_signature_file_is_fine(make_wheel: MakeWheel) -> None:
     files = {**BINARY_FILES, f"{DIST}/RECORD.p7s": b"signature"}
     assert codes(checked(make_wheel, files, record_for(BINARY_FILES))) == set()
+
+
+@pytest.mark.parametrize(
+    ("filename", "blamed"),
+    [
+        ("demo.whl", "has 1 '-'-separated parts; expected 5 or 6"),
+        ("demo-1.0-1-2-py3-none-any.whl", "has 7 '-'-separated parts"),
+        ("demo-1.0-x-py3-none-any.whl", "the build tag 'x'"),
+        ("demo-not.a.version!-py3-none-any.whl", "the version part 'not.a.version!'"),
+        (
+            "debug-demo-1.0-py3-none-any.whl",
+            "the version part 'demo' of 'debug-demo-1.0-py3-none-any.whl' is not a version; "
+            "a '-' in the project name? write it as debug_demo",
+        ),
+    ],
+)
+def test_invalid_filename_says_which_part(
+    make_wheel: MakeWheel, filename: str, blamed: str
+) -> None:
+    result = check_wheel(make_wheel(FILES, filename=filename))
+    assert result.error is not None
+    assert blamed in result.error

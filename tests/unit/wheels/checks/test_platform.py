@@ -12,13 +12,16 @@ from pathlib import Path
 import pytest
 from packaging.tags import parse_tag
 from packaging.version import Version
+from wheelmaker import MakeWheel
 
 from wheelfix.findings import Check
 from wheelfix.formats.elf import ElfInfo
 from wheelfix.formats.wheelfile import WheelName
 from wheelfix.linux.libraries import HostLibraries
+from wheelfix.linux.policy import Libc, parse_platform_tag
+from wheelfix.wheels.audit import check_wheel
 from wheelfix.wheels.checks import WheelView
-from wheelfix.wheels.checks.platform import PlatformVerdict, analyze_platform
+from wheelfix.wheels.checks.platform import PlatformVerdict, analyze_platform, decide_libc
 
 EXT = "pkg/_ext.cpython-311-x86_64-linux-gnu.so"
 
@@ -184,6 +187,27 @@ def test_binary_in_pure_wheel(empty_host: HostLibraries) -> None:
     assert "WF109" in codes(v)
 
 
+@pytest.mark.parametrize(
+    ("tag", "purelib", "flagged"),
+    [("py3-none-any", True, True), ("cp311-cp311-win_amd64", False, False)],
+)
+def test_windows_and_macos_binaries_in_a_pure_wheel(
+    make_wheel: MakeWheel, tag: str, purelib: bool, flagged: bool
+) -> None:
+    files: dict[str, bytes | str] = {
+        "pkg/__init__.py": "",
+        "pkg/_ext.pyd": b"MZ\x90\x00",
+        "pkg/helper.DLL": b"MZ\x90\x00",
+        "pkg/libx.dylib": b"\xcf\xfa\xed\xfe",
+    }
+    result = check_wheel(make_wheel(files, name="pkg", tag=tag, root_is_purelib=purelib))
+    found = sorted(f.path or "" for f in result.findings if f.code == "WF109")
+    assert found == (["pkg/_ext.pyd", "pkg/helper.DLL", "pkg/libx.dylib"] if flagged else [])
+    if flagged:
+        message = next(f.message for f in result.findings if f.path == "pkg/_ext.pyd")
+        assert message.startswith("Windows extension module (.pyd) in a pure-Python ('any')")
+
+
 def test_pyfpe_is_reported(empty_host: HostLibraries) -> None:
     v = analyze_platform(view({EXT: elf(undefined=frozenset({"PyFPE_jbuf"}))}), empty_host)
     assert "WF112" in codes(v)
@@ -193,3 +217,98 @@ def test_pyfpe_is_reported(empty_host: HostLibraries) -> None:
 def test_no_binaries_has_no_tags(empty_host: HostLibraries) -> None:
     v = analyze_platform(view({}, "py3-none-any"), empty_host)
     assert (v.consistent, v.repairable, v.libc) == (None, None, None)
+
+
+# -- C library evidence, ARM sub-architectures, architectures without a policy ----------
+AUDITWHEEL_DATA = Path(__file__).resolve().parents[3] / "data" / "peers" / "auditwheel"
+
+
+def test_libc_evidence_order() -> None:
+    musl_suffix = "pkg/_ext.cpython-312-x86_64-linux-musl.so"
+    bare = elf(needed=(), version_needs=())
+    glibc_tag = [parse_platform_tag("manylinux_2_17_x86_64")]
+    tags = [t for t in glibc_tag if t is not None]
+    interp = elf(interpreter="/lib/ld-musl-x86_64.so.1", needed=())
+    assert decide_libc({"bin/tool": interp}, tags)[0] is Libc.MUSL
+    assert "interpreter /lib/ld-musl-x86_64.so.1" in decide_libc({"bin/tool": interp}, tags)[1]
+    needs_glibc = elf(needed=("libc.so.6",))
+    both = {musl_suffix: bare, "pkg/libhelper.so": needs_glibc}
+    assert decide_libc(both, []) == (Libc.GLIBC, "pkg/libhelper.so needing libc.so.6")
+    assert decide_libc({musl_suffix: bare}, tags) == (
+        Libc.MUSL,
+        "the extension suffix of _ext.cpython-312-x86_64-linux-musl.so",
+    )
+    assert decide_libc({EXT: bare}, tags)[0] is Libc.GLIBC  # -linux-gnu suffix
+    assert decide_libc({"pkg/_ext.abi3.so": bare}, tags) == (
+        Libc.GLIBC,
+        "the filename's manylinux_2_17_x86_64 tag",
+    )
+    assert decide_libc({"pkg/_ext.abi3.so": bare}, [])[1].endswith("glibc assumed")
+
+
+def test_musl_suffix_in_a_manylinux_wheel_is_a_libc_error(empty_host: HostLibraries) -> None:
+    musl = {"pkg/_ext.cpython-312-x86_64-linux-musl.so": elf(needed=(), version_needs=())}
+    v = analyze_platform(view(musl, "cp312-cp312-manylinux_2_17_x86_64"), empty_host)
+    assert v.libc == "musl"
+    assert v.consistent == "musllinux_1_2_x86_64"
+    (wrong,) = [f for f in v.findings if f.code == "WF105"]
+    assert "claims manylinux_2_17_x86_64" in wrong.message
+    assert "decided by the extension suffix" in wrong.message
+
+
+def test_armv6_code_loads_on_armv7l(empty_host: HostLibraries) -> None:
+    arm = elf(arch="armv6l", machine="EM_ARM", elf_class=32, needed=(), version_needs=())
+    assert "WF104" not in codes(
+        analyze_platform(view({EXT: arm}, "cp312-cp312-linux_armv7l"), empty_host)
+    )
+    armv7 = dataclasses.replace(arm, arch="armv7l")
+    assert "WF104" in codes(
+        analyze_platform(view({EXT: armv7}, "cp312-cp312-linux_armv6l"), empty_host)
+    )
+
+
+_MUSL, _GLIBC = "musllinux_1_2/testsimple-0.0.1-cp312-cp312", "glibc/testsimple-0.0.1-cp313-cp313"
+
+
+@pytest.mark.parametrize(
+    ("wheel", "arch", "libc", "consistent"),
+    [
+        (f"{_MUSL}-linux_armv6l.whl", "armv6l", "musl", "linux_armv6l"),
+        (f"{_MUSL}-linux_armv7l.whl", "armv7l", "musl", "musllinux_1_2_armv7l"),
+        (f"{_MUSL}-linux_x86_64.whl", "x86_64", "musl", "musllinux_1_2_x86_64"),
+        (f"{_GLIBC}-linux_armv5l.whl", "armv5l", "glibc", "linux_armv5l"),
+        (f"{_GLIBC}-linux_armv7l.whl", "armv7l", "glibc", "manylinux_2_17_armv7l"),
+        (f"{_GLIBC}-linux_mips64.whl", "mips64", "glibc", "linux_mips64"),
+        (
+            "musllinux_1_2/testsimple-0.0.1-cp310-cp310-linux_x86_64.whl",
+            "x86_64",
+            "glibc",  # its suffix says -linux-gnu, whatever its folder says
+            "manylinux_2_5_x86_64",
+        ),
+    ],
+)
+def test_real_wheels_without_dt_needed(wheel: str, arch: str, libc: str, consistent: str) -> None:
+    """auditwheel's testsimple wheels: one extension module with no DT_NEEDED at all."""
+    result = check_wheel(AUDITWHEEL_DATA / wheel)
+    assert (result.arch, result.libc, result.tags and result.tags.consistent) == (
+        arch,
+        libc,
+        consistent,
+    )
+    found = {f.code: f for f in result.findings}
+    assert "WF104" not in found
+    if consistent.startswith("linux_"):  # no policy for the architecture at all
+        assert "WF102" not in found
+        assert f"no {'musllinux' if libc == 'musl' else 'manylinux'} policy for {arch}" in (
+            found["WF113"].message
+        )
+    else:
+        assert "WF113" not in found
+        assert f"C library: {libc}, decided by the extension suffix" in found["WF102"].message
+
+
+def test_claiming_a_policy_that_does_not_exist(empty_host: HostLibraries) -> None:
+    arm = elf(arch="armv6l", machine="EM_ARM", elf_class=32, needed=("libc.so.6",))
+    v = analyze_platform(view({EXT: arm}, "cp312-cp312-manylinux_2_17_armv6l"), empty_host)
+    (no_policy,) = [f for f in v.findings if f.code == "WF113"]
+    assert "claims manylinux_2_17_armv6l, a policy that does not exist" in no_policy.message
