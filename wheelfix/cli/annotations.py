@@ -49,7 +49,10 @@ def to_annotations(kind: str, document: Mapping[str, Any], *more: Mapping[str, A
     for path, reason in bad:
         text = f"{path}: {reason}"
         lines.append(f"::error file={_escape_property(path)}::{_escape_data(text)}")
-    summary = ", ".join(f"{n} {severity}" for severity, n in counts.items())
+    summary = ", ".join(
+        f"{n} {severity}{'s' if n != 1 and severity != 'info' else ''}"
+        for severity, n in counts.items()
+    )
     unread = f", {len(bad)} unreadable" if bad else ""
     lines.append(f"wheelfix {kind}: {summary}{unread}")
     return "".join(line + "\n" for line in lines)
