@@ -1,0 +1,266 @@
+"""The doors teams already use, run for real: pre-commit's try-repo on the hooks, the
+cibuildwheel repair command substituted by cibuildwheel itself, and the shell steps of the
+composite GitHub Action (action.yml) run as the Actions runner runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import string
+import subprocess
+import sys
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA = REPO / "tests" / "data" / "sarif" / "sarif-schema-2.1.0.json"
+BAD = "FROM python:3.11\nRUN pip install requests\n"
+GOOD = "FROM python:3.11-slim\nRUN pip install --no-cache-dir requests\n"
+
+
+def sarif_errors(log: object) -> list[str]:
+    validator = jsonschema.Draft4Validator(json.loads(SCHEMA.read_text(encoding="utf-8")))
+    return [e.message for e in validator.iter_errors(log)]
+
+
+def wheelfix_on_path(folder: Path) -> dict[str, str]:
+    """An environment whose ``wheelfix`` command runs this checkout (as an installed
+    entry point would), whatever else is installed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / "wheelfix"
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m wheelfix "$@"\n')
+    script.chmod(0o755)
+    env = dict(os.environ)
+    env["PATH"] = f"{folder}{os.pathsep}{env['PATH']}"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
+# --- pre-commit --------------------------------------------------------------------------
+
+
+def hooks() -> dict[str, dict[str, Any]]:
+    loaded = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    return {hook["id"]: hook for hook in loaded}
+
+
+@pytest.mark.parametrize(
+    ("name", "matched"),
+    [
+        ("Dockerfile", True),
+        ("docker/Dockerfile.prod", True),
+        ("Containerfile", True),
+        ("services/api.Dockerfile", True),
+        ("build.containerfile", True),
+        ("Dockerfile.dockerignore", False),
+        ("docs/Dockerfile.md", False),
+        ("MyDockerfile", False),
+        ("Dockerfiles/setup.py", False),
+    ],
+)
+def test_dockerfile_hook_matches_dockerfile_names(name: str, matched: bool) -> None:
+    # pre-commit selects files with re.search on the path relative to the repository.
+    assert bool(re.search(hooks()["wheelfix-dockerfile"]["files"], name)) is matched
+
+
+def test_check_hook_is_manual_and_reads_wheels() -> None:
+    hook = hooks()["wheelfix-check"]
+    assert hook["stages"] == ["manual"]
+    assert hook["entry"] == "wheelfix check"
+    assert re.search(hook["files"], "dist/x-1.0-py3-none-any.whl")
+
+
+def _try_repo(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    cache = REPO / ".cache"
+    env = dict(os.environ)
+    # The hook's environment is built once per revision of this repository and reused.
+    env["PRE_COMMIT_HOME"] = str(cache / "pre-commit" if cache.is_dir() else project / ".pc")
+    env.pop("PYTHONPATH", None)  # the hook runs the wheelfix pre-commit installs, nothing else
+    return subprocess.run(
+        [sys.executable, "-m", "pre_commit", "try-repo", str(REPO), *args],
+        cwd=project, env=env, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_pre_commit_try_repo_flags_the_bad_dockerfile_only(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "good").mkdir(parents=True)
+    (project / "Dockerfile").write_text(BAD)
+    (project / "good" / "Containerfile").write_text(GOOD)
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    subprocess.run(["git", "add", "."], cwd=project, check=True)
+
+    bad = _try_repo(project, "wheelfix-dockerfile", "--files", "Dockerfile")
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "wheelfix dockerfile" in bad.stdout and "Failed" in bad.stdout
+    assert "WF803 pip-cache-kept  Dockerfile:2" in bad.stdout
+
+    good = _try_repo(project, "wheelfix-dockerfile", "--files", "good/Containerfile")
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "Passed" in good.stdout
+
+    wheel = next((REPO / "sample_wheels").glob("wfdemo_overclaim-*.whl"))
+    shutil.copy(wheel, project / wheel.name)
+    subprocess.run(["git", "add", wheel.name], cwd=project, check=True)
+    skipped = _try_repo(project, "wheelfix-check", "--files", wheel.name)
+    assert skipped.returncode == 0  # manual stage: not run by a plain commit
+    manual = _try_repo(project, "wheelfix-check", "--hook-stage", "manual", "--files", wheel.name)
+    assert manual.returncode == 1, manual.stdout + manual.stderr
+    assert "WF101" in manual.stdout
+
+
+# --- cibuildwheel --------------------------------------------------------------------------
+
+
+def _documented_cibuildwheel_config() -> dict[str, Any]:
+    text = (REPO / "docs" / "repair.md").read_text(encoding="utf-8")
+    section = text.split("## cibuildwheel\n", 1)[1]
+    block = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    config: dict[str, Any] = tomllib.loads(block)["tool"]["cibuildwheel"]["linux"]
+    return config
+
+
+def _placeholders(command: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(command) if field}
+
+
+def test_cibuildwheel_placeholders_are_cibuildwheel_s_own() -> None:
+    defaults_text = resources.files("cibuildwheel").joinpath("resources/defaults.toml")
+    defaults = tomllib.loads(defaults_text.read_text(encoding="utf-8"))
+    theirs = defaults["tool"]["cibuildwheel"]["linux"]["repair-wheel-command"]
+    ours = _documented_cibuildwheel_config()["repair-wheel-command"]
+    assert _placeholders(theirs) == {"wheel", "dest_dir"}
+    assert _placeholders(ours) == _placeholders(theirs)
+    assert ours.startswith("wheelfix repair ")
+    assert _documented_cibuildwheel_config()["before-all"] == "pipx install wheelfix"
+
+
+@pytest.mark.slow
+def test_cibuildwheel_repair_command_runs_as_cibuildwheel_runs_it(tmp_path: Path) -> None:
+    from cibuildwheel.util.helpers import prepare_command
+
+    built = tmp_path / "built_wheel"
+    built.mkdir()
+    source = next((REPO / "sample_wheels").glob("wfdemo_debug-*.whl"))
+    wheel = built / source.name
+    shutil.copy(source, wheel)
+    dest = tmp_path / "repaired_wheel"
+    dest.mkdir()
+    command = prepare_command(
+        _documented_cibuildwheel_config()["repair-wheel-command"],
+        wheel=wheel, dest_dir=dest, package=tmp_path, project=tmp_path,
+    )  # fmt: skip
+    assert command == f"wheelfix repair --strip -w {dest} {wheel}"
+    env = wheelfix_on_path(tmp_path / "bin")
+    done = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (repaired,) = dest.glob("*.whl")  # cibuildwheel wants exactly one wheel there
+    assert "manylinux" in repaired.name
+    assert repaired.stat().st_size < wheel.stat().st_size
+
+
+# --- the composite action ------------------------------------------------------------------
+
+
+def _action() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
+    return loaded
+
+
+def _expand(text: str, inputs: dict[str, str], outputs: dict[str, str]) -> str:
+    def value(match: re.Match[str]) -> str:
+        expression = match.group(1).strip()
+        if expression == "github.action_path":
+            return str(REPO)
+        if expression.startswith("inputs."):
+            return inputs[expression.removeprefix("inputs.")]
+        if expression.startswith("steps.check.outputs."):
+            return outputs.get(expression.removeprefix("steps.check.outputs."), "")
+        raise AssertionError(f"expression the test does not know: {expression}")
+
+    return re.sub(r"\$\{\{(.*?)\}\}", value, text)
+
+
+def _run_action(workspace: Path, given: dict[str, str]) -> list[tuple[str, int, str]]:
+    """Every ``run`` step in order, as the runner does: ``bash --noprofile --norc -eo
+    pipefail`` on the script, ``GITHUB_PATH``/``GITHUB_OUTPUT`` files, inputs expanded.
+    Stops after the first failing step (as a job does)."""
+    action = _action()
+    inputs = {name: spec.get("default", "") for name, spec in action["inputs"].items()}
+    inputs.update(given)
+    temp = workspace.parent / "runner-temp"
+    temp.mkdir(exist_ok=True)
+    paths: list[str] = []
+    outputs: dict[str, str] = {}
+    ran = []
+    for number, step in enumerate(action["runs"]["steps"]):
+        if "run" not in step:
+            continue
+        if step["name"] == "Gate on the exit code" and inputs["fail"] != "true":
+            continue
+        script = temp / f"step{number}.sh"
+        script.write_text(_expand(step["run"], inputs, outputs))
+        output_file, path_file = temp / f"output{number}", temp / f"path{number}"
+        output_file.touch()
+        path_file.touch()
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        env.update({k: _expand(str(v), inputs, outputs) for k, v in step.get("env", {}).items()})
+        env.update(RUNNER_TEMP=str(temp), GITHUB_OUTPUT=str(output_file),
+                   GITHUB_PATH=str(path_file), PATH=os.pathsep.join([*paths, env["PATH"]]))  # fmt: skip
+        assert step["shell"] == "bash"
+        done = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+            cwd=workspace, env=env, capture_output=True, text=True, timeout=900, check=False,
+        )  # fmt: skip
+        paths = [ln for ln in path_file.read_text().splitlines() if ln] + paths
+        outputs.update(ln.split("=", 1) for ln in output_file.read_text().splitlines() if "=" in ln)
+        ran.append((step["name"], done.returncode, done.stdout + done.stderr))
+        if done.returncode != 0:
+            break
+    return ran
+
+
+def test_action_uploads_the_sarif_it_writes() -> None:
+    action = _action()
+    assert action["runs"]["using"] == "composite"
+    (upload,) = [s for s in action["runs"]["steps"] if "uses" in s]
+    assert upload["uses"].startswith("github/codeql-action/upload-sarif@")
+    assert upload["with"]["sarif_file"] == "${{ steps.check.outputs.sarif-file }}"
+    assert "always()" in upload["if"]
+
+
+@pytest.mark.slow
+def test_action_steps_install_check_annotate_and_gate(tmp_path: Path) -> None:
+    workspace = tmp_path / "workspace"
+    (workspace / "dist").mkdir(parents=True)
+    for wheel in (REPO / "sample_wheels").glob("*.whl"):
+        shutil.copy(wheel, workspace / "dist" / wheel.name)
+
+    ran = _run_action(workspace, {"args": "--no-config --ignore WF4"})
+    assert [(name, code) for name, code, _ in ran] == [
+        ("Install wheelfix", 0), ("Check wheels", 0), ("Gate on the exit code", 1),
+    ], ran  # fmt: skip
+    check_output = ran[1][2]
+    assert "::error file=dist/wfdemo_overclaim-" in check_output
+    assert "title=WF101 tag-overclaims" in check_output
+    assert "WF401" not in check_output  # the args reached wheelfix
+    log = json.loads((workspace / "wheelfix.sarif").read_text())
+    assert sarif_errors(log) == []
+    results = log["runs"][0]["results"]
+    assert {r["ruleId"] for r in results} >= {"WF101", "WF202", "WF301"}
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results}
+    assert all(uri.startswith("dist/") for uri in uris)
+
+    # No wheel matches: an error annotation and exit 2, no SARIF to upload.
+    missing = _run_action(workspace, {"wheels": "build/*.whl", "annotations": "false"})
+    assert [(name, code) for name, code, _ in missing][-1] == ("Check wheels", 2)
+    assert "::error::wheelfix: no wheel matches 'build/*.whl'" in missing[-1][2]
