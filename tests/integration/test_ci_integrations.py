@@ -11,7 +11,6 @@ import shutil
 import string
 import subprocess
 import sys
-import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,11 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "tests" / "data" / "sarif" / "sarif-schema-2.1.0.json"
@@ -112,7 +116,7 @@ def test_pre_commit_try_repo_flags_the_bad_dockerfile_only(tmp_path: Path) -> No
     shutil.copy(wheel, project / wheel.name)
     subprocess.run(["git", "add", wheel.name], cwd=project, check=True)
     skipped = _try_repo(project, "wheelfix-check", "--files", wheel.name)
-    assert skipped.returncode == 0  # manual stage: not run by a plain commit
+    assert "No hook with id `wheelfix-check` in stage `pre-commit`" in skipped.stdout  # manual
     manual = _try_repo(project, "wheelfix-check", "--hook-stage", "manual", "--files", wheel.name)
     assert manual.returncode == 1, manual.stdout + manual.stderr
     assert "WF101" in manual.stdout
@@ -134,6 +138,7 @@ def _placeholders(command: str) -> set[str]:
 
 
 def test_cibuildwheel_placeholders_are_cibuildwheel_s_own() -> None:
+    pytest.importorskip("cibuildwheel", reason="cibuildwheel needs Python 3.11+")
     defaults_text = resources.files("cibuildwheel").joinpath("resources/defaults.toml")
     defaults = tomllib.loads(defaults_text.read_text(encoding="utf-8"))
     theirs = defaults["tool"]["cibuildwheel"]["linux"]["repair-wheel-command"]
@@ -146,6 +151,7 @@ def test_cibuildwheel_placeholders_are_cibuildwheel_s_own() -> None:
 
 @pytest.mark.slow
 def test_cibuildwheel_repair_command_runs_as_cibuildwheel_runs_it(tmp_path: Path) -> None:
+    pytest.importorskip("cibuildwheel", reason="cibuildwheel needs Python 3.11+")
     from cibuildwheel.util.helpers import prepare_command
 
     built = tmp_path / "built_wheel"
@@ -161,7 +167,9 @@ def test_cibuildwheel_repair_command_runs_as_cibuildwheel_runs_it(tmp_path: Path
     )  # fmt: skip
     assert command == f"wheelfix repair --strip -w {dest} {wheel}"
     env = wheelfix_on_path(tmp_path / "bin")
-    done = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        ["sh", "-c", command], env=env, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     (repaired,) = dest.glob("*.whl")  # cibuildwheel wants exactly one wheel there
     assert "manylinux" in repaired.name
@@ -214,15 +222,21 @@ def _run_action(workspace: Path, given: dict[str, str]) -> list[tuple[str, int, 
         path_file.touch()
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
         env.update({k: _expand(str(v), inputs, outputs) for k, v in step.get("env", {}).items()})
-        env.update(RUNNER_TEMP=str(temp), GITHUB_OUTPUT=str(output_file),
-                   GITHUB_PATH=str(path_file), PATH=os.pathsep.join([*paths, env["PATH"]]))  # fmt: skip
+        env.update(
+            RUNNER_TEMP=str(temp),
+            GITHUB_OUTPUT=str(output_file),
+            GITHUB_PATH=str(path_file),
+            PATH=os.pathsep.join([*paths, env["PATH"]]),
+        )
         assert step["shell"] == "bash"
         done = subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
             cwd=workspace, env=env, capture_output=True, text=True, timeout=900, check=False,
         )  # fmt: skip
         paths = [ln for ln in path_file.read_text().splitlines() if ln] + paths
-        outputs.update(ln.split("=", 1) for ln in output_file.read_text().splitlines() if "=" in ln)
+        for line in output_file.read_text().splitlines():
+            key, _, value = line.partition("=")
+            outputs[key] = value
         ran.append((step["name"], done.returncode, done.stdout + done.stderr))
         if done.returncode != 0:
             break
