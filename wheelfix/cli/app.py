@@ -117,11 +117,11 @@ def _format_option(help_text: str) -> Callable[[_F], _F]:
     return click.option(
         "--format",
         "fmt",
-        type=click.Choice(["text", "json", "sarif", "github"]),
+        type=click.Choice(["text", "json", "sarif", "github", "gitlab"]),
         default="text",
         show_default=True,
-        help=help_text
-        + " sarif: SARIF 2.1.0 for code scanning; github: GitHub Actions annotations.",
+        help=help_text + " sarif: SARIF 2.1.0 for code scanning; github: GitHub Actions "
+        "annotations; gitlab: a GitLab Code Quality report.",
     )
 
 
@@ -670,17 +670,22 @@ def _emit(
     *,
     more: Sequence[_Document] = (),
 ) -> None:
-    """JSON, SARIF or GitHub annotations on stdout, all made from the JSON document; or the
+    """JSON, SARIF, GitHub annotations or GitLab Code Quality on stdout, all made from the
+    JSON document; or the
     text rendering on a console (plain when not a terminal)."""
     if fmt == "json":
         click.echo(json.dumps(document.to_json(), indent=2))
-    elif fmt in ("sarif", "github") and kind is not None:
+    elif fmt in ("sarif", "github", "gitlab") and kind is not None:
         # Through JSON text and back: exactly what a consumer of --format json would read.
         documents = [json.loads(json.dumps(d.to_json())) for d in (document, *more)]
         if fmt == "sarif":
             from wheelfix.cli.sarif import to_sarif
 
             click.echo(json.dumps(to_sarif(kind, *documents), indent=2))
+        elif fmt == "gitlab":
+            from wheelfix.cli.codequality import to_code_quality
+
+            click.echo(json.dumps(to_code_quality(kind, *documents), indent=2))
         else:
             from wheelfix.cli.annotations import to_annotations
 

@@ -36,6 +36,7 @@ __all__ = [
     "DOCS_URL",
     "KINDS",
     "Located",
+    "fingerprints",
     "locate",
     "rule_url",
     "rules_from_checks_md",
@@ -299,7 +300,7 @@ def _result(item: Located, index: int, fingerprint: str) -> dict[str, object]:
     }
 
 
-def _fingerprints(items: Sequence[Located]) -> list[str]:
+def fingerprints(items: Sequence[Located]) -> list[str]:
     """One hash per finding; repeats of one identity are numbered in document order."""
     seen: dict[str, int] = {}
     out = []
@@ -338,7 +339,7 @@ def to_sarif(kind: str, document: Mapping[str, Any], *more: Mapping[str, Any]) -
     index = {check.code: i for i, check in enumerate(checks)}
     results = [
         _result(item, index[str(item.finding["code"])], fingerprint)
-        for item, fingerprint in zip(items, _fingerprints(items), strict=True)
+        for item, fingerprint in zip(items, fingerprints(items), strict=True)
     ]
     notifications = [_notification(*bad) for bad in unreadable(kind, document, *more)]
     invocation: dict[str, object] = {
