@@ -278,3 +278,102 @@ def test_action_steps_install_check_annotate_and_gate(tmp_path: Path) -> None:
     missing = _run_action(workspace, {"wheels": "build/*.whl", "annotations": "false"})
     assert [(name, code) for name, code, _ in missing][-1] == ("Check wheels", 2)
     assert "::error::wheelfix: no wheel matches 'build/*.whl'" in missing[-1][2]
+
+
+# --- docs/ci.md: every example, replayed where it can run here ---------------------------
+
+
+def _ci_md_blocks(language: str) -> list[str]:
+    text = (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
+    return re.findall(rf"^```{language}\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+
+
+def _ci_md_dockerfile() -> str:
+    (block,) = _ci_md_blocks("dockerfile")
+    return block
+
+
+def _workspace(tmp_path: Path) -> Path:
+    workspace = tmp_path / "checkout"
+    (workspace / "dist").mkdir(parents=True)
+    for wheel in (REPO / "sample_wheels").glob("*.whl"):
+        shutil.copy(wheel, workspace / "dist" / wheel.name)
+    (workspace / "Dockerfile").write_text(_ci_md_dockerfile())
+    return workspace
+
+
+def _replay(commands: list[str], workspace: Path) -> list[tuple[str, int, str]]:
+    """The wheelfix lines of a CI script, each run by bash as the services run them."""
+    env = wheelfix_on_path(workspace.parent / "bin")
+    out = []
+    for command in commands:
+        done = subprocess.run(
+            ["bash", "-eo", "pipefail", "-c", command], cwd=workspace, env=env,
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        out.append((command, done.returncode, done.stdout + done.stderr))
+    return out
+
+
+def test_ci_md_dockerfile_is_clean(tmp_path: Path) -> None:
+    from wheelfix.containers.dockerfile import analyze_dockerfile
+
+    (tmp_path / "Dockerfile").write_text(_ci_md_dockerfile())
+    report = analyze_dockerfile(tmp_path / "Dockerfile", fail_on="info")
+    assert report.findings == () and report.stages == 2
+
+
+def test_ci_md_action_example_uses_the_action_s_inputs() -> None:
+    inputs = set(_action()["inputs"])
+    workflows = [yaml.safe_load(b) for b in _ci_md_blocks("yaml") if "jobs:" in b]
+    uses = [
+        step
+        for workflow in workflows
+        for job in workflow["jobs"].values()
+        for step in job["steps"]
+        if step.get("uses", "").startswith("wheelfix/wheelfix@")
+    ]
+    (step,) = uses
+    assert set(step["with"]) <= inputs
+    for workflow in workflows:
+        assert workflow["permissions"]["security-events"] == "write"
+
+
+def test_ci_md_github_workflow_commands_run(tmp_path: Path) -> None:
+    (workflow,) = [yaml.safe_load(b) for b in _ci_md_blocks("yaml") if "name: wheelfix\n" in b]
+    steps = workflow["jobs"]["wheelfix"]["steps"]
+    commands = [s["run"] for s in steps if s.get("run", "").startswith("wheelfix ")]
+    workspace = _workspace(tmp_path)
+    ran = _replay(commands, workspace)
+    assert [code for _, code, _ in ran] == [1, 0, 0], ran  # the gate fails on the samples
+    assert "::error file=dist/wfdemo_overclaim-" in ran[0][2]
+    uploads = [s["with"]["sarif_file"] for s in steps if "upload-sarif" in s.get("uses", "")]
+    assert uploads == ["wheelfix-check.sarif", "wheelfix-dockerfile.sarif"]
+    for name in uploads:
+        log = json.loads((workspace / name).read_text())
+        assert sarif_errors(log) == []
+    dockerfile_log = json.loads((workspace / "wheelfix-dockerfile.sarif").read_text())
+    assert dockerfile_log["runs"][0]["results"] == []
+
+
+def test_ci_md_gitlab_job_writes_its_report(tmp_path: Path) -> None:
+    (pipeline,) = [yaml.safe_load(b) for b in _ci_md_blocks("yaml") if "codequality" in b]
+    job = pipeline["wheelfix"]
+    commands = [line for line in job["script"] if line.startswith("wheelfix ")]
+    workspace = _workspace(tmp_path)
+    ran = _replay(commands, workspace)
+    assert [code for _, code, _ in ran] == [0, 1], ran
+    report = workspace / job["artifacts"]["reports"]["codequality"]
+    issues = json.loads(report.read_text())
+    assert {i["check_name"].split()[0] for i in issues} >= {"WF101", "WF202"}
+    assert "2 wheels checked" not in ran[1][2] and "5 wheels checked" in ran[1][2]
+
+
+def test_ci_md_pre_commit_and_cibuildwheel_examples_match_the_real_files() -> None:
+    (config,) = [yaml.safe_load(b) for b in _ci_md_blocks("yaml") if "repos:" in b]
+    ids = {hook["id"] for hook in config["repos"][0]["hooks"]}
+    assert ids == set(hooks())
+    (toml_block,) = _ci_md_blocks("toml")
+    assert tomllib.loads(toml_block)["tool"]["cibuildwheel"]["linux"] == (
+        _documented_cibuildwheel_config()
+    )
