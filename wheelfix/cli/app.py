@@ -67,6 +67,14 @@ def _console(stream: object = None) -> Console:
     )
 
 
+def _stderr_console() -> Console:
+    """The console of the progress lines on stderr: no escape sequence without colour."""
+    from rich.console import Console
+
+    color = _color_wanted(sys.stderr)
+    return Console(file=sys.stderr, color_system="auto" if color else None)
+
+
 def _parse_size(text: str) -> int:
     m = _SIZE_RE.match(text)
     if m is None:
@@ -703,14 +711,13 @@ def _per_wheel_progress(
     if fmt != "text" or count < 2 or not sys.stderr.isatty():
         yield None
         return
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        console=Console(file=sys.stderr, no_color=not _color_wanted(sys.stderr)),
+        console=_stderr_console(),
         transient=True,
     )
     task = progress.add_task(what, total=count)
@@ -743,13 +750,12 @@ class _FileTicker:
     def on_terminal(cls, what: str) -> _FileTicker | None:
         if not sys.stderr.isatty():
             return None
-        from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn
 
         progress = Progress(
             SpinnerColumn(),
             TextColumn(f"{what}: {{task.fields[files]:,}} files, {{task.fields[size]}} read"),
-            console=Console(file=sys.stderr, no_color=not _color_wanted(sys.stderr)),
+            console=_stderr_console(),
             auto_refresh=False,
             transient=True,
         )
