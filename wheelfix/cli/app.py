@@ -61,7 +61,7 @@ def _console(stream: object = None) -> Console:
         file=file,  # type: ignore[arg-type]
         highlight=False,
         soft_wrap=not tty,
-        force_terminal=color,
+        force_terminal=True if color else None,  # None: a terminal stays one, uncoloured
         color_system="auto" if color and tty else ("standard" if color else None),
         width=None if tty else 160,
     )
