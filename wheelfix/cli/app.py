@@ -149,6 +149,7 @@ Examples:
   wheelfix check --format json dist/*.whl > report.json
   wheelfix check --target musllinux_1_2_x86_64 dist/*.whl   # will it install on Alpine?
   wheelfix check --fail-on warning --ignore WF4 dist/*.whl
+  wheelfix check --format sarif dist/ > wheelfix.sarif   # code scanning (docs/ci.md)
 
 \b
 Exit codes:
@@ -586,6 +587,7 @@ Examples:
   wheelfix dockerfile Dockerfile
   wheelfix dockerfile --wheelhouse wheelhouse/ docker/alpine.Dockerfile   # the Alpine question
   wheelfix dockerfile --format json --fail-on warning Dockerfile          # CI gate
+  wheelfix dockerfile --format github .                                   # annotations
 
 \b
 Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 the file cannot
