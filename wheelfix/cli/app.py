@@ -8,6 +8,7 @@ error (a bug in wheelfix).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -15,12 +16,12 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 import click
 
 from wheelfix import __version__
-from wheelfix.cli.options import Gate, gate_options, output_format, settings
+from wheelfix.cli.options import Gate, gate_options, output_format, quiet_option, settings
 from wheelfix.errors import UsageError, WheelfixError
 
 # Each command imports what it needs when it runs: a command line pays for one command.
@@ -32,7 +33,20 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 EXIT_INTERNAL = 4
+_F = TypeVar("_F", bound=Callable[..., Any])
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+
+
+def _color_wanted(stream: object) -> bool:
+    """``--color always|never`` wins; ``auto`` colours a terminal unless ``NO_COLOR`` is set
+    to anything but the empty string (https://no-color.org)."""
+    ctx = click.get_current_context(silent=True)
+    choice = (ctx.find_object(dict) or {}).get("color", "auto") if ctx else "auto"
+    if choice != "auto":
+        return bool(choice == "always")
+    if os.environ.get("NO_COLOR"):
+        return False
+    return bool(getattr(stream, "isatty", lambda: False)())
 
 
 def _console(stream: object = None) -> Console:
@@ -40,14 +54,25 @@ def _console(stream: object = None) -> Console:
 
     file = stream if stream is not None else sys.stdout
     tty = bool(getattr(file, "isatty", lambda: False)())
+    color = _color_wanted(file)
     # Plain, unwrapped lines when not a terminal: CI logs and pipes read them as they are.
+    # No colour means no escape sequence at all (not even bold), so color_system is None.
     return Console(
         file=file,  # type: ignore[arg-type]
         highlight=False,
         soft_wrap=not tty,
-        no_color=not tty,
+        force_terminal=True if color else None,  # None: a terminal stays one, uncoloured
+        color_system="auto" if color and tty else ("standard" if color else None),
         width=None if tty else 160,
     )
+
+
+def _stderr_console() -> Console:
+    """The console of the progress lines on stderr: no escape sequence without colour."""
+    from rich.console import Console
+
+    color = _color_wanted(sys.stderr)
+    return Console(file=sys.stderr, color_system="auto" if color else None)
 
 
 def _parse_size(text: str) -> int:
@@ -58,24 +83,38 @@ def _parse_size(text: str) -> int:
     return int(m[1]) * scale
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="wheelfix")
-@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-@click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
-    """Check, repair and slim Python wheels for small, provably working containers."""
-    ctx.obj = {"debug": debug}
-
-
 def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
         ctx.ensure_object(dict)["debug"] = True
+
+
+def _set_color(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(dict)["color"] = value
 
 
 #: ``--debug`` after the command name too (``wheelfix scan --debug PATH``): people append it.
 _debug_anywhere = click.option(
     "--debug", is_flag=True, hidden=True, expose_value=False, callback=_set_debug
 )
+#: ``--color`` before or after the command name, on every command.
+_color_option = click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    expose_value=False,
+    callback=_set_color,
+    help="Colour text output: auto (a terminal, unless NO_COLOR is set), always, never.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "-V", "--version", prog_name="wheelfix")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@_color_option
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Check, repair and slim Python wheels for small, provably working containers."""
+    ctx.ensure_object(dict)["debug"] = debug
 
 
 _CHECK_EPILOG = """\b
@@ -84,6 +123,7 @@ Examples:
   wheelfix check --format json dist/*.whl > report.json
   wheelfix check --target musllinux_1_2_x86_64 dist/*.whl   # will it install on Alpine?
   wheelfix check --fail-on warning --ignore WF4 dist/*.whl
+  wheelfix check --format sarif dist/ > wheelfix.sarif   # code scanning (docs/ci.md)
 
 \b
 Exit codes:
@@ -102,8 +142,9 @@ Every check code is explained in docs/checks.md.
 
 @cli.command("check", epilog=_CHECK_EPILOG)
 @_debug_anywhere
+@_color_option
 @click.argument("wheels", nargs=-1, required=True, type=click.Path(path_type=Path))
-@output_format("check")
+@output_format("Output format. JSON follows docs/schema/check.schema.json.")
 @gate_options
 @click.option(
     "--target",
@@ -144,6 +185,7 @@ Every check code is explained in docs/checks.md.
     help="A folder whose contents the wheel must match (WF418/WF419).",
 )
 @click.option("-v", "--verbose", count=True, help="Hints, per-file ELF detail, library paths.")
+@quiet_option
 @click.pass_context
 def check_cmd(
     ctx: click.Context,
@@ -157,8 +199,9 @@ def check_cmd(
     packages: tuple[Path, ...],
     src_dirs: tuple[Path, ...],
     verbose: int,
+    quiet: bool,
 ) -> None:
-    """Audit wheels: platform tag, external libraries, debug info, contents, RECORD."""
+    """Audit wheels (or every *.whl in a folder): tag, libraries, debug info, contents, RECORD."""
 
     def run() -> int:
         from wheelfix.cli.render import render_text
@@ -181,9 +224,10 @@ def check_cmd(
         )
         limit = config.max_uncompressed
         limits = Limits(max_total_size=limit) if limit else Limits()
-        with _per_wheel_progress("checking", len(wheels), fmt) as on_result:
+        inputs = _wheel_inputs(wheels)
+        with _per_wheel_progress("checking", len(inputs), fmt) as on_result:
             report = run_check(
-                [os.fspath(w) for w in wheels],
+                [os.fspath(w) for w in inputs],
                 target=config.target,
                 select=config.select,
                 ignore=config.ignore,
@@ -193,9 +237,9 @@ def check_cmd(
                 on_result=on_result,
                 contents=rules,
             )
-        _emit(fmt, report, lambda console: render_text(report, console, verbose=verbose))
+        _emit(fmt, report, lambda c: render_text(report, c, verbose=verbose, quiet=quiet), "check")
         for result in report.results:
-            if result.error is not None and fmt == "json":
+            if result.error is not None and fmt != "text":
                 click.echo(f"wheelfix: error: {result.error}", err=True)
         return report.exit_code
 
@@ -221,7 +265,19 @@ class _RepairCommand(click.Command):
                 rewritten += ["--strip-level", level]
             else:
                 rewritten.append(arg)
+        _refuse_spaced_strip_level(ctx, args)
         return super().parse_args(ctx, rewritten)
+
+
+def _refuse_spaced_strip_level(ctx: click.Context, args: list[str]) -> None:
+    """``--strip debug`` reads ``debug`` as a wheel; say how to write what was meant."""
+    for flag, level in itertools.pairwise(args):
+        if flag == "--strip" and level in ("debug", "unneeded", "all") and not Path(level).exists():
+            raise click.UsageError(
+                f"'--strip {level}' would read {level!r} as a wheel: write --strip={level} "
+                "(--strip alone means unneeded)",
+                ctx=ctx,
+            )
 
 
 _REPAIR_EPILOG = """\b
@@ -253,6 +309,7 @@ Exit codes:
 
 @cli.command("repair", cls=_RepairCommand, epilog=_REPAIR_EPILOG)
 @_debug_anywhere
+@_color_option
 @click.argument("wheels", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-w", "--wheel-dir", required=True, type=click.Path(path_type=Path),
               help="Folder for the repaired wheels (created if missing).")  # fmt: skip
@@ -274,6 +331,7 @@ Exit codes:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)  # fmt: skip
 @click.option("--force", is_flag=True, help="Overwrite existing output wheels.")
+@quiet_option
 @click.pass_context
 def repair_cmd(
     ctx: click.Context,
@@ -289,8 +347,11 @@ def repair_cmd(
     jobs: int,
     fmt: str,
     force: bool,
+    quiet: bool,
 ) -> None:
-    """Graft external libraries, strip, prune; write wheels the runner stage can install."""
+    """Graft external libraries, strip, prune; write wheels the runner stage can install.
+
+    WHEELS are wheel files or folders (every *.whl in them)."""
     from wheelfix.wheels.repair import repair
 
     def run() -> int:
@@ -298,15 +359,16 @@ def repair_cmd(
             raise UsageError(f"{wheel_dir}: exists and is not a folder")
         wheel_dir.mkdir(parents=True, exist_ok=True)
         level = strip_level or ("unneeded" if strip_flag else None)
-        with _per_wheel_progress("repairing", len(wheels), fmt) as on_result:
+        inputs = _wheel_inputs(wheels)
+        with _per_wheel_progress("repairing", len(inputs), fmt) as on_result:
             report = repair(
-                [os.fspath(w) for w in wheels], wheel_dir, strip=level, prune=prune, plat=plat,
+                [os.fspath(w) for w in inputs], wheel_dir, strip=level, prune=prune, plat=plat,
                 exclude=exclude, verify=verify, verify_in=verify_in, force=force, jobs=jobs,
                 on_result=on_result,
             )  # fmt: skip
         from wheelfix.cli.render import render_repair
 
-        _emit(fmt, report, lambda console: render_repair(report, console))
+        _emit(fmt, report, lambda console: render_repair(report, console, quiet=quiet))
         for result in report.results:
             if result.error is not None and fmt == "json":
                 click.echo(f"wheelfix: error: {result.input}: {result.error}", err=True)
@@ -329,10 +391,12 @@ Exit codes: 0 no finding at or above --fail-on (default error); 1 findings at or
 
 @cli.command("scan", epilog=_SCAN_EPILOG)
 @_debug_anywhere
+@_color_option
 @click.argument("path", required=False, type=click.Path(path_type=Path, file_okay=False))
-@output_format("scan")
+@output_format("Output format. JSON follows docs/schema/scan.schema.json.")
 @gate_options
 @click.option("-v", "--verbose", count=True, help="Every distribution and info findings.")
+@quiet_option
 @click.pass_context
 def scan_cmd(
     ctx: click.Context,
@@ -340,6 +404,7 @@ def scan_cmd(
     fmt: str,
     gate: Gate,
     verbose: int,
+    quiet: bool,
 ) -> None:
     """Audit an installed environment: sizes, debug info, tests, duplicates, broken imports."""
     from wheelfix.installed.scan import scan
@@ -357,7 +422,7 @@ def scan_cmd(
                 ticker.stop()
         from wheelfix.cli.render import render_scan
 
-        _emit(fmt, report, lambda console: render_scan(report, console, verbose=verbose))
+        _emit(fmt, report, lambda c: render_scan(report, c, verbose=verbose, quiet=quiet), "scan")
         return report.exit_code
 
     ctx.exit(_guard(ctx, run))
@@ -390,6 +455,7 @@ restored. Exit codes: 0 done (or planned); 1 some distribution had to be restore
 
 @cli.command("slim", epilog=_SLIM_EPILOG)
 @_debug_anywhere
+@_color_option
 @click.argument("path", required=False, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--apply", "do_apply", is_flag=True, help="Carry out the plan (default: dry run).")
 @click.option("--recover", "do_recover", is_flag=True,
@@ -468,6 +534,7 @@ Exit codes: 0 nothing at or above --fail-on; 1 findings (or a gate) at or above 
 
 @cli.command("image", epilog=_IMAGE_EPILOG)
 @_debug_anywhere
+@_color_option
 @click.argument("image", type=click.Path(path_type=Path))
 @click.option("--base-layers", type=click.IntRange(min=0), metavar="N",
               help="The first N layers are the base image (default: history).")  # fmt: skip
@@ -477,9 +544,10 @@ Exit codes: 0 nothing at or above --fail-on; 1 findings (or a gate) at or above 
               help="Gate: fail when more than SIZE bytes are wasted (e.g. 20M).")  # fmt: skip
 @click.option("--highest-wasted-percent", type=click.FloatRange(0, 1), metavar="RATIO",
               help="Gate: fail when wasted/written is above RATIO (e.g. 0.1).")  # fmt: skip
-@output_format("image")
+@output_format("Output format. JSON follows docs/schema/image.schema.json.")
 @gate_options
 @click.option("-v", "--verbose", count=True, help="Hints and the biggest entries per layer.")
+@quiet_option
 @click.pass_context
 def image_cmd(
     ctx: click.Context,
@@ -491,6 +559,7 @@ def image_cmd(
     fmt: str,
     gate: Gate,
     verbose: int,
+    quiet: bool,
 ) -> None:
     """Audit a container image: layers, wasted bytes, the Python environment inside."""
     from wheelfix.containers.image import analyze_image
@@ -505,7 +574,7 @@ def image_cmd(
         )  # fmt: skip
         from wheelfix.cli.render import render_image
 
-        _emit(fmt, report, lambda console: render_image(report, console, verbose=verbose))
+        _emit(fmt, report, lambda c: render_image(report, c, verbose=verbose, quiet=quiet), "image")
         return report.exit_code
 
     ctx.exit(_guard(ctx, run))
@@ -516,6 +585,7 @@ Examples:
   wheelfix dockerfile Dockerfile
   wheelfix dockerfile --wheelhouse wheelhouse/ docker/alpine.Dockerfile   # the Alpine question
   wheelfix dockerfile --format json --fail-on warning Dockerfile          # CI gate
+  wheelfix dockerfile --format github .                                   # annotations
 
 \b
 Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 the file cannot
@@ -526,46 +596,110 @@ explained in docs/checks.md.
 
 @cli.command("dockerfile", epilog=_DOCKERFILE_EPILOG)
 @_debug_anywhere
-@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@_color_option
+@click.argument("paths", metavar="PATH...", nargs=-1, required=True,
+                type=click.Path(path_type=Path))  # fmt: skip
 @click.option("--wheelhouse", type=click.Path(path_type=Path, file_okay=False),
               help="Wheels the image installs (checks an Alpine base).")  # fmt: skip
-@output_format("dockerfile")
+@output_format("Output format. JSON (one PATH only) follows docs/schema/dockerfile.schema.json.")
 @gate_options
 @click.option("-v", "--verbose", count=True, help="Show each finding's hint.")
+@quiet_option
 @click.pass_context
 def dockerfile_cmd(
     ctx: click.Context,
-    path: Path,
+    paths: tuple[Path, ...],
     wheelhouse: Path | None,
     fmt: str,
     gate: Gate,
     verbose: int,
+    quiet: bool,
 ) -> None:
-    """Read a Dockerfile for the size lessons before anything is built (codes WF8xx)."""
+    """Read Dockerfiles for the size lessons before anything is built (codes WF8xx).
+
+    PATH is a Dockerfile, or a folder with a Dockerfile (or Containerfile) in it."""
     from wheelfix.containers.dockerfile import analyze_dockerfile
 
     def run() -> int:
         config = gate.settings()
-        report = analyze_dockerfile(
-            path, wheelhouse=wheelhouse, fail_on=config.fail_on or "error",
-            select=config.select, ignore=config.ignore,
-        )  # fmt: skip
+        if fmt == "json" and len(paths) > 1:
+            raise UsageError("--format json takes one Dockerfile (sarif and github take several)")
+        reports = [
+            analyze_dockerfile(
+                _dockerfile_in(path), wheelhouse=wheelhouse, fail_on=config.fail_on or "error",
+                select=config.select, ignore=config.ignore,
+            )
+            for path in paths
+        ]  # fmt: skip
         from wheelfix.cli.render import render_dockerfile
 
-        _emit(fmt, report, lambda console: render_dockerfile(report, console, verbose=verbose))
-        return report.exit_code
+        def render(console: Console) -> None:
+            for report in reports:
+                render_dockerfile(report, console, verbose=verbose, quiet=quiet)
+
+        _emit(fmt, reports[0], render, "dockerfile", more=reports[1:])
+        return max(r.exit_code for r in reports)
 
     ctx.exit(_guard(ctx, run))
+
+
+def _dockerfile_in(path: Path) -> Path:
+    """A Dockerfile given as such, or the ``Dockerfile`` (else ``Containerfile``) of a folder,
+    as ``docker build DIR`` and ``podman build DIR`` look for them."""
+    if not path.is_dir():
+        return path
+    for name in ("Dockerfile", "Containerfile"):
+        if (path / name).is_file():
+            return path / name
+    raise UsageError(f"{path}: no Dockerfile or Containerfile in this folder")
+
+
+def _wheel_inputs(paths: Sequence[Path]) -> list[Path]:
+    """Wheels as given; a folder stands for the ``*.whl`` files in it, in name order."""
+    out: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            out.append(path)
+            continue
+        found = sorted(p for p in path.glob("*.whl") if p.is_file())
+        if not found:
+            raise UsageError(f"{path}: no *.whl files in this folder")
+        out += found
+    return out
 
 
 class _Document(Protocol):
     def to_json(self) -> dict[str, object]: ...
 
 
-def _emit(fmt: str, document: _Document, render: Callable[[Console], None]) -> None:
-    """JSON on stdout, or the text rendering on a console (plain when not a terminal)."""
+def _emit(
+    fmt: str,
+    document: _Document,
+    render: Callable[[Console], None],
+    kind: str | None = None,
+    *,
+    more: Sequence[_Document] = (),
+) -> None:
+    """JSON, SARIF, GitHub annotations or GitLab Code Quality on stdout, all made from the
+    JSON document; or the
+    text rendering on a console (plain when not a terminal)."""
     if fmt == "json":
         click.echo(json.dumps(document.to_json(), indent=2))
+    elif fmt in ("sarif", "github", "gitlab") and kind is not None:
+        # Through JSON text and back: exactly what a consumer of --format json would read.
+        documents = [json.loads(json.dumps(d.to_json())) for d in (document, *more)]
+        if fmt == "sarif":
+            from wheelfix.cli.sarif import to_sarif
+
+            click.echo(json.dumps(to_sarif(kind, *documents), indent=2))
+        elif fmt == "gitlab":
+            from wheelfix.cli.codequality import to_code_quality
+
+            click.echo(json.dumps(to_code_quality(kind, *documents), indent=2))
+        else:
+            from wheelfix.cli.annotations import to_annotations
+
+            click.echo(to_annotations(kind, *documents), nl=False)
     else:
         render(_console())
 
@@ -579,14 +713,13 @@ def _per_wheel_progress(
     if fmt != "text" or count < 2 or not sys.stderr.isatty():
         yield None
         return
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        console=Console(file=sys.stderr),
+        console=_stderr_console(),
         transient=True,
     )
     task = progress.add_task(what, total=count)
@@ -619,13 +752,12 @@ class _FileTicker:
     def on_terminal(cls, what: str) -> _FileTicker | None:
         if not sys.stderr.isatty():
             return None
-        from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn
 
         progress = Progress(
             SpinnerColumn(),
             TextColumn(f"{what}: {{task.fields[files]:,}} files, {{task.fields[size]}} read"),
-            console=Console(file=sys.stderr),
+            console=_stderr_console(),
             auto_refresh=False,
             transient=True,
         )

@@ -11,23 +11,29 @@ import click
 
 from wheelfix.config import Config, load_config
 
-__all__ = ["Gate", "gate_options", "output_format", "settings"]
+__all__ = ["Gate", "gate_options", "output_format", "quiet_option", "settings"]
 
 F = TypeVar("F", bound=Callable[..., object])
 
 _SEVERITIES = ("error", "warning", "info", "never")
 
 
-def output_format(schema: str) -> Callable[[F], F]:
-    """``--format text|json``; JSON follows ``docs/schema/<schema>.schema.json``."""
+def output_format(help_text: str) -> Callable[[F], F]:
+    """``--format`` of the commands that report findings: text, json, sarif, github, gitlab."""
     return click.option(
         "--format",
         "fmt",
-        type=click.Choice(["text", "json"]),
+        type=click.Choice(["text", "json", "sarif", "github", "gitlab"]),
         default="text",
         show_default=True,
-        help=f"Output format. JSON follows docs/schema/{schema}.schema.json.",
+        help=help_text + " sarif: SARIF 2.1.0 for code scanning; github: GitHub Actions "
+        "annotations; gitlab: a GitLab Code Quality report.",
     )
+
+
+quiet_option = click.option(
+    "-q", "--quiet", is_flag=True, help="Text output: only problems and the summary."
+)
 
 
 @dataclass(frozen=True, slots=True)

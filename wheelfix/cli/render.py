@@ -67,31 +67,58 @@ def _summary(result: WheelResult) -> str:
     return f"{_MARK[result.status]} {name} ({escape('; '.join(bits))}): {_counts(result)}"
 
 
-def render_text(report: CheckReport, console: Console, *, verbose: int = 0) -> None:
+def _is_terminal(console: Console) -> bool:
+    """Whether the console writes to a terminal (``--color always`` does not make a pipe one)."""
+    return bool(getattr(console.file, "isatty", lambda: False)())
+
+
+_ELF_COLUMNS = ("ELF file", "arch", "libc", "size", "debug", "symtab", "needs")
+
+
+def _print_elf_files(console: Console, result: WheelResult) -> None:
+    """A table on a terminal; elsewhere one plain line per file, never wrapped or padded,
+    so logs and ``grep`` read them as they are."""
+    from rich.markup import escape
+
+    rows = [
+        (elf.path, elf.arch or "?", elf.libc or "-", human(elf.size), human(elf.debug_info),
+         human(elf.symbol_table), ", ".join(elf.needed) or "-")
+        for elf in result.elf_files
+    ]  # fmt: skip
+    if not _is_terminal(console):
+        for path, arch, libc, size, debug, symtab, needs in rows:
+            console.print(
+                f"  ELF {escape(path)}: arch {arch}, libc {libc}, size {size}, debug {debug}, "
+                f"symtab {symtab}, needs {escape(needs)}",
+                soft_wrap=True,
+            )
+        return
+    from rich.table import Table
+
+    table = Table(title=None, box=None, pad_edge=False, show_edge=False)
+    for col in _ELF_COLUMNS:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    console.print(table)
+
+
+def render_text(
+    report: CheckReport, console: Console, *, verbose: int = 0, quiet: bool = False
+) -> None:
+    """One summary line per wheel, its findings, the verdict; ``quiet``: only the wheels
+    with findings or errors, and the verdict."""
     from rich.markup import escape  # rich is imported only when text is rendered
 
     for result in report.results:
+        if quiet and result.status == "ok":
+            continue
         console.print(_summary(result))
         if result.error is not None:
             continue
         _print_findings(console, result.findings, verbose=verbose)
         if verbose and result.elf_files:
-            from rich.table import Table
-
-            table = Table(title=None, box=None, pad_edge=False, show_edge=False)
-            for col in ("ELF file", "arch", "libc", "size", "debug", "symtab", "needs"):
-                table.add_column(col, overflow="fold")
-            for elf in result.elf_files:
-                table.add_row(
-                    escape(elf.path),
-                    elf.arch or "?",
-                    elf.libc or "-",
-                    human(elf.size),
-                    human(elf.debug_info),
-                    human(elf.symbol_table),
-                    escape(", ".join(elf.needed)),
-                )
-            console.print(table)
+            _print_elf_files(console, result)
             savings = result.strip_savings
             if savings.get("all"):
                 console.print(
@@ -115,13 +142,15 @@ def render_text(report: CheckReport, console: Console, *, verbose: int = 0) -> N
     )
 
 
-def render_repair(report: RepairReport, console: Console) -> None:
+def render_repair(report: RepairReport, console: Console, *, quiet: bool = False) -> None:
     from rich.markup import escape
 
     for r in report.results:
         name = escape(r.input.rsplit("/", 1)[-1])
         if r.error is not None:
             console.print(f"{_MARK['error']} {name}: [bold red]not repaired[/] — {escape(r.error)}")
+            continue
+        if quiet:
             continue
         saved = r.size_in - r.size_out
         parts = [
@@ -150,9 +179,16 @@ def render_repair(report: RepairReport, console: Console) -> None:
     console.print(f"{total - failed} of {total} wheel{'s' if total != 1 else ''} repaired")
 
 
-def render_scan(report: EnvReport, console: Console, *, verbose: int = 0, top: int = 25) -> None:
+def render_scan(
+    report: EnvReport, console: Console, *, verbose: int = 0, top: int = 25, quiet: bool = False
+) -> None:
     from rich.markup import escape
     from rich.table import Table
+
+    if quiet:
+        _print_scan_findings(console, report, verbose=verbose)
+        console.print(f"total {human(report.total)} in {escape(report.root)}")
+        return
 
     table = Table(box=None, pad_edge=False, show_edge=False)
     for col in ("distribution", "version", "files", "size", "ELF", "debug+symtab", "tests",
@@ -180,6 +216,10 @@ def render_scan(report: EnvReport, console: Console, *, verbose: int = 0, top: i
         console.print(f"[yellow]note:[/] {escape(NO_DISTRIBUTIONS)}")
     savings = ", ".join(f"{k} {human(v)}" for k, v in report.savings.items() if v)
     console.print(f"slim could save: {savings or 'nothing'}")
+    _print_scan_findings(console, report, verbose=verbose)
+
+
+def _print_scan_findings(console: Console, report: EnvReport, *, verbose: int) -> None:
     minimum = Severity.INFO if verbose else Severity.WARNING
     findings = [f for d in report.distributions for f in d.findings] + list(report.findings)
     shown_findings = [f for f in findings if f.level >= minimum]
@@ -238,7 +278,9 @@ def _print_findings(console: Console, findings: Iterable[Finding], *, verbose: i
             console.print(f"          [dim]hint: {escape(f.hint)}[/]")
 
 
-def render_image(report: ImageReport, console: Console, *, verbose: int = 0) -> None:
+def render_image(
+    report: ImageReport, console: Console, *, verbose: int = 0, quiet: bool = False
+) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -248,6 +290,9 @@ def render_image(report: ImageReport, console: Console, *, verbose: int = 0) -> 
         f"wasted {human(report.wasted)}, efficiency {report.efficiency:.1%}; "
         f"base {human(report.base_bytes)}, application {human(report.app_bytes)}"
     )
+    if quiet:
+        _print_findings(console, report.findings, verbose=verbose)
+        return
     table = Table(box=None, pad_edge=False, show_edge=False)
     for col in ("#", "size", "compressed", "+", "~", "-", "instruction"):
         table.add_column(col, justify="left" if col == "instruction" else "right",
@@ -268,8 +313,13 @@ def render_image(report: ImageReport, console: Console, *, verbose: int = 0) -> 
     _print_findings(console, report.findings, verbose=verbose)
 
 
-def render_dockerfile(report: DockerfileReport, console: Console, *, verbose: int = 0) -> None:
+def render_dockerfile(
+    report: DockerfileReport, console: Console, *, verbose: int = 0, quiet: bool = False
+) -> None:
+    """The summary line and the findings (``quiet`` changes nothing: that is all there is)."""
     from rich.markup import escape
+
+    del quiet
 
     count = len(report.findings)
     console.print(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
@@ -29,6 +29,15 @@ _BUILD_PACKAGES = re.compile(
 # Paths inside the image (not on this host) that builds commonly fill and later delete.
 _CLEANUP_TARGETS = ("/root/.cache", "/var/lib/apt/lists", "/var/cache/apt", "/tmp",  # noqa: S108
                     "/wheelhouse", "/wheels", "/build", "~/.cache")  # fmt: skip
+_TRUE = ("1", "true", "on", "yes")
+#: What each installer needs to keep its cache out of the layer: its cache folder under
+#: ~/.cache, the option, and the environment variable.
+_CACHES = {
+    "pip": ("pip", "--no-cache-dir", "PIP_NO_CACHE_DIR"),
+    "uv": ("uv", "--no-cache", "UV_NO_CACHE"),
+}
+#: Names shown before a list is cut with "and N more".
+_SHOWN = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,59 +149,113 @@ def analyze_dockerfile(
     instructions = parse_dockerfile(text)
     if not any(i.keyword == "FROM" for i in instructions):
         raise UsageError(f"{dockerfile}: no FROM instruction: not a Dockerfile")
-    name = str(dockerfile)
+    report = _analyze(
+        str(dockerfile), instructions, _dockerignore(dockerfile.parent), wheelhouse, fail_on
+    )
+    return replace(report, findings=tuple(selection.keep(report.findings)))
+
+
+@dataclass(slots=True)
+class _Stage:
+    """What a stage has at a point: caches switched off by ENV, and the paths earlier layers
+    filled (path prefix -> line and what did it). ``FROM <stage>`` starts from a copy of
+    that stage's state at its end, as BuildKit starts from its image (ENV and layers)."""
+
+    no_cache: set[str] = field(default_factory=set)
+    created: dict[str, tuple[int, str]] = field(default_factory=dict)
+    copied: set[int] = field(default_factory=set)  # lines of COPY/ADD among ``created``
+
+    def fork(self) -> _Stage:
+        return _Stage(set(self.no_cache), dict(self.created), set(self.copied))
+
+
+def _analyze(
+    name: str,
+    instructions: list[Instruction],
+    ignore: set[str] | None,
+    wheelhouse: str | Path | None,
+    fail_on: Severity | None,
+) -> DockerfileReport:
     findings: list[Finding] = []
     stages = max((i.stage for i in instructions), default=0) + 1
     final = stages - 1
-    ignore = _dockerignore(dockerfile.parent)
-    pip_cache_off = False
-    created: dict[str, int] = {}  # path prefix -> line of the RUN/COPY that filled it
-    copied: set[int] = set()  # lines of COPY/ADD instructions among those
+    named: dict[str, _Stage] = {}  # stage name (lower case) -> its state
+    state = _Stage()
     for ins in instructions:
-        if ins.keyword == "ENV" and re.search(r"PIP_NO_CACHE_DIR\s*[= ]\s*(1|true|on|yes)",
-                                              ins.arguments, re.IGNORECASE):  # fmt: skip
-            pip_cache_off = True
         if ins.keyword == "FROM":
-            created.clear()  # layers of another stage never reach this one
-            pip_cache_off = False
             words = [w for w in _words(ins.arguments) if not w.startswith("--")]
             image = words[0] if words else ""
+            parent = named.get(image.lower())
+            state = parent.fork() if parent is not None else _Stage()
+            if len(words) >= 3 and words[1].lower() == "as":
+                named[words[2].lower()] = state
             findings += _base_findings(name, ins, image, final, wheelhouse)
+        elif ins.keyword == "ENV":
+            _apply_env(state, ins.arguments)
         elif ins.keyword in ("COPY", "ADD"):
-            args = [w for w in _words(ins.arguments) if not w.startswith("--")]
-            sources, target = args[:-1], (args[-1] if args else "")
-            from_stage = "--from" in ins.arguments
-            if not from_stage and any(s in (".", "./") for s in sources):
-                missing = [p for p in (".git", "venv", ".venv", "*.ipynb") if p not in ignore]
-                if missing:
-                    why = "no .dockerignore" if not ignore else (
-                        f".dockerignore does not exclude {', '.join(missing)}")  # fmt: skip
-                    findings.append(_finding(
-                        Check.COPY_WHOLE_CONTEXT, name, ins.line,
-                        f"{ins.keyword} {ins.arguments} copies the whole build context and "
-                        f"{why}: .git, virtual environments and notebooks end up in the image",
-                    ))  # fmt: skip
-            for prefix in _CLEANUP_TARGETS:
-                if target.rstrip("/").startswith(prefix.rstrip("/")):
-                    created.setdefault(prefix, ins.line)
-                    copied.add(ins.line)
+            findings += _copy_findings(name, ins, state, ignore)
         elif ins.keyword == "RUN":
             # RUN --mount=... --network=...: BuildKit flags come before the command.
             arguments = re.sub(r"^(\s*--[a-z-]+=\S+)+\s*", "", ins.arguments)
-            # A cache mount on pip's cache keeps it out of the layer by design.
-            cached = bool(re.search(r"--mount=\S*type=cache\S*\.cache/pip", ins.arguments))
             commands = _commands(arguments)
             purged = _removed_in(commands)
             for command in commands:
-                findings += _run_findings(
-                    name, ins, command, final, pip_cache_off or cached, created, copied, purged
-                )
+                findings += _run_findings(name, ins, command, final, state, purged)
     return DockerfileReport(
         path=name, stages=stages,
-        findings=tuple(sorted(selection.keep(findings),
-                              key=lambda f: (-f.level, f.code, f.path or ""))),
+        findings=tuple(sorted(findings, key=lambda f: (-f.level, f.code, f.path or ""))),
         fail_on=fail_on,
     )  # fmt: skip
+
+
+def _apply_env(state: _Stage, arguments: str) -> None:
+    """``ENV K=V ...`` or the legacy ``ENV K V``: note the cache switches."""
+    words = _words(arguments)
+    if words and "=" not in words[0]:
+        pairs = [(words[0], " ".join(words[1:]))]
+    else:
+        pairs = [(w.partition("=")[0], w.partition("=")[2]) for w in words if "=" in w]
+    for key, value in pairs:
+        for tool, (_folder, _option, variable) in _CACHES.items():
+            if key == variable and value.strip().lower() in _TRUE:
+                state.no_cache.add(tool)
+            elif key == variable:
+                state.no_cache.discard(tool)
+
+
+def _listed(items: list[str]) -> str:
+    """``a, b, c`` — or the first few ``and N more`` when the list is long."""
+    if len(items) <= _SHOWN:
+        return ", ".join(items)
+    return f"{', '.join(items[:_SHOWN])} and {len(items) - _SHOWN} more"
+
+
+def _copy_findings(
+    name: str, ins: Instruction, state: _Stage, ignore: set[str] | None
+) -> list[Finding]:
+    out = []
+    args = [w for w in _words(ins.arguments) if not w.startswith("--")]
+    sources, target = args[:-1], (args[-1] if args else "")
+    from_stage = "--from" in ins.arguments
+    if not from_stage and any(s in (".", "./") for s in sources):
+        missing = [p for p in (".git", "venv", ".venv", "*.ipynb") if p not in (ignore or ())]
+        if missing:
+            if ignore is None:
+                why = "no .dockerignore"
+            elif not ignore:
+                why = "the .dockerignore excludes nothing"
+            else:
+                why = f".dockerignore does not exclude {', '.join(missing)}"
+            out.append(_finding(
+                Check.COPY_WHOLE_CONTEXT, name, ins.line,
+                f"{ins.keyword} {ins.arguments} copies the whole build context and "
+                f"{why}: .git, virtual environments and notebooks end up in the image",
+            ))  # fmt: skip
+    for prefix in _CLEANUP_TARGETS:
+        if target.rstrip("/").startswith(prefix.rstrip("/")):
+            state.created[prefix] = (ins.line, ins.keyword)
+            state.copied.add(ins.line)
+    return out
 
 
 def _removed_in(commands: list[list[str]]) -> set[str]:
@@ -207,10 +270,12 @@ def _removed_in(commands: list[list[str]]) -> set[str]:
     return out
 
 
-def _dockerignore(folder: Path) -> set[str]:
+def _dockerignore(folder: Path) -> set[str] | None:
+    """The patterns of ``.dockerignore`` (empty when it excludes nothing); ``None`` when
+    there is no such file."""
     ignore_file = folder / ".dockerignore"
     if not ignore_file.is_file():
-        return set()
+        return None
     patterns = set()
     for raw in ignore_file.read_text(encoding="utf-8", errors="replace").splitlines():
         line = raw.strip()
@@ -242,7 +307,7 @@ def _base_findings(
         if manylinux_only:
             out.append(_finding(
                 Check.ALPINE_MANYLINUX, name, ins.line,
-                f"FROM {image} is musl-based, but {', '.join(manylinux_only[:5])} "
+                f"FROM {image} is musl-based, but {_listed(manylinux_only)} "
                 "have only manylinux (glibc) wheels here: pip there will compile them from "
                 "source or fail",
             ))  # fmt: skip
@@ -265,38 +330,60 @@ def _manylinux_only(folder: Path) -> list[str]:
     return sorted(p for p, kinds in platforms.items() if kinds == {"glibc"})
 
 
-def _run_findings(
-    name: str,
-    ins: Instruction,
-    command: list[str],
-    final: int,
-    pip_cache_off: bool,
-    created: dict[str, int],
-    copied: set[int],
-    purged: set[str],
-) -> list[Finding]:
-    out: list[Finding] = []
+def _installer(command: list[str]) -> str | None:
+    """``pip`` or ``uv`` when the command installs packages with it, else ``None``."""
     program = command[0].rsplit("/", 1)[-1]
     pip = program in ("pip", "pip3") or (
         program.startswith("python") and command[1:3] == ["-m", "pip"]
     )
     if pip and "install" in command:
-        if "--no-cache-dir" not in command and not pip_cache_off:
+        return "pip"
+    uv_installs = command[1:2] == ["sync"] or command[1:3] in (
+        ["pip", "install"], ["pip", "sync"], ["tool", "install"],
+    )  # fmt: skip
+    if program == "uv" and uv_installs:
+        return "uv"
+    return None
+
+
+def _cache_mounted(ins: Instruction, tool: str) -> bool:
+    """``RUN --mount=type=cache,target=/root/.cache/TOOL`` (or all of ``~/.cache``): the
+    cache lives in BuildKit's cache, never in the layer."""
+    mounts = re.findall(r"--mount=(\S+)", ins.arguments)
+    return any("type=cache" in m and re.search(rf"\.cache(/{tool})?/?(,|$)", m) for m in mounts)
+
+
+def _run_findings(
+    name: str,
+    ins: Instruction,
+    command: list[str],
+    final: int,
+    state: _Stage,
+    purged: set[str],
+) -> list[Finding]:
+    out: list[Finding] = []
+    program = command[0].rsplit("/", 1)[-1]
+    tool = _installer(command)
+    if tool is not None:
+        folder, option, variable = _CACHES[tool]
+        if option not in command and tool not in state.no_cache and not _cache_mounted(ins, tool):
+            verb = "pip install" if tool == "pip" else f"uv {command[1]}"
             out.append(_finding(
                 Check.PIP_CACHE, name, ins.line,
-                "pip install keeps its cache in the layer (~/.cache/pip): add --no-cache-dir "
-                "or ENV PIP_NO_CACHE_DIR=1",
+                f"{verb} keeps its cache in the layer (~/.cache/{folder}): add {option} "
+                f"or ENV {variable}=1",
             ))  # fmt: skip
-        created.setdefault("/root/.cache", ins.line)
-        created.setdefault("~/.cache", ins.line)
+        for prefix in ("/root/.cache", "~/.cache"):
+            state.created[prefix] = (ins.line, f"{tool} install")
+    if program in ("apt-get", "apt") and "update" in command:
+        state.created["/var/lib/apt/lists"] = (ins.line, f"{program} update")
     if program in ("apt-get", "apt") and "install" in command:
-        created.setdefault("/var/lib/apt/lists", ins.line)
-        created.setdefault("/var/cache/apt", ins.line)
+        state.created["/var/cache/apt"] = (ins.line, f"{program} install")
         tools = [w for w in command if _BUILD_PACKAGES.search(w) and w not in purged]
         if tools and ins.stage == final:
             out.append(_finding(
                 Check.BUILD_TOOLS_FINAL_STAGE, name, ins.line,
-                f"installs {', '.join(tools[:5])} in the final stage: build in a builder "
+                f"installs {_listed(tools)} in the final stage: build in a builder "
                 "stage and copy the wheels over (see docs/docker.md)",
             ))  # fmt: skip
     if program == "apk" and "add" in command:
@@ -304,22 +391,28 @@ def _run_findings(
         if tools and ins.stage == final and "--virtual" not in " ".join(command):
             out.append(_finding(
                 Check.BUILD_TOOLS_FINAL_STAGE, name, ins.line,
-                f"installs {', '.join(tools[:5])} in the final stage: use a builder stage",
+                f"installs {_listed(tools)} in the final stage: use a builder stage",
             ))  # fmt: skip
     if program == "rm":
-        for target in (w for w in command[1:] if not w.startswith("-")):
-            for prefix, line in created.items():
-                if target.rstrip("/*").startswith(prefix.rstrip("/")) and line != ins.line:
-                    how = (
-                        "mount them into the one RUN that needs them instead of copying "
-                        "(RUN --mount=type=bind,...), so they never enter a layer"
-                        if line in copied
-                        else "delete them in the same RUN"
-                    )
-                    out.append(_finding(
-                        Check.LATE_CLEANUP, name, ins.line,
-                        f"rm {target} comes after line {line}, which created it in a layer of "
-                        f"its own: the bytes stay in that layer; {how}",
-                    ))  # fmt: skip
-                    break
+        out += _late_cleanup(name, ins, command, state)
+    return out
+
+
+def _late_cleanup(name: str, ins: Instruction, command: list[str], state: _Stage) -> list[Finding]:
+    out = []
+    for target in (w for w in command[1:] if not w.startswith("-")):
+        for prefix, (line, what) in state.created.items():
+            if target.rstrip("/*").startswith(prefix.rstrip("/")) and line != ins.line:
+                how = (
+                    "mount them into the one RUN that needs them instead of copying "
+                    "(RUN --mount=type=bind,...), so they never enter a layer"
+                    if line in state.copied
+                    else "delete them in the same RUN"
+                )
+                out.append(_finding(
+                    Check.LATE_CLEANUP, name, ins.line,
+                    f"rm {target} comes after line {line} ({what}), which created it in a "
+                    f"layer of its own: the bytes stay in that layer; {how}",
+                ))  # fmt: skip
+                break
     return out

@@ -207,3 +207,142 @@ def test_a_bad_strip_level_names_the_option_the_user_typed(tmp_path: Path) -> No
     result = CliRunner().invoke(cli, ["repair", "--strip=bogus", "-w", str(tmp_path), "x.whl"])
     assert result.exit_code == 2
     assert "'--strip=LEVEL': 'bogus' is not one of" in result.stderr
+
+
+def _on_a_terminal(args: list[str], env: dict[str, str]) -> str:
+    """Run ``python -m wheelfix ARGS`` with stdout on a pseudo-terminal; what it printed."""
+    import pty
+
+    leader, follower = pty.openpty()
+    environment = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    environment.update({"TERM": "xterm-256color", "COLUMNS": "200", **env})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wheelfix", *args],
+        stdout=follower, stderr=subprocess.DEVNULL, cwd=REPO, env=environment,
+    )  # fmt: skip
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait(timeout=120)
+    os.close(leader)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "coloured"),
+    [
+        ([], {}, True),
+        ([], {"NO_COLOR": "1"}, False),
+        ([], {"NO_COLOR": ""}, True),  # an empty NO_COLOR does not count (no-color.org)
+        (["--color", "never"], {}, False),
+        (["--color", "always"], {"NO_COLOR": "1"}, True),  # the option wins over the variable
+    ],
+)
+def test_colour_on_a_terminal(args: list[str], env: dict[str, str], coloured: bool) -> None:
+    output = _on_a_terminal(["check", "--no-config", *args, sample("wfdemo_debug")], env)
+    assert "wfdemo_debug" in output and "WF301" in output
+    assert ("\x1b[" in output) is coloured, output
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_color_always_in_a_pipe_and_on_every_command(
+    runner: CliRunner, tmp_path: Path, where: str
+) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11\n")
+    commands = [
+        ["check", "--no-config", sample("wfdemo_debug")],
+        ["dockerfile", str(tmp_path)],
+        ["scan", str(tmp_path)],
+    ]
+    for command in commands:
+        args = ["--color", "always", *command] if where == "before" else [
+            command[0], "--color", "always", *command[1:]
+        ]  # fmt: skip
+        result = runner.invoke(cli, args)
+        assert "\x1b[" in result.stdout, (args, result.output)
+        plain = runner.invoke(cli, [command[0], "--color", "never", *command[1:]])
+        assert "\x1b[" not in plain.stdout
+    for name in ("repair", "slim", "image"):
+        assert "--color [auto|always|never]" in runner.invoke(cli, [name, "--help"]).stdout
+
+
+def test_quiet_shows_only_problems_and_the_summary(runner: CliRunner) -> None:
+    args = ["check", "--no-config", "-q", sample("wfdemo_clean"), sample("wfdemo_debug")]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0
+    assert "wfdemo_clean" not in result.stdout
+    assert "wfdemo_debug" in result.stdout and "WF301" in result.stdout
+    assert result.stdout.splitlines()[-1].startswith("2 wheels checked")
+
+
+def test_quiet_scan_and_image_drop_their_tables(runner: CliRunner, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (site / "demo-1.0.dist-info").mkdir(parents=True)
+    (site / "demo-1.0.dist-info" / "METADATA").write_text("Name: demo\nVersion: 1.0\n")
+    loud = runner.invoke(cli, ["scan", str(site)]).stdout
+    quiet = runner.invoke(cli, ["scan", "-q", str(site)]).stdout
+    assert "distribution" in loud and "distribution" not in quiet
+    assert "WF603" in quiet and quiet.splitlines()[-1].startswith("total ")
+
+
+def test_capital_v_is_version(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["-V"])
+    assert result.exit_code == 0 and __version__ in result.stdout
+
+
+def test_check_a_folder_reads_its_wheels(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["check", "--no-config", "--format", "json", "sample_wheels"])
+    names = [r["filename"] for r in json.loads(result.stdout)["results"]]
+    assert names == sorted(Path(s).name for s in samples())
+    empty = runner.invoke(cli, ["check", "--no-config", str(tmp_path)])
+    assert empty.exit_code == 2
+    assert f"{tmp_path}: no *.whl files in this folder" in empty.stderr
+
+
+def test_repair_a_folder(runner: CliRunner, tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    pure = REPO / sample("wfdemo_pure")
+    (dist / pure.name).write_bytes(pure.read_bytes())
+    (dist / "notes.txt").write_text("not a wheel, not read")
+    out = tmp_path / "wheelhouse"
+    result = runner.invoke(cli, ["repair", "-w", str(out), str(dist)])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in out.iterdir()] == [pure.name]
+    empty = runner.invoke(cli, ["repair", "-w", str(out), str(tmp_path / "wheelhouse2")])
+    assert empty.exit_code == 2
+
+
+def test_dockerfile_a_folder(runner: CliRunner, tmp_path: Path) -> None:
+    missing = runner.invoke(cli, ["dockerfile", str(tmp_path)])
+    assert missing.exit_code == 2
+    assert "no Dockerfile or Containerfile in this folder" in missing.stderr
+    (tmp_path / "Containerfile").write_text("FROM python:3.11-slim\n")
+    assert "Containerfile: 1 stage" in runner.invoke(cli, ["dockerfile", str(tmp_path)]).stdout
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim AS a\nFROM a\n")
+    assert "Dockerfile: 2 stages" in runner.invoke(cli, ["dockerfile", str(tmp_path)]).stdout
+    two = runner.invoke(cli, ["dockerfile", "--format", "json", str(tmp_path), str(tmp_path)])
+    assert two.exit_code == 2 and "--format json takes one Dockerfile" in two.stderr
+
+
+def test_verbose_elf_lines_are_plain_off_a_terminal(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["check", "--no-config", "-v", sample("wfdemo_extlib")])
+    (line,) = [ln for ln in result.stdout.splitlines() if ln.startswith("  ELF ")]
+    assert line == (
+        "  ELF wfdemo_extlib/_extlib.cpython-311-x86_64-linux-gnu.so: arch x86_64, libc -, "
+        "size 14.0 KiB, debug 0 B, symtab 0 B, needs libwfext.so.1"
+    )
+    assert all(ln == ln.rstrip() for ln in result.stdout.splitlines())  # no padding
+
+
+def test_strip_with_a_space_says_how_to_write_it(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["repair", "--strip", "debug", "-w", str(tmp_path), "x.whl"])
+    assert result.exit_code == 2
+    assert "write --strip=debug" in result.stderr

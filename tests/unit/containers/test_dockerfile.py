@@ -157,3 +157,96 @@ def test_build_tools_removed_in_the_same_run_never_reach_the_image(tmp_path: Pat
     report = analyze_dockerfile(write(tmp_path, text))
     (finding,) = [f for f in report.findings if f.code == "WF805"]
     assert "libpq-dev" in finding.message and "gcc" not in finding.message
+
+
+def test_env_comes_with_from_a_stage_and_not_from_others(tmp_path: Path) -> None:
+    # BuildKit starts `FROM base` from the image stage `base` built, with its ENV; a stage
+    # that starts from another image inherits nothing from earlier stages.
+    text = (
+        "FROM python:3.11-slim AS base\n"
+        "ENV PIP_NO_CACHE_DIR=1\n"
+        "FROM base AS app\n"
+        "RUN pip install requests\n"
+        "FROM python:3.11-slim AS other\n"
+        "RUN pip install requests\n"
+        "FROM app\n"
+        "RUN pip install idna\n"
+    )
+    assert codes_by_line(write(tmp_path, text)) == {("WF803", 6)}
+
+
+def test_layers_of_the_parent_stage_count_for_a_late_cleanup(tmp_path: Path) -> None:
+    text = (
+        "FROM python:3.11-slim AS base\n"
+        "RUN apt-get update\n"
+        "FROM BASE\n"  # stage names are case-insensitive
+        "RUN rm -rf /var/lib/apt/lists/*\n"
+    )
+    report = analyze_dockerfile(write(tmp_path, text))
+    (finding,) = report.findings
+    assert finding.code == "WF804" and finding.path is not None
+    assert finding.path.endswith(":4")
+    assert "after line 2 (apt-get update)" in finding.message
+
+
+def test_late_cleanup_names_the_apt_get_update_line(tmp_path: Path) -> None:
+    text = (
+        "FROM python:3.11-slim\n"
+        "RUN apt-get update\n"
+        "RUN apt-get install -y --no-install-recommends libpq5\n"
+        "RUN rm -rf /var/lib/apt/lists/*\n"
+    )
+    (finding,) = analyze_dockerfile(write(tmp_path, text)).findings
+    assert "comes after line 2 (apt-get update)" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("run", "codes"),
+    [
+        ("RUN uv pip install --system requests", {("WF803", 2)}),
+        ("RUN uv sync --frozen", {("WF803", 2)}),
+        ("RUN uv pip install --no-cache --system requests", set()),
+        ("RUN --mount=type=cache,target=/root/.cache/uv uv sync", set()),
+        # pip's cache mount says nothing about uv's cache, and the other way round
+        ("RUN --mount=type=cache,target=/root/.cache/pip uv sync", {("WF803", 2)}),
+        ("RUN --mount=type=cache,target=/root/.cache/uv pip install x", {("WF803", 2)}),
+    ],
+)
+def test_uv_caches_like_pip(tmp_path: Path, run: str, codes: set[tuple[str, int]]) -> None:
+    text = f"FROM python:3.11-slim\n{run}\n"
+    assert codes_by_line(write(tmp_path, text)) == codes
+
+
+def test_uv_no_cache_env_and_its_message(tmp_path: Path) -> None:
+    text = "FROM python:3.11-slim\nENV UV_NO_CACHE=1\nRUN uv sync\nRUN uv pip install x\n"
+    assert codes_by_line(write(tmp_path, text)) == set()
+    plain = write(tmp_path, "FROM python:3.11-slim\nRUN uv sync\n")
+    (finding,) = analyze_dockerfile(plain).findings
+    assert "~/.cache/uv" in finding.message and "UV_NO_CACHE=1" in finding.message
+    text = "FROM python:3.11-slim\nRUN uv pip install x\nRUN rm -rf /root/.cache/uv\n"
+    assert codes_by_line(write(tmp_path, text)) == {("WF803", 2), ("WF804", 3)}
+
+
+def test_env_turned_off_again_and_legacy_form(tmp_path: Path) -> None:
+    text = (
+        "FROM python:3.11-slim\nENV PIP_NO_CACHE_DIR 1\nRUN pip install a\n"
+        "ENV PIP_NO_CACHE_DIR=\nRUN pip install b\n"
+    )
+    assert codes_by_line(write(tmp_path, text)) == {("WF803", 5)}
+
+
+def test_an_empty_dockerignore_is_not_a_missing_one(tmp_path: Path) -> None:
+    text = "FROM python:3.11-slim\nCOPY . /app\n"
+    (missing,) = analyze_dockerfile(write(tmp_path, text)).findings
+    assert "no .dockerignore" in missing.message
+    (empty,) = analyze_dockerfile(write(tmp_path, text, ignore="# nothing yet\n")).findings
+    assert "no .dockerignore" not in empty.message
+    assert "the .dockerignore excludes nothing" in empty.message
+
+
+def test_long_lists_say_how_many_more(tmp_path: Path) -> None:
+    packages = " ".join(f"lib{n}-dev" for n in range(8))
+    text = f"FROM python:3.11-slim\nRUN apt-get install -y {packages}\n"
+    (finding,) = analyze_dockerfile(write(tmp_path, text)).findings
+    assert "lib0-dev, lib1-dev, lib2-dev, lib3-dev, lib4-dev and 3 more" in finding.message
+    assert "lib5-dev" not in finding.message
