@@ -54,7 +54,15 @@ from dataclasses import dataclass
 
 from wheelfix.formats.elf import CorruptElfError, ElfLayout, Section, parse_elf, read_layout
 
-__all__ = ["DEBUGLINK_SECTION", "StripLevel", "StripResult", "disk_saving", "strip_elf"]
+__all__ = [
+    "DEBUGLINK_SECTION",
+    "Debuglink",
+    "StripLevel",
+    "StripResult",
+    "disk_saving",
+    "removable",
+    "strip_elf",
+]
 
 DEBUGLINK_SECTION = ".gnu_debuglink"
 
