@@ -106,6 +106,9 @@ def main() -> None:
     keys = [k for k in args.only.split(",") if k]
     tools = {
         "wheelfix repair --strip": [sys.executable, "-m", "wheelfix", "repair", "--strip", "-w"],
+        # the level nearest to GNU strip --strip-all, which auditwheel runs
+        "wheelfix repair --strip=all": [sys.executable, "-m", "wheelfix", "repair",
+                                        "--strip=all", "-w"],
         "auditwheel repair --strip": [sys.executable, "-m", "auditwheel", "repair", "--strip",
                                       "-w"],
     }  # fmt: skip

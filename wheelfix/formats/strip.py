@@ -16,7 +16,8 @@ Levels (each includes the one before):
     plus the static symbol table ``.symtab``/``.strtab`` (like ``strip --strip-unneeded`` on
     a shared object; ``.dynsym``, which the loader uses, is never touched).
 ``all``
-    plus ``.comment`` (compiler version strings).
+    plus ``.comment`` (compiler version strings) and ``.gnu.build.attributes`` (annobin
+    build notes, read only by ``annocheck``).
 
 How the file is rewritten. Everything the loader maps (the ELF header, the program header
 table, every segment and every allocated section) is *pinned*: it keeps its bytes, and
@@ -101,7 +102,9 @@ def removable(section: Section, level: StripLevel) -> bool:
         return False
     if name in (".symtab", ".strtab", ".symtab_shndx"):
         return True
-    return level is StripLevel.ALL and name == ".comment"
+    # At level all, also the build's own records: compiler versions (.comment) and annobin
+    # build notes (.gnu.build.attributes: non-allocated, read only by annocheck).
+    return level is StripLevel.ALL and name in (".comment", ".gnu.build.attributes")
 
 
 @dataclass(frozen=True, slots=True)
