@@ -46,6 +46,7 @@ kept section are compared with the input's, and the dynamic linking facts re-par
 
 from __future__ import annotations
 
+import bisect
 import enum
 import itertools
 import math
@@ -157,33 +158,41 @@ class _Plan:
     moved: tuple[int, ...] = ()
     in_place: bool = False
     skipped: str | None = None
+    #: ``cuts[i].start`` and the bytes removed before ``cuts[i]``, for bisection
+    starts: tuple[int, ...] = ()
+    shifts: tuple[int, ...] = ()
 
     def new_offset(self, offset: int) -> int:
         """Where a byte at ``offset`` of the input lands (offsets inside the body only)."""
-        shift = 0
-        for cut in self.cuts:
-            if offset < cut.start:
-                break
-            if offset < cut.end:
-                return (
-                    cut.start - shift + min(offset - cut.start, cut.end - cut.start - cut.removed)
-                )
-            shift += cut.removed
-        return min(offset, self.body_end) - shift
+        i = bisect.bisect_right(self.starts, offset) - 1
+        if i < 0:
+            return min(offset, self.body_end)
+        cut, shift = self.cuts[i], self.shifts[i]
+        if offset < cut.end:
+            return cut.start - shift + min(offset - cut.start, cut.end - cut.start - cut.removed)
+        return min(offset, self.body_end) - shift - cut.removed
 
 
-def _overlaps(lo: int, hi: int, spans: Iterable[tuple[int, int]]) -> bool:
-    return any(a < hi and lo < b for a, b in spans)
+class _Spans:
+    """Sorted, disjoint byte ranges, merged from any ranges; lookups by bisection."""
 
+    def __init__(self, spans: Iterable[tuple[int, int]]) -> None:
+        merged: list[tuple[int, int]] = []
+        for lo, hi in sorted(s for s in spans if s[1] > s[0]):
+            if merged and lo <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+            else:
+                merged.append((lo, hi))
+        self.spans = merged
+        self.starts = [lo for lo, _ in merged]
 
-def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for lo, hi in sorted(s for s in spans if s[1] > s[0]):
-        if out and lo <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
+    def overlaps(self, lo: int, hi: int) -> bool:
+        i = bisect.bisect_left(self.starts, hi) - 1
+        return i >= 0 and self.spans[i][1] > lo
+
+    def gap_of(self, offset: int) -> int:
+        """The index of the run ``offset`` follows (its gap is the one after that run)."""
+        return bisect.bisect_right(self.starts, offset) - 1
 
 
 def _has_content(s: Section) -> bool:
@@ -205,7 +214,7 @@ def _drop_set(layout: ElfLayout, level: StripLevel, replace_debuglink: bool) -> 
     return drop
 
 
-def _pinned(layout: ElfLayout, drop: set[int]) -> list[tuple[int, int]]:
+def _pinned(layout: ElfLayout, drop: set[int]) -> _Spans:
     """The merged byte ranges that must keep their bytes and relative positions."""
     head = 64 if layout.is64 else 52
     spans = [(0, head), (layout.phoff, layout.phoff + layout.phnum * layout.phentsize)]
@@ -215,19 +224,19 @@ def _pinned(layout: ElfLayout, drop: set[int]) -> list[tuple[int, int]]:
         for s in layout.sections
         if s.flags & _SHF_ALLOC and _has_content(s)
     ]
-    base = _merge(spans)
+    base = _Spans(spans)
     for i, s in enumerate(layout.sections):
-        if i in drop and _overlaps(s.offset, s.offset + s.size, base):
+        if i in drop and base.overlaps(s.offset, s.offset + s.size):
             drop.discard(i)  # never touch a byte a segment maps: keep this section
     # A kept section that overlaps mapped bytes stays with them.
     spans += [
         (s.offset, s.offset + s.size)
         for i, s in enumerate(layout.sections)
-        if i not in drop and _has_content(s) and _overlaps(s.offset, s.offset + s.size, base)
+        if i not in drop and _has_content(s) and base.overlaps(s.offset, s.offset + s.size)
     ]
-    pinned = _merge(spans)
+    pinned = _Spans(spans)
     for i, s in enumerate(layout.sections):
-        if i in drop and _overlaps(s.offset, s.offset + s.size, pinned):
+        if i in drop and pinned.overlaps(s.offset, s.offset + s.size):
             drop.discard(i)
     return pinned
 
@@ -246,10 +255,9 @@ def _plan(
         return _Plan(frozenset(), skipped="the sections to drop lie inside segment data")
     sections = layout.sections
     table = (layout.shoff, layout.shoff + len(sections) * layout.shentsize)
-    table_pinned = _overlaps(*table, pinned)
-    known_end = max(
-        [pinned[-1][1], table[1]] + [s.offset + s.size for s in sections if _has_content(s)]
-    )
+    table_pinned = pinned.overlaps(*table)
+    body_end = pinned.spans[-1][1]
+    known_end = max([body_end, table[1]] + [s.offset + s.size for s in sections if _has_content(s)])
     if layout.file_size > known_end and any(data[known_end:]):
         # Bytes after the last known structure (an appended signature, say) must survive
         # where they are: nothing moves, dropped sections are zeroed. Zeros are padding
@@ -258,38 +266,51 @@ def _plan(
             reason = "section headers lie inside segment data and bytes follow the last section"
             return _Plan(frozenset(), skipped=reason)
         return _Plan(frozenset(drop), body_end=layout.file_size, in_place=True)
-    body_end = pinned[-1][1]
-    gaps = [(a[1], b[0]) for a, b in itertools.pairwise(pinned)]
-    touched = [
-        _overlaps(lo, hi, [(sections[i].offset, sections[i].offset + sections[i].size)
-                           for i in drop])
-        or (not table_pinned and _overlaps(lo, hi, [table]))
-        for lo, hi in gaps
-    ]  # fmt: skip
-    in_touched = [(lo, hi) for (lo, hi), t in zip(gaps, touched, strict=True) if t]
-    in_touched.append((body_end, layout.file_size + 1))
+    # Gap k lies after pinned run k; the last "gap" is everything after the body. A gap is
+    # cut when something in it goes: a dropped section, or the old section header table.
+    tail = len(pinned.spans) - 1
+    touched = {pinned.gap_of(sections[i].offset) for i in drop}
+    if not table_pinned:
+        touched.add(pinned.gap_of(table[0]))
+    touched.add(tail)
     moved = tuple(sorted(
         (i for i, s in enumerate(sections)
-         if i not in drop and _has_content(s)
-         and _overlaps(s.offset, s.offset + s.size, in_touched)),
+         if i not in drop and _has_content(s) and not pinned.overlaps(s.offset, s.offset + s.size)
+         and pinned.gap_of(s.offset) in touched),
         key=lambda i: sections[i].offset,
     ))  # fmt: skip
-    # What keeps its position relative to the pinned bytes, and the alignment it needs.
+    cuts = _cuts(layout, pinned, sorted(touched - {tail}), drop | set(moved))
+    shifts = tuple(itertools.accumulate((c.removed for c in cuts[:-1]), initial=0))
+    return _Plan(
+        frozenset(drop), cuts, body_end, moved,
+        starts=tuple(c.start for c in cuts), shifts=shifts if cuts else (),
+    )  # fmt: skip
+
+
+def _cuts(layout: ElfLayout, pinned: _Spans, gaps: list[int], gone: set[int]) -> tuple[_Cut, ...]:
+    """How much of each gap can go: the largest multiple of the alignment of everything
+    after it (every later segment's p_align, every later kept section's sh_addralign)."""
     anchored = [(seg.offset, seg.align) for seg in layout.segments]
     anchored += [
         (s.offset, s.addralign)
-        for i, s in enumerate(sections)
-        if i not in drop and i not in moved and _has_content(s)
+        for i, s in enumerate(layout.sections)
+        if i not in gone and _has_content(s)
     ]
     anchored.append((layout.phoff, 8 if layout.is64 else 4))
+    anchored.sort()
+    # Suffix least common multiples, saturated: a unit larger than the file cuts nothing.
+    ceiling = layout.file_size + 1
+    suffix = [1] * (len(anchored) + 1)
+    for n in range(len(anchored) - 1, -1, -1):
+        suffix[n] = min(math.lcm(suffix[n + 1], max(anchored[n][1], 1)), ceiling)
+    offsets = [offset for offset, _ in anchored]
     cuts = []
-    for (lo, hi), was_touched in zip(gaps, touched, strict=True):
-        if not was_touched:
-            continue
-        unit = math.lcm(1, *(max(align, 1) for offset, align in anchored if offset >= hi))
+    for k in gaps:
+        lo, hi = pinned.spans[k][1], pinned.spans[k + 1][0]
+        unit = suffix[bisect.bisect_left(offsets, hi)]
         size = hi - lo
         cuts.append(_Cut(lo, hi, size - size % unit if unit <= size else 0))
-    return _Plan(frozenset(drop), tuple(cuts), body_end, moved)
+    return tuple(cuts)
 
 
 def strip_elf(data: bytes, level: StripLevel, *, debuglink: Debuglink | None = None) -> StripResult:
@@ -314,7 +335,7 @@ def strip_elf(data: bytes, level: StripLevel, *, debuglink: Debuglink | None = N
     _verify(data, new, layout, plan)
     sections = layout.sections
     removed = tuple(sections[i].name for i in sorted(plan.drop))
-    uncut = sum(min(c.end - c.start - c.removed, _dropped_in(layout, plan, c)) for c in plan.cuts)
+    uncut = _uncut(layout, plan)
     if plan.in_place:
         uncut = sum(sections[i].size for i in plan.drop)
     # What was removed, whether cut out or zeroed in place (zeros compress to nothing).
@@ -324,12 +345,15 @@ def strip_elf(data: bytes, level: StripLevel, *, debuglink: Debuglink | None = N
     )  # fmt: skip
 
 
-def _dropped_in(layout: ElfLayout, plan: _Plan, cut: _Cut) -> int:
-    total = 0
+def _uncut(layout: ElfLayout, plan: _Plan) -> int:
+    """Bytes of dropped sections left as zeros: per gap, what could not be cut of them."""
+    dropped = [0] * len(plan.cuts)
     for i in plan.drop:
         s = layout.sections[i]
-        total += max(0, min(s.offset + s.size, cut.end) - max(s.offset, cut.start))
-    return total
+        k = bisect.bisect_right(plan.starts, s.offset) - 1
+        if k >= 0 and s.offset < plan.cuts[k].end:
+            dropped[k] += s.size
+    return sum(min(c.end - c.start - c.removed, n) for c, n in zip(plan.cuts, dropped, strict=True))
 
 
 def disk_saving(layout: ElfLayout, level: StripLevel, data: bytes | None = None) -> int:
