@@ -11,7 +11,7 @@ Every wheel is pinned by version, platform, file name, size and sha256, so a cac
 costs one ``stat`` and a fresh download is verified before it is moved into place.
 
 Use ``fetch("numpy")`` from Python, or ``python bench/wheels.py [NAMES...]`` from a shell
-(names are keys of :data:`WHEELS`, or ``agreement``, ``bench``, ``all``; default
+(names are keys of :data:`WHEELS`, or ``agreement``, ``bench``, ``strip``, ``all``; default
 ``agreement``).
 """
 
@@ -256,6 +256,16 @@ WHEELS: dict[str, WheelSpec] = {
             note="macOS universal2 abi3: two fat extensions",
             python="3.12",
         ),
+        WheelSpec(
+            key="pillow",
+            name="pillow",
+            version="13.0.0",
+            platform="manylinux_2_28_x86_64",
+            filename="pillow-13.0.0-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl",
+            size=7_140_667,
+            sha256="a625df9a2a5597fa5e5266e01aefc82604bb85d291e3547981e863560d75da6c",
+            note="manylinux x86_64, patchelf-modified extensions with DWARF (strip tests)",
+        ),
         # ---- bench set --------------------------------------------------------------------
         WheelSpec(
             key="scipy",
@@ -306,10 +316,14 @@ NATIVE_SET: tuple[str, ...] = (
 BENCH_SET: tuple[str, ...] = ("scipy", "torch")
 """Large wheels for ``bench/bench_check.py``."""
 
+STRIP_SET: tuple[str, ...] = ("pillow", "numpy", "scipy", "torch")
+"""Wheels auditwheel already repaired (patchelf-modified), for ``bench/bench_strip.py``."""
+
 SETS: dict[str, tuple[str, ...]] = {
     "agreement": AGREEMENT_SET,
     "bench": BENCH_SET,
     "native": NATIVE_SET,
+    "strip": STRIP_SET,
     "all": tuple(WHEELS),
 }
 """Set names the CLI accepts in place of wheel keys."""

@@ -320,6 +320,8 @@ Exit codes:
 @click.option("--strip", "strip_flag", is_flag=True,
               help="Strip debug info and symbol tables (or --strip=LEVEL).")  # fmt: skip
 @click.option("--strip-level", type=click.Choice(["debug", "unneeded", "all"]), hidden=True)
+@click.option("--keep-debug", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+              help="Write what --strip removes to DIR/.build-id/xx/*.debug.")  # fmt: skip
 @click.option("--prune", multiple=True, metavar="CATEGORIES",
               help="Remove these content categories (comma-separated, repeatable).")  # fmt: skip
 @click.option("--verify/--no-verify", default=True, show_default=True,
@@ -341,6 +343,7 @@ def repair_cmd(
     exclude: tuple[str, ...],
     strip_flag: bool,
     strip_level: str | None,
+    keep_debug: Path | None,
     prune: tuple[str, ...],
     verify: bool,
     verify_in: Path | None,
@@ -364,7 +367,7 @@ def repair_cmd(
             report = repair(
                 [os.fspath(w) for w in inputs], wheel_dir, strip=level, prune=prune, plat=plat,
                 exclude=exclude, verify=verify, verify_in=verify_in, force=force, jobs=jobs,
-                on_result=on_result,
+                on_result=on_result, keep_debug=keep_debug,
             )  # fmt: skip
         from wheelfix.cli.render import render_repair
 
@@ -468,6 +471,8 @@ restored. Exit codes: 0 done (or planned); 1 some distribution had to be restore
               help="Never touch paths matching this glob (repeatable).")  # fmt: skip
 @click.option("--strip-level", type=click.Choice(["debug", "unneeded", "all"]),
               help="Strip level for the strip category.  [default: unneeded]")  # fmt: skip
+@click.option("--keep-debug", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+              help="Write what the strip removes to DIR/.build-id/xx/*.debug.")  # fmt: skip
 @click.option("--python", metavar="PYTHON", help="Interpreter for the import checks.")
 @click.option("--no-verify", is_flag=True, help="Skip the import checks (not recommended).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
@@ -483,6 +488,7 @@ def slim_cmd(
     also: tuple[str, ...],
     keep: tuple[str, ...],
     strip_level: str | None,
+    keep_debug: Path | None,
     python: str | None,
     no_verify: bool,
     fmt: str,
@@ -506,7 +512,7 @@ def slim_cmd(
         result = slim(
             path, apply=do_apply, categories=[*categories, *also],
             keep=[*config.keep, *keep], strip=strip_level or config.strip or "unneeded",
-            python=python or config.python, verify=not no_verify,
+            python=python or config.python, verify=not no_verify, keep_debug=keep_debug,
             on_progress=(lambda msg: click.echo(f"wheelfix: {msg}", err=True))
             if fmt == "text" and sys.stderr.isatty() else None,
         )  # fmt: skip

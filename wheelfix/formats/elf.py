@@ -160,11 +160,13 @@ class Section:
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """One program header: type, file offset and file size."""
+    """One program header: type, file offset and file size (and where it is mapped)."""
 
     type: int
     offset: int
     filesz: int
+    vaddr: int = 0
+    align: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +207,9 @@ def read_layout(data: bytes) -> ElfLayout:
         phnum=t.phnum,
         phentsize=t.phentsize,
         sections=tuple(t.sections),
-        segments=tuple(Segment(typ, off, size) for typ, off, _v, size in t.segments),
+        segments=tuple(
+            Segment(typ, off, size, vaddr, align) for typ, off, vaddr, size, align in t.segments
+        ),
         file_size=r.size,
     )
 
@@ -322,7 +326,7 @@ def _parse(r: _Reader, interest: frozenset[str]) -> ElfInfo:
             comment += s.size
 
     interpreter = None
-    for p_type, p_offset, _vaddr, p_filesz in segments:
+    for p_type, p_offset, _vaddr, p_filesz, _align in segments:
         if p_type == _PT_INTERP:
             path = bytes(r.span(p_offset, p_filesz, "PT_INTERP"))
             if not path.endswith(b"\0") or not path.split(b"\0", 1)[0]:
@@ -366,7 +370,7 @@ def _parse(r: _Reader, interest: frozenset[str]) -> ElfInfo:
 def _segments(
     r: _Reader, phoff: int, phnum: int, phentsize: int, want: int
 ) -> list[tuple[int, ...]]:
-    """(p_type, p_offset, p_vaddr, p_filesz) for every program header."""
+    """(p_type, p_offset, p_vaddr, p_filesz, p_align) for every program header."""
     if not phnum:
         return []
     if phentsize != want:
@@ -376,10 +380,10 @@ def _segments(
     out: list[tuple[int, ...]] = []
     for raw in struct.iter_unpack(r.end + fmt, table):
         if r.is64:
-            p_type, _flags, p_offset, p_vaddr, _paddr, p_filesz, _memsz, _align = raw
+            p_type, _flags, p_offset, p_vaddr, _paddr, p_filesz, _memsz, p_align = raw
         else:
-            p_type, p_offset, p_vaddr, _paddr, p_filesz, _memsz, _flags, _align = raw
-        out.append((p_type, p_offset, p_vaddr, p_filesz))
+            p_type, p_offset, p_vaddr, _paddr, p_filesz, _memsz, _flags, p_align = raw
+        out.append((p_type, p_offset, p_vaddr, p_filesz, p_align))
     return out
 
 
@@ -412,7 +416,7 @@ def _sections(
 
 
 def _vaddr_to_offset(segments: list[tuple[int, ...]], addr: int) -> int | None:
-    for p_type, p_offset, p_vaddr, p_filesz in segments:
+    for p_type, p_offset, p_vaddr, p_filesz, _align in segments:
         if p_type == _PT_LOAD and p_vaddr <= addr < p_vaddr + p_filesz:
             return addr - p_vaddr + p_offset
     return None

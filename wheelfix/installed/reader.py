@@ -107,7 +107,7 @@ def _read(
             elf = parse_elf(data, interest=interest_for(rel, blacklisted))
             if elf.debug_bytes or elf.symtab_bytes or elf.comment_bytes:
                 layout = read_layout(data)
-                tail = {level.value: disk_saving(layout, level) for level in StripLevel}
+                tail = {level.value: disk_saving(layout, level, data) for level in StripLevel}
         except CorruptElfError as exc:
             error = str(exc)
     digest = encode_digest(hashlib.sha256(data).digest()) if want_hash else ""

@@ -42,6 +42,7 @@ from pathlib import Path
 from wheelfix.categories import classify, test_root
 from wheelfix.errors import UsageError
 from wheelfix.findings import Finding
+from wheelfix.formats.debuglink import strip_keeping_debug
 from wheelfix.formats.elf import CorruptElfError
 from wheelfix.formats.strip import StripLevel, strip_elf
 from wheelfix.installed.reader import DEDUPE_MIN_SIZE, FileFacts, read_tree
@@ -381,7 +382,13 @@ def _spare_loaded(
 
 
 # -- applying -------------------------------------------------------------------------------------
-def _apply_one(root: Path, journal: _Journal, action: SlimAction, level: StripLevel) -> None:
+def _apply_one(
+    root: Path,
+    journal: _Journal,
+    action: SlimAction,
+    level: StripLevel,
+    keep_debug: Path | None = None,
+) -> None:
     path = root / action.path
     saved = journal.backup / action.path
     saved.parent.mkdir(parents=True, exist_ok=True)
@@ -391,7 +398,11 @@ def _apply_one(root: Path, journal: _Journal, action: SlimAction, level: StripLe
     elif action.kind == "strip":
         data = path.read_bytes()
         try:
-            result = strip_elf(data, level)
+            result = (
+                strip_elf(data, level)
+                if keep_debug is None
+                else strip_keeping_debug(data, level, keep_debug, action.path)
+            )
         except CorruptElfError:
             return  # the strip engine's own checks refused this file: leave it as it is
         if result.data is None:
@@ -458,10 +469,14 @@ def slim(
     python: str | None = None,
     verify: bool = True,
     on_progress: Callable[[str], None] | None = None,
+    keep_debug: str | os.PathLike[str] | None = None,
 ) -> SlimResult:
-    """Plan (and with ``apply=True`` carry out) slimming of an installed environment."""
+    """Plan (and with ``apply=True`` carry out) slimming of an installed environment.
+
+    ``keep_debug`` names a folder for separate debug files of what the strip removes."""
     root = Path(path) if path is not None else default_site_packages()
     require_folder(root)
+    debug_dir = _debug_dir(root, keep_debug)
     try:
         level = StripLevel.parse(strip) if isinstance(strip, str) else strip
     except ValueError as exc:
@@ -487,7 +502,19 @@ def slim(
         result, env = _plan_result(root, chosen, tuple(keep), level, recovered)
         if not result.plan:
             return dataclasses.replace(result, applied=True)
-        return _apply(root, env, result, level, python or sys.executable, verify, on_progress)
+        return _apply(
+            root, env, result, level, python or sys.executable, verify, on_progress, debug_dir
+        )
+
+
+def _debug_dir(root: Path, keep_debug: str | os.PathLike[str] | None) -> Path | None:
+    """The --keep-debug folder; never inside the environment being slimmed."""
+    if keep_debug is None:
+        return None
+    folder = Path(keep_debug).resolve()
+    if folder == root.resolve() or root.resolve() in folder.parents:
+        raise UsageError(f"{keep_debug}: the debug folder must lie outside {root}")
+    return folder
 
 
 def _plan_result(
@@ -548,6 +575,7 @@ def _apply(
     python: str,
     verify: bool,
     on_progress: Callable[[str], None] | None,
+    keep_debug: Path | None = None,
 ) -> SlimResult:
     dists = {d.dist_info: d for d in env.distributions}
     # Every distribution's modules, not only the touched ones: slimming B can break A.
@@ -573,7 +601,7 @@ def _apply(
         for count, action in enumerate(
             sorted(result.plan, key=lambda a: (order[a.kind], a.path)), start=1
         ):
-            _apply_one(root, journal, action, level)
+            _apply_one(root, journal, action, level, keep_debug)
             if count == fault_after:
                 os._exit(137)  # as if killed with SIGKILL: no cleanup runs
         _remove_empty_folders(root, [a.path for a in result.plan if a.kind == "remove"])

@@ -26,8 +26,9 @@ from pathlib import Path
 from wheelfix.categories import Category
 from wheelfix.errors import InvalidWheelError, ToolError, UsageError, WheelfixError
 from wheelfix.findings import Finding, Severity
+from wheelfix.formats.debuglink import strip_keeping_debug
 from wheelfix.formats.elf import ELF_MAGIC, CorruptElfError
-from wheelfix.formats.strip import StripLevel, strip_elf
+from wheelfix.formats.strip import StripLevel, StripResult, strip_elf
 from wheelfix.formats.wheelfile import WheelArchive, parse_name
 from wheelfix.formats.writer import (
     atomic_write_wheel,
@@ -72,6 +73,8 @@ class RepairOptions:
     verify: bool = True
     verify_in: Path | None = None
     force: bool = False
+    #: write what the strip removes into separate debug files under this folder
+    keep_debug: Path | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -170,7 +173,15 @@ def _honest_platforms(pre: WheelResult, platforms: tuple[str, ...]) -> list[str]
     return keep or [reachable.name]
 
 
-def _strip_tree(root: Path, level: StripLevel, skipped: dict[str, str]) -> dict[str, int]:
+def _strip_one(data: bytes, level: StripLevel, keep_debug: Path | None, name: str) -> StripResult:
+    if keep_debug is None:
+        return strip_elf(data, level)
+    return strip_keeping_debug(data, level, keep_debug, name)
+
+
+def _strip_tree(
+    root: Path, level: StripLevel, skipped: dict[str, str], keep_debug: Path | None
+) -> dict[str, int]:
     saved: dict[str, int] = {}
     for path in iter_files(root):
         with path.open("rb") as fh:
@@ -178,7 +189,7 @@ def _strip_tree(root: Path, level: StripLevel, skipped: dict[str, str]) -> dict[
                 continue
         rel = path.relative_to(root).as_posix()
         try:
-            result = strip_elf(path.read_bytes(), level)
+            result = _strip_one(path.read_bytes(), level, keep_debug, rel)
         except CorruptElfError as exc:  # the safety checks refused the rewrite
             skipped[rel] = f"left alone: {exc}"
             continue
@@ -192,7 +203,9 @@ def _strip_tree(root: Path, level: StripLevel, skipped: dict[str, str]) -> dict[
     return saved
 
 
-def _stripped_copies(pre: WheelResult, level: StripLevel | None, dest: Path) -> dict[str, int]:
+def _stripped_copies(
+    pre: WheelResult, level: StripLevel | None, dest: Path, keep_debug: Path | None
+) -> dict[str, int]:
     """Copies of the libraries auditwheel will graft, stripped before patchelf sees them."""
     sizes: dict[str, int] = {}
     for soname, where in pre.external_library_paths.items():
@@ -200,7 +213,7 @@ def _stripped_copies(pre: WheelResult, level: StripLevel | None, dest: Path) -> 
             continue
         data = Path(where).read_bytes()
         if level is not None:
-            stripped = strip_elf(data, level).data
+            stripped = _strip_one(data, level, keep_debug, soname).data
             data = stripped if stripped is not None else data
         (dest / soname).write_bytes(data)
         sizes[soname] = len(data)
@@ -240,7 +253,9 @@ def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
         if path.resolve().parent == out_dir.resolve():
             raise UsageError(f"{out_dir}: the output folder must differ from the input's folder")
         dist_info = _dist_info_of(work)
-        stripped = _strip_tree(work, options.strip, skipped) if options.strip else {}
+        stripped = (
+            _strip_tree(work, options.strip, skipped, options.keep_debug) if options.strip else {}
+        )
         filename = path.name
         grafted: dict[str, int] = {}
         ran_auditwheel = _needs_auditwheel(pre, options.plat)
@@ -298,7 +313,7 @@ def _graft(
         )
     staged = tmp / "stripped-libs"
     staged.mkdir()
-    grafted = _stripped_copies(pre, options.strip, staged)
+    grafted = _stripped_copies(pre, options.strip, staged, options.keep_debug)
     before = tmp / "before"
     before.mkdir()
     with WheelArchive(_pack_plain(work, before / filename)) as archive:
@@ -400,6 +415,7 @@ def repair(
     verify: bool = True,
     verify_in: str | os.PathLike[str] | None = None,
     force: bool = False,
+    keep_debug: str | os.PathLike[str] | None = None,
     jobs: int = 0,
     on_result: Callable[[RepairResult], None] | None = None,
 ) -> RepairReport:
@@ -419,7 +435,10 @@ def repair(
         verify=verify,
         verify_in=Path(verify_in) if verify_in is not None else None,
         force=force,
+        keep_debug=Path(keep_debug) if keep_debug is not None else None,
     )
+    if options.keep_debug is not None and options.strip is None:
+        raise UsageError("--keep-debug keeps what --strip removes: give --strip too")
     names = [os.fspath(w) for w in wheels]
     # Threads (the concurrency policy in parallel.py): the heavy parts (zlib, auditwheel,
     # patchelf) run outside the GIL, and a repair is never redone over its own output.

@@ -31,15 +31,68 @@ def debug_so() -> bytes:
 
 
 def loadable(data: bytes) -> list[bytes]:
-    """Every byte the loader maps, except the ELF header fields that locate the section
-    header table (e_shoff, e_shnum, e_shstrndx): the loader never reads those."""
+    """Every byte the loader maps, wherever it lies in the file, except the file offsets a
+    strip rewrites: e_phoff, e_shoff, e_shnum, e_shstrndx and each program header's p_offset
+    (the loader reads none of them from memory)."""
     masked = bytearray(data)
-    struct.pack_into("<Q", masked, 40, 0)
-    struct.pack_into("<HH", masked, 60, 0, 0)
     layout = read_layout(data)
+    struct.pack_into("<QQ", masked, 32, 0, 0)
+    struct.pack_into("<HH", masked, 60, 0, 0)
+    for n in range(layout.phnum):
+        struct.pack_into("<Q", masked, layout.phoff + n * layout.phentsize + 8, 0)
     return [
         bytes(masked[s.offset : s.offset + s.filesz]) for s in layout.segments if s.type == _PT_LOAD
     ]
+
+
+def aligned(data: bytes) -> bool:
+    """p_offset ≡ p_vaddr (mod p_align) for every PT_LOAD, as the loader demands."""
+    return all(
+        (s.offset - s.vaddr) % s.align == 0
+        for s in read_layout(data).segments
+        if s.type == _PT_LOAD and s.align > 1
+    )
+
+
+def readelf_clean(data: bytes, tmp_path: Path) -> str:
+    """``readelf -lSW`` output; fails the test on any warning or error binutils prints."""
+    path = tmp_path / "checked.so"
+    path.write_bytes(data)
+    out = subprocess.run(
+        ["readelf", "-lSW", str(path)], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    return out.stdout
+
+
+def patchelf(source: Path, target: Path, *args: str) -> bytes:
+    """A copy of ``source`` modified by patchelf as auditwheel does it (new RPATH, and a new
+    DT_NEEDED so the dynamic string table grows and moves to an appended segment)."""
+    if shutil.which("patchelf") is None:
+        pytest.skip("patchelf not installed")
+    shutil.copyfile(source, target)
+    subprocess.run(
+        ["patchelf", *args, "--set-rpath", "$ORIGIN/../wfelf.libs", "--add-needed", "libz.so.1",
+         str(target)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return target.read_bytes()
+
+
+def call_wfelf(data: bytes, tmp_path: Path) -> str:
+    """Load the library in a fresh interpreter and call into it."""
+    path = tmp_path / "libwfelf-loaded.so"
+    path.write_bytes(data)
+    code = (
+        "import ctypes, sys; lib = ctypes.CDLL(sys.argv[1]); "
+        "lib.wfelf_hypot.restype = ctypes.c_double; "
+        "lib.wfelf_hypot.argtypes = [ctypes.c_double, ctypes.c_double]; "
+        "print(round(lib.wfelf_hypot(3.0, 4.0), 6))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip()
 
 
 @pytest.mark.parametrize("level", list(StripLevel))
@@ -120,24 +173,6 @@ def test_data_after_the_last_section_stays_in_place(debug_so: bytes) -> None:
     assert result.saved == parse_elf(debug_so).debug_bytes
 
 
-def test_sections_between_segments_are_zeroed_in_place(debug_so: bytes) -> None:
-    """patchelf appends a segment after the old end of file; what lies before it stays."""
-    layout = read_layout(debug_so)
-    end_of_file = layout.shoff + len(layout.sections) * layout.shentsize
-    # Pretend a PT_LOAD follows the debug sections and the section headers (as patchelf's
-    # appended segment does) by pointing the last program header past them.
-    data = bytearray(debug_so + bytes(0x1000))
-    phoff, phentsize = layout.phoff, layout.phentsize
-    last = phoff + (layout.phnum - 1) * phentsize
-    struct.pack_into("<IIQ", data, last, 1, 4, end_of_file + 0x100)  # PT_LOAD, R, offset
-    struct.pack_into("<Q", data, last + 32, 0x10)  # p_filesz
-    result = strip_elf(bytes(data), StripLevel.UNNEEDED)
-    assert result.data is not None
-    assert len(result.data) == len(data)
-    assert loadable(result.data) == loadable(bytes(data))
-    assert parse_elf(result.data).debug_bytes == 0
-
-
 @pytest.mark.parametrize("align", [1 << 63, 1 << 40, 3, 0x30000])
 def test_impossible_alignment_of_a_kept_section_moves_nothing(debug_so: bytes, align: int) -> None:
     """Found by tests/fuzz: padding a moved section up to sh_addralign 2**63 was a
@@ -180,3 +215,82 @@ def test_level_names() -> None:
     assert StripLevel.parse("Debug") is StripLevel.DEBUG
     with pytest.raises(ValueError, match="unknown strip level"):
         StripLevel.parse("everything")
+
+
+@pytest.fixture(scope="module")
+def patched(elf_fixtures: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The debug build after patchelf: a PT_LOAD appended after the debug sections, and
+    the section header table inside that segment (as in Pillow 13 and numpy 2.3)."""
+    out = tmp_path_factory.mktemp("patched") / "libwfelf-patched.so"
+    return patchelf(elf_fixtures["debug"], out)
+
+
+def test_patchelf_layout_is_what_the_engine_must_handle(patched: bytes) -> None:
+    layout = read_layout(patched)
+    last_load = max(s.offset for s in layout.segments if s.type == _PT_LOAD)
+    debug = [s for s in layout.sections if s.name.startswith(".debug_")]
+    assert debug and all(s.offset < last_load for s in debug)
+
+
+@pytest.mark.parametrize("level", list(StripLevel))
+def test_patchelf_modified_file_is_cut_for_real(
+    patched: bytes, level: StripLevel, tmp_path: Path
+) -> None:
+    result = strip_elf(patched, level)
+    assert result.data is not None and result.skipped is None
+    assert result.shrunk == len(patched) - len(result.data) > 0
+    # Everything loaded is identical, moved by whole pages, and still aligned.
+    assert loadable(result.data) == loadable(patched)
+    assert aligned(result.data)
+    after = parse_elf(result.data)
+    assert after.debug_bytes == 0
+    assert (after.symtab_bytes == 0) is (level is not StripLevel.DEBUG)
+    before = parse_elf(patched)
+    assert (after.needed, after.runpath, after.version_needs) == (
+        before.needed, before.runpath, before.version_needs,
+    )  # fmt: skip
+    listing = readelf_clean(result.data, tmp_path)
+    assert ".debug_info" not in listing
+    assert call_wfelf(result.data, tmp_path) == call_wfelf(patched, tmp_path) == "4.010008"
+
+
+def test_patchelf_modified_file_strips_once(patched: bytes) -> None:
+    once = strip_elf(patched, StripLevel.ALL)
+    assert once.data is not None
+    again = strip_elf(once.data, StripLevel.ALL)
+    assert again.data is None and again.skipped is None
+
+
+def test_gap_smaller_than_the_alignment_is_zeroed_and_reported(
+    elf_fixtures: dict[str, Path], tmp_path: Path
+) -> None:
+    """With 64 KiB pages the debug sections (a few KiB) cannot be cut without breaking
+    p_offset ≡ p_vaddr (mod p_align): they are zeroed, and reported as not cut."""
+    data = patchelf(elf_fixtures["debug"], tmp_path / "lib64k.so", "--page-size", "65536")
+    result = strip_elf(data, StripLevel.UNNEEDED)
+    assert result.data is not None
+    assert result.uncut > 0
+    assert aligned(result.data)
+    assert loadable(result.data) == loadable(data)
+    assert parse_elf(result.data).debug_bytes == 0
+    readelf_clean(result.data, tmp_path)
+    assert call_wfelf(result.data, tmp_path) == "4.010008"
+
+
+def test_trailing_zeros_are_padding_but_other_bytes_stay(patched: bytes) -> None:
+    padded = strip_elf(patched + bytes(7), StripLevel.DEBUG)
+    assert padded.data is not None and padded.shrunk > 7
+    signed = strip_elf(patched + b"SIG", StripLevel.DEBUG)
+    # Section headers inside segment data and bytes after them: nothing can move.
+    assert signed.data is None and signed.skipped is not None
+
+
+def test_binutils_finds_every_section_where_we_put_it(patched: bytes, tmp_path: Path) -> None:
+    """The same cut through binutils' reader: every section it lists is where we say."""
+    result = strip_elf(patched, StripLevel.UNNEEDED)
+    assert result.data is not None
+    new = read_layout(result.data)
+    listing = readelf_clean(result.data, tmp_path)
+    for section in new.sections[1:]:
+        assert f"{section.name} " in listing
+        assert f" {section.offset:06x} " in listing
