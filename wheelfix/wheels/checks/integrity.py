@@ -14,7 +14,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from wheelfix.findings import Check, Finding
-from wheelfix.formats.wheelfile import SUPPORTED_WHEEL_MAJOR, wheel_version
+from wheelfix.formats.bounded import MalformedInputError, excerpt, parse_decimal
+from wheelfix.formats.wheelfile import SUPPORTED_WHEEL_MAJOR, TEXT_LIMIT, wheel_version
 from wheelfix.wheels.checks import WheelView
 
 __all__ = ["WheelMetadata", "check_metadata", "check_record"]
@@ -33,11 +34,16 @@ class WheelMetadata:
 def check_record(view: WheelView) -> list[Finding]:
     record_name = f"{view.dist_info}/RECORD"
     text = view.texts.get(record_name)
-    if text is None:
-        why = "is missing" if record_name not in view.digests else "is not UTF-8 text"
-        return [Finding(check=Check.RECORD_MISSING, path=record_name, message=f"RECORD {why}")]
-    out: list[Finding] = []
     sizes = {m.name: m.size for m in view.members}
+    if text is None:
+        return [
+            Finding(
+                check=Check.RECORD_MISSING,
+                path=record_name,
+                message=f"RECORD {_why_unread(record_name, sizes)}",
+            )
+        ]
+    out: list[Finding] = []
     listed: set[str] = set()
     for lineno, row in _rows(text, out, record_name):
         if len(row) != 3:
@@ -63,7 +69,7 @@ def check_record(view: WheelView) -> list[Finding]:
                 Finding(
                     check=Check.RECORD_UNSAFE_PATH,
                     path=record_name,
-                    message=f"line {lineno}: unsafe path {path!r}",
+                    message=f"line {lineno}: unsafe path {excerpt(path)}",
                 )
             )
             continue
@@ -106,6 +112,15 @@ def check_record(view: WheelView) -> list[Finding]:
             )
         )
     return out
+
+
+def _why_unread(name: str, sizes: dict[str, int]) -> str:
+    """Why a dist-info text is not in the view: absent, too big to read as text, or not UTF-8."""
+    if name not in sizes:
+        return "is missing"
+    if sizes[name] > TEXT_LIMIT:
+        return f"is {sizes[name]} bytes, above the limit of {TEXT_LIMIT} for a text file"
+    return "is not UTF-8 text"
 
 
 def record_algorithms(text: str | None) -> dict[str, str]:
@@ -179,22 +194,18 @@ def _check_row(
                 message=f"{algo} of {path} differs from RECORD",
             )
         )
-    # str.isdigit() accepts digits such as "²" that int() rejects: ASCII only.
-    if not (size_field.isascii() and size_field.isdigit()):
-        out.append(
-            Finding(
-                check=Check.RECORD_MALFORMED,
-                path=path,
-                message=f"line {lineno}: size {size_field!r} is not a number",
-            )
-        )
-    elif int(size_field) != size:
+    try:
+        declared = parse_decimal(size_field, f"line {lineno}: size")
+    except MalformedInputError as exc:
+        out.append(Finding(check=Check.RECORD_MALFORMED, path=path, message=str(exc)))
+        return out
+    if declared != size:
         out.append(
             Finding(
                 check=Check.RECORD_SIZE_MISMATCH,
                 path=path,
                 bytes=size,
-                message=f"{path} is {size} bytes, RECORD says {size_field}",
+                message=f"{path} is {size} bytes, RECORD says {declared}",
             )
         )
     return out
@@ -208,11 +219,9 @@ def check_metadata(view: WheelView) -> tuple[WheelMetadata, list[Finding]]:
     root_is_purelib = False
     tags: tuple[str, ...] = ()
     if text is None:
-        out.append(
-            Finding(
-                check=Check.WHEEL_METADATA, path=wheel_name, message="WHEEL is missing or not UTF-8"
-            )
-        )
+        sizes = {m.name: m.size for m in view.members}
+        why = _why_unread(wheel_name, sizes)
+        out.append(Finding(check=Check.WHEEL_METADATA, path=wheel_name, message=f"WHEEL {why}"))
     else:
         headers = HeaderParser().parsestr(text)
         out += _check_wheel_version(text, str(headers.get("Wheel-Version", "")).strip(), wheel_name)
@@ -222,7 +231,7 @@ def check_metadata(view: WheelView) -> tuple[WheelMetadata, list[Finding]]:
                 Finding(
                     check=Check.WHEEL_METADATA,
                     path=wheel_name,
-                    message=f"Root-Is-Purelib is {purelib or 'missing'!r}",
+                    message=f"Root-Is-Purelib is {excerpt(purelib) if purelib else 'missing'}",
                 )
             )
         root_is_purelib = purelib == "true"
@@ -268,7 +277,7 @@ def check_metadata(view: WheelView) -> tuple[WheelMetadata, list[Finding]]:
 def _check_wheel_version(text: str, raw: str, wheel_name: str) -> list[Finding]:
     version = wheel_version(text)
     if version is None:
-        message = f"Wheel-Version {raw!r} is not MAJOR.MINOR"
+        message = f"Wheel-Version {excerpt(raw)} is not MAJOR.MINOR (at most 6 digits each)"
         return [Finding(check=Check.WHEEL_METADATA, path=wheel_name, message=message)]
     major, minor = version
     if major > SUPPORTED_WHEEL_MAJOR:
@@ -286,21 +295,19 @@ def _check_metadata_file(view: WheelView) -> list[Finding]:
     path = f"{view.dist_info}/METADATA"
     text = view.texts.get(path)
     if text is None:
-        return [
-            Finding(
-                check=Check.METADATA_MISMATCH, path=path, message="METADATA is missing or not UTF-8"
-            )
-        ]
+        why = _why_unread(path, {m.name: m.size for m in view.members})
+        return [Finding(check=Check.METADATA_MISMATCH, path=path, message=f"METADATA {why}")]
     headers = HeaderParser().parsestr(text)
-    name, version = headers.get("Name", ""), headers.get("Version", "")
+    name, version = str(headers.get("Name", "")), str(headers.get("Version", ""))
     problems = []
     if canonicalize_name(name) != view.name.name:
-        problems.append(f"Name {name!r} is not {view.name.name!r}")
+        problems.append(f"Name {excerpt(name)} is not {view.name.name!r}")
     try:
         if Version(version) != view.name.version:
-            problems.append(f"Version {version!r} is not {view.name.version}")
-    except InvalidVersion:
-        problems.append(f"Version {version!r} is not a valid version")
+            problems.append(f"Version {excerpt(version)} is not {view.name.version}")
+    except (InvalidVersion, ValueError):
+        # packaging calls int() on each release part: thousands of digits raise ValueError.
+        problems.append(f"Version {excerpt(version)} is not a valid version")
     if problems:
         return [Finding(check=Check.METADATA_MISMATCH, path=path, message="; ".join(problems))]
     return []
