@@ -371,7 +371,7 @@ def test_layer_link_loop_and_missing_layer_are_one_line_errors(tmp_path: Path) -
     with pytest.raises(InvalidImageError, match="missing"):
         analyze_image(folder)
     (folder / "c.json").write_text("[]")
-    with pytest.raises(InvalidImageError, match="not a JSON object"):
+    with pytest.raises(InvalidImageError, match=r"c\.json: expected an object, got a list"):
         analyze_image(folder)
 
 
