@@ -268,7 +268,7 @@ class _Source:
             tag = expect_str(tags[0], jpath(jpath(at, "RepoTags"), 0))
         config_name = expect_str(entry.get("Config"), jpath(at, "Config"))
         config = expect_object(self._json(config_name), config_name)
-        names = expect_list(entry.get("Layers", []), jpath(at, "Layers"))
+        names = expect_list(_get(entry, "Layers", []), jpath(at, "Layers"))
         layers = []
         for i, value in enumerate(names):
             name = expect_str(value, jpath(jpath(at, "Layers"), i))
@@ -280,7 +280,7 @@ class _Source:
         at = "index.json"
         chosen: dict[str, Any] = {}
         for _ in range(4):  # an index may point at another index (multi-platform)
-            manifests = expect_list(document.get("manifests") or [], jpath(at, "manifests"))
+            manifests = expect_list(_get(document, "manifests", []), jpath(at, "manifests"))
             if not manifests:
                 raise InvalidImageError(f"{self.path}: {at} lists no manifest")
             index, chosen = _choose_manifest(manifests, jpath(at, "manifests"))
@@ -290,7 +290,7 @@ class _Source:
             if chosen.get("mediaType") not in _INDEX_TYPES and "layers" in document:
                 break
             at = blob
-        annotations = expect_object(chosen.get("annotations") or {}, jpath(at, "annotations"))
+        annotations = expect_object(_get(chosen, "annotations", {}), jpath(at, "annotations"))
         name = annotations.get("org.opencontainers.image.ref.name") or self.path.name
         name = expect_str(
             name, jpath(jpath(at, "annotations"), "org.opencontainers.image.ref.name")
@@ -300,7 +300,7 @@ class _Source:
         config_blob = self._blob(descriptor.get("digest"), jpath(config_at, "digest"))
         config = expect_object(self._json(config_blob), config_blob)
         layers = []
-        for i, value in enumerate(expect_list(document.get("layers", []), jpath(blob, "layers"))):
+        for i, value in enumerate(expect_list(_get(document, "layers", []), jpath(blob, "layers"))):
             layer_at = jpath(jpath(blob, "layers"), i)
             layer = expect_object(value, layer_at)
             size = expect_int(layer.get("size", 0), jpath(layer_at, "size"))
@@ -311,7 +311,7 @@ class _Source:
 
     def _history(self) -> list[_Step]:
         steps = []
-        history = expect_list(self.config.get("history") or [], "config.history")
+        history = expect_list(_get(self.config, "history", []), "config.history")
         for i, value in enumerate(history):
             at = jpath("config.history", i)
             entry = expect_object(value, at)
@@ -351,11 +351,18 @@ class _Source:
             raw.close()
 
 
+def _get(document: dict[str, Any], key: str, default: object) -> object:
+    """``document[key]``, or ``default`` when the key is absent or null (never when it holds
+    another falsy value of the wrong shape, such as ``[]`` for an object)."""
+    value = document.get(key)
+    return default if value is None else value
+
+
 def _choose_manifest(manifests: list[Any], at: str) -> tuple[int, dict[str, Any]]:
     """The amd64 (or platform-less) entry of an index, else the first; shapes checked."""
     entries = [expect_object(m, jpath(at, i)) for i, m in enumerate(manifests)]
     for i, entry in enumerate(entries):
-        platform = expect_object(entry.get("platform") or {}, jpath(jpath(at, i), "platform"))
+        platform = expect_object(_get(entry, "platform", {}), jpath(jpath(at, i), "platform"))
         if platform.get("architecture") in ("amd64", None):
             return i, entry
     return 0, entries[0]
