@@ -18,9 +18,19 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from wheelfix import __version__
 from wheelfix.errors import UsageError
 from wheelfix.findings import Check, Finding, Severity, gate_exit_code
+from wheelfix.formats.bounded import MalformedInputError, decode_text, read_regular
 from wheelfix.wheels.results import SCHEMA_VERSION
 
-__all__ = ["DockerfileReport", "Instruction", "analyze_dockerfile", "parse_dockerfile"]
+__all__ = [
+    "MAX_DOCKERFILE_BYTES",
+    "DockerfileReport",
+    "Instruction",
+    "analyze_dockerfile",
+    "parse_dockerfile",
+]
+
+#: The largest Dockerfile (and ``.dockerignore``) read; real ones are a few kilobytes.
+MAX_DOCKERFILE_BYTES = 1 << 20
 
 _BUILD_PACKAGES = re.compile(
     r"^(gcc|g\+\+|clang|build-essential|build-base|make|cmake|gfortran|musl-dev)([-=:].*)?$"
@@ -126,10 +136,7 @@ def analyze_dockerfile(
 ) -> DockerfileReport:
     fail_on = Severity.gate(fail_on)
     dockerfile = Path(path)
-    try:
-        text = dockerfile.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{dockerfile}: cannot read ({exc})") from None
+    text = _read_dockerfile(dockerfile)
     instructions = parse_dockerfile(text)
     if not any(i.keyword == "FROM" for i in instructions):
         raise UsageError(f"{dockerfile}: no FROM instruction: not a Dockerfile")
@@ -142,7 +149,8 @@ def analyze_dockerfile(
     created: dict[str, int] = {}  # path prefix -> line of the RUN/COPY that filled it
     copied: set[int] = set()  # lines of COPY/ADD instructions among those
     for ins in instructions:
-        if ins.keyword == "ENV" and re.search(r"PIP_NO_CACHE_DIR\s*[= ]\s*(1|true|on|yes)",
+        # Possessive quantifiers: a run of spaces is never re-split (quadratic otherwise).
+        if ins.keyword == "ENV" and re.search(r"PIP_NO_CACHE_DIR(?:\s*+=|\s)\s*+(1|true|on|yes)",
                                               ins.arguments, re.IGNORECASE):  # fmt: skip
             pip_cache_off = True
         if ins.keyword == "FROM":
@@ -173,7 +181,7 @@ def analyze_dockerfile(
             # RUN --mount=... --network=...: BuildKit flags come before the command.
             arguments = re.sub(r"^(\s*--[a-z-]+=\S+)+\s*", "", ins.arguments)
             # A cache mount on pip's cache keeps it out of the layer by design.
-            cached = bool(re.search(r"--mount=\S*type=cache\S*\.cache/pip", ins.arguments))
+            cached = _pip_cache_mount(ins.arguments)
             commands = _commands(arguments)
             purged = _removed_in(commands)
             for command in commands:
@@ -185,6 +193,26 @@ def analyze_dockerfile(
         findings=tuple(sorted(findings, key=lambda f: (-f.level, f.code, f.path or ""))),
         fail_on=fail_on,
     )  # fmt: skip
+
+
+def _read_dockerfile(dockerfile: Path) -> str:
+    """The Dockerfile's text: a regular file (a FIFO or device is refused without waiting),
+    at most ``MAX_DOCKERFILE_BYTES``, strict UTF-8."""
+    return decode_text(read_regular(dockerfile, MAX_DOCKERFILE_BYTES), str(dockerfile))
+
+
+def _pip_cache_mount(arguments: str) -> bool:
+    """``--mount=...type=cache...`` naming ``.cache/pip`` in one word (no regex: a long
+    word full of ``type=cache`` made the pattern backtrack quadratically)."""
+    for word in arguments.split():
+        start = word.find("--mount=")
+        if start < 0:
+            continue
+        rest = word[start + len("--mount=") :]
+        cache = rest.find("type=cache")
+        if cache >= 0 and ".cache/pip" in rest[cache + len("type=cache") :]:
+            return True
+    return False
 
 
 def _removed_in(commands: list[list[str]]) -> set[str]:
@@ -201,10 +229,14 @@ def _removed_in(commands: list[list[str]]) -> set[str]:
 
 def _dockerignore(folder: Path) -> set[str]:
     ignore_file = folder / ".dockerignore"
-    if not ignore_file.is_file():
-        return set()
+    try:
+        data = read_regular(ignore_file, MAX_DOCKERFILE_BYTES)
+    except MalformedInputError as exc:
+        if exc.reason == "no such file":
+            return set()
+        raise
     patterns = set()
-    for raw in ignore_file.read_text(encoding="utf-8", errors="replace").splitlines():
+    for raw in data.decode("utf-8", errors="replace").splitlines():
         line = raw.strip()
         if line and not line.startswith(("#", "!")):
             patterns.add(line.strip("/").removeprefix("**/"))
