@@ -895,18 +895,22 @@ def _python_findings(state: _State, libc: str | None) -> tuple[list[str], list[F
         return envs, out
     libs = _ImageLibraries(state, libc)
     elves = {p: e for p, e in state.elves.items() if e.elf_type != "ET_REL"}
+    # One pass over the image, not one per environment: hostile images list thousands.
+    env_set = set(envs)
+    test_bytes: dict[str, int] = defaultdict(int)
+    for path, node in state.nodes.items():
+        if node.kind == "file":
+            for env in _envs_holding(path, env_set):
+                if classify(path[len(env) + 1 :]) is Category.TESTS:
+                    test_bytes[env] += node.size
+    env_elves: dict[str, list[tuple[str, ElfInfo]]] = defaultdict(list)
+    for path, elf in sorted(elves.items()):
+        for env in _envs_holding(path, env_set):
+            env_elves[env].append((path, elf))
     for env in envs:
-        prefix = env + "/"
-        tests = debug = 0
-        for path, node in state.nodes.items():
-            if not path.startswith(prefix) or node.kind != "file":
-                continue
-            rel = path[len(prefix) :]
-            if classify(rel) is Category.TESTS:
-                tests += node.size
-        for path, elf in sorted(elves.items()):
-            if not path.startswith(prefix):
-                continue
+        tests = test_bytes[env]
+        debug = 0
+        for path, elf in env_elves[env]:
             debug += elf.debug_bytes
             if libc is not None and elf.libc is not None and elf.libc != libc:
                 out.append(Finding(
@@ -938,6 +942,32 @@ def _python_findings(state: _State, libc: str | None) -> tuple[list[str], list[F
     return ["/" + e for e in envs], out
 
 
+def _envs_holding(path: str, envs: set[str]) -> list[str]:
+    """The environments (folders named ``site-packages``/``dist-packages``) above ``path``,
+    found from the path's own components instead of trying every environment."""
+    parts = path.split("/")
+    held = []
+    for i, part in enumerate(parts[:-1]):
+        if part in ("site-packages", "dist-packages"):
+            folder = "/".join(parts[: i + 1])
+            if folder in envs:
+                held.append(folder)
+    return held
+
+
+def _outermost(path: str, folders: set[str], depths: list[int]) -> str | None:
+    """The shortest folder of ``folders`` above ``path``; ``depths`` are their component
+    counts, sorted, so only prefixes that could match are built."""
+    parts = path.split("/")
+    for depth in depths:
+        if depth >= len(parts):
+            break
+        folder = "/".join(parts[:depth])
+        if folder in folders:
+            return folder
+    return None
+
+
 def _leftover_findings(state: _State) -> list[Finding]:
     out: list[Finding] = []
     caches: dict[str, int] = defaultdict(int)
@@ -953,6 +983,8 @@ def _leftover_findings(state: _State) -> list[Finding]:
             for m in markers
         )
     ]  # fmt: skip
+    venv_set = set(venvs)
+    venv_depths = sorted({v.count("/") + 1 for v in venvs})
     for path, node in state.nodes.items():
         if node.kind != "file":
             continue
@@ -964,7 +996,7 @@ def _leftover_findings(state: _State) -> list[Finding]:
         if path.startswith(("var/cache/apt/archives/", "var/lib/apt/lists/")) and node.size:
             caches["/" + "/".join(parts[:4])] += node.size
         in_site = "site-packages" in parts or "dist-packages" in parts
-        venv = next((v for v in venvs if path.startswith(v + "/")), None)
+        venv = _outermost(path, venv_set, venv_depths)
         if venv is not None:
             context["/" + venv] += node.size
         elif not in_site:

@@ -689,3 +689,25 @@ def test_whiteout_walks_are_linear_in_the_entries() -> None:
     # Each path is visited once when it is removed, plus the folders once each per layer:
     # a quadratic walk would visit n * n / 2 = 200 million.
     assert state.visits <= 2 * n + 300
+
+
+def test_thousands_of_environments_and_venvs_in_one_pass(tmp_path: Path) -> None:
+    # Each environment and each venv used to rescan every path of the image (3000 of each:
+    # 18 s); now every path is looked at once. Correctness on the large input is asserted.
+    n = 2000
+    entries: list[Entry] = []
+    for i in range(n):
+        entries.append((f"e{i}/site-packages/p-1.0.dist-info/METADATA", b"Name: p\n"))
+        entries.append((f"e{i}/site-packages/p/tests/test_x.py", b"x" * 10))
+        entries.append((f"v{i}/venv/pyvenv.cfg", b"home = /usr\n"))
+        entries.append((f"v{i}/requirements.txt", b"x\n"))
+        entries.append((f"v{i}/venv/lib/a.py", b"x"))
+    entries.append(("e0/site-packages/e1/site-packages/p/tests/t.py", b"y" * 7))
+    report = analyze_image(docker_save(tmp_path / "i.tar", [entries]))
+    assert len(report.environments) == n
+    tests = {f.path: f.bytes for f in report.findings if f.code == "WF401"}
+    assert tests["/e1/site-packages"] == 10
+    assert tests["/e0/site-packages"] == 17  # its own tests and the nested folder's
+    leftovers = {f.path: f.bytes for f in report.findings if f.code == "WF703"}
+    assert len(leftovers) == n
+    assert leftovers["/v7/venv"] == len(b"home = /usr\n") + 1
