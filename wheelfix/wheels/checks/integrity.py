@@ -22,6 +22,8 @@ __all__ = ["WheelMetadata", "check_metadata", "check_record"]
 
 #: Hashes the wheel spec allows besides sha256 (md5 and sha1 are refused).
 STRONG_ALGORITHMS = ("sha384", "sha512")
+#: Tags one compressed ``Tag`` line may expand to (real wheels need a few dozen).
+MAX_TAGS_PER_LINE = 4096
 _DATA_SCHEMES = frozenset({"purelib", "platlib", "headers", "scripts", "data"})
 
 
@@ -237,12 +239,9 @@ def check_metadata(view: WheelView) -> tuple[WheelMetadata, list[Finding]]:
         root_is_purelib = purelib == "true"
         tag_lines = tuple(t.strip() for t in headers.get_all("Tag") or [])
         tags = tag_lines
-        expanded = set()
+        expanded: set[str] = set()
         for t in tag_lines:
-            try:
-                expanded |= {str(x) for x in parse_tag(t)}
-            except ValueError:
-                expanded.add(t)
+            expanded |= _expand_tag(t, wheel_name, out)
         from_name = {str(t) for t in view.name.tags}
         if not tag_lines:
             out.append(
@@ -272,6 +271,29 @@ def check_metadata(view: WheelView) -> tuple[WheelMetadata, list[Finding]]:
     out += _check_entry_points(view)
     out += _check_data_dirs(view)
     return WheelMetadata(root_is_purelib, tags), out
+
+
+def _expand_tag(tag: str, wheel_name: str, out: list[Finding]) -> set[str]:
+    """The tags one ``Tag`` line stands for; a compressed set that would expand to more than
+    ``MAX_TAGS_PER_LINE`` is reported instead of expanded (1.5 KB could ask for a million)."""
+    parts = tag.split("-")
+    count = 1
+    for part in parts:
+        count *= len(part.split("."))
+    if len(parts) == 3 and count > MAX_TAGS_PER_LINE:
+        out.append(
+            Finding(
+                check=Check.WHEEL_METADATA,
+                path=wheel_name,
+                message=f"Tag {excerpt(tag)} expands to {count} tags "
+                f"(more than {MAX_TAGS_PER_LINE}): not expanded",
+            )
+        )
+        return {tag}
+    try:
+        return {str(x) for x in parse_tag(tag)}
+    except ValueError:
+        return {tag}
 
 
 def _check_wheel_version(text: str, raw: str, wheel_name: str) -> list[Finding]:

@@ -550,3 +550,17 @@ def test_cli_reports_the_good_wheel_beside_a_hostile_one(tmp_path: Path) -> None
         assert statuses == {bad.name: "error", good.name: "ok"}
         assert "internal error" not in result.stderr
         assert "5000 digits" in result.stderr
+
+
+def test_compressed_tag_line_that_would_expand_to_a_million_tags(make_wheel: MakeWheel) -> None:
+    # 1.5 KB of "py0.py1...-a0.a1...-p0.p1..." asked packaging for 10**6 tags (17 s).
+    from wheelfix.wheels.checks.integrity import MAX_TAGS_PER_LINE
+
+    def part(prefix: str) -> str:
+        return ".".join(f"{prefix}{i}" for i in range(100))
+
+    text = GOOD_WHEEL_TEXT + f"Tag: {part('py')}-{part('a')}-{part('p')}\n"
+    result = check_wheel(make_wheel(FILES, wheel_text=text))
+    messages = [f.message for f in findings(result, "WF511")]
+    assert any(f"expands to 1000000 tags (more than {MAX_TAGS_PER_LINE})" in m for m in messages)
+    assert codes(result) == {"WF511", "WF103"}  # and the line is not in the filename
