@@ -396,6 +396,8 @@ class _Node:
     layer: int
     kind: str  # file, dir, symlink, hardlink, other
     link: str | None = None
+    #: when the path entered the view: whiteouts report what they remove in this order
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -481,6 +483,7 @@ class _State:
     cleared: set[str] = field(default_factory=set)
     #: paths a whiteout walk has visited, over the whole image (the linear-time proof)
     visits: int = 0
+    placed: int = 0
     # (layer that wrote the bytes, layer that superseded them) -> [bytes, files, examples, how]
     waste: dict[tuple[int, int], list[Any]] = field(default_factory=dict)
     written: int = 0
@@ -495,6 +498,8 @@ def _clean(name: str, image: Path) -> str:
 
 
 def _place(state: _State, path: str, node: _Node) -> None:
+    node.seq = state.placed
+    state.placed += 1
     state.nodes[path] = node
     state.children.setdefault(posixpath.dirname(path), set()).add(path)
 
@@ -529,8 +534,8 @@ def _remove_tree(state: _State, path: str, by: int) -> int:
     stops at a subtree already cleared in this layer (it holds nothing lower any more), and
     forgets folders left empty, so no whiteout walks the same paths twice.
     """
-    removed = 0
     order: list[str] = []
+    doomed: list[tuple[int, str]] = []
     stack = [path]
     while stack:
         current = stack.pop()
@@ -541,9 +546,10 @@ def _remove_tree(state: _State, path: str, by: int) -> int:
         order.append(current)
         node = state.nodes.get(current)
         if node is not None and node.layer < by:
-            _supersede(state, current, by, "removed")
-            removed += 1
+            doomed.append((node.seq, current))
         stack.extend(state.children.get(current, ()))
+    for _, current in sorted(doomed):  # the order the paths came in: stable reports
+        _supersede(state, current, by, "removed")
     for current in reversed(order):  # children before their parents
         kids = state.children.get(current)
         if kids is not None:
@@ -554,7 +560,7 @@ def _remove_tree(state: _State, path: str, by: int) -> int:
                 del state.children[current]
         if current not in state.children and current not in state.nodes:
             state.folders.discard(current)
-    return removed
+    return len(doomed)
 
 
 @dataclass(slots=True)
