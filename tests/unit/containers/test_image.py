@@ -711,3 +711,13 @@ def test_thousands_of_environments_and_venvs_in_one_pass(tmp_path: Path) -> None
     leftovers = {f.path: f.bytes for f in report.findings if f.code == "WF703"}
     assert len(leftovers) == n
     assert leftovers["/v7/venv"] == len(b"home = /usr\n") + 1
+
+
+def test_a_whiteout_names_what_it_removes_in_archive_order(tmp_path: Path) -> None:
+    names = ["d/zeta", "d/alpha", "d/mu", "d/beta"]
+    image = docker_save(
+        tmp_path / "i.tar", [[(n, b"x" * 10) for n in names], [("d/.wh..wh..opq", b"")]]
+    )
+    [waste] = [f for f in analyze_image(image).findings if f.code == "WF701"]
+    assert waste.path == "/d/zeta"
+    assert "e.g. /d/zeta, /d/alpha, /d/mu:" in waste.message

@@ -80,7 +80,7 @@ def check_record(view: WheelView) -> list[Finding]:
                 Finding(
                     check=Check.RECORD_DUPLICATE,
                     path=norm,
-                    message=f"line {lineno}: {norm} is listed more than once",
+                    message=f"line {lineno}: {excerpt(norm, 200)} is listed more than once",
                 )
             )
             continue
@@ -90,7 +90,7 @@ def check_record(view: WheelView) -> list[Finding]:
                 Finding(
                     check=Check.MISSING_FILE,
                     path=norm,
-                    message=f"RECORD lists {norm}, which is not in the archive",
+                    message=f"RECORD lists {excerpt(norm, 200)}, which is not in the archive",
                 )
             )
             continue
@@ -184,7 +184,7 @@ def _check_row(
             Finding(
                 check=Check.RECORD_MALFORMED,
                 path=path,
-                message=f"line {lineno}: hash algorithm {algo!r} not checked",
+                message=f"line {lineno}: hash algorithm {excerpt(algo)} not checked",
             )
         )
     elif value.rstrip("=") != digest:
@@ -353,7 +353,8 @@ def _check_entry_points(view: WheelView) -> list[Finding]:
                     Finding(
                         check=Check.ENTRY_POINT_NAME,
                         path=path,
-                        message=f"script name {name!r} in [{section}] is not a plain file name",
+                        message=f"script name {excerpt(name)} in [{excerpt(section)}] is "
+                        "not a plain file name",
                     )
                 )
     return out
