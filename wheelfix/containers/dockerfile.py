@@ -18,9 +18,19 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from wheelfix.errors import UsageError
 from wheelfix.findings import Check, Finding, Selection, Severity
+from wheelfix.formats.bounded import MalformedInputError, decode_text, read_regular
 from wheelfix.reports import Report, findings_json
 
-__all__ = ["DockerfileReport", "Instruction", "analyze_dockerfile", "parse_dockerfile"]
+__all__ = [
+    "MAX_DOCKERFILE_BYTES",
+    "DockerfileReport",
+    "Instruction",
+    "analyze_dockerfile",
+    "parse_dockerfile",
+]
+
+#: The largest Dockerfile (and ``.dockerignore``) read; real ones are a few kilobytes.
+MAX_DOCKERFILE_BYTES = 1 << 20
 
 _BUILD_PACKAGES = re.compile(
     r"^(gcc|g\+\+|clang|build-essential|build-base|make|cmake|gfortran|musl-dev)([-=:].*)?$"
@@ -142,10 +152,7 @@ def analyze_dockerfile(
     selection = Selection.resolve(select, ignore)
     fail_on = Severity.gate(fail_on)
     dockerfile = Path(path)
-    try:
-        text = dockerfile.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{dockerfile}: cannot read ({exc})") from None
+    text = _read_dockerfile(dockerfile)
     instructions = parse_dockerfile(text)
     if not any(i.keyword == "FROM" for i in instructions):
         raise UsageError(f"{dockerfile}: no FROM instruction: not a Dockerfile")
@@ -258,6 +265,12 @@ def _copy_findings(
     return out
 
 
+def _read_dockerfile(dockerfile: Path) -> str:
+    """The Dockerfile's text: a regular file (a FIFO or device is refused without waiting),
+    at most ``MAX_DOCKERFILE_BYTES``, strict UTF-8."""
+    return decode_text(read_regular(dockerfile, MAX_DOCKERFILE_BYTES), str(dockerfile))
+
+
 def _removed_in(commands: list[list[str]]) -> set[str]:
     """Packages one RUN removes again (``apt-get purge gcc``, ``apk del gcc``): installed
     and removed in one layer, they never reach the image."""
@@ -274,10 +287,14 @@ def _dockerignore(folder: Path) -> set[str] | None:
     """The patterns of ``.dockerignore`` (empty when it excludes nothing); ``None`` when
     there is no such file."""
     ignore_file = folder / ".dockerignore"
-    if not ignore_file.is_file():
-        return None
+    try:
+        data = read_regular(ignore_file, MAX_DOCKERFILE_BYTES)
+    except MalformedInputError as exc:
+        if exc.reason == "no such file":
+            return None
+        raise
     patterns = set()
-    for raw in ignore_file.read_text(encoding="utf-8", errors="replace").splitlines():
+    for raw in data.decode("utf-8", errors="replace").splitlines():
         line = raw.strip()
         if line and not line.startswith(("#", "!")):
             patterns.add(line.strip("/").removeprefix("**/"))

@@ -17,10 +17,11 @@ import contextlib
 import fnmatch
 import gzip
 import io
-import json
+import os
 import posixpath
 import re
 import tarfile
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -31,6 +32,21 @@ from typing import IO, Any
 from wheelfix.categories import Category, classify
 from wheelfix.errors import WheelfixError
 from wheelfix.findings import Check, Finding, Selection, Severity
+from wheelfix.formats.bounded import (
+    MalformedInputError,
+    describe,
+    excerpt,
+    expect_int,
+    expect_list,
+    expect_object,
+    expect_str,
+    load_json,
+    open_regular,
+    read_capped,
+)
+from wheelfix.formats.bounded import (
+    where as jpath,
+)
 from wheelfix.formats.elf import ELF_MAGIC, CorruptElfError, ElfInfo, parse_elf
 from wheelfix.linux.loadable import Machine, interest_for, normalise_arch, unloadable
 from wheelfix.linux.policy import blacklisted_symbols
@@ -63,81 +79,158 @@ class _LayerRef:
     size: int  # compressed size as stored
 
 
+#: Extended headers (pax, GNU long names) are read whole by tarfile: cap them.
+_EXTENDED_HEADER_LIMIT = 1 << 20
+_EXTENDED_TYPES = (
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+)
+#: Deflate cannot expand more than 1032 times: a gzip layer holds at most this many
+#: bytes per stored byte (plus a little for the headers).
+_GZIP_MAX_RATIO = 1032
+
+
+class _TarRefused(tarfile.TarError):
+    """A tar header refused before tarfile acts on it (seeks past it, reads its data)."""
+
+
+def _checked_tarinfo(room: int, what: str) -> type[tarfile.TarInfo]:
+    """A TarInfo whose size is checked as soon as the header is parsed.
+
+    tarfile calls ``_proc_member`` right after parsing a header and before it reads an
+    extended header's data or moves past the member (its source says the method is there to
+    be overridden). A negative size, a size past the end of a seekable archive, or above
+    ``room`` is refused there, so a base-256 size of 2**90 is never seeked to or skipped.
+    """
+
+    class _Checked(tarfile.TarInfo):
+        def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
+            cap = _EXTENDED_HEADER_LIMIT if self.type in _EXTENDED_TYPES else room
+            fileobj = tar.fileobj
+            if isinstance(fileobj, io.IOBase) and fileobj.seekable():  # not a stream
+                cap = min(cap, room - fileobj.tell())
+            if self.size < 0 or self.size > cap:
+                raise _TarRefused(
+                    f"entry {excerpt(self.name)} declares {self.size} bytes, beyond the "
+                    f"limit of {max(cap, 0)} bytes left for it (truncated or hostile archive)"
+                )
+            processed: tarfile.TarInfo = super()._proc_member(tar)  # type: ignore[misc]
+            return processed
+
+    _Checked.__qualname__ = f"_Checked[{what}]"
+    return _Checked
+
+
+def _check_entry_size(member: tarfile.TarInfo, room: int, what: str, budget: int) -> None:
+    """A pax ``size`` record replaces the header's size after ``_proc_member``: check again
+    before the next header is read (tarfile skips the data then)."""
+    if member.size < 0 or member.size > room:
+        raise InvalidImageError(
+            f"{what}: entry {excerpt(member.name)} declares {member.size} bytes: the layer "
+            f"would expand beyond the limit of {budget} bytes"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One validated ``history`` entry of the image config."""
+
+    created_by: str
+    comment: str
+    empty_layer: bool
+
+
 class _Source:
     """An image archive or layout folder: its config, its layers, and a way to open them."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._tar: tarfile.TarFile | None = None
-        if path.is_dir():
-            self._members: dict[str, tarfile.TarInfo] = {}
-        else:
-            try:
-                self._tar = tarfile.open(path, "r:")  # noqa: SIM115 - closed in close()
-            except (tarfile.TarError, OSError) as exc:
-                raise InvalidImageError(f"{path}: not an image archive ({exc})") from None
-            self._members = {}
-            for member in self._tar.getmembers():
-                self._members[posixpath.normpath(member.name.lstrip("./") or ".")] = member
+        self._fh: IO[bytes] | None = None
+        self._members: dict[str, tarfile.TarInfo] = {}
         try:
+            if not path.is_dir():
+                self._open_archive()
             self.name, self.config, self.layers = self._read_manifest()
+            self.history = self._history()
+        except MalformedInputError as exc:
+            self.close()
+            raise InvalidImageError(f"{path}: {exc}") from None
         except BaseException:
             self.close()
             raise
 
+    def _open_archive(self) -> None:
+        self._fh = open_regular(self.path)  # a FIFO or device is refused, never waited on
+        size = os.fstat(self._fh.fileno()).st_size
+        try:
+            self._tar = tarfile.open(  # noqa: SIM115 - closed in close()
+                fileobj=self._fh, mode="r:", tarinfo=_checked_tarinfo(size, str(self.path))
+            )
+            members = self._tar.getmembers()
+        except _TAR_ERRORS as exc:
+            raise InvalidImageError(f"{self.path}: not an image archive ({exc})") from None
+        for member in members:
+            self._members[posixpath.normpath(member.name.lstrip("./") or ".")] = member
+
     def close(self) -> None:
         if self._tar is not None:
             self._tar.close()
+        if self._fh is not None:
+            self._fh.close()
 
     def _inside(self, name: str) -> str:
         norm = posixpath.normpath(name)
-        if norm.startswith(("../", "/")) or norm == "..":
-            raise InvalidImageError(f"{self.path}: manifest points outside the archive: {name}")
+        if norm.startswith(("../", "/")) or norm == ".." or "\0" in norm:
+            raise InvalidImageError(
+                f"{self.path}: manifest points outside the archive: {excerpt(name)}"
+            )
         return norm
 
     def _open(self, name: str, depth: int = 0) -> IO[bytes]:
         norm = self._inside(name)
         if self._tar is None:
-            target = self.path / norm
-            if not target.is_file() or target.is_symlink():
-                raise InvalidImageError(f"{self.path}: {name} is missing")
-            return target.open("rb")
+            # A name from the manifest: never a link, never a FIFO or device.
+            try:
+                return open_regular(self.path / norm, follow_symlinks=False)
+            except MalformedInputError as exc:
+                why = "is missing" if exc.reason == "no such file" else f": {exc.reason}"
+                raise InvalidImageError(
+                    f"{self.path}: {norm}{' ' if why[0] != ':' else ''}{why}"
+                ) from None
         member = self._members.get(norm)
         if member is None:
-            raise InvalidImageError(f"{self.path}: {name} is missing from the archive")
+            raise InvalidImageError(f"{self.path}: {excerpt(name)} is missing from the archive")
         if member.issym() and depth < 4:
             # docker save links <id>/layer.tar to ../<digest>.tar: follow inside the archive only
             return self._open(posixpath.join(posixpath.dirname(norm), member.linkname), depth + 1)
         stream = self._tar.extractfile(member) if member.isfile() else None
         if stream is None:
-            raise InvalidImageError(f"{self.path}: {name} is not a regular file")
+            raise InvalidImageError(f"{self.path}: {excerpt(name)} is not a regular file")
         return stream
 
-    def _json(self, name: str) -> Any:  # noqa: ANN401 - JSON documents
+    def _json(self, name: str) -> Any:  # noqa: ANN401 - JSON documents: checked by expect_*
         with self._open(name) as fh:
             try:
-                return json.loads(fh.read(_TEXT_LIMIT))
-            except ValueError as exc:
-                raise InvalidImageError(f"{self.path}: {name} is not JSON ({exc})") from None
+                data = read_capped(fh, _TEXT_LIMIT, name)
+            except _TAR_ERRORS as exc:
+                raise InvalidImageError(f"{self.path}: {name} cannot be read ({exc})") from None
+        return load_json(data, name)
 
-    def _object(self, name: str) -> dict[str, Any]:
-        document = self._json(name)
-        if not isinstance(document, dict):
-            raise InvalidImageError(f"{self.path}: {name} is not a JSON object")
-        return document
-
-    def _blob(self, digest: object) -> str:
+    def _blob(self, digest: object, where_: str) -> str:
         if not isinstance(digest, str) or not _DIGEST_RE.match(digest):
-            raise InvalidImageError(f"{self.path}: invalid digest {digest!r}")
+            shown = excerpt(digest) if isinstance(digest, str) else describe(digest)
+            raise InvalidImageError(f"{self.path}: {where_}: invalid digest {shown}")
         return "blobs/sha256/" + digest.split(":", 1)[1]
 
     def _size(self, name: str) -> int:
         name = self._inside(name)
         if self._tar is None:
-            target = self.path / name
-            if not target.is_file():
-                raise InvalidImageError(f"{self.path}: {name} is missing")
-            return target.stat().st_size
+            with self._open(name) as fh:
+                return os.fstat(fh.fileno()).st_size
         member = self._members.get(posixpath.normpath(name))
         for _ in range(4):  # docker save's layer.tar links; a cycle must not spin
             if member is None or not member.issym():
@@ -146,7 +239,7 @@ class _Source:
                 posixpath.normpath(posixpath.join(posixpath.dirname(member.name), member.linkname))
             )
         if member is None or member.issym():
-            raise InvalidImageError(f"{self.path}: {name} is missing or a link loop")
+            raise InvalidImageError(f"{self.path}: {excerpt(name)} is missing or a link loop")
         return member.size
 
     def _exists(self, name: str) -> bool:
@@ -156,52 +249,121 @@ class _Source:
 
     def _read_manifest(self) -> tuple[str, dict[str, Any], list[_LayerRef]]:
         if self._exists("manifest.json"):  # docker save, both layouts
-            manifest = self._json("manifest.json")
-            if not isinstance(manifest, list) or not manifest or not isinstance(manifest[0], dict):
-                raise InvalidImageError(f"{self.path}: manifest.json has an unexpected shape")
-            entry = manifest[0]
-            tags = entry.get("RepoTags") or ["<untagged>"]
-            config = self._object(str(entry.get("Config", "")))
-            layers = [_LayerRef(str(n), self._size(str(n))) for n in entry.get("Layers", [])]
-            return str(tags[0]), config, layers
+            return self._docker_manifest()
         if self._exists("index.json"):  # OCI layout or archive
-            document = self._json("index.json")
-            for _ in range(4):  # an index may point at another index (multi-platform)
-                manifests = document.get("manifests") or []
-                if not manifests:
-                    raise InvalidImageError(f"{self.path}: index.json lists no manifest")
-                chosen = next(
-                    (m for m in manifests
-                     if (m.get("platform") or {}).get("architecture") in ("amd64", None)),
-                    manifests[0],
-                )  # fmt: skip
-                document = self._json(self._blob(chosen.get("digest")))
-                if chosen.get("mediaType") not in _INDEX_TYPES and "layers" in document:
-                    break
-            name = (chosen.get("annotations") or {}).get("org.opencontainers.image.ref.name", "")
-            config = self._object(self._blob((document.get("config") or {}).get("digest")))
-            layers = [
-                _LayerRef(self._blob(layer.get("digest")), int(layer.get("size", 0)))
-                for layer in document.get("layers", [])
-            ]
-            return name or self.path.name, config, layers
+            return self._oci_manifest()
         raise InvalidImageError(f"{self.path}: neither manifest.json nor index.json: not an image")
 
+    def _docker_manifest(self) -> tuple[str, dict[str, Any], list[_LayerRef]]:
+        manifest = expect_list(self._json("manifest.json"), "manifest.json")
+        if not manifest:
+            raise InvalidImageError(f"{self.path}: manifest.json lists no image")
+        at = jpath("manifest.json", 0)
+        entry = expect_object(manifest[0], at)
+        tags = entry.get("RepoTags")
+        tag = "<untagged>"
+        if tags is not None and expect_list(tags, jpath(at, "RepoTags")):
+            tag = expect_str(tags[0], jpath(jpath(at, "RepoTags"), 0))
+        config_name = expect_str(entry.get("Config"), jpath(at, "Config"))
+        config = expect_object(self._json(config_name), config_name)
+        names = expect_list(_get(entry, "Layers", []), jpath(at, "Layers"))
+        layers = []
+        for i, value in enumerate(names):
+            name = expect_str(value, jpath(jpath(at, "Layers"), i))
+            layers.append(_LayerRef(name, self._size(name)))
+        return tag, config, layers
+
+    def _oci_manifest(self) -> tuple[str, dict[str, Any], list[_LayerRef]]:
+        document = expect_object(self._json("index.json"), "index.json")
+        at = "index.json"
+        chosen: dict[str, Any] = {}
+        for _ in range(4):  # an index may point at another index (multi-platform)
+            manifests = expect_list(_get(document, "manifests", []), jpath(at, "manifests"))
+            if not manifests:
+                raise InvalidImageError(f"{self.path}: {at} lists no manifest")
+            index, chosen = _choose_manifest(manifests, jpath(at, "manifests"))
+            at = jpath(jpath(at, "manifests"), index)
+            blob = self._blob(chosen.get("digest"), jpath(at, "digest"))
+            document = expect_object(self._json(blob), blob)
+            if chosen.get("mediaType") not in _INDEX_TYPES and "layers" in document:
+                break
+            at = blob
+        annotations = expect_object(_get(chosen, "annotations", {}), jpath(at, "annotations"))
+        name = annotations.get("org.opencontainers.image.ref.name") or self.path.name
+        name = expect_str(
+            name, jpath(jpath(at, "annotations"), "org.opencontainers.image.ref.name")
+        )
+        config_at = jpath(blob, "config")
+        descriptor = expect_object(document.get("config"), config_at)
+        config_blob = self._blob(descriptor.get("digest"), jpath(config_at, "digest"))
+        config = expect_object(self._json(config_blob), config_blob)
+        layers = []
+        for i, value in enumerate(expect_list(_get(document, "layers", []), jpath(blob, "layers"))):
+            layer_at = jpath(jpath(blob, "layers"), i)
+            layer = expect_object(value, layer_at)
+            size = expect_int(layer.get("size", 0), jpath(layer_at, "size"))
+            layers.append(
+                _LayerRef(self._blob(layer.get("digest"), jpath(layer_at, "digest")), size)
+            )
+        return name, config, layers
+
+    def _history(self) -> list[_Step]:
+        steps = []
+        history = expect_list(_get(self.config, "history", []), "config.history")
+        for i, value in enumerate(history):
+            at = jpath("config.history", i)
+            entry = expect_object(value, at)
+            created_by = expect_str(entry.get("created_by", ""), jpath(at, "created_by"))
+            comment = expect_str(entry.get("comment", ""), jpath(at, "comment"))
+            empty = entry.get("empty_layer", False)
+            if not isinstance(empty, bool):
+                raise MalformedInputError(
+                    jpath(at, "empty_layer"), f"expected a boolean, got {describe(empty)}"
+                )
+            steps.append(_Step(created_by, comment, empty))
+        return steps
+
     @contextmanager
-    def layer_stream(self, ref: _LayerRef) -> Iterator[IO[bytes]]:
+    def layer_stream(self, ref: _LayerRef) -> Iterator[tuple[IO[bytes], int]]:
+        """The layer's tar stream, and the most bytes it can expand to."""
         raw = self._open(ref.name)
         try:
-            head = raw.read(4)
+            stored = self._size(ref.name)
+            try:
+                head = raw.read(4)
+            except _TAR_ERRORS as exc:
+                raise InvalidImageError(
+                    f"{self.path}: layer {ref.name} is corrupt ({exc})"
+                ) from None
             rest: IO[bytes] = io.BufferedReader(_Prefixed(head, raw), buffer_size=1 << 20)
+            budget = stored
             if head[:2] == b"\x1f\x8b":
                 rest = gzip.GzipFile(fileobj=rest)  # type: ignore[assignment]
+                budget = stored * _GZIP_MAX_RATIO + (1 << 20)
             elif head == b"\x28\xb5\x2f\xfd":
                 raise InvalidImageError(
                     f"{self.path}: layer {ref.name} is zstd-compressed, which is not supported yet"
                 )
-            yield rest
+            yield rest, budget
         finally:
             raw.close()
+
+
+def _get(document: dict[str, Any], key: str, default: object) -> object:
+    """``document[key]``, or ``default`` when the key is absent or null (never when it holds
+    another falsy value of the wrong shape, such as ``[]`` for an object)."""
+    value = document.get(key)
+    return default if value is None else value
+
+
+def _choose_manifest(manifests: list[Any], at: str) -> tuple[int, dict[str, Any]]:
+    """The amd64 (or platform-less) entry of an index, else the first; shapes checked."""
+    entries = [expect_object(m, jpath(at, i)) for i, m in enumerate(manifests)]
+    for i, entry in enumerate(entries):
+        platform = expect_object(_get(entry, "platform", {}), jpath(jpath(at, i), "platform"))
+        if platform.get("architecture") in ("amd64", None):
+            return i, entry
+    return 0, entries[0]
 
 
 class _Prefixed(io.RawIOBase):
@@ -232,6 +394,8 @@ class _Node:
     layer: int
     kind: str  # file, dir, symlink, hardlink, other
     link: str | None = None
+    #: when the path entered the view: whiteouts report what they remove in this order
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -310,6 +474,14 @@ class _State:
     texts: dict[str, str] = field(default_factory=dict)
     #: every folder some entry lives in, explicit or implied (tars may omit folder entries)
     folders: set[str] = field(default_factory=set)
+    #: folder -> the paths directly inside it (nodes and implied folders), so a whiteout
+    #: walks only the subtree it hides instead of every path in the image
+    children: dict[str, set[str]] = field(default_factory=dict)
+    #: paths whose subtree holds nothing from a lower layer any more (reset every layer)
+    cleared: set[str] = field(default_factory=set)
+    #: paths a whiteout walk has visited, over the whole image (the linear-time proof)
+    visits: int = 0
+    placed: int = 0
     # (layer that wrote the bytes, layer that superseded them) -> [bytes, files, examples, how]
     waste: dict[tuple[int, int], list[Any]] = field(default_factory=dict)
     written: int = 0
@@ -319,8 +491,23 @@ def _clean(name: str, image: Path) -> str:
     norm = posixpath.normpath("/" + name.replace("\\", "/")).lstrip("/")
     raw = name.replace("\\", "/").split("/")
     if ".." in raw:
-        raise InvalidImageError(f"{image}: layer entry climbs out of the root: {name!r}")
+        raise InvalidImageError(f"{image}: layer entry climbs out of the root: {excerpt(name)}")
     return norm
+
+
+def _place(state: _State, path: str, node: _Node) -> None:
+    node.seq = state.placed
+    state.placed += 1
+    state.nodes[path] = node
+    state.children.setdefault(posixpath.dirname(path), set()).add(path)
+
+
+def _add_folders(state: _State, folder: str) -> None:
+    """Record ``folder`` and its parents as folders (tars may omit folder entries)."""
+    while folder and folder not in state.folders:
+        state.folders.add(folder)
+        state.children.setdefault(posixpath.dirname(folder), set()).add(folder)
+        folder = posixpath.dirname(folder)
 
 
 def _supersede(state: _State, path: str, by: int, how: str) -> None:
@@ -339,88 +526,161 @@ def _supersede(state: _State, path: str, by: int, how: str) -> None:
 
 
 def _remove_tree(state: _State, path: str, by: int) -> int:
-    """A whiteout hides what *lower* layers wrote; entries of its own layer stay."""
-    prefix = path + "/" if path else ""
-    doomed = [
-        p for p, n in state.nodes.items()
-        if (p == path or p.startswith(prefix)) and n.layer < by
-    ]  # fmt: skip
-    for p in doomed:
-        _supersede(state, p, by, "removed")
+    """A whiteout hides what *lower* layers wrote; entries of its own layer stay.
+
+    Linear in the image: the walk follows the children index (only the hidden subtree),
+    stops at a subtree already cleared in this layer (it holds nothing lower any more), and
+    forgets folders left empty, so no whiteout walks the same paths twice.
+    """
+    order: list[str] = []
+    doomed: list[tuple[int, str]] = []
+    stack = [path]
+    while stack:
+        current = stack.pop()
+        if current in state.cleared:
+            continue
+        state.visits += 1
+        state.cleared.add(current)
+        order.append(current)
+        node = state.nodes.get(current)
+        if node is not None and node.layer < by:
+            doomed.append((node.seq, current))
+        stack.extend(state.children.get(current, ()))
+    for _, current in sorted(doomed):  # the order the paths came in: stable reports
+        _supersede(state, current, by, "removed")
+    for current in reversed(order):  # children before their parents
+        kids = state.children.get(current)
+        if kids is not None:
+            kids.difference_update(
+                [k for k in kids if k not in state.nodes and k not in state.children]
+            )
+            if not kids:
+                del state.children[current]
+        if current not in state.children and current not in state.nodes:
+            state.folders.discard(current)
     return len(doomed)
+
+
+@dataclass(slots=True)
+class _LayerStats:
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    total: int = 0
+    biggest: list[tuple[str, int]] = field(default_factory=list)
+
+
+def _apply(
+    state: _State, member: tarfile.TarInfo, name: str, index: int, stats: _LayerStats, image: Path
+) -> bool:
+    """Apply one layer entry to the merged view; ``True`` when its data should be read."""
+    base = posixpath.basename(name)
+    folder = posixpath.dirname(name)
+    if base == ".wh..wh..opq":
+        stats.removed += _remove_tree(state, folder, index) and 1
+        return False
+    if base.startswith(".wh."):
+        stats.removed += _remove_tree(state, posixpath.join(folder, base[4:]), index) and 1
+        return False
+    if name in state.folders and not member.isdir():
+        # A file over a lower layer's folder hides everything in it.
+        stats.removed += _remove_tree(state, name, index) and 1
+        state.folders.discard(name)
+    existed = name in state.nodes and state.nodes[name].kind != "dir"
+    _add_folders(state, folder)
+    if member.isdir():
+        _add_folders(state, name)
+        if existed:  # a file (or link) replaced by a folder
+            _supersede(state, name, index, "overwritten")
+            stats.changed += 1
+        if name not in state.nodes:
+            _place(state, name, _Node(0, index, "dir"))
+        return False
+    if existed:
+        _supersede(state, name, index, "overwritten")
+        stats.changed += 1
+    else:
+        stats.added += 1
+    if member.issym():
+        _place(state, name, _Node(0, index, "symlink", member.linkname))
+    elif member.islnk():
+        # Same data as an earlier entry of this layer: no new bytes, same facts.
+        target = _clean(member.linkname, image)
+        _place(state, name, _Node(0, index, "hardlink", target))
+        if target in state.elves:
+            state.elves[name] = state.elves[target]
+    elif member.isfile():
+        state.written += member.size
+        _place(state, name, _Node(member.size, index, "file"))
+        stats.biggest.append((name, member.size))
+        if len(stats.biggest) > 50:
+            stats.biggest = sorted(stats.biggest, key=lambda b: -b[1])[:10]
+        return True
+    else:
+        _place(state, name, _Node(0, index, "other"))
+    return False
+
+
+#: What reading a tar header or its data may raise on hostile bytes besides TarError.
+_TAR_ERRORS = (
+    tarfile.TarError,
+    OSError,
+    EOFError,
+    zlib.error,
+    ValueError,
+    OverflowError,
+    RecursionError,
+)
+
+
+def _entries(tar: tarfile.TarFile, what: str) -> Iterator[tarfile.TarInfo]:
+    """The members of a streamed tar, each error one line; no member list kept in memory."""
+    while True:
+        try:
+            member = tar.next()
+        except _TAR_ERRORS as exc:
+            raise InvalidImageError(f"{what} is corrupt ({exc})") from None
+        if member is None:
+            return
+        yield member
+        # A stream keeps every header otherwise; none is looked up again (links are not
+        # extracted), so memory stays flat however many entries a layer has.
+        tar.members.clear()  # type: ignore[attr-defined]
 
 
 def _read_layer(
     source: _Source, ref: _LayerRef, index: int, state: _State, limit: int
 ) -> tuple[int, int, int, int, list[tuple[str, int]]]:
-    added = changed = removed = 0
-    total = 0
-    biggest: list[tuple[str, int]] = []
+    stats = _LayerStats()
+    state.cleared = set()
     blacklisted = blacklisted_symbols()
-    with source.layer_stream(ref) as stream:
+    what = f"{source.path}: layer {ref.name}"
+    with source.layer_stream(ref) as (stream, most):
+        budget = min(most, limit)
         try:
-            tar = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 - streamed below
-            for member in tar:
-                name = _clean(member.name, source.path)
-                if not name or name == ".":
-                    continue
-                base = posixpath.basename(name)
-                folder = posixpath.dirname(name)
-                if base == ".wh..wh..opq":
-                    removed += _remove_tree(state, folder, index) and 1
-                    continue
-                if base.startswith(".wh."):
-                    removed += _remove_tree(state, posixpath.join(folder, base[4:]), index) and 1
-                    continue
-                if name in state.folders and not member.isdir():
-                    # A file over a lower layer's folder hides everything in it.
-                    removed += _remove_tree(state, name, index) and 1
-                    state.folders.discard(name)
-                existed = name in state.nodes and state.nodes[name].kind != "dir"
-                parent = folder
-                while parent and parent not in state.folders:
-                    state.folders.add(parent)
-                    parent = posixpath.dirname(parent)
-                if member.isdir():
-                    state.folders.add(name)
-                    if existed:  # a file (or link) replaced by a folder
-                        _supersede(state, name, index, "overwritten")
-                        changed += 1
-                    state.nodes.setdefault(name, _Node(0, index, "dir"))
-                    continue
-                if existed:
-                    _supersede(state, name, index, "overwritten")
-                    changed += 1
-                else:
-                    added += 1
-                if member.issym():
-                    state.nodes[name] = _Node(0, index, "symlink", member.linkname)
-                elif member.islnk():
-                    # Same data as an earlier entry of this layer: no new bytes, same facts.
-                    target = _clean(member.linkname, source.path)
-                    state.nodes[name] = _Node(0, index, "hardlink", target)
-                    if target in state.elves:
-                        state.elves[name] = state.elves[target]
-                elif member.isfile():
-                    size = member.size
-                    total += size
-                    if total > limit:
-                        raise InvalidImageError(
-                            f"{source.path}: a layer expands beyond the limit of {limit} bytes"
-                        )
-                    state.written += size
-                    state.nodes[name] = _Node(size, index, "file")
-                    biggest.append((name, size))
-                    if len(biggest) > 50:
-                        biggest = sorted(biggest, key=lambda b: -b[1])[:10]
-                    _inspect(tar, member, name, state, blacklisted)
-                else:
-                    state.nodes[name] = _Node(0, index, "other")
-        except tarfile.TarError as exc:
-            raise InvalidImageError(f"{source.path}: layer {ref.name} is corrupt ({exc})") from None
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise InvalidImageError(f"{source.path}: layer {ref.name} is corrupt ({exc})") from None
-    return added, changed, removed, total, sorted(biggest, key=lambda b: -b[1])[:5]
+            tar = tarfile.open(  # noqa: SIM115 - streamed below
+                fileobj=stream, mode="r|", tarinfo=_checked_tarinfo(budget, what)
+            )
+        except _TAR_ERRORS as exc:
+            raise InvalidImageError(f"{what} is corrupt ({exc})") from None
+        for member in _entries(tar, what):
+            # Checked before tarfile skips the data: a huge size would never finish.
+            _check_entry_size(member, budget - stats.total, what, limit)
+            name = _clean(member.name, source.path)
+            if member.isfile():
+                stats.total += member.size
+            if (
+                not name
+                or name == "."
+                or not _apply(state, member, name, index, stats, source.path)
+            ):
+                continue
+            try:
+                _inspect(tar, member, name, state, blacklisted)
+            except _TAR_ERRORS as exc:
+                raise InvalidImageError(f"{what} is corrupt ({exc})") from None
+    biggest = sorted(stats.biggest, key=lambda b: -b[1])[:5]
+    return stats.added, stats.changed, stats.removed, stats.total, biggest
 
 
 def _inspect(
@@ -542,19 +802,18 @@ def analyze_image(
     source = _Source(image)
     try:
         state = _State()
-        history = [h for h in source.config.get("history", []) if not h.get("empty_layer")]
-        starts = [i for i, h in enumerate(source.config.get("history", []))
-                  if str(h.get("comment", "")).startswith("FROM ")]  # fmt: skip
+        history = [h for h in source.history if not h.empty_layer]
+        starts = [i for i, h in enumerate(source.history) if h.comment.startswith("FROM ")]
         layers = []
         stats = []
         for index, ref in enumerate(source.layers):
             stats.append(_read_layer(source, ref, index, state, limit))
         if base_layers is None:
-            base_layers = _guess_base_layers(source.config, starts)
+            base_layers = _guess_base_layers(source.history, starts)
         for index, (ref, (added, changed, removed, total, biggest)) in enumerate(
             zip(source.layers, stats, strict=True)
         ):
-            instruction = str(history[index].get("created_by", "")) if index < len(history) else ""
+            instruction = history[index].created_by if index < len(history) else ""
             layers.append(LayerInfo(
                 index=index, instruction=_short(instruction), compressed=ref.size,
                 uncompressed=total, added=added, changed=changed, removed=removed,
@@ -586,21 +845,20 @@ def analyze_image(
     )  # fmt: skip
 
 
-def _guess_base_layers(config: dict[str, Any], starts: list[int]) -> int:
+def _guess_base_layers(history: list[_Step], starts: list[int]) -> int:
     """Layers before the final stage's first instruction belong to the base image.
 
     buildah marks every step "FROM <parent>"; the step built on a *named* image (not a bare
     12-hex-digit id of an intermediate) starts the final stage. Docker records no such mark:
     then nothing is counted as base, and ``--base-layers N`` says it.
     """
-    history = config.get("history", [])
     named = [
         i for i in starts
-        if not re.fullmatch(r"FROM [0-9a-f]{12}", str(history[i].get("comment", "")))
+        if not re.fullmatch(r"FROM [0-9a-f]{12}", history[i].comment)
     ]  # fmt: skip
     if not named:
         return 0
-    return sum(1 for h in history[: named[-1]] if not h.get("empty_layer"))
+    return sum(1 for h in history[: named[-1]] if not h.empty_layer)
 
 
 def _short(instruction: str) -> str:
@@ -655,19 +913,25 @@ def _python_findings(
         "repair the wheel in the builder stage (wheelfix repair) so the library travels "
         "inside it",
     )  # fmt: skip
+    elves = {p: e for p, e in state.elves.items() if e.elf_type != "ET_REL"}
+    # One pass over the image, not one per environment: hostile images list thousands.
+    env_set = set(envs)
+    test_bytes: dict[str, int] = defaultdict(int)
+    for path, node in state.nodes.items():
+        if node.kind == "file":
+            for env in _envs_holding(path, env_set):
+                if classify(path[len(env) + 1 :]) is Category.TESTS:
+                    test_bytes[env] += node.size
+    env_elves: dict[str, list[str]] = defaultdict(list)
+    for path in sorted(elves):
+        for env in _envs_holding(path, env_set):
+            env_elves[env].append(path)
+    judged = {path for paths in env_elves.values() for path in paths}
+    found = unloadable(elves, libs, machine, only=judged, shown="/")
     for env in envs:
-        prefix = env + "/"
-        tests = sum(
-            node.size for path, node in state.nodes.items()
-            if path.startswith(prefix) and node.kind == "file"
-            and classify(path[len(prefix):]) is Category.TESTS
-        )  # fmt: skip
-        debug = sum(
-            e.debug_bytes for p, e in state.elves.items()
-            if p.startswith(prefix) and e.elf_type != "ET_REL"
-        )  # fmt: skip
-        found = unloadable(state.elves, libs, machine, within=prefix, shown="/")
-        out += [f for path in sorted(found) for f in found[path]]
+        tests = test_bytes[env]
+        debug = sum(elves[path].debug_bytes for path in env_elves[env])
+        out += [f for path in env_elves[env] for f in found.get(path, [])]
         if debug:
             message = f"{human(debug)} of DWARF debug info in installed binaries"
             out.append(Finding(check=Check.DEBUG_INFO, path="/" + env, bytes=debug,
@@ -676,6 +940,32 @@ def _python_findings(
             out.append(Finding(check=Check.TESTS, path="/" + env, bytes=tests,
                                message=f"{human(tests)} of test suites installed"))  # fmt: skip
     return ["/" + e for e in envs], out
+
+
+def _envs_holding(path: str, envs: set[str]) -> list[str]:
+    """The environments (folders named ``site-packages``/``dist-packages``) above ``path``,
+    found from the path's own components instead of trying every environment."""
+    parts = path.split("/")
+    held = []
+    for i, part in enumerate(parts[:-1]):
+        if part in ("site-packages", "dist-packages"):
+            folder = "/".join(parts[: i + 1])
+            if folder in envs:
+                held.append(folder)
+    return held
+
+
+def _outermost(path: str, folders: set[str], depths: list[int]) -> str | None:
+    """The shortest folder of ``folders`` above ``path``; ``depths`` are their component
+    counts, sorted, so only prefixes that could match are built."""
+    parts = path.split("/")
+    for depth in depths:
+        if depth >= len(parts):
+            break
+        folder = "/".join(parts[:depth])
+        if folder in folders:
+            return folder
+    return None
 
 
 def _leftover_findings(state: _State) -> list[Finding]:
@@ -693,6 +983,8 @@ def _leftover_findings(state: _State) -> list[Finding]:
             for m in markers
         )
     ]  # fmt: skip
+    venv_set = set(venvs)
+    venv_depths = sorted({v.count("/") + 1 for v in venvs})
     for path, node in state.nodes.items():
         if node.kind != "file":
             continue
@@ -704,7 +996,7 @@ def _leftover_findings(state: _State) -> list[Finding]:
         if path.startswith(("var/cache/apt/archives/", "var/lib/apt/lists/")) and node.size:
             caches["/" + "/".join(parts[:4])] += node.size
         in_site = "site-packages" in parts or "dist-packages" in parts
-        venv = next((v for v in venvs if path.startswith(v + "/")), None)
+        venv = _outermost(path, venv_set, venv_depths)
         if venv is not None:
             context["/" + venv] += node.size
         elif not in_site:

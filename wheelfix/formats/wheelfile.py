@@ -13,6 +13,7 @@ is bounded by the declared size and verifies the CRC.
 
 from __future__ import annotations
 
+import os
 import posixpath
 import stat
 import struct
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import IO
 
 from packaging.tags import Tag
 from packaging.utils import (
@@ -36,6 +37,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from wheelfix.errors import InvalidWheelError
+from wheelfix.formats.bounded import MalformedInputError, open_regular, parse_decimal
 
 __all__ = [
     "SUPPORTED_WHEEL_MAJOR",
@@ -68,6 +70,10 @@ _FLAGS_ENCRYPTION = _FLAG_ENCRYPTED | 0x40 | 0x2000
 #: The Wheel-Version major this reader understands; a newer major must be refused (spec).
 SUPPORTED_WHEEL_MAJOR = 1
 _WHEEL_TEXT_LIMIT = 1 << 20
+#: Digits in each part of ``Wheel-Version``: no real version needs more.
+_VERSION_DIGITS = 6
+#: The largest dist-info text (RECORD, WHEEL, METADATA...) read into memory as text.
+TEXT_LIMIT = 16 * MiB
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -155,13 +161,31 @@ def _is_version(text: str) -> bool:
 
 
 def wheel_version(text: str) -> tuple[int, int] | None:
-    """``Wheel-Version`` of a WHEEL file as ``(major, minor)``; ``None`` if absent or malformed."""
+    """``Wheel-Version`` of a WHEEL file as ``(major, minor)``; ``None`` if absent or malformed.
+
+    Each part is at most six ASCII digits: ``int()`` on thousands of digits raises.
+    """
     value = str(HeaderParser().parsestr(text).get("Wheel-Version", "")).strip()
     major, sep, minor = value.partition(".")
-    # str.isdigit() accepts digits such as "²" that int() rejects: ASCII only.
-    if not (sep and major.isascii() and minor.isascii() and major.isdigit() and minor.isdigit()):
+    if not sep:
         return None
-    return int(major), int(minor)
+    try:
+        return (
+            parse_decimal(major, "Wheel-Version", max_digits=_VERSION_DIGITS),
+            parse_decimal(minor, "Wheel-Version", max_digits=_VERSION_DIGITS),
+        )
+    except MalformedInputError:
+        return None
+
+
+def _oversized_version(text: str) -> int:
+    """The digit count of a ``Wheel-Version`` part above the cap, or 0."""
+    value = str(HeaderParser().parsestr(text).get("Wheel-Version", "")).strip()
+    parts = value.split(".")
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts):
+        return 0
+    longest = max(len(p) for p in parts)
+    return longest if longest > _VERSION_DIGITS else 0
 
 
 def validate_member_name(name: str) -> str | None:
@@ -196,7 +220,7 @@ class WheelArchive:
         if not path.exists() and not path.is_symlink():  # before the name: a glob that
             raise InvalidWheelError(self._display, "no such file")  # matched nothing
         self.wheel_name = parse_name(self._display, path.name)
-        self._zip = self._open()
+        self._zip = self._open_zip()
         # ZipFile.open and ZipExtFile.close update an unlocked reference count on the shared
         # file handle, and members are read on several threads.
         self._lock = threading.Lock()
@@ -206,23 +230,30 @@ class WheelArchive:
             self.dist_info = self._find_dist_info()
             self._check_wheel_version()
         except BaseException:
-            self._zip.close()
+            self.close()
             raise
 
     def _open(self) -> zipfile.ZipFile:
+        # One descriptor, opened without blocking and checked with fstat, serves zipfile
+        # and the framing checks: a FIFO or device is refused before anything waits on it,
+        # and a file replaced or removed after the check is never opened a second time.
         try:
-            st = self.path.stat()
-            if stat.S_ISDIR(st.st_mode):
-                raise self._fail("is a directory, not a wheel")
-            if not stat.S_ISREG(st.st_mode):
-                # Opening a FIFO blocks until a writer comes; a device never ends.
-                raise self._fail("not a regular file")
-            self.file_size = st.st_size
-            return zipfile.ZipFile(self.path)
-        except FileNotFoundError:
-            raise self._fail("no such file") from None
-        except IsADirectoryError:
-            raise self._fail("is a directory, not a wheel") from None
+            self._fh = open_regular(self.path)
+        except MalformedInputError as exc:
+            reason = exc.reason
+            if reason == "is a directory":
+                reason = "is a directory, not a wheel"
+            raise self._fail(reason) from None
+        try:
+            self.file_size = os.fstat(self._fh.fileno()).st_size
+            return zipfile.ZipFile(self._fh)
+        except BaseException:
+            self._fh.close()
+            raise
+
+    def _open_zip(self) -> zipfile.ZipFile:
+        try:
+            return self._open()
         except PermissionError:
             raise self._fail("permission denied") from None
         # Before ValueError, of which it is a subclass: the name's raw bytes identify it.
@@ -256,6 +287,7 @@ class WheelArchive:
 
     def close(self) -> None:
         self._zip.close()
+        self._fh.close()
 
     # -- validation ----------------------------------------------------------------------
     def _fail(self, reason: str, member: str | None = None) -> InvalidWheelError:
@@ -353,35 +385,41 @@ class WheelArchive:
         right after the last entry, and the end records at the very end. Every local header
         must say what the central directory says.
         """
-        with self.path.open("rb") as fh:
-            cd_offset, cd_size, cd_end, count = self._end_records(fh)
-            if cd_offset + cd_size != cd_end:
-                raise self._fail(
-                    "central directory does not end where the end record starts "
-                    "(data before or inside the archive: ambiguous framing)"
-                )
-            if count != len(infos):
-                # zipfile reads the central directory by size; other readers by count.
-                raise self._fail(
-                    f"end record counts {count} entries, the central directory has "
-                    f"{len(infos)} (ambiguous framing)"
-                )
-            expected = 0
-            for info in sorted(infos, key=lambda i: i.header_offset):
-                if info.header_offset != expected:
-                    what = (
-                        "data before the first entry"
-                        if expected == 0
-                        else "gap or overlap between entries"
-                    )
-                    raise self._fail(f"{what} (ambiguous framing)", info.filename)
-                expected = self._check_local_header(fh, info)
-            if expected != cd_offset:
-                raise self._fail(
-                    "data between the last entry and the central directory (ambiguous framing)"
-                )
+        fh = self._fh
+        try:
+            self._check_framing_of(fh, infos)
+        except OSError as exc:
+            raise self._fail(f"cannot be read ({exc.strerror or exc})") from None
 
-    def _end_records(self, fh: BinaryIO) -> tuple[int, int, int, int]:
+    def _check_framing_of(self, fh: IO[bytes], infos: list[zipfile.ZipInfo]) -> None:
+        cd_offset, cd_size, cd_end, count = self._end_records(fh)
+        if cd_offset + cd_size != cd_end:
+            raise self._fail(
+                "central directory does not end where the end record starts "
+                "(data before or inside the archive: ambiguous framing)"
+            )
+        if count != len(infos):
+            # zipfile reads the central directory by size; other readers by count.
+            raise self._fail(
+                f"end record counts {count} entries, the central directory has "
+                f"{len(infos)} (ambiguous framing)"
+            )
+        expected = 0
+        for info in sorted(infos, key=lambda i: i.header_offset):
+            if info.header_offset != expected:
+                what = (
+                    "data before the first entry"
+                    if expected == 0
+                    else "gap or overlap between entries"
+                )
+                raise self._fail(f"{what} (ambiguous framing)", info.filename)
+            expected = self._check_local_header(fh, info)
+        if expected != cd_offset:
+            raise self._fail(
+                "data between the last entry and the central directory (ambiguous framing)"
+            )
+
+    def _end_records(self, fh: IO[bytes]) -> tuple[int, int, int, int]:
         """(central directory offset, its size, where it must end, entry count)."""
         tail_len = min(self.file_size, 22 + 0xFFFF)
         fh.seek(self.file_size - tail_len)
@@ -420,7 +458,7 @@ class WheelArchive:
                 raise self._fail("zip64 and classic end records disagree (ambiguous framing)")
         return offset64, size64, record, count64
 
-    def _check_local_header(self, fh: BinaryIO, info: zipfile.ZipInfo) -> int:
+    def _check_local_header(self, fh: IO[bytes], info: zipfile.ZipInfo) -> int:
         """Compare one local header with the central directory; return where the entry ends."""
         fh.seek(info.header_offset)
         header = fh.read(_LOCAL_HEADER.size)
@@ -457,7 +495,7 @@ class WheelArchive:
             end += self._check_descriptor(fh, end, info)
         return end
 
-    def _check_descriptor(self, fh: BinaryIO, offset: int, info: zipfile.ZipInfo) -> int:
+    def _check_descriptor(self, fh: IO[bytes], offset: int, info: zipfile.ZipInfo) -> int:
         """The data descriptor after a member must repeat the central CRC and sizes."""
         fh.seek(offset)
         raw = fh.read(24)
@@ -480,7 +518,18 @@ class WheelArchive:
         if member is None or member.size > _WHEEL_TEXT_LIMIT:
             return
         text = self.read_text(name)
-        version = wheel_version(text) if text is not None else None
+        if text is None:
+            return
+        digits = _oversized_version(text)
+        if digits:
+            # Thousands of digits are no version any reader knows: refused like a newer
+            # major, without int() (which raises above 4300 digits).
+            raise self._fail(
+                f"Wheel-Version has a part with {digits} digits (more than "
+                f"{_VERSION_DIGITS}): not supported",
+                name,
+            )
+        version = wheel_version(text)
         if version is not None and version[0] > SUPPORTED_WHEEL_MAJOR:
             raise self._fail(
                 f"Wheel-Version {version[0]}.{version[1]} is not supported "
@@ -536,9 +585,10 @@ class WheelArchive:
         return data
 
     def read_text(self, name: str) -> str | None:
-        """A dist-info text file, or ``None`` when it is absent or not UTF-8."""
+        """A dist-info text file, or ``None`` when it is absent, above ``TEXT_LIMIT`` bytes
+        or not UTF-8."""
         member = self.by_name.get(name)
-        if member is None:
+        if member is None or member.size > TEXT_LIMIT:
             return None
         try:
             return self.read(member).decode("utf-8")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import platform
 import posixpath
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,17 +94,17 @@ def unloadable(
     source: LibrarySource,
     machine: Machine,
     *,
-    within: str = "",
+    only: Collection[str] | None = None,
     shown: str = "",
 ) -> dict[str, list[Finding]]:
     """Per file (its key in ``elves``): why it cannot load on ``machine``.
 
-    Only files under ``within`` (a path prefix) are judged; every file in ``elves`` may
+    Only the files in ``only`` are judged (all, when ``None``); every file in ``elves`` may
     provide a library. ``shown`` is put before each path in findings (``"/"`` for image
     paths). Object files (``ET_REL``) are never loaded and are left out.
     """
     loaded = {p: e for p, e in elves.items() if e.elf_type != "ET_REL"}
-    judged = {p: e for p, e in loaded.items() if p.startswith(within)}
+    judged = loaded if only is None else {p: loaded[p] for p in only if p in loaded}
     out: dict[str, list[Finding]] = defaultdict(list)
     refused: set[str] = set()
     for path, elf in sorted(judged.items()):

@@ -15,11 +15,12 @@ from pathlib import Path
 
 from wheelfix.errors import InvalidWheelError, UsageError
 from wheelfix.findings import Selection, Severity
+from wheelfix.formats.bounded import MalformedInputError
 from wheelfix.formats.elf import AR_MAGIC, ELF_MAGIC, CorruptElfError, ElfInfo, parse_elf
 from wheelfix.formats.macho import MachOInfo
 from wheelfix.formats.pe import PeInfo
 from wheelfix.formats.record import digest as record_digest
-from wheelfix.formats.wheelfile import Limits, Member, WheelArchive
+from wheelfix.formats.wheelfile import TEXT_LIMIT, Limits, Member, WheelArchive
 from wheelfix.linux.libraries import HostLibraries
 from wheelfix.linux.loadable import interest_for, is_extension
 from wheelfix.linux.policy import blacklisted_symbols, parse_platform_tag, policies_for
@@ -51,7 +52,6 @@ from wheelfix.wheels.sdist import check_sdist, is_sdist
 
 __all__ = ["CheckOptions", "check", "check_wheel"]
 
-_TEXT_LIMIT = 16 << 20
 _DIST_INFO_TEXTS = ("RECORD", "WHEEL", "METADATA", "entry_points.txt")
 _THREADED_MIN_BYTES = 8 << 20
 
@@ -146,7 +146,7 @@ def _scan_member(
     else:
         native, native_error = read_native(data)
     text = None
-    if _wants_text(member.name, archive.dist_info) and member.size <= _TEXT_LIMIT:
+    if _wants_text(member.name, archive.dist_info) and member.size <= TEXT_LIMIT:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -211,9 +211,10 @@ def check_wheel(
     threads: int = 1,
     sink: MemberSink | None = None,
 ) -> WheelResult:
-    """Check one wheel. Unreadable input becomes a result with ``error`` set; never raises it.
-    ``sink`` gets every member's bytes as they are read (see ``MemberSink``); what it got
-    is only meaningful if the result has no ``error``."""
+    """Check one wheel. Unreadable or malformed input becomes a result with ``error`` set;
+    never raises it, so the other wheels of a run are still reported. ``sink`` gets every
+    member's bytes as they are read (see ``MemberSink``); what it got is only meaningful if
+    the result has no ``error``."""
     options = options or CheckOptions()
     display = os.fspath(path)
     filename = posixpath.basename(display.replace(os.sep, "/"))
@@ -240,9 +241,11 @@ def check_wheel(
                 pes=scan.pes,
                 pe_errors=scan.pe_errors,
             )
+        return _evaluate(view, options, host or HostLibraries(options.ld_root))
     except InvalidWheelError as exc:
         return WheelResult(path=display, filename=filename, error=str(exc))
-    return _evaluate(view, options, host or HostLibraries(options.ld_root))
+    except MalformedInputError as exc:
+        return WheelResult(path=display, filename=filename, error=f"{display}: {exc}")
 
 
 def _evaluate(view: WheelView, options: CheckOptions, host: HostLibraries) -> WheelResult:

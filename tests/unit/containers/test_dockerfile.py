@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
-from wheelfix.containers.dockerfile import analyze_dockerfile, parse_dockerfile
+from wheelfix.containers.dockerfile import (
+    MAX_DOCKERFILE_BYTES,
+    analyze_dockerfile,
+    parse_dockerfile,
+)
 
 NAIVE = """\
 FROM python:3.11
@@ -250,3 +256,66 @@ def test_long_lists_say_how_many_more(tmp_path: Path) -> None:
     (finding,) = analyze_dockerfile(write(tmp_path, text)).findings
     assert "lib0-dev, lib1-dev, lib2-dev, lib3-dev, lib4-dev and 3 more" in finding.message
     assert "lib5-dev" not in finding.message
+
+
+# -- bounded and total (issue 10): what is read, and how long it may take ----------------------
+def run_cli(*args: str) -> Result:
+    from click.testing import CliRunner
+
+    from wheelfix.cli.app import cli
+
+    return CliRunner().invoke(cli, ["dockerfile", *args])
+
+
+def assert_refused_by_cli(path: Path, reason: str) -> None:
+    result = run_cli(str(path))
+    assert result.exit_code == 2, result.output
+    assert reason in result.stderr
+    assert "internal error" not in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "Dockerfile"
+    os.mkfifo(fifo)  # nobody writes: reading it used to block forever
+    assert_refused_by_cli(fifo, "not a regular file (a FIFO)")
+
+
+def test_dev_zero_is_refused(tmp_path: Path) -> None:
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero here")
+    assert_refused_by_cli(Path("/dev/zero"), "not a regular file (a device)")
+
+
+def test_a_3_gib_file_is_refused_before_reading(tmp_path: Path) -> None:
+    big = tmp_path / "Dockerfile"
+    with big.open("wb") as fh:
+        fh.truncate(3 << 30)  # sparse: reading it whole took 3 GiB of memory
+    assert_refused_by_cli(big, f"larger than the limit of {MAX_DOCKERFILE_BYTES} bytes")
+
+
+def test_not_utf8_is_refused_with_the_offset(tmp_path: Path) -> None:
+    path = tmp_path / "Dockerfile"
+    path.write_bytes(b"FROM python:3.11-slim\nRUN echo \xff\n")
+    assert_refused_by_cli(path, "byte 0xff at offset 31")
+
+
+def test_a_dockerignore_that_is_a_fifo_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, NAIVE)
+    os.mkfifo(tmp_path / ".dockerignore")
+    assert_refused_by_cli(path, ".dockerignore: not a regular file (a FIFO)")
+
+
+def test_long_lines_do_not_make_the_patterns_backtrack(tmp_path: Path) -> None:
+    # Both patterns were quadratic: a line of 1 MiB took minutes. Only the answer is
+    # asserted; a regression shows as a test that does not finish.
+    room = MAX_DOCKERFILE_BYTES - 200
+    spaces = "FROM python:3.11-slim\nENV PIP_NO_CACHE_DIR" + " " * room + "x\nRUN pip install x\n"
+    report = analyze_dockerfile(write(tmp_path, spaces))
+    assert "WF803" in {f.code for f in report.findings}
+    mounts = "type=cache" * (room // 10)
+    text = f"FROM python:3.11-slim\nRUN --mount={mounts} pip install x\n"
+    report = analyze_dockerfile(write(tmp_path, text))
+    assert "WF803" in {f.code for f in report.findings}
+    cached = "FROM python:3.11-slim\nRUN --mount=type=cache,target=/root/.cache/pip pip install x\n"
+    assert "WF803" not in {f.code for f in analyze_dockerfile(write(tmp_path, cached)).findings}

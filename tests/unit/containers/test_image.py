@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import tarfile
 import zipfile
 from pathlib import Path
@@ -371,7 +372,7 @@ def test_layer_link_loop_and_missing_layer_are_one_line_errors(tmp_path: Path) -
     with pytest.raises(InvalidImageError, match="missing"):
         analyze_image(folder)
     (folder / "c.json").write_text("[]")
-    with pytest.raises(InvalidImageError, match="not a JSON object"):
+    with pytest.raises(InvalidImageError, match=r"c\.json: expected an object, got a list"):
         analyze_image(folder)
 
 
@@ -386,3 +387,337 @@ def test_a_path_listed_twice_in_one_layer_is_named_as_waste(tmp_path: Path) -> N
     (finding,) = [f for f in report.findings if f.code == "WF701"]
     assert (finding.bytes, finding.path) == (100, "/app/a")
     assert "layer 0 (ADD twice) lists more than once" in finding.message
+
+
+# -- bounded and total (issue 10): hostile tar headers, JSON shapes, whiteouts, FIFOs ---------
+def base256(value: int) -> bytes:
+    """A tar number field in GNU base-256: 0x80 (or 0xff, negative) and 11 bytes."""
+    if value < 0:
+        return b"\xff" + (256**11 + value).to_bytes(11, "big")
+    return b"\x80" + value.to_bytes(11, "big")
+
+
+def raw_header(name: str, size_field: bytes, kind: bytes = tarfile.REGTYPE) -> bytes:
+    """A ustar header whose size field holds exactly ``size_field`` (checksum fixed)."""
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    block = bytearray(info.tobuf(format=tarfile.USTAR_FORMAT))
+    block[124:136] = size_field
+    block[148:156] = b" " * 8
+    block[148:156] = b"%06o\0 " % sum(block)
+    return bytes(block)
+
+
+def tar_of(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def saved(path: Path, manifest: object, files: dict[str, bytes]) -> Path:
+    """A docker-save archive with the given manifest.json and other members, as bytes."""
+    path.write_bytes(tar_of({"manifest.json": json.dumps(manifest).encode(), **files}))
+    return path
+
+
+def with_layer(path: Path, blob: bytes, config: object = None) -> Path:
+    """A docker-save archive with one layer whose bytes are ``blob`` exactly."""
+    config = {"history": [{"created_by": "RUN x"}]} if config is None else config
+    manifest = [{"Config": "c.json", "RepoTags": ["t:1"], "Layers": ["l.tar"]}]
+    return saved(path, manifest, {"c.json": json.dumps(config).encode(), "l.tar": blob})
+
+
+def refused(path: Path, match: str) -> str:
+    with pytest.raises(InvalidImageError, match=match) as info:
+        analyze_image(path)
+    message = str(info.value)
+    assert message.startswith(str(path)), message
+    assert "\n" not in message
+    assert len(message) < 600, message
+    return message
+
+
+@pytest.mark.parametrize(
+    "size_field", [base256(2**87), base256(-512), base256(10**12), b"77777777777\0"]
+)
+def test_outer_tar_with_a_size_past_the_end(tmp_path: Path, size_field: bytes) -> None:
+    # Base-256 sizes of 2**87 made tarfile seek past what an int can hold (OverflowError),
+    # negative ones walked backwards: each header is now checked before tarfile moves.
+    blob = raw_header("manifest.json", size_field) + b"\0" * 1024
+    refused(with_bytes(tmp_path, blob), "not an image archive")
+
+
+def with_bytes(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "i.tar"
+    path.write_bytes(data)
+    return path
+
+
+def test_truncated_outer_tar(tmp_path: Path) -> None:
+    whole = docker_save(tmp_path / "whole.tar", [[("a", b"a" * 5000)]]).read_bytes()
+    for cut in (700, 1600, 5000):  # in a header, in the config, in the layer
+        path = with_bytes(tmp_path, whole[:cut])
+        with pytest.raises(InvalidImageError) as info:
+            analyze_image(path)
+        assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("kind", [tarfile.XHDTYPE, tarfile.GNUTYPE_LONGNAME])
+def test_extended_header_with_a_huge_size(tmp_path: Path, kind: bytes) -> None:
+    # tarfile reads a pax or long-name header's data whole: a huge size is refused first.
+    layer = raw_header("././@x", base256(2**80), kind) + b"\0" * 2048
+    refused(with_layer(tmp_path / "i.tar", layer), "declares")
+
+
+def test_whiteout_with_a_huge_size_is_refused_at_once(tmp_path: Path) -> None:
+    # Skipping the "data" of a whiteout declaring 2**87 bytes never finished.
+    layer = raw_header("a", b"%011o\0" % 1) + b"a" + b"\0" * 511
+    layer += raw_header(".wh.a", base256(2**87)) + b"\0" * 1024
+    refused(with_layer(tmp_path / "i.tar", layer), "declares")
+
+
+def test_a_layer_entry_bigger_than_the_layer_could_hold(tmp_path: Path) -> None:
+    # An uncompressed layer holds at most its own size; gzip at most 1032 times it.
+    layer = raw_header("big", b"%011o\0" % (10**9)) + b"\0" * 1024
+    refused(with_layer(tmp_path / "i.tar", layer), "declares 1000000000 bytes")
+    packed = gzip.compress(layer, mtime=0)
+    refused(with_layer(tmp_path / "g.tar", packed), "declares 1000000000 bytes")
+
+
+def test_pax_record_with_thousands_of_digits(tmp_path: Path) -> None:
+    record = b"9" * 5000 + b" path=x\n"
+    header = raw_header("./PaxHeaders/x", b"%011o\0" % len(record), tarfile.XHDTYPE)
+    body = record + b"\0" * (-len(record) % 512)
+    layer = header + body + tar_of({"x": b"x"})
+    refused(with_layer(tmp_path / "i.tar", layer), "corrupt")
+
+
+def test_chained_long_name_headers_do_not_exhaust_the_stack(tmp_path: Path) -> None:
+    link = raw_header("././@LongLink", b"%011o\0" % 2, tarfile.GNUTYPE_LONGNAME) + b"a\0"
+    link += b"\0" * 510
+    layer = link * 5000 + tar_of({"x": b"x"})
+    refused(with_layer(tmp_path / "i.tar", layer), "corrupt")
+
+
+@pytest.mark.parametrize(
+    ("manifest", "reason"),
+    [
+        ({"Config": "c.json"}, "manifest.json: expected a list, got an object"),
+        ([], "lists no image"),
+        (["x"], r"manifest.json\[0\]: expected an object, got a string"),
+        ([None], r"manifest.json\[0\]: expected an object, got null"),
+        ([{"Config": 1, "Layers": []}], r"\[0\].Config: expected a string, got a number"),
+        ([{"Config": "c.json", "Layers": {}}], r"\[0\].Layers: expected a list, got an object"),
+        (
+            [{"Config": "c.json", "Layers": [{"x": 1}]}],
+            r"manifest.json\[0\].Layers\[0\]: expected a string, got an object",
+        ),
+        (
+            [{"Config": "c.json", "Layers": [], "RepoTags": {"a": 1}}],
+            r"\[0\].RepoTags: expected a list, got an object",
+        ),
+        (
+            [{"Config": "c.json", "Layers": [], "RepoTags": [7]}],
+            r"\[0\].RepoTags\[0\]: expected a string, got a number",
+        ),
+    ],
+)
+def test_manifest_json_of_the_wrong_shape(tmp_path: Path, manifest: object, reason: str) -> None:
+    refused(saved(tmp_path / "i.tar", manifest, {"c.json": b"{}"}), reason)
+
+
+@pytest.mark.parametrize(
+    ("config", "reason"),
+    [
+        ([], "c.json: expected an object, got a list"),
+        ({"history": {}}, "config.history: expected a list, got an object"),
+        ({"history": ["RUN x"]}, r"config.history\[0\]: expected an object, got a string"),
+        ({"history": [{"created_by": 1}]}, r"history\[0\].created_by: expected a string"),
+        ({"history": [{"comment": []}]}, r"history\[0\].comment: expected a string"),
+        ({"history": [{"empty_layer": "yes"}]}, r"empty_layer: expected a boolean"),
+    ],
+)
+def test_config_of_the_wrong_shape(tmp_path: Path, config: object, reason: str) -> None:
+    manifest = [{"Config": "c.json", "Layers": []}]
+    refused(saved(tmp_path / "i.tar", manifest, {"c.json": json.dumps(config).encode()}), reason)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"[" * 50_000 + b"]" * 50_000, "nested deeper"),
+        (b"[" + b"1" * 5000 + b"]", "digits"),
+        (b"\xff\xfe[]", "not UTF-8"),
+    ],
+)
+def test_manifest_json_that_is_not_reasonable_json(
+    tmp_path: Path, data: bytes, reason: str
+) -> None:
+    path = with_bytes(tmp_path, tar_of({"manifest.json": data}))
+    refused(path, reason)
+
+
+def oci_with(path: Path, index: object, blobs: dict[str, object]) -> Path:
+    files = {"index.json": json.dumps(index).encode(), "oci-layout": b"{}"}
+    files.update({f"blobs/sha256/{k}": json.dumps(v).encode() for k, v in blobs.items()})
+    path.write_bytes(tar_of(files))
+    return path
+
+
+D1, D2 = "a" * 64, "b" * 64
+
+
+@pytest.mark.parametrize(
+    ("index", "blobs", "reason"),
+    [
+        ([], {}, "index.json: expected an object, got a list"),
+        ({"manifests": None}, {}, "lists no manifest"),
+        ({"manifests": {"a": 1}}, {}, r"index.json.manifests: expected a list, got an object"),
+        ({"manifests": [None]}, {}, "lists no manifest"),
+        ({"manifests": ["x"]}, {}, r"manifests\[0\]: expected an object, got a string"),
+        (
+            {"manifests": [{"digest": f"sha256:{D1}", "platform": "amd64"}]},
+            {},
+            r"manifests\[0\].platform: expected an object, got a string",
+        ),
+        ({"manifests": [{"digest": 5}]}, {}, r"manifests\[0\].digest: invalid digest a number"),
+        (
+            {"manifests": [{"digest": f"sha256:{D1}"}]},
+            {D1: {"config": {"digest": f"sha256:{D2}"}, "layers": [{"digest": 1}]}, D2: {}},
+            r"layers\[0\].digest: invalid digest",
+        ),
+        (
+            {"manifests": [{"digest": f"sha256:{D1}"}]},
+            {D1: {"config": None, "layers": []}},
+            r"\.config: expected an object, got null",
+        ),
+        (
+            {"manifests": [{"digest": f"sha256:{D1}"}]},
+            {D1: {"config": {"digest": f"sha256:{D2}"}, "layers": "x"}, D2: {}},
+            r"\.layers: expected a list, got a string",
+        ),
+        (
+            {"manifests": [{"digest": f"sha256:{D1}"}]},
+            {
+                D1: {
+                    "config": {"digest": f"sha256:{D2}"},
+                    "layers": [{"digest": f"sha256:{D2}", "size": "12"}],
+                },
+                D2: {},
+            },
+            r"layers\[0\].size: expected an integer, got a string",
+        ),
+        (
+            {"manifests": [{"digest": f"sha256:{D1}", "annotations": []}]},
+            {D1: {"config": {"digest": f"sha256:{D2}"}, "layers": []}, D2: {}},
+            r"annotations: expected an object, got a list",
+        ),
+    ],
+)
+def test_oci_json_of_the_wrong_shape(
+    tmp_path: Path, index: object, blobs: dict[str, object], reason: str
+) -> None:
+    if index == {"manifests": [None]}:
+        reason = r"manifests\[0\]: expected an object, got null"
+    refused(oci_with(tmp_path / "o.tar", index, blobs), reason)
+
+
+def test_fifo_and_devices_are_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "image.tar"
+    os.mkfifo(fifo)  # nobody writes: opening it to read used to block forever
+    refused(fifo, "FIFO")
+    zero = Path("/dev/zero")
+    if zero.exists():
+        link = tmp_path / "zero.tar"
+        link.symlink_to(zero)
+        refused(link, "device")
+
+
+def test_fifo_inside_a_layout_folder_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "layout"
+    (folder / "blobs" / "sha256").mkdir(parents=True)
+    (folder / "index.json").write_text(json.dumps({"manifests": [{"digest": f"sha256:{D1}"}]}))
+    os.mkfifo(folder / "blobs" / "sha256" / D1)
+    refused(folder, "FIFO")
+    (folder / "blobs" / "sha256" / D1).unlink()
+    (folder / "blobs" / "sha256" / D1).symlink_to("/etc/hostname")
+    refused(folder, "symbolic link")
+
+
+def test_twenty_thousand_whiteouts_are_linear_and_correct(tmp_path: Path) -> None:
+    n = 20_000
+    lower: list[Entry] = [(f"d/f{i}", b"x") for i in range(n)]
+    upper: list[Entry] = [(f"d/.wh.f{i}", b"") for i in range(n)]
+    upper += [("d/.wh..wh..opq", b"")] * 3 + [("e/.wh..wh..opq", b"")] * 3
+    upper += [("d/kept", b"k")]
+    image = docker_save(tmp_path / "i.tar", [lower, upper, [("d/.wh..wh..opq", b"")] * 50])
+    report = analyze_image(image)
+    assert report.final == 0
+    assert report.written == n + 1
+    assert [layer.removed for layer in report.layers] == [0, n, 1]
+    [waste] = [f for f in report.findings if f.code == "WF701" and f.bytes == n]
+    assert "removed" in waste.message
+
+
+def test_whiteout_walks_are_linear_in_the_entries() -> None:
+    # The proof without a clock: count the paths the whiteout walks visit.
+    from wheelfix.containers.image import _apply, _LayerStats, _State
+
+    def entry(name: str) -> tarfile.TarInfo:
+        return tarfile.TarInfo(name)
+
+    n = 20_000
+    state = _State()
+    stats = _LayerStats()
+    for i in range(n):
+        _apply(state, entry(f"d/sub{i % 100}/f{i}"), f"d/sub{i % 100}/f{i}", 0, stats, Path())
+    state.cleared = set()
+    for i in range(n):  # every file whited out, then the folders, then the root, twice
+        name = f"d/sub{i % 100}/.wh.f{i}"
+        _apply(state, entry(name), name, 1, stats, Path())
+    for _ in range(2):
+        for i in range(100):
+            name = f"d/sub{i}/.wh..wh..opq"
+            _apply(state, entry(name), name, 1, stats, Path())
+        _apply(state, entry("d/.wh..wh..opq"), "d/.wh..wh..opq", 1, stats, Path())
+        _apply(state, entry(".wh..wh..opq"), ".wh..wh..opq", 1, stats, Path())
+    assert not state.nodes
+    # Each path is visited once when it is removed, plus the folders once each per layer:
+    # a quadratic walk would visit n * n / 2 = 200 million.
+    assert state.visits <= 2 * n + 300
+
+
+def test_thousands_of_environments_and_venvs_in_one_pass(tmp_path: Path) -> None:
+    # Each environment and each venv used to rescan every path of the image (3000 of each:
+    # 18 s); now every path is looked at once. Correctness on the large input is asserted.
+    n = 2000
+    entries: list[Entry] = []
+    for i in range(n):
+        entries.append((f"e{i}/site-packages/p-1.0.dist-info/METADATA", b"Name: p\n"))
+        entries.append((f"e{i}/site-packages/p/tests/test_x.py", b"x" * 10))
+        entries.append((f"v{i}/venv/pyvenv.cfg", b"home = /usr\n"))
+        entries.append((f"v{i}/requirements.txt", b"x\n"))
+        entries.append((f"v{i}/venv/lib/a.py", b"x"))
+    entries.append(("e0/site-packages/e1/site-packages/p/tests/t.py", b"y" * 7))
+    report = analyze_image(docker_save(tmp_path / "i.tar", [entries]))
+    assert len(report.environments) == n
+    tests = {f.path: f.bytes for f in report.findings if f.code == "WF401"}
+    assert tests["/e1/site-packages"] == 10
+    assert tests["/e0/site-packages"] == 17  # its own tests and the nested folder's
+    leftovers = {f.path: f.bytes for f in report.findings if f.code == "WF703"}
+    assert len(leftovers) == n
+    assert leftovers["/v7/venv"] == len(b"home = /usr\n") + 1
+
+
+def test_a_whiteout_names_what_it_removes_in_archive_order(tmp_path: Path) -> None:
+    names = ["d/zeta", "d/alpha", "d/mu", "d/beta"]
+    image = docker_save(
+        tmp_path / "i.tar", [[(n, b"x" * 10) for n in names], [("d/.wh..wh..opq", b"")]]
+    )
+    [waste] = [f for f in analyze_image(image).findings if f.code == "WF701"]
+    assert waste.path == "/d/zeta"
+    assert "e.g. /d/zeta, /d/alpha, /d/mu:" in waste.message

@@ -621,3 +621,43 @@ def test_a_missing_path_is_no_such_file_even_with_a_name_no_wheel_has(tmp_path: 
 
     with pytest.raises(InvalidWheelError, match="no such file"):
         WheelArchive(tmp_path / "*.whl")
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null"])
+def test_device_given_as_a_wheel(tmp_path: Path, device: str) -> None:
+    if not Path(device).exists():
+        pytest.skip(f"no {device} here")
+    link = tmp_path / WHEEL  # a path the user gives is followed, then refused: never read
+    link.symlink_to(device)
+    result = check_wheel(link)
+    assert result.error is not None
+    assert "not a regular file (a device)" in result.error
+
+
+def test_file_removed_after_the_check_is_never_reopened(
+    tmp_path: Path, make_wheel: MakeWheel
+) -> None:
+    # The framing checks used to open the path a second time: a wheel deleted (or swapped
+    # for a FIFO) in between crashed with FileNotFoundError. One descriptor serves both.
+    path = make_wheel(GOOD_FILES)
+    with WheelArchive(path) as archive:
+        path.unlink()
+        assert archive.read(archive.members[0])
+
+
+@pytest.mark.parametrize("digits", [7, 5000])
+def test_wheel_version_with_too_many_digits_is_refused(make_wheel: MakeWheel, digits: int) -> None:
+    # int() raises ValueError above 4300 digits: that was an internal error (exit 4).
+    wheel_text = f"Wheel-Version: {'9' * digits}.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    path = make_wheel(GOOD_FILES, wheel_text=wheel_text)
+    result = assert_refused(path, reason=f"a part with {digits} digits", member="WHEEL")
+    assert result.error is not None
+    assert len(result.error) < 300
+
+
+def test_wheel_version_parser_is_total() -> None:
+    from wheelfix.formats.wheelfile import wheel_version
+
+    assert wheel_version("Wheel-Version: 1.0\n") == (1, 0)
+    assert wheel_version(f"Wheel-Version: 1.{'1' * 5000}\n") is None
+    assert wheel_version(f"Wheel-Version: {'1' * 5000}.0\n") is None

@@ -64,9 +64,9 @@ def test_another_libc_is_wf105(empty_root: HostLibraries) -> None:
     assert "this box's C library is musl" in finding.message
 
 
-def test_within_and_shown_limit_and_prefix_paths(empty_root: HostLibraries) -> None:
+def test_only_and_shown_limit_and_prefix_paths(empty_root: HostLibraries) -> None:
     elves = {EXT: extension()}
-    assert unloadable(elves, empty_root, machine(), within="other/") == {}
+    assert unloadable(elves, empty_root, machine(), only={"other/x.so"}) == {}
     found = unloadable(elves, empty_root, machine(), shown="/")
     assert all(f.path == "/" + EXT for f in found[EXT])
 

@@ -14,13 +14,16 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from wheelfix.findings import Check, Finding
-from wheelfix.formats.wheelfile import SUPPORTED_WHEEL_MAJOR, wheel_version
+from wheelfix.formats.bounded import MalformedInputError, excerpt, parse_decimal
+from wheelfix.formats.wheelfile import SUPPORTED_WHEEL_MAJOR, TEXT_LIMIT, wheel_version
 from wheelfix.wheels.checks import WheelView
 
 __all__ = ["WheelMetadata", "check_metadata", "check_record"]
 
 #: Hashes the wheel spec allows besides sha256 (md5 and sha1 are refused).
 STRONG_ALGORITHMS = ("sha384", "sha512")
+#: Tags one compressed ``Tag`` line may expand to (real wheels need a few dozen).
+MAX_TAGS_PER_LINE = 4096
 _DATA_SCHEMES = frozenset({"purelib", "platlib", "headers", "scripts", "data"})
 
 
@@ -33,11 +36,16 @@ class WheelMetadata:
 def check_record(view: WheelView) -> list[Finding]:
     record_name = f"{view.dist_info}/RECORD"
     text = view.texts.get(record_name)
-    if text is None:
-        why = "is missing" if record_name not in view.digests else "is not UTF-8 text"
-        return [Finding(check=Check.RECORD_MISSING, path=record_name, message=f"RECORD {why}")]
-    out: list[Finding] = []
     sizes = {m.name: m.size for m in view.members}
+    if text is None:
+        return [
+            Finding(
+                check=Check.RECORD_MISSING,
+                path=record_name,
+                message=f"RECORD {_why_unread(record_name, sizes)}",
+            )
+        ]
+    out: list[Finding] = []
     listed: set[str] = set()
     for lineno, row in _rows(text, out, record_name):
         if len(row) != 3:
@@ -63,7 +71,7 @@ def check_record(view: WheelView) -> list[Finding]:
                 Finding(
                     check=Check.RECORD_UNSAFE_PATH,
                     path=record_name,
-                    message=f"line {lineno}: unsafe path {path!r}",
+                    message=f"line {lineno}: unsafe path {excerpt(path)}",
                 )
             )
             continue
@@ -72,7 +80,7 @@ def check_record(view: WheelView) -> list[Finding]:
                 Finding(
                     check=Check.RECORD_DUPLICATE,
                     path=norm,
-                    message=f"line {lineno}: {norm} is listed more than once",
+                    message=f"line {lineno}: {excerpt(norm, 200)} is listed more than once",
                 )
             )
             continue
@@ -82,7 +90,7 @@ def check_record(view: WheelView) -> list[Finding]:
                 Finding(
                     check=Check.MISSING_FILE,
                     path=norm,
-                    message=f"RECORD lists {norm}, which is not in the archive",
+                    message=f"RECORD lists {excerpt(norm, 200)}, which is not in the archive",
                 )
             )
             continue
@@ -106,6 +114,15 @@ def check_record(view: WheelView) -> list[Finding]:
             )
         )
     return out
+
+
+def _why_unread(name: str, sizes: dict[str, int]) -> str:
+    """Why a dist-info text is not in the view: absent, too big to read as text, or not UTF-8."""
+    if name not in sizes:
+        return "is missing"
+    if sizes[name] > TEXT_LIMIT:
+        return f"is {sizes[name]} bytes, above the limit of {TEXT_LIMIT} for a text file"
+    return "is not UTF-8 text"
 
 
 def record_algorithms(text: str | None) -> dict[str, str]:
@@ -167,7 +184,7 @@ def _check_row(
             Finding(
                 check=Check.RECORD_MALFORMED,
                 path=path,
-                message=f"line {lineno}: hash algorithm {algo!r} not checked",
+                message=f"line {lineno}: hash algorithm {excerpt(algo)} not checked",
             )
         )
     elif value.rstrip("=") != digest:
@@ -179,22 +196,18 @@ def _check_row(
                 message=f"{algo} of {path} differs from RECORD",
             )
         )
-    # str.isdigit() accepts digits such as "²" that int() rejects: ASCII only.
-    if not (size_field.isascii() and size_field.isdigit()):
-        out.append(
-            Finding(
-                check=Check.RECORD_MALFORMED,
-                path=path,
-                message=f"line {lineno}: size {size_field!r} is not a number",
-            )
-        )
-    elif int(size_field) != size:
+    try:
+        declared = parse_decimal(size_field, f"line {lineno}: size")
+    except MalformedInputError as exc:
+        out.append(Finding(check=Check.RECORD_MALFORMED, path=path, message=str(exc)))
+        return out
+    if declared != size:
         out.append(
             Finding(
                 check=Check.RECORD_SIZE_MISMATCH,
                 path=path,
                 bytes=size,
-                message=f"{path} is {size} bytes, RECORD says {size_field}",
+                message=f"{path} is {size} bytes, RECORD says {declared}",
             )
         )
     return out
@@ -208,11 +221,9 @@ def check_metadata(view: WheelView) -> tuple[WheelMetadata, list[Finding]]:
     root_is_purelib = False
     tags: tuple[str, ...] = ()
     if text is None:
-        out.append(
-            Finding(
-                check=Check.WHEEL_METADATA, path=wheel_name, message="WHEEL is missing or not UTF-8"
-            )
-        )
+        sizes = {m.name: m.size for m in view.members}
+        why = _why_unread(wheel_name, sizes)
+        out.append(Finding(check=Check.WHEEL_METADATA, path=wheel_name, message=f"WHEEL {why}"))
     else:
         headers = HeaderParser().parsestr(text)
         out += _check_wheel_version(text, str(headers.get("Wheel-Version", "")).strip(), wheel_name)
@@ -222,18 +233,15 @@ def check_metadata(view: WheelView) -> tuple[WheelMetadata, list[Finding]]:
                 Finding(
                     check=Check.WHEEL_METADATA,
                     path=wheel_name,
-                    message=f"Root-Is-Purelib is {purelib or 'missing'!r}",
+                    message=f"Root-Is-Purelib is {excerpt(purelib) if purelib else 'missing'}",
                 )
             )
         root_is_purelib = purelib == "true"
         tag_lines = tuple(t.strip() for t in headers.get_all("Tag") or [])
         tags = tag_lines
-        expanded = set()
+        expanded: set[str] = set()
         for t in tag_lines:
-            try:
-                expanded |= {str(x) for x in parse_tag(t)}
-            except ValueError:
-                expanded.add(t)
+            expanded |= _expand_tag(t, wheel_name, out)
         from_name = {str(t) for t in view.name.tags}
         if not tag_lines:
             out.append(
@@ -265,10 +273,33 @@ def check_metadata(view: WheelView) -> tuple[WheelMetadata, list[Finding]]:
     return WheelMetadata(root_is_purelib, tags), out
 
 
+def _expand_tag(tag: str, wheel_name: str, out: list[Finding]) -> set[str]:
+    """The tags one ``Tag`` line stands for; a compressed set that would expand to more than
+    ``MAX_TAGS_PER_LINE`` is reported instead of expanded (1.5 KB could ask for a million)."""
+    parts = tag.split("-")
+    count = 1
+    for part in parts:
+        count *= len(part.split("."))
+    if len(parts) == 3 and count > MAX_TAGS_PER_LINE:
+        out.append(
+            Finding(
+                check=Check.WHEEL_METADATA,
+                path=wheel_name,
+                message=f"Tag {excerpt(tag)} expands to {count} tags "
+                f"(more than {MAX_TAGS_PER_LINE}): not expanded",
+            )
+        )
+        return {tag}
+    try:
+        return {str(x) for x in parse_tag(tag)}
+    except ValueError:
+        return {tag}
+
+
 def _check_wheel_version(text: str, raw: str, wheel_name: str) -> list[Finding]:
     version = wheel_version(text)
     if version is None:
-        message = f"Wheel-Version {raw!r} is not MAJOR.MINOR"
+        message = f"Wheel-Version {excerpt(raw)} is not MAJOR.MINOR (at most 6 digits each)"
         return [Finding(check=Check.WHEEL_METADATA, path=wheel_name, message=message)]
     major, minor = version
     if major > SUPPORTED_WHEEL_MAJOR:
@@ -286,21 +317,19 @@ def _check_metadata_file(view: WheelView) -> list[Finding]:
     path = f"{view.dist_info}/METADATA"
     text = view.texts.get(path)
     if text is None:
-        return [
-            Finding(
-                check=Check.METADATA_MISMATCH, path=path, message="METADATA is missing or not UTF-8"
-            )
-        ]
+        why = _why_unread(path, {m.name: m.size for m in view.members})
+        return [Finding(check=Check.METADATA_MISMATCH, path=path, message=f"METADATA {why}")]
     headers = HeaderParser().parsestr(text)
-    name, version = headers.get("Name", ""), headers.get("Version", "")
+    name, version = str(headers.get("Name", "")), str(headers.get("Version", ""))
     problems = []
     if canonicalize_name(name) != view.name.name:
-        problems.append(f"Name {name!r} is not {view.name.name!r}")
+        problems.append(f"Name {excerpt(name)} is not {view.name.name!r}")
     try:
         if Version(version) != view.name.version:
-            problems.append(f"Version {version!r} is not {view.name.version}")
-    except InvalidVersion:
-        problems.append(f"Version {version!r} is not a valid version")
+            problems.append(f"Version {excerpt(version)} is not {view.name.version}")
+    except (InvalidVersion, ValueError):
+        # packaging calls int() on each release part: thousands of digits raise ValueError.
+        problems.append(f"Version {excerpt(version)} is not a valid version")
     if problems:
         return [Finding(check=Check.METADATA_MISMATCH, path=path, message="; ".join(problems))]
     return []
@@ -324,7 +353,8 @@ def _check_entry_points(view: WheelView) -> list[Finding]:
                     Finding(
                         check=Check.ENTRY_POINT_NAME,
                         path=path,
-                        message=f"script name {name!r} in [{section}] is not a plain file name",
+                        message=f"script name {excerpt(name)} in [{excerpt(section)}] is "
+                        "not a plain file name",
                     )
                 )
     return out

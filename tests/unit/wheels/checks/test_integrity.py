@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -512,3 +513,76 @@ def test_invalid_filename_says_which_part(
     result = check_wheel(make_wheel(FILES, filename=filename))
     assert result.error is not None
     assert blamed in result.error
+
+
+# -- bounded and total: hostile sizes, versions and fields (issue 10) ---------------------
+def test_record_size_with_thousands_of_digits(make_wheel: MakeWheel) -> None:
+    # int() raises ValueError above 4300 digits: this was an internal error (exit 4).
+    files = {**BINARY_FILES, "demo/extra.py": b"x"}
+    row = f"demo/extra.py,{sha256_field(b'x')},{'7' * 5000}\n"
+    result = checked(make_wheel, files, record_for(BINARY_FILES, extra_rows=row))
+    [finding] = findings(result, "WF502")
+    assert "5000 digits" in finding.message
+    assert len(finding.message) < 200
+
+
+def test_record_field_over_the_csv_limit(make_wheel: MakeWheel) -> None:
+    files = {**BINARY_FILES, "demo/extra.py": b"x"}
+    row = f'demo/extra.py,"sha256={"A" * (csv.field_size_limit() + 1)}",1\n'
+    result = checked(make_wheel, files, record_for(BINARY_FILES, extra_rows=row))
+    [finding] = findings(result, "WF502")
+    assert "not valid CSV" in finding.message
+
+
+def test_record_above_the_text_limit(make_wheel: MakeWheel) -> None:
+    from wheelfix.formats.wheelfile import TEXT_LIMIT
+
+    huge = record_for(BINARY_FILES) + "#" * TEXT_LIMIT + "\n"
+    result = checked(make_wheel, BINARY_FILES, huge)
+    [finding] = findings(result, "WF501")
+    assert f"above the limit of {TEXT_LIMIT}" in finding.message
+
+
+def test_metadata_version_with_thousands_of_digits(make_wheel: MakeWheel) -> None:
+    # packaging's Version() calls int() on each part: a plain ValueError, not InvalidVersion.
+    metadata = f"Metadata-Version: 2.1\nName: demo\nVersion: 1.{'9' * 5000}\n"
+    result = check_wheel(make_wheel(FILES, metadata_text=metadata))
+    [finding] = findings(result, "WF514")
+    assert "not a valid version" in finding.message
+    assert len(finding.message) < 200
+
+
+def test_cli_reports_the_good_wheel_beside_a_hostile_one(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from wheelmaker import build_wheel
+
+    from wheelfix.cli.app import cli
+
+    bad_text = f"Wheel-Version: {'9' * 5000}.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    (tmp_path / "bad").mkdir()
+    bad = build_wheel(tmp_path / "bad", FILES, wheel_text=bad_text)
+    good = build_wheel(tmp_path, FILES, name="good")
+    for jobs in ("-j1", "-j2"):
+        result = CliRunner().invoke(
+            cli, ["check", "--no-config", jobs, "--format", "json", str(bad), str(good)]
+        )
+        assert result.exit_code == 2, result.output
+        document = json.loads(result.stdout)
+        statuses = {Path(r["path"]).name: r["status"] for r in document["results"]}
+        assert statuses == {bad.name: "error", good.name: "ok"}
+        assert "internal error" not in result.stderr
+        assert "5000 digits" in result.stderr
+
+
+def test_compressed_tag_line_that_would_expand_to_a_million_tags(make_wheel: MakeWheel) -> None:
+    # 1.5 KB of "py0.py1...-a0.a1...-p0.p1..." asked packaging for 10**6 tags (17 s).
+    from wheelfix.wheels.checks.integrity import MAX_TAGS_PER_LINE
+
+    def part(prefix: str) -> str:
+        return ".".join(f"{prefix}{i}" for i in range(100))
+
+    text = GOOD_WHEEL_TEXT + f"Tag: {part('py')}-{part('a')}-{part('p')}\n"
+    result = check_wheel(make_wheel(FILES, wheel_text=text))
+    messages = [f.message for f in findings(result, "WF511")]
+    assert any(f"expands to 1000000 tags (more than {MAX_TAGS_PER_LINE})" in m for m in messages)
+    assert codes(result) == {"WF511", "WF103"}  # and the line is not in the filename
