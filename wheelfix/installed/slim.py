@@ -393,8 +393,6 @@ def _entries(root: Path, base_fd: int, name: str, key: bytes | None) -> list[tup
         raise _journal_problem(root, name, f"{_JOURNAL} cannot be read ({exc})") from None
     # Only complete lines count: a torn last one announced a change that never started.
     lines = data.split(b"\n")[:-1]
-    if lines and key is None:
-        raise _journal_problem(root, name, f"no journal key in {state_dir()} to verify it")
     entries = []
     for index, raw in enumerate(lines):
         fields = _parse_line(raw)
@@ -407,11 +405,9 @@ def _entries(root: Path, base_fd: int, name: str, key: bytes | None) -> list[tup
             raise _journal_problem(
                 root, name, f"line {index + 1} names a path outside the root: {exc}"
             ) from None
-        if (
-            op not in _OPS
-            or key is None
-            or not hmac.compare_digest(mac, _mac(key, name, index, op, path))
-        ):
+        if key is None:
+            raise _journal_problem(root, name, f"no journal key in {state_dir()} to verify it")
+        if op not in _OPS or not hmac.compare_digest(mac, _mac(key, name, index, op, path)):
             raise _journal_problem(
                 root, name, f"line {index + 1} was not written by this wheelfix (or was changed)"
             )
@@ -453,15 +449,18 @@ def _exclusive(root: Path) -> Iterator[int]:
     try:
         base = _open_base(root, root_fd, create=True)
         assert base is not None  # noqa: S101 - created when missing
+        held = False
         try:
             _locked(root, base)
             with _held(root, base):
+                held = True
                 yield root_fd
-            with contextlib.suppress(OSError):
-                if os.listdir(base) == ["lock"]:  # noqa: PTH208 - a descriptor
-                    os.unlink("lock", dir_fd=base)
-                    os.rmdir(JOURNAL_DIR, dir_fd=root_fd)
         finally:
+            if held:  # our own lock, and nothing else left: the folder goes
+                with contextlib.suppress(OSError):
+                    if os.listdir(base) == ["lock"]:  # noqa: PTH208 - a descriptor
+                        os.unlink("lock", dir_fd=base)
+                        os.rmdir(JOURNAL_DIR, dir_fd=root_fd)
             os.close(base)
     finally:
         os.close(root_fd)
