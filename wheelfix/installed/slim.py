@@ -332,6 +332,8 @@ class _Journal:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
         self.log = os.open(_JOURNAL, flags, 0o600, dir_fd=self.fd)
         self.entries: list[tuple[str, str]] = []
+        #: changes that could not be put back: the journal is then kept for --recover
+        self.stuck: list[str] = []
 
     def write(self, op: str, path: str) -> None:
         mac = _mac(self.key, self.name, len(self.entries), op, path)
@@ -837,7 +839,10 @@ def _apply(run: _Run, env: Environment, result: SlimResult) -> SlimResult:
         else:
             journal.discard()
         raise
-    journal.discard()  # committed: the backups can go
+    if journal.stuck:
+        journal.close()  # something could not be put back: its backup must survive
+    else:
+        journal.discard()  # committed: the backups can go
     if restored:  # what was put back is no longer part of what was done
         result = _with_plan(result, tuple(a for a in result.plan if a.dist not in restored))
     return dataclasses.replace(
@@ -857,7 +862,13 @@ def _apply_all(run: _Run, journal: _Journal, plan: tuple[SlimAction, ...]) -> di
             _apply_one(run.root_fd, journal, action, run.level)
         except (OSError, ContainmentError) as exc:
             refused[action.path] = str(exc)
-            _restore(run.root_fd, journal.fd, [(action.kind, action.path)])
+            stuck = _restore(run.root_fd, journal.fd, [(action.kind, action.path)])
+            if stuck:  # moved aside, and the way back is blocked too: keep it for --recover
+                journal.stuck += stuck
+                refused[action.path] += (
+                    f"; the original is kept in {journal.rel}/backup (wheelfix slim --recover "
+                    "puts it back, with the rest of this run)"
+                )
     return refused
 
 
@@ -893,12 +904,12 @@ def _verify_and_restore(
             (op, path) for op, path in journal.entries
             if owner.get(path, path.split("/", 1)[0]) in restored
         ]  # fmt: skip
-        _restore(run.root_fd, journal.fd, undo)
+        journal.stuck += _restore(run.root_fd, journal.fd, undo)
         broken = broken_now()
         if not broken:
             return restored
     # A module broke that we cannot pin on one distribution: undo everything.
-    _restore(run.root_fd, journal.fd, journal.entries)
+    journal.stuck += _restore(run.root_fd, journal.fd, journal.entries)
     first = next(iter(broken))
     return dict.fromkeys(touched, f"{first}: {broken[first]} (everything restored)")
 
@@ -909,7 +920,10 @@ def disk_bytes(root: Path) -> int:
     total = 0
     for dirpath, _dirnames, filenames in os.walk(root, followlinks=False):
         for name in filenames:
-            st = os.lstat(os.path.join(dirpath, name))  # noqa: PTH118 - hot loop, plain strings
+            try:
+                st = os.lstat(os.path.join(dirpath, name))  # noqa: PTH118 - hot loop, plain strings
+            except OSError:
+                continue  # vanished while listing: it takes no room
             key = (st.st_dev, st.st_ino)
             if key not in seen and (st.st_mode & 0o170000) == 0o100000:
                 seen.add(key)

@@ -4,10 +4,12 @@ that are not its own, a folder swapped for a symlink mid-run, hostile RECORDs.""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -289,3 +291,43 @@ def test_non_utf8_record_and_unknown_hash_names_do_not_crash(site: Path) -> None
     assert b"weird/caf\xe9.py,sha256=abc,1" in rewritten  # undecodable bytes kept as they were
     assert b"weird/__init__.py,shake_128=abc,1" in rewritten  # untouched rows unchanged
     assert b"tests/" not in rewritten
+
+
+def test_a_thread_swapping_a_folder_for_a_symlink_during_apply_reaches_nothing_outside(
+    tmp_path: Path,
+) -> None:
+    """The issue's race as it happened (7 of 16 runs removed files outside): a thread swaps
+    the planned folder for a symlink to an outside folder, back and forth, while a 400-file
+    plan is applied. Whatever the timing, nothing outside the root changes."""
+    for attempt in range(3):
+        base = tmp_path / str(attempt)
+        root = base / "site"
+        add_dist(root, "pkg", {
+            "pkg/__init__.py": b"",
+            **{f"pkg/tests/test_{i}.py": b"x = 1\n" for i in range(400)},
+        })  # fmt: skip
+        outside = base / "outside"
+        outside.mkdir()
+        for i in range(400):
+            (outside / f"test_{i}.py").write_text("precious")
+        before = digests(outside)
+        done = threading.Event()
+
+        def swap(root: Path = root, outside: Path = outside, done: threading.Event = done) -> None:
+            real, aside = root / "pkg" / "tests", root / "pkg" / "aside"
+            while not done.is_set():
+                with contextlib.suppress(OSError):
+                    real.rename(aside)
+                    real.symlink_to(outside)
+                    real.unlink()
+                    aside.rename(real)
+
+        swapper = threading.Thread(target=swap)
+        swapper.start()
+        try:
+            result = slim(root, apply=True, verify=False, categories=["tests"])
+        finally:
+            done.set()
+            swapper.join()
+        assert digests(outside) == before
+        assert not (result.refused and result.exit_code == 0)
