@@ -267,12 +267,15 @@ def test_a_killed_run_is_recovered_only_with_its_own_key(site: Path, tmp_path: P
     assert digests(site) == before
 
 
-def test_non_utf8_record_and_unknown_hash_names_do_not_crash(site: Path) -> None:
+@pytest.mark.parametrize("name", ["shake_128", "nosuchhash", "md5"])
+def test_non_utf8_record_and_unknown_hash_names_do_not_crash(site: Path, name: str) -> None:
     data = b"print('x')\n"
+    blob = bytes(range(256)) * 32  # 8 KiB: big enough to be deduplicated
     record = (
         "weird/__init__.py,shake_128=abc,1\n"
-        "weird/tests/test_a.py,nosuchhash=abc,3\n"
-        "weird/tests/data.bin,md5=abc,3\n"
+        f"weird/tests/test_a.py,{name}=abc,3\n"
+        f"weird/a.bin,{name}=abc,3\n"
+        f"weird/b.bin,{name}=abc,3\n"
         "weird/caf\udce9.py,sha256=abc,1\n"
         "weird-1.0.dist-info/RECORD,,\n"
     )
@@ -280,16 +283,25 @@ def test_non_utf8_record_and_unknown_hash_names_do_not_crash(site: Path) -> None
     (root / "weird" / "tests").mkdir(parents=True)
     (root / "weird" / "__init__.py").write_bytes(data)
     (root / "weird" / "tests" / "test_a.py").write_bytes(data)
-    (root / "weird" / "tests" / "data.bin").write_bytes(data)
+    (root / "weird" / "a.bin").write_bytes(blob)
+    (root / "weird" / "b.bin").write_bytes(blob)
     (root / "weird-1.0.dist-info").mkdir()
     (root / "weird-1.0.dist-info" / "RECORD").write_bytes(record.encode("utf-8", "surrogateescape"))
     (root / "weird-1.0.dist-info" / "METADATA").write_text("Name: weird\nVersion: 1.0\n")
-    result = slim(root, apply=True, verify=False, categories=["tests"])
+    result = slim(root, apply=True, verify=False, categories=["tests", "dedupe"])
     assert result.exit_code == 0
+    assert {(a.kind, a.path) for a in result.plan if a.dist == "weird-1.0.dist-info"} == {
+        ("remove", "weird/tests/test_a.py"),
+        ("link", "weird/b.bin"),
+    }
     assert not (root / "weird" / "tests").exists()
+    assert (root / "weird" / "a.bin").stat().st_ino == (root / "weird" / "b.bin").stat().st_ino
     rewritten = (root / "weird-1.0.dist-info" / "RECORD").read_bytes()
     assert b"weird/caf\xe9.py,sha256=abc,1" in rewritten  # undecodable bytes kept as they were
     assert b"weird/__init__.py,shake_128=abc,1" in rewritten  # untouched rows unchanged
+    assert f"weird/a.bin,{name}=abc,3".encode() in rewritten
+    digest = base64.urlsafe_b64encode(hashlib.sha256(blob).digest()).rstrip(b"=").decode()
+    assert f"weird/b.bin,sha256={digest},8192".encode() in rewritten  # the linked file
     assert b"tests/" not in rewritten
 
 
