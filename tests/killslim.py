@@ -7,10 +7,13 @@ with one that calls the real step and then ``os._exit(137)`` (no cleanup runs, a
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+import wheelfix
 
 _CHILD = """
 import os, runpy, sys
@@ -42,8 +45,14 @@ def killed_slim(
     timeout: float = 600,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``wheelfix slim --apply [args] root`` and kill it right after its ``after``-th
-    change (exit status 137)."""
+    change (exit status 137). The child imports the same wheelfix as this process, so the
+    journal it leaves is one this process's ``recover`` trusts (same code, same key)."""
+    child_env = dict(os.environ if env is None else env)
+    here = str(Path(wheelfix.__file__).resolve().parents[1])
+    child_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (here, child_env.get("PYTHONPATH", "")) if p
+    )
     return subprocess.run(
         [sys.executable, "-c", _CHILD, str(after), "slim", "--apply", *args, str(root)],
-        capture_output=True, text=True, env=env, cwd=cwd, check=False, timeout=timeout,
+        capture_output=True, text=True, env=child_env, cwd=cwd, check=False, timeout=timeout,
     )  # fmt: skip
