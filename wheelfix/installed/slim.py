@@ -320,7 +320,8 @@ class _Journal:
 
     def __init__(self, root_fd: int, key: bytes) -> None:
         self.key = key
-        self.name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}"
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        self.name = f"{stamp}-{os.getpid()}-{secrets.token_hex(3)}"
         self.rel = f"{JOURNAL_DIR}/{self.name}"
         self.root_fd = root_fd
         base = open_folder(root_fd, JOURNAL_DIR, create=True)
