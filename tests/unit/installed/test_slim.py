@@ -17,6 +17,7 @@ from killslim import killed_slim
 
 import wheelfix.installed.slim as slim_module
 from wheelfix.cli.app import cli
+from wheelfix.errors import UsageError
 from wheelfix.installed.slim import (
     JournalError,
     SlimAction,
@@ -341,3 +342,42 @@ def test_a_thread_swapping_a_folder_for_a_symlink_during_apply_reaches_nothing_o
             swapper.join()
         assert digests(outside) == before
         assert not (result.refused and result.exit_code == 0)
+
+
+def test_a_changed_line_in_a_real_journal_is_refused(site: Path) -> None:
+    before = digests(site)
+    assert killed_slim(site, 3, args=["--no-verify", "--no-config"]).returncode == 137
+    (folder,) = [p for p in (site / JOURNAL_DIR).iterdir() if p.is_dir()]
+    journal = folder / "journal.jsonl"
+    lines = journal.read_text().splitlines()
+    entry = json.loads(lines[0])
+    assert set(entry) == {"op", "path", "mac"} and len(entry["mac"]) == 64
+    signed = journal.read_bytes()
+    # Same MAC, another path inside the root: the line no longer verifies.
+    journal.write_text(
+        "\n".join([json.dumps({**entry, "path": "pkg/__init__.py"}), *lines[1:]]) + "\n"
+    )
+    during = digests(site)
+    with pytest.raises(JournalError, match="line 1 was not written by this wheelfix"):
+        recover(site)
+    assert digests(site) == during
+    journal.write_bytes(signed)
+    assert recover(site) is not None
+    assert digests(site) == before
+
+
+def test_the_journal_key_is_private_and_outside_the_root(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = journal_key(site, create=True)
+    assert key is not None and len(key) == 32
+    path = Path(os.environ["WHEELFIX_STATE_DIR"]) / "slim-journal.key"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert journal_key(site, create=True) == key  # made once
+    path.chmod(0o644)
+    with pytest.raises(UsageError, match="no one else can read"):
+        journal_key(site, create=False)
+    monkeypatch.setenv("WHEELFIX_STATE_DIR", str(site / "pkg" / "state"))
+    with pytest.raises(UsageError, match="inside"):
+        slim(site, apply=True, verify=False)
+    assert not (site / "pkg" / "state").exists()
