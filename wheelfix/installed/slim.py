@@ -656,15 +656,31 @@ def _apply_one(root_fd: int, journal: _Journal, action: SlimAction, level: Strip
 
 def _rewrite_record(
     root_fd: int, journal: _Journal, dist: Distribution, changed: frozenset[str]
-) -> None:
+) -> str | None:
     """RECORD without the files slim removed, with new hashes and sizes for the ones it
     changed; every other row is kept exactly as it was (drift stays visible), and so are
-    bytes that are not UTF-8."""
+    bytes that are not UTF-8. Returns why it was left as it was, when the csv module
+    cannot read it (a NUL before Python 3.11, a field over its size limit)."""
     rel = f"{dist.dist_info}/RECORD"
     old, st = read_under(root_fd, rel, limit=RECORD_LIMIT)
     text = old.decode("utf-8", "surrogateescape")
+    try:
+        rows = _new_rows(root_fd, list(csv.reader(io.StringIO(text, newline=""))), changed)
+    except csv.Error as exc:
+        return f"not rewritten: not CSV the csv module reads ({exc}); rows of changed files stay"
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    journal.write("record", rel)
+    write_under(journal.fd, f"backup/{rel}", old, mode=st.st_mode)
+    write_under(journal.fd, f"new/{rel}", buffer.getvalue().encode("utf-8", "surrogateescape"),
+                mode=st.st_mode)  # fmt: skip
+    rename_under(journal.fd, f"new/{rel}", root_fd, rel)
+    return None
+
+
+def _new_rows(root_fd: int, old: list[list[str]], changed: frozenset[str]) -> list[list[str]]:
     rows = []
-    for row in csv.reader(io.StringIO(text, newline="")):
+    for row in old:
         norm = posixpath.normpath(row[0].replace("\\", "/")) if len(row) == 3 else ""
         if norm not in changed:
             rows.append(row)
@@ -684,13 +700,7 @@ def _rewrite_record(
         digest = hashlib.new(algorithm, data).digest()
         encoded = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
         rows.append([row[0], f"{algorithm}={encoded}", str(len(data))])
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    journal.write("record", rel)
-    write_under(journal.fd, f"backup/{rel}", old, mode=st.st_mode)
-    write_under(journal.fd, f"new/{rel}", buffer.getvalue().encode("utf-8", "surrogateescape"),
-                mode=st.st_mode)  # fmt: skip
-    rename_under(journal.fd, f"new/{rel}", root_fd, rel)
+    return rows
 
 
 def slim(
@@ -829,7 +839,9 @@ def _apply(run: _Run, env: Environment, result: SlimResult) -> SlimResult:
             remove_empty_dirs(run.root_fd, folder)
         for dist in touched:
             changed = frozenset(a.path for a in result.plan if a.dist == dist)
-            _rewrite_record(run.root_fd, journal, dists[dist], changed)
+            problem = _rewrite_record(run.root_fd, journal, dists[dist], changed)
+            if problem is not None:
+                refused[f"{dist}/RECORD"] = problem
         restored: dict[str, str] = {}
         if run.verify:
             restored = _verify_and_restore(run, journal, result.plan, touched, modules, baseline)

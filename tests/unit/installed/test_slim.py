@@ -381,3 +381,16 @@ def test_the_journal_key_is_private_and_outside_the_root(
     with pytest.raises(UsageError, match="inside"):
         slim(site, apply=True, verify=False)
     assert not (site / "pkg" / "state").exists()
+
+
+def test_a_record_the_csv_module_cannot_read_is_left_and_reported(site: Path) -> None:
+    record = site / "pkg-1.0.dist-info" / "RECORD"
+    text = record.read_text()
+    record.write_text(text + "pkg/huge.txt,sha256=" + "A" * 200_000 + ",1\n")  # over csv's limit
+    result = slim(site, apply=True, verify=False, categories=["tests"])
+    assert not (site / "pkg" / "tests").exists()  # the removals themselves are done
+    why = result.refused["pkg-1.0.dist-info/RECORD"]
+    assert why.startswith("not rewritten: not CSV the csv module reads")
+    assert result.exit_code == 1
+    assert record.read_text() == text + "pkg/huge.txt,sha256=" + "A" * 200_000 + ",1\n"
+    assert not (site / JOURNAL_DIR).exists()
