@@ -418,6 +418,32 @@ def _entries(root: Path, base_fd: int, name: str, key: bytes | None) -> list[tup
     return entries
 
 
+def _refusal(root: Path) -> str | None:
+    """Why ``--apply``/``--recover`` would refuse the journals under ``root``, or ``None``
+    when they would replay them. Read-only: for a dry run to say so beforehand."""
+    try:
+        root_fd = open_root(root)
+    except ContainmentError as exc:
+        return str(exc)
+    try:
+        base = _open_base(root, root_fd, create=False)
+        if base is None:
+            return None
+        try:
+            with os.scandir(base) as found:
+                names = sorted(e.name for e in found if e.is_dir(follow_symlinks=False))
+            key = journal_key(root, create=False)
+            for name in names:
+                _entries(root, base, name, key)
+        finally:
+            os.close(base)
+    except UsageError as exc:  # JournalError included
+        return str(exc)
+    finally:
+        os.close(root_fd)
+    return None
+
+
 def _parse_line(raw: bytes) -> tuple[str, str, str] | None:
     """(op, path, mac) of one journal line, or ``None`` when it is not shaped like one."""
     try:
@@ -731,8 +757,10 @@ def slim(
         result, _env = _plan_result(root, chosen, tuple(keep), level, None)
         found = pending_slim(root)
         if found is not None:
+            refusal = None if found.running else _refusal(root)
             then = (
                 "--apply would fail until it ends" if found.running
+                else f"--apply and --recover refuse it (exit 2): {refusal}" if refusal
                 else "--apply rolls it back first, then plans again (--recover only rolls back)"
             )  # fmt: skip
             result = dataclasses.replace(result, pending=f"{found.describe()}; {then}")

@@ -394,3 +394,13 @@ def test_a_record_the_csv_module_cannot_read_is_left_and_reported(site: Path) ->
     assert result.exit_code == 1
     assert record.read_text() == text + "pkg/huge.txt,sha256=" + "A" * 200_000 + ",1\n"
     assert not (site / JOURNAL_DIR).exists()
+
+
+def test_a_dry_run_says_apply_would_refuse_a_foreign_journal(site: Path) -> None:
+    plant_journal(site, [{"op": "remove", "path": "../x", "mac": "0" * 64}], {})
+    before = digests(site)
+    result = slim(site)
+    assert result.pending is not None
+    assert "--apply and --recover refuse it (exit 2)" in result.pending
+    assert "names a path outside the root" in result.pending
+    assert digests(site) == before
