@@ -11,6 +11,7 @@ import os
 import threading
 from pathlib import Path
 
+import jsonschema
 import pytest
 from click.testing import CliRunner
 from killslim import killed_slim
@@ -27,6 +28,8 @@ from wheelfix.installed.slim import (
     slim,
 )
 from wheelfix.installed.tree import JOURNAL_DIR
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 def remove(path: str, category: str = "tests") -> SlimAction:
@@ -244,7 +247,10 @@ def test_a_folder_swapped_for_a_symlink_mid_apply_redirects_nothing(
     assert all("'tests' is a symlink or not a folder" in why for why in result.refused.values())
     assert result.exit_code == 1
     assert [a.path for a in result.plan] == ["pkg/tests/__init__.py"]
-    assert result.to_json()["refused"] == result.refused
+    document = json.loads(json.dumps(result.to_json()))
+    assert document["refused"] == result.refused and document["exit_code"] == 1
+    schema = json.loads((REPO / "docs" / "schema" / "slim.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(document)
     # The refused files are where they were (inside the moved folder), nothing lost.
     assert len(list((site / "pkg" / "moved").iterdir())) == 20
     assert not (site / JOURNAL_DIR).exists()
