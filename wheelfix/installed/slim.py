@@ -902,7 +902,10 @@ def _apply_all(run: _Run, journal: _Journal, plan: tuple[SlimAction, ...]) -> di
         try:
             _apply_one(run.root_fd, journal, action, run.level)
         except (OSError, ContainmentError) as exc:
-            refused[action.path] = str(exc)
+            # The path is the key: the reason alone ("'tests' is a symlink ...: refused").
+            refused[action.path] = (
+                exc.reason if isinstance(exc, ContainmentError) else exc.strerror or str(exc)
+            )
             stuck = _restore(run.root_fd, journal.fd, [(action.kind, action.path)])
             if stuck:  # moved aside, and the way back is blocked too: keep it for --recover
                 journal.stuck += stuck
