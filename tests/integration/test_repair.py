@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -273,3 +274,73 @@ def test_a_file_named_like_a_dist_info_folder_does_not_confuse_repair(
     assert result.error is None and report.exit_code == 0, result
     with zipfile.ZipFile(result.output or "") as zf:
         assert decoy in zf.namelist() and "demo-1.0.dist-info/RECORD" in zf.namelist()
+
+
+# -- containment: a soname that is a path, --plat below what the wheel reaches ----------------
+def tree_digest(folder: Path) -> dict[str, str]:
+    """Relative path -> sha256 (or link target) of everything under ``folder``."""
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_symlink():
+            out[rel] = f"link:{path.readlink()}"
+        elif path.is_file():
+            out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def absolute_needed_wheel(tmp_path: Path, make_wheel: MakeWheel) -> tuple[Path, Path]:
+    """A real extension whose DT_NEEDED is the absolute path of a library on the host (a
+    library without SONAME linked by its path records that path), and that library."""
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "abs.c").write_text("int abs_value(void) { return 42; }\n")
+    (host / "ext.c").write_text("int abs_value(void);\nint ext(void) { return abs_value(); }\n")
+    library = host / "libabs.so"
+    subprocess.run(["gcc", "-g", "-shared", "-fPIC", "-o", str(library), str(host / "abs.c")],
+                   check=True)  # fmt: skip
+    extension = tmp_path / "ext.so"
+    subprocess.run(["gcc", "-g", "-shared", "-fPIC", "-o", str(extension), str(host / "ext.c"),
+                    str(library)], check=True)  # fmt: skip
+    needed = subprocess.run(["readelf", "-d", str(extension)], capture_output=True, text=True,
+                            check=True).stdout  # fmt: skip
+    assert f"[{library}]" in needed  # the DT_NEEDED entry is the host path itself
+    wheel = make_wheel(
+        {"demo/__init__.py": b"", "demo/ext.so": extension.read_bytes()},
+        tag="cp311-cp311-linux_x86_64",
+    )
+    extension.unlink()
+    return wheel, library
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+@pytest.mark.parametrize("strip", [["--strip"], []])
+def test_an_absolute_soname_never_writes_outside_the_output(
+    tmp_path: Path, make_wheel: MakeWheel, strip: list[str]
+) -> None:
+    wheel, library = absolute_needed_wheel(tmp_path, make_wheel)
+    out = tmp_path / "out"
+    before = tree_digest(tmp_path)
+    result = CliRunner().invoke(cli, ["repair", *strip, "-w", str(out), str(wheel)])
+    assert result.exit_code == 1, result.output
+    assert "a DT_NEEDED entry that is a path, not a soname" in result.output
+    after = tree_digest(tmp_path)
+    assert {k: v for k, v in after.items() if not k.startswith("out/")} == before
+    assert not list(out.glob("*.whl"))
+    assert library.exists()
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_plat_below_what_the_wheel_reaches_is_exit_1_naming_the_tag(
+    tmp_path: Path, no_lib_path: None, fmt: str
+) -> None:
+    result = CliRunner().invoke(cli, [
+        "repair", "--format", fmt, "--plat", "manylinux_2_17_x86_64", "-w", str(tmp_path),
+        str(sample("wfdemo_overclaim")),
+    ])  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "--plat manylinux_2_17_x86_64: the binaries reach manylinux_2_26_x86_64 at best" in (
+        result.output
+    )
+    assert "usage:" not in result.output.lower()
+    assert not list(tmp_path.glob("*.whl"))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from killslim import killed_slim
 from wheelmaker import add_dist
 
 from wheelfix.cli.app import cli
@@ -185,11 +186,7 @@ def test_dedupe_makes_hard_links(env: Path) -> None:
 
 def test_killed_slim_is_rolled_back(env: Path) -> None:
     before = snapshot(env)
-    proc = subprocess.run(
-        [sys.executable, "-m", "wheelfix", "slim", "--apply", str(env)],
-        env={**os.environ, "WHEELFIX_FAULT_AFTER_CHANGES": "2"},
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    proc = killed_slim(env, 2)
     assert proc.returncode == 137
     assert (env / JOURNAL_DIR).is_dir()
     assert snapshot(env) != before
@@ -213,11 +210,7 @@ def test_killed_slim_is_rolled_back(env: Path) -> None:
 
 
 def test_killed_slim_then_rerun_completes(env: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "wheelfix", "slim", "--apply", str(env)],
-        env={**os.environ, "WHEELFIX_FAULT_AFTER_CHANGES": "3"},
-        capture_output=True, check=False,
-    )  # fmt: skip
+    assert killed_slim(env, 3).returncode == 137
     result = slim(env, apply=True)
     assert result.recovered is not None
     assert result.applied and not result.restored

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from killslim import killed_slim
 
 from wheelfix.cli.app import cli
 from wheelfix.installed.slim import disk_bytes, recover, slim
@@ -206,12 +207,9 @@ def test_interrupted_slim_is_rolled_back_byte_for_byte(web_stack: Path, tmp_path
     assert len(plan) > FAULT_AFTER and removals, "the web stack no longer gives this test work"
     before = snapshot(tree)
 
-    env = {**os.environ, "WHEELFIX_FAULT_AFTER_CHANGES": str(FAULT_AFTER)}
+    env = dict(os.environ)
     env.pop("PYTHONPATH", None)
-    killed = subprocess.run(
-        [sys.executable, "-m", "wheelfix", "slim", "--apply", str(tree)],
-        capture_output=True, text=True, env=env, cwd=tmp_path, check=False, timeout=600,
-    )  # fmt: skip
+    killed = killed_slim(tree, FAULT_AFTER, env=env, cwd=tmp_path)
     assert killed.returncode == 137, (killed.returncode, killed.stdout, killed.stderr)
     journals = [p for p in (tree / JOURNAL_DIR).iterdir() if p.is_dir()]
     assert len(journals) == 1, journals
@@ -236,7 +234,7 @@ def test_interrupted_slim_is_rolled_back_byte_for_byte(web_stack: Path, tmp_path
 
     again = subprocess.run(
         [sys.executable, "-m", "wheelfix", "slim", "--apply", "--format", "json", str(tree)],
-        capture_output=True, text=True, env={**env, "WHEELFIX_FAULT_AFTER_CHANGES": ""},
+        capture_output=True, text=True, env=env,
         cwd=tmp_path, check=False, timeout=600,
     )  # fmt: skip
     assert again.returncode == 0, (again.stdout, again.stderr)

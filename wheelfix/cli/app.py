@@ -299,8 +299,9 @@ Prune categories (--prune, comma-separated; none by default):
 \b
 Exit codes:
   0  every wheel repaired (and verified)
-  1  a wheel could not be repaired as asked (a library to graft is missing) or its
-     output failed verification; nothing was written for it
+  1  a wheel could not be repaired as asked (a library to graft is missing, its RECORD
+     does not match its files, --plat is below what it can reach) or its output failed
+     verification; nothing was written for it
   2  usage error, or an input that could not be read as a wheel
   3  auditwheel, patchelf or chroot missing or failing
   4  internal error (a bug in wheelfix)
@@ -334,6 +335,8 @@ Exit codes:
               show_default=True)  # fmt: skip
 @click.option("--force", is_flag=True, help="Overwrite existing output wheels.")
 @quiet_option
+@click.option("--allow-record-mismatch", is_flag=True,
+              help="Repair even if RECORD does not match the files.")  # fmt: skip
 @click.pass_context
 def repair_cmd(
     ctx: click.Context,
@@ -351,6 +354,7 @@ def repair_cmd(
     fmt: str,
     force: bool,
     quiet: bool,
+    allow_record_mismatch: bool,
 ) -> None:
     """Graft external libraries, strip, prune; write wheels the runner stage can install.
 
@@ -368,6 +372,7 @@ def repair_cmd(
                 [os.fspath(w) for w in inputs], wheel_dir, strip=level, prune=prune, plat=plat,
                 exclude=exclude, verify=verify, verify_in=verify_in, force=force, jobs=jobs,
                 on_result=on_result, keep_debug=keep_debug,
+                allow_record_mismatch=allow_record_mismatch,
             )  # fmt: skip
         from wheelfix.cli.render import render_repair
 

@@ -236,6 +236,8 @@ def render_slim(result: SlimResult, console: Console) -> None:
         console.print(f"[yellow]{escape(result.pending)}[/]")
     for note in result.notes:
         console.print(f"[yellow]note:[/] {escape(note)}")
+    for path, why in result.refused.items():
+        console.print(f"[red]refused[/] {escape(path)}: {escape(why)} (left as it was)")
     table = Table(box=None, pad_edge=False, show_edge=False)
     for col in ("category", "files", "bytes"):
         table.add_column(col, justify="left" if col == "category" else "right")

@@ -261,8 +261,9 @@ def _distribution(
 
 def _record_findings(dist: Distribution, facts: dict[str, FileFacts]) -> list[Finding]:
     if not dist.has_record:
+        why = "has no RECORD" if dist.problem is None else f"cannot be read ({dist.problem})"
         return [Finding(check=Check.CANNOT_VERIFY, path=dist.dist_info,
-                        message=f"{dist.name} has no RECORD: its files cannot be verified, "
+                        message=f"{dist.name} {why}: its files cannot be verified, "
                         "and slim leaves it alone")]  # fmt: skip
     out = []
     outside = [r.path for r in dist.rows if not r.inside]

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wheelfix.containment import ContainmentError, open_folder, open_root, read_under
 from wheelfix.errors import UsageError
 
 __all__ = [
@@ -35,6 +36,9 @@ __all__ = [
 ]
 
 JOURNAL_DIR = ".wheelfix-slim"
+#: The most bytes read from one METADATA, RECORD or top_level.txt (the biggest RECORD on
+#: PyPI, torch's, is under 2 MiB); a bigger one makes its distribution unverifiable.
+RECORD_LIMIT = 16 << 20
 #: Said when a folder has no distribution at all: scan and slim were probably pointed at the
 #: wrong folder (a virtual environment's root instead of its site-packages).
 NO_DISTRIBUTIONS = (
@@ -62,6 +66,9 @@ class Distribution:
     dist_info: str
     rows: tuple[RecordRow, ...]
     has_record: bool
+    #: why METADATA or RECORD could not be read (a symlink, not a regular file, over
+    #: RECORD_LIMIT, a permission): such a distribution is unverifiable and left alone
+    problem: str | None = None
 
     def owned(self) -> Iterator[str]:
         for row in self.rows:
@@ -194,56 +201,104 @@ class PendingSlim:
 
 
 def pending_slim(root: Path) -> PendingSlim | None:
-    """Read-only look at slim's journal folder: ``None`` when there is nothing in it."""
-    base = root / JOURNAL_DIR
+    """Read-only look at slim's journal folder: ``None`` when there is nothing in it. Nothing
+    in it is followed through a link or read beyond RECORD_LIMIT."""
     try:
-        journals = sorted(p.name for p in base.iterdir() if p.is_dir() and not p.is_symlink())
-    except OSError:
+        root_fd = open_root(root)
+    except ContainmentError:
         return None
-    if not journals:
-        return None
-    running = False
     try:
-        fd = os.open(base / "lock", os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        pass  # no lock file: nobody holds it
-    else:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            running = True
-        finally:
-            os.close(fd)  # closing releases a lock we got
-    changes = 0
-    for name in journals:
-        try:
-            text = (base / name / "journal.jsonl").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        changes += sum(1 for line in text.splitlines() if line.strip())
+        base = open_folder(root_fd, JOURNAL_DIR)
+    except (OSError, ContainmentError):
+        os.close(root_fd)
+        return None
+    try:
+        with os.scandir(base) as found:
+            journals = sorted(e.name for e in found if e.is_dir(follow_symlinks=False))
+        if not journals:
+            return None
+        running = _lock_held(base)
+        changes = 0
+        for name in journals:
+            try:
+                data, _st = read_under(base, f"{name}/journal.jsonl", limit=RECORD_LIMIT)
+            except (OSError, ContainmentError):
+                continue
+            changes += sum(1 for line in data.split(b"\n") if line.strip())
+    finally:
+        os.close(base)
+        os.close(root_fd)
     return PendingSlim(tuple(journals), changes, running)
 
 
+def _lock_held(base: int) -> bool:
+    try:
+        fd = os.open("lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=base)
+    except OSError:
+        return False  # no lock file: nobody holds it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases a lock we got
+    return False
+
+
+def read_metadata_file(root: Path | int, rel: str) -> str | None:
+    """The text of a small metadata file under ``root`` (a path or an open descriptor), or
+    ``None`` when it is missing or unreadable; see :func:`_read_small`."""
+    text, _problem = _read_small(root, rel)
+    return text
+
+
+def _read_small(root: Path | int, rel: str) -> tuple[str | None, str | None]:
+    """(text, problem) of ``rel`` under ``root``: never a symlink on the way or at the end,
+    never a FIFO or device, never more than RECORD_LIMIT bytes. Both are ``None`` when the
+    file does not exist."""
+    fd = root if isinstance(root, int) else open_root(root)
+    try:
+        data, _st = read_under(fd, rel, limit=RECORD_LIMIT)
+    except FileNotFoundError:
+        return None, None
+    except ContainmentError as exc:
+        return None, f"{rel}: {exc.reason}"
+    except OSError as exc:
+        return None, f"{rel}: {exc.strerror or exc}"
+    finally:
+        if not isinstance(root, int):
+            os.close(fd)
+    return data.decode("utf-8", errors="replace"), None
+
+
 def read_distributions(root: Path) -> tuple[Distribution, ...]:
-    """Every ``*.dist-info`` folder directly under ``root`` (not symlinked), sorted."""
+    """Every ``*.dist-info`` folder directly under ``root`` (not symlinked), sorted. Its
+    METADATA and RECORD are read through descriptors (containment.py); one that cannot be
+    read safely makes that distribution unverifiable, with the reason in ``problem``."""
     dists = []
-    for entry in sorted(root.iterdir()):
-        if not entry.name.endswith(".dist-info") or not entry.is_dir() or entry.is_symlink():
-            continue
-        metadata = entry / "METADATA"
-        name, version = entry.name[: -len(".dist-info")].rpartition("-")[::2]
-        if metadata.is_file():
-            found_name, found_version = _name_and_version(
-                metadata.read_text(encoding="utf-8", errors="replace")
-            )
-            name = found_name or name
-            version = found_version or version
-        record = entry / "RECORD"
-        has_record = record.is_file() and not record.is_symlink()
-        rows = _parse_record(record.read_text(encoding="utf-8", errors="replace")) if has_record \
-            else []  # fmt: skip
-        dists.append(Distribution(name, version, entry.name, tuple(rows), has_record))
+    root_fd = open_root(root)
+    try:
+        for entry in sorted(root.iterdir()):
+            if not entry.name.endswith(".dist-info") or not entry.is_dir() or entry.is_symlink():
+                continue
+            dists.append(_distribution(root_fd, entry.name))
+    finally:
+        os.close(root_fd)
     return tuple(dists)
+
+
+def _distribution(root_fd: int, dist_info: str) -> Distribution:
+    name, version = dist_info[: -len(".dist-info")].rpartition("-")[::2]
+    metadata, problem = _read_small(root_fd, f"{dist_info}/METADATA")
+    if metadata is not None:
+        found_name, found_version = _name_and_version(metadata)
+        name = found_name or name
+        version = found_version or version
+    record, record_problem = _read_small(root_fd, f"{dist_info}/RECORD")
+    problem = problem or record_problem
+    if record is None or problem is not None:
+        return Distribution(name, version, dist_info, (), False, problem)
+    return Distribution(name, version, dist_info, tuple(_parse_record(record)), True)
 
 
 def require_folder(root: Path) -> None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wheelfix.categories import Category
+from wheelfix.containment import ContainmentError, open_root, relative_parts, write_under
 from wheelfix.errors import InvalidWheelError, ToolError, UsageError, WheelfixError
 from wheelfix.findings import Finding, Severity
 from wheelfix.formats.debuglink import strip_keeping_debug
@@ -53,15 +54,24 @@ __all__ = ["RepairOptions", "RepairReport", "RepairResult", "repair", "repair_wh
 
 
 class RepairError(WheelfixError):
-    """The wheel cannot be repaired as asked (exit code 1): nothing is written for it."""
+    """The wheel cannot be repaired as asked (exit code 1): nothing is written for it.
+    ``findings`` are the ones that stopped it, when there are any."""
 
     exit_code = 1
+
+    def __init__(self, message: str, findings: Sequence[Finding] = ()) -> None:
+        self.findings = tuple(findings)
+        super().__init__(message)
 
 
 #: After a repair these must be gone: a wheel that still has them did not get repaired.
 _BLOCKING = frozenset({"WF101", "WF103", "WF104", "WF105", "WF109", "WF111", "WF201", "WF202"})
 #: Libraries the user excluded on purpose are reported by these codes; they do not block.
 _EXCLUDABLE = frozenset({"WF101", "WF201", "WF202"})
+#: RECORD does not vouch for the files (missing, malformed, a hash or size that differs, a
+#: file it does not list, ...): a repair would bless them with a fresh RECORD, so it is
+#: refused unless ``allow_record_mismatch``.
+_RECORD_MISMATCH = frozenset(f"WF50{n}" for n in range(1, 10))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,6 +85,7 @@ class RepairOptions:
     force: bool = False
     #: write what the strip removes into separate debug files under this folder
     keep_debug: Path | None = None
+    allow_record_mismatch: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -203,21 +214,81 @@ def _strip_tree(
     return saved
 
 
-def _stripped_copies(
-    pre: WheelResult, level: StripLevel | None, dest: Path, keep_debug: Path | None
-) -> dict[str, int]:
-    """Copies of the libraries auditwheel will graft, stripped before patchelf sees them."""
+def _stripped_copies(pre: WheelResult, options: RepairOptions, dest: Path) -> dict[str, int]:
+    """Copies of the libraries auditwheel will graft, stripped before patchelf sees them.
+
+    A soname comes from the wheel: it names a file only inside ``dest`` (one plain name,
+    written through a descriptor for ``dest``), never a path on the host."""
     sizes: dict[str, int] = {}
-    for soname, where in pre.external_library_paths.items():
-        if where is None:
-            continue
-        data = Path(where).read_bytes()
-        if level is not None:
-            stripped = _strip_one(data, level, keep_debug, soname).data
-            data = stripped if stripped is not None else data
-        (dest / soname).write_bytes(data)
-        sizes[soname] = len(data)
+    dest_fd = open_root(dest)
+    try:
+        for soname, where in pre.external_library_paths.items():
+            if where is None or any(fnmatch.fnmatch(soname, e) for e in options.exclude):
+                continue
+            _plain_soname(soname)
+            data = Path(where).read_bytes()
+            if options.strip is not None:
+                stripped = _strip_one(data, options.strip, options.keep_debug, soname).data
+                data = stripped if stripped is not None else data
+            write_under(dest_fd, soname, data, mode=0o644)
+            sizes[soname] = len(data)
+    finally:
+        os.close(dest_fd)
     return sizes
+
+
+def _plain_soname(soname: str) -> None:
+    """``RepairError`` unless ``soname`` is one plain file name (``libfoo.so.1``)."""
+    try:
+        parts = relative_parts(soname)
+    except ContainmentError as exc:
+        parts = (exc.reason, "")
+    if len(parts) != 1:
+        raise RepairError(
+            f"cannot graft {soname!r}: a DT_NEEDED entry that is a path, not a soname (the "
+            "extension was linked against a library file without a SONAME); relink it "
+            "against a library built with -Wl,-soname,libNAME.so.N, or --exclude it"
+        )
+
+
+def _refuse_record_mismatch(pre: WheelResult, options: RepairOptions) -> None:
+    """A wheel whose RECORD does not vouch for its files is not repaired: the fresh RECORD
+    a repair writes would bless whatever changed (exit 1, the findings named)."""
+    if options.allow_record_mismatch:
+        return
+    found = [f for f in pre.findings if f.code in _RECORD_MISMATCH and f.level is Severity.ERROR]
+    if not found:
+        return
+    listed = "; ".join(f"{f.code} {f.path}: {f.message}" for f in found[:3])
+    more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
+    raise RepairError(
+        f"RECORD does not match the wheel's files: {listed}{more}. A repair would write a "
+        "fresh RECORD that vouches for them; rebuild the wheel, or pass "
+        "--allow-record-mismatch if you trust its content",
+        found,
+    )
+
+
+def _refuse_unreachable_plat(pre: WheelResult, plat: str) -> None:
+    """``--plat`` below what the binaries can reach is exit 1 naming the tag they reach,
+    before auditwheel is asked (it would fail with its usage text)."""
+    if plat == "auto" or pre.tags is None or pre.libc is None or pre.arch is None:
+        return
+    policies = policies_for(Libc(pre.libc), pre.arch)
+    asked = policies.by_tag(plat)
+    if asked is None:
+        return  # not a tag of this libc and architecture: auditwheel says what is wrong
+    reachable = policies.by_tag(pre.tags.repairable) if pre.tags.repairable else None
+    best = reachable.name if reachable is not None else policies.linux.name
+    if asked.priority <= (reachable.priority if reachable is not None else 0):
+        return
+    why = [f.message for f in pre.findings if f.code == "WF101"]
+    raise RepairError(
+        f"--plat {plat}: the binaries reach {best} at best"
+        + (f" ({why[0]})" if why else "")
+        + f"; use --plat {best} or --plat auto",
+        [f for f in pre.findings if f.code == "WF101"],
+    )
 
 
 def repair_wheel(
@@ -227,6 +298,8 @@ def repair_wheel(
     display = os.fspath(path)
     try:
         return _repair(Path(display), Path(out_dir), options)
+    except RepairError as exc:
+        return RepairResult(input=display, error=str(exc), exit_code=1, remaining=exc.findings)
     except InvalidWheelError as exc:
         return RepairResult(input=display, error=str(exc), exit_code=2)
     except ToolError as exc:
@@ -244,6 +317,7 @@ def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
         pre = check_wheel(path, sink=lambda member, data: write_member(work, member, data))
         if pre.error is not None:
             raise InvalidWheelError(str(path), pre.error.split(": ", 1)[-1])
+        _refuse_record_mismatch(pre, options)
         tags = pre.tags
         if tags is None:  # pragma: no cover - a readable wheel always has tags
             raise InvalidWheelError(str(path), "no tags")
@@ -260,6 +334,7 @@ def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
         grafted: dict[str, int] = {}
         ran_auditwheel = _needs_auditwheel(pre, options.plat)
         if ran_auditwheel:
+            _refuse_unreachable_plat(pre, options.plat)
             filename, grafted, dist_info = _graft(pre, work, Path(tmp), filename, options)
         honest = _honest_platforms(pre, parse_name(filename, filename).platforms)
         if honest is not None:
@@ -313,7 +388,7 @@ def _graft(
         )
     staged = tmp / "stripped-libs"
     staged.mkdir()
-    grafted = _stripped_copies(pre, options.strip, staged, options.keep_debug)
+    grafted = _stripped_copies(pre, options, staged)
     before = tmp / "before"
     before.mkdir()
     with WheelArchive(_pack_plain(work, before / filename)) as archive:
@@ -416,10 +491,14 @@ def repair(
     verify_in: str | os.PathLike[str] | None = None,
     force: bool = False,
     keep_debug: str | os.PathLike[str] | None = None,
+    allow_record_mismatch: bool = False,
     jobs: int = 0,
     on_result: Callable[[RepairResult], None] | None = None,
 ) -> RepairReport:
-    """Repair wheels into ``out_dir``. Never prints; one wheel's failure leaves the others."""
+    """Repair wheels into ``out_dir``. Never prints; one wheel's failure leaves the others.
+
+    A wheel whose RECORD does not match its files is refused (exit 1) unless
+    ``allow_record_mismatch``: the repaired wheel's fresh RECORD would vouch for them."""
     if isinstance(wheels, (str, os.PathLike)):
         wheels = [wheels]
     if isinstance(strip, str):
@@ -436,6 +515,7 @@ def repair(
         verify_in=Path(verify_in) if verify_in is not None else None,
         force=force,
         keep_debug=Path(keep_debug) if keep_debug is not None else None,
+        allow_record_mismatch=allow_record_mismatch,
     )
     if options.keep_debug is not None and options.strip is None:
         raise UsageError("--keep-debug keeps what --strip removes: give --strip too")
