@@ -3,14 +3,32 @@
 Rules are deliberately narrow (see docs/checks.md): ``numpy/testing`` is public API, so only
 folders named exactly ``tests`` or ``test`` count as tests; C headers and Cython ``.pxd``
 files are API for downstream builds, so they are not "sources".
+
+Some sources are read at run time (Cython's ``Utility`` folder when it translates a
+``.pyx``, f2py's ``fortranobject.c``, JIT back ends compiling their ``driver.c``):
+``runtime_sources`` finds the ones a distribution's own Python code names, so that slim and
+prune keep them (docs/slim.md, "Sources read at run time").
 """
 
 from __future__ import annotations
 
 import enum
+import os
 import posixpath
+import re
+import stat
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 
-__all__ = ["Category", "classify", "test_root"]
+__all__ = [
+    "Category",
+    "RuntimeSource",
+    "classify",
+    "kept_reasons",
+    "read_bounded",
+    "runtime_sources",
+    "test_root",
+]
 
 
 class Category(enum.Enum):
@@ -91,3 +109,125 @@ def classify(path: str) -> Category | None:
     if suffix in _STATIC_SUFFIXES:
         return Category.STATIC
     return None
+
+
+# -- sources read at run time ---------------------------------------------------------------
+#: Modules that load sources at run time, and extension modules: a folder holding either is
+#: a package, not a folder of sources (``__init__.py`` alone does not count: Cython's
+#: ``Utility`` folder has one).
+_CODE_SUFFIXES = (".py", ".so", ".pyd")
+#: A word that can be a file or folder name in Python text: ``fortranobject.c``, ``c++``.
+_WORD = re.compile(rb"[\w.+-]+")
+#: A name standing alone between quotes or path separators: ``"Utility"``, ``/aoti_runtime/``.
+_QUOTED = re.compile(rb"""(?<=["'/\\])[\w.+-]+(?=["'/\\])""")
+#: Python files bigger than this are read only this far (generated tables, not loaders).
+PYTHON_READ_LIMIT = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeSource:
+    """Why a source file stays: ``group`` (the file itself, or with ``folder`` the folder the
+    code names, kept whole) is named as ``name`` in the Python file ``named_in``."""
+
+    group: str
+    name: str
+    named_in: str
+    folder: bool = False
+
+    def reason(self, files: int) -> str:
+        """``read at run time: source folder 'Utility' (39 files) named in ...``"""
+        what = "source folder" if self.folder else "source"
+        count = f" ({files} files)" if files > 1 else ""
+        return f"read at run time: {what} {self.name!r}{count} named in {self.named_in}"
+
+
+def _source_folders(files: Collection[str]) -> set[str]:
+    """Folders below the top level holding no module and no extension at any depth."""
+    code: set[str] = set()
+    folders: set[str] = set()
+    for path in files:
+        parts = path.split("/")
+        prefixes = ["/".join(parts[:i]) for i in range(2, len(parts))]
+        folders.update(prefixes)
+        if parts[-1] != "__init__.py" and parts[-1].lower().endswith(_CODE_SUFFIXES):
+            code.update(prefixes)
+    return folders - code
+
+
+def runtime_sources(
+    files: Collection[str], read: Callable[[str], bytes]
+) -> dict[str, RuntimeSource]:
+    """The ``sources`` among ``files`` (one distribution's, or one wheel's, relative paths) that
+    its own ``.py`` files name: source path -> why it must stay.
+
+    A source stays when its file name appears as a word in a ``.py`` file (``fortranobject.c``,
+    ``driver.c``), or when a folder containing it (below the top-level package, holding no
+    module or extension) appears between quotes or slashes (``"Utility"``,
+    ``/aoti_runtime/``). ``read`` gives a file's bytes (``read_bounded``); names built at
+    run time (``name + ".c"``) cannot be seen. Linear in the bytes of ``.py`` read.
+    """
+    sources = sorted(p for p in files if classify(p) is Category.SOURCES)
+    if not sources:
+        return {}
+    folders = _source_folders(files)
+    by_file: dict[str, list[str]] = {}
+    by_folder: dict[str, list[str]] = {}
+    for path in sources:
+        by_file.setdefault(path.rpartition("/")[2], []).append(path)
+        parts = path.split("/")
+        for i in range(2, len(parts)):
+            folder = "/".join(parts[:i])
+            if folder in folders:
+                by_folder.setdefault(parts[i - 1], []).append(folder)
+    named: dict[str, RuntimeSource] = {}  # by file name
+    whole: dict[str, RuntimeSource] = {}  # by a folder: reported as the folder
+    for module in sorted(p for p in files if p.endswith(".py") and classify(p) is None):
+        if not by_file and not by_folder:
+            break
+        text = read(module)
+        for word in {w.decode("utf-8", "replace") for w in _WORD.findall(text)} & by_file.keys():
+            for path in by_file.pop(word):
+                named[path] = RuntimeSource(path, word, module)
+        quoted = {w.decode("utf-8", "replace") for w in _QUOTED.findall(text)}
+        for word in quoted & by_folder.keys():
+            for folder in by_folder.pop(word):
+                for path in sources:
+                    if path.startswith(folder + "/"):
+                        whole.setdefault(path, RuntimeSource(folder, word, module, folder=True))
+    return named | whole
+
+
+def kept_reasons(spared: Mapping[str, RuntimeSource]) -> dict[str, str]:
+    """One entry per group (a named file, or a named folder kept whole): group -> why."""
+    members: dict[RuntimeSource, int] = {}
+    for why in spared.values():
+        members[why] = members.get(why, 0) + 1
+    return {
+        why.group: why.reason(n) for why, n in sorted(members.items(), key=lambda kv: kv[0].group)
+    }
+
+
+#: O_NONBLOCK: a FIFO swapped in after listing must not hang the open; O_NOFOLLOW: nor may
+#: a symlink lead elsewhere.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+def read_bounded(path: str, limit: int = PYTHON_READ_LIMIT) -> bytes:
+    """Up to ``limit`` bytes of a regular file; ``b""`` for anything else or on error."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError:
+        return b""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return b""
+        chunks = []
+        left = limit
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)

@@ -40,7 +40,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wheelfix import __version__
-from wheelfix.categories import classify, test_root
+from wheelfix.categories import (
+    Category,
+    RuntimeSource,
+    classify,
+    kept_reasons,
+    read_bounded,
+    runtime_sources,
+    test_root,
+)
 from wheelfix.errors import UsageError
 from wheelfix.formats.elf import CorruptElfError
 from wheelfix.formats.strip import StripLevel, strip_elf
@@ -140,17 +148,34 @@ def parse_slim_categories(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(chosen))
 
 
+def runtime_kept(env: Environment) -> dict[str, RuntimeSource]:
+    """Source path -> why it stays: the sources each distribution's own ``.py`` files name
+    (``categories.runtime_sources``), looked up only in distributions that have sources."""
+    found: dict[str, RuntimeSource] = {}
+    root = os.fspath(env.root)
+    for dist in env.distributions:
+        files = [p for p in dict.fromkeys(dist.owned()) if p in env.files]
+        if not any(classify(p) is Category.SOURCES for p in files):
+            continue
+        found |= runtime_sources(files, lambda rel: read_bounded(f"{root}/{rel}"))
+    return found
+
+
 def _plan(
     env: Environment,
     facts: dict[str, FileFacts],
     categories: tuple[str, ...],
     keep: tuple[str, ...],
     level: StripLevel,
-) -> tuple[list[SlimAction], list[str]]:
+) -> tuple[list[SlimAction], list[str], dict[str, str]]:
+    """The plan, the distributions left alone, and the run-time sources spared (group ->
+    why)."""
     owners = env.owner_of()
     skipped = [d.dist_info for d in env.distributions if not d.has_record]
     actions: list[SlimAction] = []
     removed: set[str] = set()
+    spared = runtime_kept(env) if Category.SOURCES.value in categories else {}
+    kept: dict[str, RuntimeSource] = {}
 
     def allowed(path: str) -> Distribution | None:
         dist = owners.get(path)
@@ -165,6 +190,9 @@ def _plan(
         if dist is None:
             continue
         category = classify(path)
+        if category is Category.SOURCES and path in spared:
+            kept[path] = spared[path]
+            continue
         if category is not None and category.value in categories:
             actions.append(
                 SlimAction("remove", path, category.value, facts[path].size, dist.dist_info)
@@ -198,7 +226,7 @@ def _plan(
                     continue  # already one file
                 dist = owners[path]
                 actions.append(SlimAction("link", path, "dedupe", size, dist.dist_info, first))
-    return actions, skipped
+    return actions, skipped, kept_reasons(kept)
 
 
 # -- journal ----------------------------------------------------------------------------------
@@ -499,12 +527,12 @@ def _plan_result(
 ) -> tuple[SlimResult, Environment]:
     """The plan, and the environment it was made from (read once, used again to apply)."""
     env, facts = read_tree(root)
-    actions, skipped = _plan(env, facts, chosen, keep, level)
+    actions, skipped, kept = _plan(env, facts, chosen, keep, level)
     before = disk_bytes(root)
     result = _with_plan(
         SlimResult(
             root=str(root), applied=False, before=before, after=before, plan=(),
-            by_category={}, recovered=recovered, skipped=tuple(skipped),
+            by_category={}, kept=kept, recovered=recovered, skipped=tuple(skipped),
             notes=_notes(env, keep),
         ),
         tuple(actions),
@@ -559,7 +587,7 @@ def _apply(
             on_progress(f"importing {len(every)} modules before slimming")
         baseline, loaded = import_modules(root, every, python)
         narrowed, kept = _spare_loaded(result.plan, loaded)
-        result = dataclasses.replace(_with_plan(result, narrowed), kept=kept)
+        result = dataclasses.replace(_with_plan(result, narrowed), kept={**result.kept, **kept})
     touched = sorted({a.dist for a in result.plan})
     journal = _Journal(root)
     # Crash-safety tests kill the process after N changes (documented in docs/slim.md).

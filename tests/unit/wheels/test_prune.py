@@ -8,7 +8,7 @@ import pytest
 
 from wheelfix.categories import Category
 from wheelfix.errors import UsageError
-from wheelfix.wheels.prune import apply_plan, parse_categories, plan_prune
+from wheelfix.wheels.prune import apply_plan, parse_categories, plan_prune, prune_plan
 
 
 def test_parse_categories() -> None:
@@ -41,3 +41,27 @@ def test_plan_and_apply(tmp_path: Path) -> None:
     assert not (tmp_path / "pkg/__pycache__").exists()
     assert (tmp_path / "pkg/testing/__init__.py").exists()
     assert (tmp_path / "pkg-1.0.dist-info/tests/odd.txt").exists()
+
+
+def test_sources_the_wheel_reads_at_run_time_are_not_pruned(tmp_path: Path) -> None:
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/f2py.py": "SOURCES = ['fortranobject.c']\n",
+        "pkg/src/fortranobject.c": "int f;",
+        "pkg/_gen.c": "/* generated */",
+        "pkg/_gen.pyx": "def f(): pass",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    plan = prune_plan(tmp_path, parse_categories(["sources"]))
+    assert {i.path for i in plan.items} == {"pkg/_gen.c", "pkg/_gen.pyx"}
+    assert plan.kept == {
+        "pkg/src/fortranobject.c": "read at run time: source 'fortranobject.c' named in pkg/f2py.py"
+    }
+    assert plan_prune(tmp_path, parse_categories(["sources"])) == plan.items
+    apply_plan(tmp_path, plan.items)
+    assert (tmp_path / "pkg/src/fortranobject.c").exists()
+    assert not (tmp_path / "pkg/_gen.c").exists()
+    # other categories do not read the wheel's Python for it
+    assert prune_plan(tmp_path, parse_categories(["tests"])).kept == {}
