@@ -112,14 +112,15 @@ def classify(path: str) -> Category | None:
 
 
 # -- sources read at run time ---------------------------------------------------------------
-#: Modules that load sources at run time, and extension modules: a folder holding either is
-#: a package, not a folder of sources (``__init__.py`` alone does not count: Cython's
-#: ``Utility`` folder has one).
+#: Modules and extension modules: a folder holding either is a package, not a folder of
+#: sources (``__init__.py`` alone does not count: Cython's ``Utility`` folder has one).
 _CODE_SUFFIXES = (".py", ".so", ".pyd")
-#: A word that can be a file or folder name in Python text: ``fortranobject.c``, ``c++``.
-_WORD = re.compile(rb"[\w.+-]+")
-#: A name standing alone between quotes or path separators: ``"Utility"``, ``/aoti_runtime/``.
+#: A name standing alone between quotes or path separators: ``"Utility"``, ``'driver.c'``,
+#: ``/aoti_runtime/``. A name in a comment or a docstring's prose does not count.
 _QUOTED = re.compile(rb"""(?<=["'/\\])[\w.+-]+(?=["'/\\])""")
+#: Build scripts shipped by accident (astropy's ``setup_package.py``): they name every
+#: source, and never run after the build.
+_BUILD_SCRIPTS = frozenset({"setup.py", "setup_package.py"})
 #: Python files bigger than this are read only this far (generated tables, not loaders).
 PYTHON_READ_LIMIT = 4 * 1024 * 1024
 
@@ -154,46 +155,70 @@ def _source_folders(files: Collection[str]) -> set[str]:
     return folders - code
 
 
+def _in_reach(module: str, target: str, is_folder: bool) -> bool:
+    """Whether ``module`` can name ``target``. A file: anywhere in the module's package's
+    parent package, or its top-level package (``numpy/distutils/system_info.py`` names
+    ``numpy/f2py/src/fortranobject.c``). A folder: only a child of a folder the module lies
+    in (``Cython/Compiler/Code.py`` names ``Cython/Utility``), since folder names such as
+    ``src`` are quoted for many other reasons."""
+    if is_folder:
+        return module.startswith(target.rpartition("/")[0] + "/")
+    parts = module.split("/")[:-1]
+    return target.startswith("/".join(parts[: max(1, len(parts) - 1)]) + "/")
+
+
+def _referrers(files: Collection[str]) -> list[str]:
+    return sorted(
+        p
+        for p in files
+        if p.endswith(".py") and p.rpartition("/")[2] not in _BUILD_SCRIPTS and classify(p) is None
+    )
+
+
 def runtime_sources(
     files: Collection[str], read: Callable[[str], bytes]
 ) -> dict[str, RuntimeSource]:
     """The ``sources`` among ``files`` (one distribution's, or one wheel's, relative paths) that
     its own ``.py`` files name: source path -> why it must stay.
 
-    A source stays when its file name appears as a word in a ``.py`` file (``fortranobject.c``,
-    ``driver.c``), or when a folder containing it (below the top-level package, holding no
-    module or extension) appears between quotes or slashes (``"Utility"``,
-    ``/aoti_runtime/``). ``read`` gives a file's bytes (``read_bounded``); names built at
+    A name counts when it stands between quotes or path separators in a ``.py`` file (not in
+    a test or a build script) that can reach the source (``_in_reach``): the source's file
+    name (``'fortranobject.c'``, ``"driver.c"``), or the name of a folder containing it that
+    holds no module or extension (``"Utility"``, ``/aoti_runtime/``), which keeps the
+    folder's sources whole. ``read`` gives a file's bytes (``read_bounded``); names built at
     run time (``name + ".c"``) cannot be seen. Linear in the bytes of ``.py`` read.
     """
     sources = sorted(p for p in files if classify(p) is Category.SOURCES)
     if not sources:
         return {}
     folders = _source_folders(files)
-    by_file: dict[str, list[str]] = {}
-    by_folder: dict[str, list[str]] = {}
+    wanted: dict[str, set[tuple[str, bool]]] = {}  # name -> {(file or folder, is a folder)}
     for path in sources:
-        by_file.setdefault(path.rpartition("/")[2], []).append(path)
         parts = path.split("/")
+        wanted.setdefault(parts[-1], set()).add((path, False))
         for i in range(2, len(parts)):
-            folder = "/".join(parts[:i])
-            if folder in folders:
-                by_folder.setdefault(parts[i - 1], []).append(folder)
+            if "/".join(parts[:i]) in folders:
+                wanted.setdefault(parts[i - 1], set()).add(("/".join(parts[:i]), True))
     named: dict[str, RuntimeSource] = {}  # by file name
     whole: dict[str, RuntimeSource] = {}  # by a folder: reported as the folder
-    for module in sorted(p for p in files if p.endswith(".py") and classify(p) is None):
-        if not by_file and not by_folder:
+    for module in _referrers(files):
+        if not wanted:
             break
-        text = read(module)
-        for word in {w.decode("utf-8", "replace") for w in _WORD.findall(text)} & by_file.keys():
-            for path in by_file.pop(word):
-                named[path] = RuntimeSource(path, word, module)
-        quoted = {w.decode("utf-8", "replace") for w in _QUOTED.findall(text)}
-        for word in quoted & by_folder.keys():
-            for folder in by_folder.pop(word):
+        quoted = {w.decode("utf-8", "replace") for w in _QUOTED.findall(read(module))}
+        for word in quoted & wanted.keys():
+            for target, is_folder in sorted(wanted[word]):
+                if not _in_reach(module, target, is_folder):
+                    continue
+                wanted[word].discard((target, is_folder))
+                if not is_folder:
+                    named[target] = RuntimeSource(target, word, module)
+                    continue
+                why = RuntimeSource(target, word, module, folder=True)
                 for path in sources:
-                    if path.startswith(folder + "/"):
-                        whole.setdefault(path, RuntimeSource(folder, word, module, folder=True))
+                    if path.startswith(target + "/"):
+                        whole.setdefault(path, why)
+            if not wanted[word]:
+                del wanted[word]
     return named | whole
 
 

@@ -63,19 +63,38 @@ def test_a_named_folder_of_sources_is_kept_whole() -> None:
     assert set(found.values()) == {("Cy/Utility", "Utility", "Cy/Compiler/Code.py", True)}
 
 
-def test_a_file_name_is_a_whole_word_and_a_folder_name_a_quoted_one() -> None:
+def test_a_name_counts_between_quotes_or_slashes_not_in_prose_or_as_a_longer_name() -> None:
     files = {
         "jit/__init__.py": "",
         "jit/backend.py": (
             "src = Path(__file__).parent / 'driver.c'\n"  # the file, by name
-            "self.my_driver.cpp = 1\n"  # a longer word: names nothing
-            "import runtime\n"  # a bare word is not a folder reference
+            "# the kernels are in runtime/kernel.cpp, see also shim.c\n"  # prose: no
+            "OTHER = 'my_driver.cpp'\n"  # a longer name names nothing
+            "import runtime\n"  # a bare word is not a reference
         ),
         "jit/driver.c": "",
         "jit/driver.cpp": "",
+        "jit/shim.c": "",
         "jit/runtime/kernel.cpp": "",
     }
     assert find(files) == {"jit/driver.c": ("jit/driver.c", "driver.c", "jit/backend.py", False)}
+
+
+def test_a_module_names_only_what_lies_in_its_package_or_the_one_above() -> None:
+    files = {
+        "big/__init__.py": "",
+        "big/a/b/loader.py": "os.path.join(HERE, 'src', 'helper.c')",
+        "big/a/src/helper.c": "",  # in big/a: named
+        "big/other/src/helper.c": "",  # elsewhere in the distribution: not this module's
+        # astropy ships setup_package.py files that name every source; they never run
+        "big/other/setup_package.py": "Extension(sources=['src/helper.c', 'gen.pyx'])",
+        "big/other/gen.pyx": "",
+        # a folder name means the folder only next to the module: scikit-learn quotes its
+        # solver "liblinear" far from sklearn/svm/src/liblinear
+        "big/solvers/logistic.py": "SOLVERS = ('liblinear', 'lbfgs')",
+        "big/svm/src/liblinear/linear.cpp": "",
+    }
+    assert find(files) == {"big/a/src/helper.c": ("big/a/src", "src", "big/a/b/loader.py", True)}
 
 
 def test_folders_holding_modules_and_the_top_level_are_never_groups() -> None:
