@@ -143,3 +143,28 @@ def test_kept_reasons_one_entry_per_group() -> None:
         "np/f2py/src/fortranobject.c": "read at run time: source 'fortranobject.c' named in "
         "np/f2py/rules.py",
     }
+
+
+@pytest.mark.parametrize(
+    ("loader", "text", "source", "group"),
+    [
+        # PyTorch inductor: the C++ wrapper splices aoti_runtime/*.cpp into generated code
+        (
+            "torch/_inductor/codegen/cpp_wrapper.py",
+            'open(os.path.join(os.path.dirname(__file__), "aoti_runtime", name))',
+            "torch/_inductor/codegen/aoti_runtime/interface.cpp",
+            "torch/_inductor/codegen/aoti_runtime",
+        ),
+        # Triton: the back end compiles driver.c on first GPU use
+        (
+            "triton/backends/nvidia/driver.py",
+            'src = Path(os.path.join(dirname, "driver.c")).read_text()',
+            "triton/backends/nvidia/driver.c",
+            "triton/backends/nvidia/driver.c",
+        ),
+    ],
+)
+def test_jit_sources_are_kept(loader: str, text: str, source: str, group: str) -> None:
+    top = loader.partition("/")[0]
+    files = {f"{top}/__init__.py": "", loader: text, source: "", f"{top}/_gen.c": ""}
+    assert {p: w[0] for p, w in find(files).items()} == {source: group}
