@@ -116,8 +116,10 @@ def classify(path: str) -> Category | None:
 #: sources (``__init__.py`` alone does not count: Cython's ``Utility`` folder has one).
 _CODE_SUFFIXES = (".py", ".so", ".pyd")
 #: A name standing alone between quotes or path separators: ``"Utility"``, ``'driver.c'``,
-#: ``/aoti_runtime/``. A name in a comment or a docstring's prose does not count.
-_QUOTED = re.compile(rb"""(?<=["'/\\])[\w.+-]+(?=["'/\\])""")
+#: ``/aoti_runtime/``. A name in a comment or a docstring's prose does not count. (A leading
+#: character class rather than a look-behind: the regex engine then skips ahead to the next
+#: quote or slash, four times faster on astropy's 14 MB of ``.py``.)
+_QUOTED = re.compile(rb"""["'/\\]([\w.+-]+)(?=["'/\\])""")
 #: Build scripts shipped by accident (astropy's ``setup_package.py``): they name every
 #: source, and never run after the build.
 _BUILD_SCRIPTS = frozenset({"setup.py", "setup_package.py"})
@@ -167,6 +169,10 @@ def _in_reach(module: str, target: str, is_folder: bool) -> bool:
     return target.startswith("/".join(parts[: max(1, len(parts) - 1)]) + "/")
 
 
+def _raw(name: str) -> bytes:
+    return name.encode("utf-8", "surrogateescape")
+
+
 def _referrers(files: Collection[str]) -> list[str]:
     return sorted(
         p
@@ -192,24 +198,25 @@ def runtime_sources(
     if not sources:
         return {}
     folders = _source_folders(files)
-    wanted: dict[str, set[tuple[str, bool]]] = {}  # name -> {(file or folder, is a folder)}
+    # name (as bytes, compared without decoding) -> {(file or folder, is a folder)}
+    wanted: dict[bytes, set[tuple[str, bool]]] = {}
     for path in sources:
         parts = path.split("/")
-        wanted.setdefault(parts[-1], set()).add((path, False))
+        wanted.setdefault(_raw(parts[-1]), set()).add((path, False))
         for i in range(2, len(parts)):
             if "/".join(parts[:i]) in folders:
-                wanted.setdefault(parts[i - 1], set()).add(("/".join(parts[:i]), True))
+                wanted.setdefault(_raw(parts[i - 1]), set()).add(("/".join(parts[:i]), True))
     named: dict[str, RuntimeSource] = {}  # by file name
     whole: dict[str, RuntimeSource] = {}  # by a folder: reported as the folder
     for module in _referrers(files):
         if not wanted:
             break
-        quoted = {w.decode("utf-8", "replace") for w in _QUOTED.findall(read(module))}
-        for word in quoted & wanted.keys():
-            for target, is_folder in sorted(wanted[word]):
+        for raw in wanted.keys() & set(_QUOTED.findall(read(module))):
+            word = raw.decode("utf-8", "surrogateescape")
+            for target, is_folder in sorted(wanted[raw]):
                 if not _in_reach(module, target, is_folder):
                     continue
-                wanted[word].discard((target, is_folder))
+                wanted[raw].discard((target, is_folder))
                 if not is_folder:
                     named[target] = RuntimeSource(target, word, module)
                     continue
@@ -217,8 +224,8 @@ def runtime_sources(
                 for path in sources:
                     if path.startswith(target + "/"):
                         whole.setdefault(path, why)
-            if not wanted[word]:
-                del wanted[word]
+            if not wanted[raw]:
+                del wanted[raw]
     return named | whole
 
 

@@ -19,6 +19,7 @@ from wheelfix.categories import Category, classify, kept_reasons, runtime_source
         ("pkg/_impl.pyx", Category.SOURCES),
         ("pkg/include/api.h", None),  # headers are API for downstream builds
         ("pkg/__init__.pxd", None),  # so are .pxd files (cimport)
+        ("pkg/helpers.pxi", None),  # and .pxi files (Cython include)
         ("pkg/testing/__init__.py", None),
         ("pkg-1.0.dist-info/tests/x.c", None),
     ],
