@@ -705,6 +705,14 @@ def machine_facts(python3: str, wheelfix: list[str]) -> dict[str, str]:
     }
 
 
+def shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it (``.cache/stacks/...``)."""
+    try:
+        return path.relative_to(REPO).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def _mib(size: int) -> str:
     return f"{size / 2**20:,.1f} MiB"
 
@@ -882,7 +890,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *(f"- {key}: {value}" for key, value in facts.items()),
         "",
-        f"Scan speed on `.cache/stacks/scientific/` ({files:,} files, {_mib(size)} on disk), "
+        f"Scan speed on `{shown(stack)}/` ({files:,} files, {_mib(size)} on disk), "
         f"wall clock, best of {args.repeat} (interleaved, page cache warm):",
         "",
         "| measurement | seconds | vs floor (command) | vs floor (in this process) |",
