@@ -157,18 +157,6 @@ def _source_folders(files: Collection[str]) -> set[str]:
     return folders - code
 
 
-def _in_reach(module: str, target: str, is_folder: bool) -> bool:
-    """Whether ``module`` can name ``target``. A file: anywhere in the module's package's
-    parent package, or its top-level package (``numpy/distutils/system_info.py`` names
-    ``numpy/f2py/src/fortranobject.c``). A folder: only a child of a folder the module lies
-    in (``Cython/Compiler/Code.py`` names ``Cython/Utility``), since folder names such as
-    ``src`` are quoted for many other reasons."""
-    if is_folder:
-        return module.startswith(target.rpartition("/")[0] + "/")
-    parts = module.split("/")[:-1]
-    return target.startswith("/".join(parts[: max(1, len(parts) - 1)]) + "/")
-
-
 def _raw(name: str) -> bytes:
     return name.encode("utf-8", "surrogateescape")
 
@@ -181,6 +169,45 @@ def _referrers(files: Collection[str]) -> list[str]:
     )
 
 
+def _folders_of(path: str) -> list[str]:
+    """``a/b/c.py`` -> ``["a/", "a/b/"]``: the folders ``path`` lies in, with a ``/``."""
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[:i]) + "/" for i in range(1, len(parts) + 1)]
+
+
+@dataclass(slots=True)
+class _Targets:
+    """What may be named, indexed by what can name it, so that each lookup is one dict get.
+
+    A file name counts in a module whose *scope* (its package's parent package, or its
+    top-level package) contains the file: ``numpy/distutils/system_info.py`` names
+    ``numpy/f2py/src/fortranobject.c``. A folder name counts in a module that lies in the
+    folder's parent (``Cython/Compiler/Code.py`` names ``Cython/Utility``): short folder
+    names such as ``src`` are quoted for many other reasons elsewhere."""
+
+    files: dict[tuple[bytes, str], list[str]]  # (file name, a folder above it) -> sources
+    folders: dict[tuple[bytes, str], list[str]]  # (folder name, its parent/) -> folders
+    inside: dict[str, list[str]]  # source folder -> the sources below it
+    names: set[bytes]
+
+    @classmethod
+    def of(cls, files: Collection[str], sources: list[str]) -> _Targets:
+        source_folders = _source_folders(files)
+        targets = cls({}, {}, {}, set())
+        for path in sources:
+            name = _raw(path.rpartition("/")[2])
+            targets.names.add(name)
+            for folder in _folders_of(path):
+                targets.files.setdefault((name, folder), []).append(path)
+                if folder[:-1] in source_folders:
+                    targets.inside.setdefault(folder[:-1], []).append(path)
+        for folder in targets.inside:
+            parent, _, last = folder.rpartition("/")
+            targets.folders.setdefault((_raw(last), parent + "/"), []).append(folder)
+            targets.names.add(_raw(last))
+        return targets
+
+
 def runtime_sources(
     files: Collection[str], read: Callable[[str], bytes]
 ) -> dict[str, RuntimeSource]:
@@ -188,44 +215,32 @@ def runtime_sources(
     its own ``.py`` files name: source path -> why it must stay.
 
     A name counts when it stands between quotes or path separators in a ``.py`` file (not in
-    a test or a build script) that can reach the source (``_in_reach``): the source's file
+    a test or a build script) that can reach the source (``_Targets``): the source's file
     name (``'fortranobject.c'``, ``"driver.c"``), or the name of a folder containing it that
     holds no module or extension (``"Utility"``, ``/aoti_runtime/``), which keeps the
     folder's sources whole. ``read`` gives a file's bytes (``read_bounded``); names built at
-    run time (``name + ".c"``) cannot be seen. Linear in the bytes of ``.py`` read.
+    run time (``name + ".c"``) cannot be seen. Linear in the bytes of ``.py`` read and in
+    the number of files times their depth.
     """
     sources = sorted(p for p in files if classify(p) is Category.SOURCES)
     if not sources:
         return {}
-    folders = _source_folders(files)
-    # name (as bytes, compared without decoding) -> {(file or folder, is a folder)}
-    wanted: dict[bytes, set[tuple[str, bool]]] = {}
-    for path in sources:
-        parts = path.split("/")
-        wanted.setdefault(_raw(parts[-1]), set()).add((path, False))
-        for i in range(2, len(parts)):
-            if "/".join(parts[:i]) in folders:
-                wanted.setdefault(_raw(parts[i - 1]), set()).add(("/".join(parts[:i]), True))
+    targets = _Targets.of(files, sources)
     named: dict[str, RuntimeSource] = {}  # by file name
     whole: dict[str, RuntimeSource] = {}  # by a folder: reported as the folder
     for module in _referrers(files):
-        if not wanted:
+        if not targets.files and not targets.folders:
             break
-        for raw in wanted.keys() & set(_QUOTED.findall(read(module))):
+        above = _folders_of(module)
+        scope = above[-2] if len(above) > 1 else (above[0] if above else "")
+        for raw in targets.names & set(_QUOTED.findall(read(module))):
             word = raw.decode("utf-8", "surrogateescape")
-            for target, is_folder in sorted(wanted[raw]):
-                if not _in_reach(module, target, is_folder):
-                    continue
-                wanted[raw].discard((target, is_folder))
-                if not is_folder:
-                    named[target] = RuntimeSource(target, word, module)
-                    continue
-                why = RuntimeSource(target, word, module, folder=True)
-                for path in sources:
-                    if path.startswith(target + "/"):
-                        whole.setdefault(path, why)
-            if not wanted[raw]:
-                del wanted[raw]
+            for path in targets.files.pop((raw, scope), ()):
+                named.setdefault(path, RuntimeSource(path, word, module))
+            for folder in (f for a in above for f in targets.folders.pop((raw, a), ())):
+                why = RuntimeSource(folder, word, module, folder=True)
+                for path in targets.inside[folder]:
+                    whole.setdefault(path, why)
     return named | whole
 
 
