@@ -228,8 +228,9 @@ def runtime_sources(
     targets = _Targets.of(files, sources)
     named: dict[str, RuntimeSource] = {}  # by file name
     whole: dict[str, RuntimeSource] = {}  # by a folder: reported as the folder
+    left = set(sources)
     for module in _referrers(files):
-        if not targets.files and not targets.folders:
+        if not left:
             break
         above = _folders_of(module)
         scope = above[-2] if len(above) > 1 else (above[0] if above else "")
@@ -237,10 +238,12 @@ def runtime_sources(
             word = raw.decode("utf-8", "surrogateescape")
             for path in targets.files.pop((raw, scope), ()):
                 named.setdefault(path, RuntimeSource(path, word, module))
+                left.discard(path)
             for folder in (f for a in above for f in targets.folders.pop((raw, a), ())):
                 why = RuntimeSource(folder, word, module, folder=True)
                 for path in targets.inside[folder]:
                     whole.setdefault(path, why)
+                    left.discard(path)
     return named | whole
 
 

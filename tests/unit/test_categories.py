@@ -169,3 +169,19 @@ def test_jit_sources_are_kept(loader: str, text: str, source: str, group: str) -
     top = loader.partition("/")[0]
     files = {f"{top}/__init__.py": "", loader: text, source: "", f"{top}/_gen.c": ""}
     assert {p: w[0] for p, w in find(files).items()} == {source: group}
+
+
+def test_each_module_is_read_once_and_reading_stops_when_all_is_found() -> None:
+    files = {f"pkg/mod{i:03}.py": "'gen.c'" for i in range(200)}
+    files |= {f"pkg/sub{i}/gen.c": "" for i in range(3)}  # three files named gen.c
+    files["pkg/sub0/loader.py"] = ""
+    reads: list[str] = []
+
+    def read(path: str) -> bytes:
+        reads.append(path)
+        return files[path].encode()
+
+    found = runtime_sources(list(files), read)
+    assert set(found) == {"pkg/sub0/gen.c", "pkg/sub1/gen.c", "pkg/sub2/gen.c"}
+    assert {w.named_in for w in found.values()} == {"pkg/mod000.py"}
+    assert reads == ["pkg/mod000.py"]  # everything was found in the first module read
