@@ -1,11 +1,12 @@
 """``wheelfix scan`` and ``wheelfix slim`` on real installed stacks.
 
 Three stacks (pinned in ``STACKS``) are installed once for CPython 3.11 with
-``pip install --target`` into ``.cache/stacks/NAME/`` (built into a ``.partial`` folder,
-then renamed; bytecode compiled, as pip does by default): ``scientific`` (numpy, scipy,
-pandas, scikit-learn, matplotlib: the issue's stack), ``analytics`` (statsmodels, sympy,
-networkx, scikit-image, astropy, xarray) and ``web`` (requests, pydantic, sqlalchemy, lxml,
-cryptography, jinja2), each with its dependencies. Then:
+``pip install --target`` into ``.cache/stacks/NAME-PINS/`` (``stack_folder``; built into a
+``.partial`` folder, then renamed; bytecode compiled, as pip does by default):
+``scientific`` (numpy, scipy, pandas, scikit-learn, matplotlib: the issue's stack, and
+Cython), ``analytics`` (statsmodels, sympy, networkx, scikit-image, astropy, xarray) and
+``web`` (requests, pydantic, sqlalchemy, lxml, cryptography, jinja2), each with its
+dependencies. Then:
 
 * **scan speed**, on the scientific stack, best of ``--repeat``, interleaved round by round:
   ``wheelfix scan --format json STACK`` as a command, against two floors that read every
@@ -80,6 +81,10 @@ STACKS: dict[str, tuple[str, ...]] = {
         "python-dateutil==4.0.0",
         "threadpoolctl==3.8.0",
         "tzdata==2026.6",
+        # Not a dependency of the five: Cython reads its own C and Cython sources
+        # (``Cython/Utility``) whenever it translates a .pyx, the run-time sources slim
+        # must keep (the smoke workload translates one).
+        "cython==3.3.1",
     ),
     # A different kind of stack: web/IO libraries, most with compiled parts (pydantic-core
     # and cryptography are Rust, lxml bundles libxml2/libxslt, greenlet is C++ and ships
@@ -191,6 +196,14 @@ def is_pristine(tree: Path, recorded: Path) -> bool:
     return recorded.is_file() and recorded.read_text() == manifest(tree)
 
 
+def stack_folder(name: str, *, cache: Path = STACK_CACHE) -> Path:
+    """``cache/NAME-PINS``: one folder per set of pins (the first 12 hex digits of their
+    sha256), so branches or checkouts with other pins share the cache without rebuilding
+    (and deleting) each other's trees."""
+    pins = "".join(f"{r}\n" for r in STACKS[name])
+    return cache / f"{name}-{hashlib.sha256(pins.encode()).hexdigest()[:12]}"
+
+
 def ensure_stack(
     name: str,
     *,
@@ -198,24 +211,24 @@ def ensure_stack(
     python: str = sys.executable,
     log: Callable[[str], None] | None = None,
 ) -> Path:
-    """``cache/NAME``, installed from ``STACKS[NAME]`` unless already there with these pins.
+    """``stack_folder(NAME)``, installed from ``STACKS[NAME]`` unless already there.
 
     Built into ``NAME.partial`` and renamed, under a lock, so an interrupted or concurrent
     run never leaves (or sees) a half tree. ``NAME.pins`` next to it records the pins and
     ``NAME.manifest`` the tree as installed (see ``is_pristine``).
     """
     requirements = STACKS[name]
-    target = cache / name
-    stamp = cache / f"{name}.pins"
-    recorded = cache / f"{name}.manifest"
     pins = "".join(f"{r}\n" for r in requirements)
-    with _locked(cache / f"{name}.lock"):
+    target = stack_folder(name, cache=cache)
+    stamp = target.with_name(f"{target.name}.pins")
+    recorded = target.with_name(f"{target.name}.manifest")
+    with _locked(target.with_name(f"{target.name}.lock")):
         if target.is_dir() and stamp.is_file() and stamp.read_text() == pins:
             if is_pristine(target, recorded):
                 return target
             if log is not None:
                 log(f"{target} was changed after install: rebuilding")
-        partial = cache / f"{name}.partial"
+        partial = target.with_name(f"{target.name}.partial")
         shutil.rmtree(partial, ignore_errors=True)
         if log is not None:
             log(f"installing the {name} stack into {target} ({len(requirements)} pins)")
@@ -233,7 +246,7 @@ def ensure_stack(
         stamp.unlink(missing_ok=True)
         recorded.unlink(missing_ok=True)
         if target.exists():  # built with other pins
-            old = cache / f"{name}.old"
+            old = target.with_name(f"{target.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             target.rename(old)
             shutil.rmtree(old)
@@ -326,6 +339,38 @@ try:
     assert os.path.getsize(path) > 1000, os.path.getsize(path)
 finally:
     os.unlink(path)
+""",
+    # Cython reads its own C, C++ and Cython sources (Cython/Utility) and .pxd files
+    # (Cython/Includes, numpy's __init__.pxd) while it translates: the sources slim keeps.
+    # Translation only: the bare root filesystem has no C compiler.
+    "Cython translates a .pyx": """
+import os, shutil, tempfile
+from Cython.Compiler.Main import compile as cython_compile
+folder = tempfile.mkdtemp()
+try:
+    pyx = os.path.join(folder, "smoke.pyx")
+    with open(pyx, "w") as fh:
+        fh.write(
+            "# cython: language_level=3\\n"
+            "from libc.math cimport sqrt\\n"
+            "cimport numpy as cnp\\n"
+            "cdef class Acc:\\n"
+            "    cdef double total\\n"
+            "    def add(self, double[:] xs):\\n"
+            "        cdef Py_ssize_t i\\n"
+            "        for i in range(xs.shape[0]):\\n"
+            "            self.total += sqrt(xs[i])\\n"
+            "        return self.total\\n"
+            "async def later():\\n"
+            "    return [x * 2 for x in range(3)]\\n"
+        )
+    result = cython_compile(pyx)
+    assert result.num_errors == 0, result.num_errors
+    with open(result.c_file) as fh:
+        c = fh.read()
+    assert "__pyx_memoryview" in c and "__Pyx_Coroutine" in c, len(c)
+finally:
+    shutil.rmtree(folder)
 """,
     "importlib.metadata.version": METADATA_STEP,
 }
@@ -660,6 +705,14 @@ def machine_facts(python3: str, wheelfix: list[str]) -> dict[str, str]:
     }
 
 
+def shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it (``.cache/stacks/...``)."""
+    try:
+        return path.relative_to(REPO).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def _mib(size: int) -> str:
     return f"{size / 2**20:,.1f} MiB"
 
@@ -837,7 +890,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *(f"- {key}: {value}" for key, value in facts.items()),
         "",
-        f"Scan speed on `.cache/stacks/scientific/` ({files:,} files, {_mib(size)} on disk), "
+        f"Scan speed on `{shown(stack)}/` ({files:,} files, {_mib(size)} on disk), "
         f"wall clock, best of {args.repeat} (interleaved, page cache warm):",
         "",
         "| measurement | seconds | vs floor (command) | vs floor (in this process) |",

@@ -287,6 +287,19 @@ WHEELS: dict[str, WheelSpec] = {
             sha256="6746dbcbeb526eb61330b76b41ff1b4eb848951103a892eeb080dfa2b264667b",
             note="~190 MB CPU build; pip finds it in the machine's local wheel folder",
         ),
+        WheelSpec(
+            key="cython",
+            name="cython",
+            version="3.3.1",
+            platform="manylinux_2_17_x86_64",
+            filename=(
+                "cython-3.3.1-cp311-cp311-manylinux2014_x86_64."
+                "manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl"
+            ),
+            size=3_483_723,
+            sha256="26a28e0ca5dffe9c7d69d1e3a0f78cb74f41b2b6b40771f620262a5d04862a00",
+            note="reads its own C/C++/Cython sources (Cython/Utility) whenever it translates",
+        ),
     )
 }
 """Every known wheel, by key."""

@@ -100,7 +100,7 @@ def pyyaml_builder_wheel() -> Path:
 
 
 def _installed_stack(name: str) -> Path:
-    """``.cache/stacks/NAME``: the pinned stack of ``bench/bench_env.py``, installed once."""
+    """``.cache/stacks/NAME-PINS``: the pinned stack of ``bench/bench_env.py``, installed once."""
     bench = str(REPO / "bench")
     if bench not in sys.path:
         sys.path.insert(0, bench)
@@ -114,17 +114,17 @@ def _installed_stack(name: str) -> Path:
 
 @pytest.fixture(scope="session")
 def scientific_stack() -> Path:
-    """numpy, scipy, pandas, scikit-learn, matplotlib and their dependencies, pinned, installed
-    for CPython 3.11 with ``pip install --target --only-binary=:all:`` (bytecode compiled,
-    as pip does by default) into .cache/stacks/scientific/ (about 450 MB). Read-only: copy
-    it before changing anything."""
+    """numpy, scipy, pandas, scikit-learn, matplotlib, Cython and their dependencies, pinned,
+    installed for CPython 3.11 with ``pip install --target --only-binary=:all:`` (bytecode
+    compiled, as pip does by default) into .cache/stacks/scientific-PINS/ (about 465 MB).
+    Read-only: copy it before changing anything."""
     return _installed_stack("scientific")
 
 
 @pytest.fixture(scope="session")
 def web_stack() -> Path:
     """requests, pydantic, sqlalchemy[asyncio], lxml, cryptography, jinja2 and their
-    dependencies, installed like ``scientific_stack`` into .cache/stacks/web/ (about 75 MB).
+    dependencies, installed like ``scientific_stack`` into .cache/stacks/web-PINS/ (about 75 MB).
     Read-only: copy it before changing anything."""
     return _installed_stack("web")
 
@@ -132,6 +132,6 @@ def web_stack() -> Path:
 @pytest.fixture(scope="session")
 def analytics_stack() -> Path:
     """statsmodels, sympy, networkx, scikit-image, astropy, xarray and their dependencies,
-    installed like ``scientific_stack`` into .cache/stacks/analytics/ (about 620 MB).
+    installed like ``scientific_stack`` into .cache/stacks/analytics-PINS/ (about 620 MB).
     Read-only: copy it before changing anything."""
     return _installed_stack("analytics")

@@ -344,3 +344,46 @@ def test_plat_below_what_the_wheel_reaches_is_exit_1_naming_the_tag(
     )
     assert "usage:" not in result.output.lower()
     assert not list(tmp_path.glob("*.whl"))
+
+
+@pytest.mark.network
+@pytest.mark.slow
+def test_prune_sources_keeps_what_cython_reads_when_it_translates(tmp_path: Path) -> None:
+    """The real Cython wheel, pruned of sources, still translates a .pyx."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    spec = importlib.util.spec_from_file_location("bench_wheels", REPO / "bench" / "wheels.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_wheels"] = module
+    spec.loader.exec_module(module)
+    wheel = module.fetch("cython")
+
+    (result,) = repair(wheel, tmp_path / "out", prune=["sources"]).results
+    assert result.error is None, result.error
+    assert result.kept["Cython/Utility"].startswith("read at run time: source folder 'Utility'")
+    assert "Cython/Runtime/refnanny.pyx" in result.pruned  # unnamed sources still go
+    assert not any(p.startswith("Cython/Utility/") for p in result.pruned)
+
+    site = tmp_path / "site"
+    with zipfile.ZipFile(result.output or "") as zf:
+        zf.extractall(site)
+    pyx = tmp_path / "m.pyx"
+    pyx.write_text(
+        "# cython: language_level=3\n"
+        "from libc.math cimport sqrt\n"
+        "def norm(double[:] xs):\n"
+        "    cdef double total = 0\n"
+        "    for x in xs:\n"
+        "        total += x * x\n"
+        "    return sqrt(total)\n"
+    )
+    translate = "from Cython.Compiler.Main import compile; import sys; compile(sys.argv[1])"
+    done = subprocess.run(
+        [sys.executable, "-S", "-B", "-c", translate, str(pyx)],
+        capture_output=True, text=True, env={"PYTHONPATH": str(site)}, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "__pyx_memoryview" in (tmp_path / "m.c").read_text()

@@ -157,11 +157,27 @@ def test_a_tests_folder_imported_at_start_up_is_kept(env: Path) -> None:
     assert slim(env, apply=True).kept == result.kept  # and the next run agrees
 
 
-def test_safety_net_restores_a_package_that_reads_a_source_at_import(env: Path) -> None:
-    # Not a module, so the baseline cannot see it: only the re-import catches this one.
-    add_dist(env, "trap", {
-        "trap/__init__.py": b"import os\n"
+def test_a_source_the_package_names_is_kept_by_the_plan(env: Path) -> None:
+    add_dist(env, "jit", {
+        "jit/__init__.py": b"import os\n"
         b"KERNEL = open(os.path.join(os.path.dirname(__file__), 'kernel.c')).read()\n",
+        "jit/kernel.c": b"int kernel(void) { return 1; }\n",
+    })  # fmt: skip
+    why = "read at run time: source 'kernel.c' named in jit/__init__.py"
+    assert slim(env).kept == {"jit/kernel.c": why}  # a dry run knows it too
+    result = slim(env, apply=True)
+    assert result.kept == {"jit/kernel.c": why}
+    assert not result.restored and result.exit_code == 0
+    assert run_python(env, "import jit").returncode == 0
+    assert not (env / "wfdemo_debug" / "src").exists()  # an unnamed source still goes
+
+
+def test_safety_net_restores_a_package_that_reads_a_source_at_import(env: Path) -> None:
+    # Not a module, so the baseline cannot see it, and its name is built at run time, so the
+    # plan cannot either: only the re-import catches this one.
+    add_dist(env, "trap", {
+        "trap/__init__.py": b"import os\nNAME = 'kernel'\n"
+        b"KERNEL = open(os.path.join(os.path.dirname(__file__), NAME + '.c')).read()\n",
         "trap/kernel.c": b"int kernel(void) { return 1; }\n",
     })  # fmt: skip
     result = slim(env, apply=True)

@@ -447,7 +447,8 @@ Examples:
 Categories (default: strip, tests, sources, build-leftovers, caches, dedupe):
   strip            debug info and symbol tables of ELF files (--strip-level)
   tests            folders named tests/ or test/ inside packages
-  sources          C/C++/Cython/Fortran sources (headers and .pxd are kept)
+  sources          C/C++/Cython/Fortran sources (headers, .pxd and sources the
+                   package reads at run time are kept)
   build-leftovers  VCS/editor/build-tool files
   caches           tool caches (.pytest_cache, .mypy_cache, ...)
   dedupe           byte-identical files become hard links to one copy

@@ -174,6 +174,8 @@ def render_repair(report: RepairReport, console: Console, *, quiet: bool = False
         console.print(f"  {escape('; '.join(parts))}")
         for rel, reason in sorted(r.strip_skipped.items()):
             console.print(f"  [yellow]not stripped[/] {escape(rel)}: {escape(reason)}")
+        for rel, reason in sorted(r.kept.items()):
+            console.print(f"  [yellow]not pruned[/] {escape(rel)}: {escape(reason)}")
     failed = sum(1 for r in report.results if r.error is not None)
     total = len(report.results)
     console.print(f"{total - failed} of {total} wheel{'s' if total != 1 else ''} repaired")

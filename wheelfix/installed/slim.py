@@ -42,7 +42,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wheelfix.categories import classify, test_root
+from wheelfix.categories import (
+    Category,
+    RuntimeSource,
+    classify,
+    kept_reasons,
+    read_bounded,
+    runtime_sources,
+    test_root,
+)
 from wheelfix.containment import (
     ContainmentError,
     link_under,
@@ -164,17 +172,34 @@ def parse_slim_categories(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(chosen))
 
 
+def runtime_kept(env: Environment) -> dict[str, RuntimeSource]:
+    """Source path -> why it stays: the sources each distribution's own ``.py`` files name
+    (``categories.runtime_sources``), looked up only in distributions that have sources."""
+    found: dict[str, RuntimeSource] = {}
+    root = os.fspath(env.root)
+    for dist in env.distributions:
+        files = [p for p in dict.fromkeys(dist.owned()) if p in env.files]
+        if not any(classify(p) is Category.SOURCES for p in files):
+            continue
+        found |= runtime_sources(files, lambda rel: read_bounded(f"{root}/{rel}"))
+    return found
+
+
 def _plan(
     env: Environment,
     facts: dict[str, FileFacts],
     categories: tuple[str, ...],
     keep: tuple[str, ...],
     level: StripLevel,
-) -> tuple[list[SlimAction], list[str]]:
+) -> tuple[list[SlimAction], list[str], dict[str, str]]:
+    """The plan, the distributions left alone, and the run-time sources spared (group ->
+    why)."""
     owners = env.owner_of()
     skipped = [d.dist_info for d in env.distributions if not d.has_record]
     actions: list[SlimAction] = []
     removed: set[str] = set()
+    spared = runtime_kept(env) if Category.SOURCES.value in categories else {}
+    kept: dict[str, RuntimeSource] = {}
 
     def allowed(path: str) -> Distribution | None:
         dist = owners.get(path)
@@ -189,6 +214,9 @@ def _plan(
         if dist is None:
             continue
         category = classify(path)
+        if category is Category.SOURCES and path in spared:
+            kept[path] = spared[path]
+            continue
         if category is not None and category.value in categories:
             actions.append(
                 SlimAction("remove", path, category.value, facts[path].size, dist.dist_info)
@@ -222,7 +250,7 @@ def _plan(
                     continue  # already one file
                 dist = owners[path]
                 actions.append(SlimAction("link", path, "dedupe", size, dist.dist_info, first))
-    return actions, skipped
+    return actions, skipped, kept_reasons(kept)
 
 
 # -- journal ----------------------------------------------------------------------------------
@@ -812,12 +840,12 @@ def _plan_result(
 ) -> tuple[SlimResult, Environment]:
     """The plan, and the environment it was made from (read once, used again to apply)."""
     env, facts = read_tree(root)
-    actions, skipped = _plan(env, facts, chosen, keep, level)
+    actions, skipped, kept = _plan(env, facts, chosen, keep, level)
     before = disk_bytes(root)
     result = _with_plan(
         SlimResult(
             root=str(root), applied=False, before=before, after=before, plan=(),
-            by_category={}, recovered=recovered, skipped=tuple(skipped),
+            by_category={}, kept=kept, recovered=recovered, skipped=tuple(skipped),
             notes=_notes(env, keep),
         ),
         tuple(actions),
@@ -881,7 +909,7 @@ def _apply(run: _Run, env: Environment, result: SlimResult) -> SlimResult:
             on_progress(f"importing {len(every)} modules before slimming")
         baseline, loaded = import_modules(root, every, run.python)
         narrowed, kept = _spare_loaded(result.plan, loaded)
-        result = dataclasses.replace(_with_plan(result, narrowed), kept=kept)
+        result = dataclasses.replace(_with_plan(result, narrowed), kept={**result.kept, **kept})
     journal = _Journal(run.root_fd, run.key)
     try:
         if on_progress:

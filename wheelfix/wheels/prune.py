@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from wheelfix.categories import Category, classify
+from wheelfix.categories import Category, classify, kept_reasons, read_bounded, runtime_sources
 from wheelfix.errors import UsageError
 from wheelfix.formats.writer import iter_files
 
-__all__ = ["PruneItem", "apply_plan", "parse_categories", "plan_prune"]
+__all__ = ["PruneItem", "PrunePlan", "apply_plan", "parse_categories", "plan_prune", "prune_plan"]
 
 _ALIASES = {c.value: c for c in Category} | {
     "build": Category.BUILD_LEFTOVERS,
@@ -44,15 +45,34 @@ class PruneItem:
     size: int
 
 
-def plan_prune(root: Path, categories: frozenset[Category]) -> list[PruneItem]:
-    """Files under an unpacked wheel that the categories select. ``*.dist-info`` never is."""
-    plan = []
-    for path in iter_files(root):
-        rel = path.relative_to(root).as_posix()
+@dataclass(frozen=True, slots=True)
+class PrunePlan:
+    """What to delete, and what the categories select but the wheel's code reads at run
+    time (group -> why, see ``categories.runtime_sources``)."""
+
+    items: list[PruneItem]
+    kept: dict[str, str] = field(default_factory=dict)
+
+
+def prune_plan(root: Path, categories: frozenset[Category]) -> PrunePlan:
+    """Files under an unpacked wheel that the categories select. ``*.dist-info`` never is;
+    sources the wheel's own ``.py`` files name are kept (``PrunePlan.kept`` says why)."""
+    files = {path.relative_to(root).as_posix(): path for path in iter_files(root)}
+    spared = {}
+    if Category.SOURCES in categories:
+        base = os.fspath(root)
+        spared = runtime_sources(list(files), lambda rel: read_bounded(f"{base}/{rel}"))
+    items = []
+    for rel, path in files.items():
         category = classify(rel)
-        if category is not None and category in categories:
-            plan.append(PruneItem(rel, category, path.stat().st_size))
-    return plan
+        if category is not None and category in categories and rel not in spared:
+            items.append(PruneItem(rel, category, path.stat().st_size))
+    return PrunePlan(items, kept_reasons(spared))
+
+
+def plan_prune(root: Path, categories: frozenset[Category]) -> list[PruneItem]:
+    """``prune_plan(...).items``: the files to delete."""
+    return prune_plan(root, categories).items
 
 
 def apply_plan(root: Path, plan: list[PruneItem]) -> None:

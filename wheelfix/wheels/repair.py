@@ -47,7 +47,7 @@ from wheelfix.reports import Report
 from wheelfix.verify.runner import RunnerProof, prove_in_root
 from wheelfix.wheels.audit import check_wheel
 from wheelfix.wheels.auditwheel import Auditwheel
-from wheelfix.wheels.prune import apply_plan, parse_categories, plan_prune
+from wheelfix.wheels.prune import PrunePlan, apply_plan, parse_categories, prune_plan
 from wheelfix.wheels.results import WheelResult
 
 __all__ = ["RepairOptions", "RepairReport", "RepairResult", "repair", "repair_wheel"]
@@ -105,6 +105,8 @@ class RepairResult:
     stripped: dict[str, int] = field(default_factory=dict)
     strip_skipped: dict[str, str] = field(default_factory=dict)
     pruned: dict[str, int] = field(default_factory=dict)
+    #: path or folder -> why ``--prune sources`` left it (read at run time)
+    kept: dict[str, str] = field(default_factory=dict)
     remaining: tuple[Finding, ...] = ()
     proof: RunnerProof | None = None
 
@@ -127,6 +129,7 @@ class RepairResult:
             "stripped": dict(self.stripped),
             "strip_skipped": dict(self.strip_skipped),
             "pruned": dict(self.pruned),
+            "kept": dict(self.kept),
             "remaining_findings": [f.to_json() for f in self.remaining],
             "proof": None if self.proof is None else self.proof.to_json(),
         }
@@ -339,8 +342,8 @@ def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
         honest = _honest_platforms(pre, parse_name(filename, filename).platforms)
         if honest is not None:
             filename = retag(work, dist_info, filename, honest)
-        plan = plan_prune(work, options.prune) if options.prune else []
-        apply_plan(work, plan)
+        plan = prune_plan(work, options.prune) if options.prune else PrunePlan([])
+        apply_plan(work, plan.items)
         write_record(work, dist_info)
         parse_name(filename, filename)  # never write under a name we did not validate
         out = out_dir / filename
@@ -362,7 +365,8 @@ def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
                 grafted=grafted,
                 stripped=stripped,
                 strip_skipped=skipped,
-                pruned={i.path: i.size for i in plan},
+                pruned={i.path: i.size for i in plan.items},
+                kept=plan.kept,
             )
             result = _verify(result, staged, options)
             if result.error is None:
