@@ -580,15 +580,17 @@ def _mutate_docker(rng: random.Random, seed: Mutant, seeds: Sequence[Mutant]) ->
 
 # -- installed trees -------------------------------------------------------------------------------
 def tree_seeds(sample_wheels: Path) -> tuple[Mutant, ...]:
-    """Every sample wheel unpacked into one site-packages, as pip would, and a slim journal."""
+    """Three sample wheels (pure, debug info, an external library) unpacked into one
+    site-packages, as pip would, and a slim journal. Few files: each mutant writes them all."""
     files: Files = {}
-    for wheel in sorted(sample_wheels.glob("*.whl")):
+    for prefix in ("wfdemo_pure", "wfdemo_debug", "wfdemo_extlib"):
+        (wheel,) = sample_wheels.glob(f"{prefix}-*.whl")
         for name, data in _zip_entries(wheel.read_bytes()):
             files[f"site-packages/{name}"] = data
             if name.endswith(".dist-info/RECORD"):
                 folder = name.rsplit("/", 1)[0]
                 files[f"site-packages/{folder}/INSTALLER"] = b"pip\n"
-                files[f"site-packages/{name}"] = data + b"../../../bin/tool,,\n"
+                files[f"site-packages/{name}"] = data + b"../bin/tool,,\n"
     files["bin/tool"] = b"#!/bin/sh\n"
     journal = [
         {"op": "remove", "path": "wfdemo_pure/tests/test_x.py"},
