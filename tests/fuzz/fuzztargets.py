@@ -495,7 +495,8 @@ def _mutate_members(
     at = rng.randrange(len(members))
     name, entry = members[at]
     action = rng.choice(("rename", "symlink", "hard", "dup", "drop", "dir", "fifo"))
-    hostile = rng.choice((*HOSTILE_NAMES, name, name + "/x", members[-1][0]))
+    whiteouts = (".wh..wh..opq", ".wh..", "a/.wh..wh..opq", ".wh.", "usr/.wh.lib", "../.wh.x")
+    hostile = rng.choice((*HOSTILE_NAMES, *whiteouts, name, name + "/x", members[-1][0]))
     hostile = hostile.replace("\0", "")  # tarfile cannot write a NUL in a name
     if action == "rename":
         members[at] = (hostile, entry)
