@@ -102,8 +102,8 @@ def materialize(files: Files, into: Path) -> None:
 
 def mutant_to_json(mutant: Mutant) -> dict[str, object]:
     def one(entry: Entry) -> object:
-        if isinstance(entry, bytes):
-            return {"bytes": base64.b64encode(entry).decode()}
+        if isinstance(entry, bytes):  # gzip: saved mutants are mostly tar and zip framing
+            return {"gzip": base64.b64encode(gzip.compress(entry, mtime=0)).decode()}
         return {"kind": list(entry)}
 
     return {
@@ -122,7 +122,9 @@ def mutant_from_json(document: Mapping[str, object]) -> Mutant:
     assert isinstance(rows, list)
     for raw_name, raw_entry in rows:
         name = base64.b64decode(raw_name).decode("utf-8", "surrogateescape")
-        if "bytes" in raw_entry:
+        if "gzip" in raw_entry:
+            files[name] = gzip.decompress(base64.b64decode(raw_entry["gzip"]))
+        elif "bytes" in raw_entry:
             files[name] = base64.b64decode(raw_entry["bytes"])
         else:
             files[name] = tuple(raw_entry["kind"])
