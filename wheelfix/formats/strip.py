@@ -152,6 +152,7 @@ def strip_elf(data: bytes, level: StripLevel) -> StripResult:
     """Return the stripped file, or ``data=None`` with the reason it was left alone."""
     try:
         layout = read_layout(data)
+        parse_elf(data)  # what _verify compares: a file it cannot read is left alone here
     except CorruptElfError as exc:
         return StripResult(None, (), 0, f"not readable as ELF: {exc}")
     decision = _decide(layout, level)
