@@ -303,7 +303,9 @@ def mutate_elf(rng: random.Random, data: bytes) -> tuple[bytes, str]:
         return mutate_bytes(rng, data)
     is64, order, phoff, phentsize, phnum, shoff, shentsize, shnum = shape
     pick = 0 if is64 else 1
-    where = rng.choice(("ehdr", "shdr", "shdr", "phdr", "dyn", "body"))
+    where = rng.choice(("ehdr", "shdr", "shdr", "phdr", "dyn", "section", "section", "body"))
+    if where == "section" and shnum and shoff + shnum * shentsize <= len(data):
+        return _mutate_section_body(rng, data, is64, order, shoff, shentsize, shnum)
     if where == "shdr" and shnum and shoff + shnum * shentsize <= len(data):
         index = rng.randrange(shnum)
         name, off64, off32, w64, w32 = rng.choice(_SHDR)
@@ -336,6 +338,31 @@ def mutate_elf(rng: random.Random, data: bytes) -> tuple[bytes, str]:
         return mutate_bytes(rng, data)
     name, off64, off32, w64, w32 = rng.choice(_EHDR)
     return _set_field(rng, data, (off64, off32)[pick], (w64, w32)[pick], order, name)
+
+
+def _mutate_section_body(
+    rng: random.Random, data: bytes, is64: bool, order: str, shoff: int, shentsize: int,
+    shnum: int,
+) -> tuple[bytes, str]:  # fmt: skip
+    """A boundary value or a flipped bit inside one section the reader interprets."""
+    fmt = order + ("IIQQQQIIQQ" if is64 else "IIIIIIIIII")
+    bodies = []
+    for i in range(shnum):
+        raw = struct.unpack_from(fmt, data, shoff + i * shentsize)
+        if (
+            raw[1] in _SECTION_TYPES[1:]
+            and raw[1] != 8
+            and raw[5] > 0
+            and raw[4] + raw[5] <= len(data)
+        ):
+            bodies.append((i, raw[4], raw[5]))
+    if not bodies:
+        return mutate_bytes(rng, data)
+    index, offset, size = rng.choice(bodies)
+    body = data[offset : offset + size]
+    new, what = rng.choice((_int_field, _int_field, _length_bump, _flip))(rng, body)
+    new = new[:size].ljust(size, b"\0")
+    return data[:offset] + new + data[offset + size :], f"section {index} body: {what}"
 
 
 def _mutate_dynamic(

@@ -19,6 +19,7 @@ machine swapping for everyone.
 from __future__ import annotations
 
 import faulthandler
+import gc
 import hashlib
 import json
 import os
@@ -163,12 +164,16 @@ def run_one(reader: str, mutant: Mutant, root: Path, guard: float) -> Result:
     materialize(mutant.files, work / "in")
     before = snapshot(root, work / "out")
     read_end, write_end = os.pipe()
+    # Frozen objects are left alone by the child's collector: without this, its first
+    # collection touches every page of the parent's heap and copies it (copy-on-write).
+    gc.freeze()
     with warnings.catch_warnings():  # 3.12+ warns about fork with threads; we have none
         warnings.simplefilter("ignore", DeprecationWarning)
         pid = os.fork()
     if pid == 0:  # pragma: no cover - the child never returns
         os.close(read_end)
         _child(reader, work / "in" / mutant.input, work / "out", root / "sentinel", write_end)
+    gc.unfreeze()
     os.close(write_end)
     try:
         result = _collect(pid, read_end, guard)

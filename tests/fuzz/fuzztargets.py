@@ -102,8 +102,8 @@ def materialize(files: Files, into: Path) -> None:
 
 def mutant_to_json(mutant: Mutant) -> dict[str, object]:
     def one(entry: Entry) -> object:
-        if isinstance(entry, bytes):
-            return {"bytes": base64.b64encode(entry).decode()}
+        if isinstance(entry, bytes):  # gzip: saved mutants are mostly tar and zip framing
+            return {"gzip": base64.b64encode(gzip.compress(entry, mtime=0)).decode()}
         return {"kind": list(entry)}
 
     return {
@@ -122,7 +122,9 @@ def mutant_from_json(document: Mapping[str, object]) -> Mutant:
     assert isinstance(rows, list)
     for raw_name, raw_entry in rows:
         name = base64.b64decode(raw_name).decode("utf-8", "surrogateescape")
-        if "bytes" in raw_entry:
+        if "gzip" in raw_entry:
+            files[name] = gzip.decompress(base64.b64decode(raw_entry["gzip"]))
+        elif "bytes" in raw_entry:
             files[name] = base64.b64decode(raw_entry["bytes"])
         else:
             files[name] = tuple(raw_entry["kind"])
@@ -495,7 +497,8 @@ def _mutate_members(
     at = rng.randrange(len(members))
     name, entry = members[at]
     action = rng.choice(("rename", "symlink", "hard", "dup", "drop", "dir", "fifo"))
-    hostile = rng.choice((*HOSTILE_NAMES, name, name + "/x", members[-1][0]))
+    whiteouts = (".wh..wh..opq", ".wh..", "a/.wh..wh..opq", ".wh.", "usr/.wh.lib", "../.wh.x")
+    hostile = rng.choice((*HOSTILE_NAMES, *whiteouts, name, name + "/x", members[-1][0]))
     hostile = hostile.replace("\0", "")  # tarfile cannot write a NUL in a name
     if action == "rename":
         members[at] = (hostile, entry)
@@ -580,15 +583,17 @@ def _mutate_docker(rng: random.Random, seed: Mutant, seeds: Sequence[Mutant]) ->
 
 # -- installed trees -------------------------------------------------------------------------------
 def tree_seeds(sample_wheels: Path) -> tuple[Mutant, ...]:
-    """Every sample wheel unpacked into one site-packages, as pip would, and a slim journal."""
+    """Three sample wheels (pure, debug info, an external library) unpacked into one
+    site-packages, as pip would, and a slim journal. Few files: each mutant writes them all."""
     files: Files = {}
-    for wheel in sorted(sample_wheels.glob("*.whl")):
+    for prefix in ("wfdemo_pure", "wfdemo_debug", "wfdemo_extlib"):
+        (wheel,) = sample_wheels.glob(f"{prefix}-*.whl")
         for name, data in _zip_entries(wheel.read_bytes()):
             files[f"site-packages/{name}"] = data
             if name.endswith(".dist-info/RECORD"):
                 folder = name.rsplit("/", 1)[0]
                 files[f"site-packages/{folder}/INSTALLER"] = b"pip\n"
-                files[f"site-packages/{name}"] = data + b"../../../bin/tool,,\n"
+                files[f"site-packages/{name}"] = data + b"../bin/tool,,\n"
     files["bin/tool"] = b"#!/bin/sh\n"
     journal = [
         {"op": "remove", "path": "wfdemo_pure/tests/test_x.py"},

@@ -211,6 +211,18 @@ def test_unreadable_file_is_skipped() -> None:
     assert result.data is None and result.skipped is not None
 
 
+def test_file_the_reader_refuses_is_skipped_not_raised(debug_so: bytes) -> None:
+    """The section layout is fine but .gnu.hash has zero buckets: the check reports such a
+    file as corrupt (WF111); strip leaves it alone instead of raising."""
+    layout = read_layout(debug_so)
+    (gnu_hash,) = [s for s in layout.sections if s.name == ".gnu.hash"]
+    data = bytearray(debug_so)
+    struct.pack_into("<I", data, gnu_hash.offset, 0)  # nbuckets
+    result = strip_elf(bytes(data), StripLevel.DEBUG)
+    assert result.data is None
+    assert result.skipped is not None and result.skipped.startswith("not readable as ELF")
+
+
 def test_level_names() -> None:
     assert StripLevel.parse("Debug") is StripLevel.DEBUG
     with pytest.raises(ValueError, match="unknown strip level"):
