@@ -3,19 +3,23 @@
 For one wheel::
 
     check  ->  unpack  ->  strip own ELF files  ->  auditwheel repair (only when a library
-    must be grafted or the tag fixed; grafted libraries are stripped copies)  ->  prune  ->
-    RECORD  ->  reproducible zip  ->  atomic write  ->  check the output  ->  (runner proof)
+    must be grafted or the tag fixed)  ->  strip the grafted libraries  ->  note wheelfix in
+    auditwheel's SBOM  ->  prune  ->  RECORD  ->  reproducible zip  ->  atomic write  ->
+    check the output  ->  (runner proof)
 
-Stripping happens before patchelf touches anything (auditwheel #716): the wheel's own files
-are stripped before auditwheel sees them, and the libraries it grafts are found in a folder
-of stripped copies that is put first on its search path. Nothing is written for a wheel
-whose repair fails; the input is never modified.
+The wheel's own files are stripped before auditwheel sees them. auditwheel grafts the
+host's original libraries, so the SBOM it writes (``*.dist-info/sboms/auditwheel.cdx.json``,
+PEP 770) names the distribution packages that own them; wheelfix's strip engine then cuts
+the grafted copies inside the wheel (it handles files patchelf rewrote, unlike GNU strip:
+auditwheel #716). Nothing is written for a wheel whose repair fails; the input is never
+modified.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import json
 import os
 import shutil
 import tempfile
@@ -23,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wheelfix import __version__
 from wheelfix.categories import Category
 from wheelfix.errors import InvalidWheelError, ToolError, UsageError, WheelfixError
 from wheelfix.findings import Finding, Severity
@@ -46,6 +51,7 @@ from wheelfix.reports import Report
 from wheelfix.verify.runner import RunnerProof, prove_in_root
 from wheelfix.wheels.audit import check_wheel
 from wheelfix.wheels.auditwheel import Auditwheel
+from wheelfix.wheels.checks.sbom import is_sbom_member, parse_sbom
 from wheelfix.wheels.prune import apply_plan, parse_categories, plan_prune
 from wheelfix.wheels.results import WheelResult
 
@@ -180,10 +186,16 @@ def _strip_one(data: bytes, level: StripLevel, keep_debug: Path | None, name: st
 
 
 def _strip_tree(
-    root: Path, level: StripLevel, skipped: dict[str, str], keep_debug: Path | None
+    root: Path,
+    level: StripLevel,
+    skipped: dict[str, str],
+    keep_debug: Path | None,
+    only: frozenset[str] | None = None,
 ) -> dict[str, int]:
     saved: dict[str, int] = {}
     for path in iter_files(root):
+        if only is not None and path.relative_to(root).as_posix() not in only:
+            continue
         with path.open("rb") as fh:
             if fh.read(4) != ELF_MAGIC:
                 continue
@@ -203,21 +215,60 @@ def _strip_tree(
     return saved
 
 
-def _stripped_copies(
-    pre: WheelResult, level: StripLevel | None, dest: Path, keep_debug: Path | None
+def _relative_files(root: Path) -> frozenset[str]:
+    return frozenset(p.relative_to(root).as_posix() for p in iter_files(root))
+
+
+def _grafted_sizes(pre: WheelResult) -> dict[str, int]:
+    """The host libraries auditwheel will graft, as they are (their owner package is known)."""
+    return {
+        soname: Path(where).stat().st_size
+        for soname, where in pre.external_library_paths.items()
+        if where is not None
+    }
+
+
+def _strip_grafted(
+    work: Path, before: frozenset[str], options: RepairOptions, skipped: dict[str, str]
 ) -> dict[str, int]:
-    """Copies of the libraries auditwheel will graft, stripped before patchelf sees them."""
-    sizes: dict[str, int] = {}
-    for soname, where in pre.external_library_paths.items():
-        if where is None:
+    """Strip what auditwheel added (the ``<name>.libs/`` copies), after patchelf rewrote them.
+
+    auditwheel grafted the original files, so the SBOM it wrote names their owner packages;
+    our strip engine keeps every loaded segment's bytes and alignment on patchelf's output.
+    """
+    if options.strip is None:
+        return {}
+    added = _relative_files(work) - before
+    return _strip_tree(work, options.strip, skipped, options.keep_debug, only=added)
+
+
+def _note_in_sbom(work: Path, dist_info: str) -> None:
+    """Name wheelfix in ``metadata.tools`` of the SBOMs auditwheel wrote (CycloneDX allows
+    several tools; wheelfix changed the grafted files after auditwheel described them).
+
+    A document that is not a CycloneDX document as :func:`parse_sbom` reads it is left
+    exactly as it is; the components are never touched."""
+    folder = work / dist_info / "sboms"
+    if not folder.is_dir() or folder.is_symlink():
+        return
+    for path in sorted(folder.iterdir()):
+        name = f"{dist_info}/sboms/{path.name}"
+        if not is_sbom_member(name, dist_info) or path.is_symlink() or not path.is_file():
             continue
-        data = Path(where).read_bytes()
-        if level is not None:
-            stripped = _strip_one(data, level, keep_debug, soname).data
-            data = stripped if stripped is not None else data
-        (dest / soname).write_bytes(data)
-        sizes[soname] = len(data)
-    return sizes
+        data = path.read_bytes()
+        parsed = parse_sbom(name, data)
+        if parsed.error is not None or "auditwheel" not in parsed.tools:
+            continue
+        if "wheelfix" in parsed.tools:
+            continue
+        doc = json.loads(data)
+        tools = doc["metadata"]["tools"]
+        entry = {"name": "wheelfix", "version": __version__}
+        if isinstance(tools, dict):  # CycloneDX 1.5+: tools is {"components": [...]}
+            tools["components"].append({"type": "application", **entry})
+        else:
+            tools.append(entry)
+        path.write_text(json.dumps(doc), encoding="utf-8")
 
 
 def repair_wheel(
@@ -260,7 +311,10 @@ def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
         grafted: dict[str, int] = {}
         ran_auditwheel = _needs_auditwheel(pre, options.plat)
         if ran_auditwheel:
+            before = _relative_files(work)
             filename, grafted, dist_info = _graft(pre, work, Path(tmp), filename, options)
+            stripped.update(_strip_grafted(work, before, options, skipped))
+            _note_in_sbom(work, dist_info)
         honest = _honest_platforms(pre, parse_name(filename, filename).platforms)
         if honest is not None:
             filename = retag(work, dist_info, filename, honest)
@@ -311,24 +365,15 @@ def _graft(
             f"cannot graft {', '.join(missing)}: not found on this host; install it (its "
             "runtime package) where you repair, set LD_LIBRARY_PATH, or --exclude it"
         )
-    staged = tmp / "stripped-libs"
-    staged.mkdir()
-    grafted = _stripped_copies(pre, options.strip, staged, options.keep_debug)
+    grafted = _grafted_sizes(pre)
     before = tmp / "before"
     before.mkdir()
     with WheelArchive(_pack_plain(work, before / filename)) as archive:
         dist_info = archive.dist_info
     after = tmp / "after"
     after.mkdir()
-    search = os.pathsep.join(
-        p for p in (str(staged), os.environ.get("AUDITWHEEL_LD_LIBRARY_PATH", "")) if p
-    )
     produced = Auditwheel.find().repair(
-        before / filename,
-        after,
-        plat=options.plat,
-        exclude=options.exclude,
-        env={"AUDITWHEEL_LD_LIBRARY_PATH": search},
+        before / filename, after, plat=options.plat, exclude=options.exclude
     )
     shutil.rmtree(work)
     work.mkdir()
