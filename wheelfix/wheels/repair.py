@@ -242,23 +242,32 @@ def _strip_grafted(
     return _strip_tree(work, options.strip, skipped, options.keep_debug, only=added)
 
 
-def _note_in_sbom(work: Path, dist_info: str) -> None:
-    """Name wheelfix in ``metadata.tools`` of the SBOMs auditwheel wrote (CycloneDX allows
-    several tools; wheelfix changed the grafted files after auditwheel described them).
-
-    A document that is not a CycloneDX document as :func:`parse_sbom` reads it is left
-    exactly as it is; the components are never touched."""
+def _sbom_files(work: Path, dist_info: str) -> dict[Path, bytes]:
+    """The SBOM documents in an unpacked wheel (regular files only), with their bytes."""
     folder = work / dist_info / "sboms"
     if not folder.is_dir() or folder.is_symlink():
-        return
-    for path in sorted(folder.iterdir()):
-        name = f"{dist_info}/sboms/{path.name}"
-        if not is_sbom_member(name, dist_info) or path.is_symlink() or not path.is_file():
+        return {}
+    return {
+        path: path.read_bytes()
+        for path in sorted(folder.iterdir())
+        if is_sbom_member(f"{dist_info}/sboms/{path.name}", dist_info)
+        and not path.is_symlink() and path.is_file()
+    }  # fmt: skip
+
+
+def _note_in_sbom(work: Path, dist_info: str, before: dict[Path, bytes]) -> None:
+    """Name wheelfix in ``metadata.tools`` of the SBOMs auditwheel wrote in this run
+    (CycloneDX allows several tools; wheelfix strips the grafted files after auditwheel
+    described them, and re-packs the wheel).
+
+    SBOMs the input carried and auditwheel left alone stay byte for byte as they were, as
+    does a document :func:`parse_sbom` cannot read; the components are never touched."""
+    for path, data in _sbom_files(work, dist_info).items():
+        if before.get(path) == data:
             continue
-        data = path.read_bytes()
-        parsed = parse_sbom(name, data)
-        if parsed.error is not None or "auditwheel" not in parsed.tools:
-            continue
+        parsed = parse_sbom(f"{dist_info}/sboms/{path.name}", data)
+        if parsed.error is not None or parsed.tools[:1] != ("auditwheel",):
+            continue  # not the document auditwheel writes
         if "wheelfix" in parsed.tools:
             continue
         doc = json.loads(data)
@@ -311,10 +320,10 @@ def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
         grafted: dict[str, int] = {}
         ran_auditwheel = _needs_auditwheel(pre, options.plat)
         if ran_auditwheel:
-            before = _relative_files(work)
+            before, sboms = _relative_files(work), _sbom_files(work, dist_info)
             filename, grafted, dist_info = _graft(pre, work, Path(tmp), filename, options)
             stripped.update(_strip_grafted(work, before, options, skipped))
-            _note_in_sbom(work, dist_info)
+            _note_in_sbom(work, dist_info, sboms)
         honest = _honest_platforms(pre, parse_name(filename, filename).platforms)
         if honest is not None:
             filename = retag(work, dist_info, filename, honest)
