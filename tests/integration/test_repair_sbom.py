@@ -28,9 +28,8 @@ pytestmark = pytest.mark.slow
 def _sboms(wheel: Path) -> dict[str, Any]:
     """Member name -> parsed document, for every ``*.dist-info/sboms/*`` member."""
     with zipfile.ZipFile(wheel) as zf:
-        return {
-            n: json.loads(zf.read(n)) for n in zf.namelist() if ".dist-info/sboms/" in n and n.endswith(".json")
-        }  # fmt: skip
+        names = [n for n in zf.namelist() if ".dist-info/sboms/" in n and n.endswith(".json")]
+        return {n: json.loads(zf.read(n)) for n in names}
 
 
 def _purls(document: dict[str, Any]) -> list[str]:
