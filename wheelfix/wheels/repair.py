@@ -26,6 +26,8 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 from wheelfix import __version__
 from wheelfix.categories import Category
@@ -255,13 +257,18 @@ def _sbom_files(work: Path, dist_info: str) -> dict[Path, bytes]:
     }  # fmt: skip
 
 
-def _note_in_sbom(work: Path, dist_info: str, before: dict[Path, bytes]) -> None:
+def _note_in_sbom(
+    work: Path, dist_info: str, before: dict[Path, bytes], renamed: tuple[str, str]
+) -> None:
     """Name wheelfix in ``metadata.tools`` of the SBOMs auditwheel wrote in this run
     (CycloneDX allows several tools; wheelfix strips the grafted files after auditwheel
     described them, and re-packs the wheel).
 
+    ``renamed`` is (auditwheel's output filename, ours): when the tags were made honest,
+    the wheel's own purl (``pkg:pypi/NAME@VERSION?file_name=...``) names the final file.
     SBOMs the input carried and auditwheel left alone stay byte for byte as they were, as
-    does a document :func:`parse_sbom` cannot read; the components are never touched."""
+    does a document :func:`parse_sbom` cannot read; the library components are never
+    touched."""
     for path, data in _sbom_files(work, dist_info).items():
         if before.get(path) == data:
             continue
@@ -270,7 +277,8 @@ def _note_in_sbom(work: Path, dist_info: str, before: dict[Path, bytes]) -> None
             continue  # not the document auditwheel writes
         if "wheelfix" in parsed.tools:
             continue
-        doc = json.loads(data)
+        names = (f"file_name={quote(n, safe='')}" for n in renamed)
+        doc: Any = _renamed(json.loads(data), *names)
         tools = doc["metadata"]["tools"]
         entry = {"name": "wheelfix", "version": __version__}
         if isinstance(tools, dict):  # CycloneDX 1.5+: tools is {"components": [...]}
@@ -278,6 +286,17 @@ def _note_in_sbom(work: Path, dist_info: str, before: dict[Path, bytes]) -> None
         else:
             tools.append(entry)
         path.write_text(json.dumps(doc), encoding="utf-8")
+
+
+def _renamed(value: object, old: str, new: str) -> object:
+    """``value`` (parsed JSON) with ``old`` replaced by ``new`` inside every string."""
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, list):
+        return [_renamed(v, old, new) for v in value]
+    if isinstance(value, dict):
+        return {k: _renamed(v, old, new) for k, v in value.items()}
+    return value
 
 
 def repair_wheel(
@@ -319,14 +338,17 @@ def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
         filename = path.name
         grafted: dict[str, int] = {}
         ran_auditwheel = _needs_auditwheel(pre, options.plat)
+        sboms = _sbom_files(work, dist_info)  # as the input had them
         if ran_auditwheel:
-            before, sboms = _relative_files(work), _sbom_files(work, dist_info)
+            before = _relative_files(work)
             filename, grafted, dist_info = _graft(pre, work, Path(tmp), filename, options)
             stripped.update(_strip_grafted(work, before, options, skipped))
-            _note_in_sbom(work, dist_info, sboms)
+        grafted_name = filename
         honest = _honest_platforms(pre, parse_name(filename, filename).platforms)
         if honest is not None:
             filename = retag(work, dist_info, filename, honest)
+        if ran_auditwheel:
+            _note_in_sbom(work, dist_info, sboms, (grafted_name, filename))
         plan = plan_prune(work, options.prune) if options.prune else []
         apply_plan(work, plan)
         write_record(work, dist_info)
