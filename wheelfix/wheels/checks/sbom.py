@@ -11,8 +11,10 @@ of some SBOM names it. auditwheel's components carry no file name, only the pack
 match is by name: the library's original soname (auditwheel renames ``libyaml-0.so.2`` to
 ``libyaml-0-1a2b3c4d.so.2``) against the component's package name, compared on letters and
 digits only: ``libyaml-0`` + ``2`` matches Debian's ``libyaml-0-2``, ``libpq`` + ``5``
-matches ``libpq5``; a name that starts with the soname's stem (``libopenblas0-pthread``) or
-is the stem without its version (RPM's ``libyaml``) matches too.
+matches ``libpq5``; so does the stem without its version (RPM's ``libyaml``) or without
+``lib`` (``FreeType`` for ``libfreetype``), and, for names of five characters or more, a
+name that starts with the stem (``libopenblas0-pthread``) or that the stem starts with
+(``libwebp`` for ``libwebpdemux``).
 """
 
 from __future__ import annotations
@@ -43,9 +45,11 @@ MAX_COMPONENTS = 10_000
 #: Longest string kept from a component field; longer ones make the component invalid.
 _MAX_FIELD = 4096
 
-_GRAFTED = re.compile(r"^(?P<base>[^/]+)-[0-9a-f]{8}\.(?P<ext>[^/]*)$")
+#: auditwheel adds ``-<8 hex digits>`` to the name part; a wheel repaired twice has two
+_GRAFTED = re.compile(r"^(?P<base>[^/]+?)(?:-[0-9a-f]{8})+\.(?P<ext>[^/]*)$")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 _VERSION_SUFFIX = re.compile(r"[-_.]?[0-9.]+$")
+_MIN_PREFIX = 5
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -175,11 +179,20 @@ def _covered(filename: str, names: frozenset[str]) -> bool:
     soname = original_soname(filename)
     stem, _, rest = soname.partition(".so")
     major = rest.lstrip(".").split(".", 1)[0]
-    # RPM and apk name the package after the library without its version (``libyaml``)
-    unversioned = _squash(_VERSION_SUFFIX.sub("", stem))
-    wanted = {_squash(stem) + _squash(major), _squash(stem), unversioned}
     base = _squash(stem)
-    return any(n in wanted or (base and n.startswith(base)) for n in names)
+    # RPM and apk name the package after the library without its version (``libyaml``);
+    # a project's own SBOM names the upstream project (``FreeType`` for libfreetype)
+    unversioned = _squash(_VERSION_SUFFIX.sub("", stem))
+    wanted = {base + _squash(major), base, unversioned}
+    wanted |= {w.removeprefix("lib") for w in wanted}
+    return any(
+        n in wanted
+        # a longer package name (libopenblas0-pthread), or a project that builds several
+        # libraries (libwebp: libwebpdemux); short names would match too much (libz, libzstd)
+        or (len(base) >= _MIN_PREFIX and n.startswith(base))
+        or (len(n) >= _MIN_PREFIX and base.startswith(n))
+        for n in names
+    )
 
 
 def grafted_libraries(view: WheelView) -> list[str]:

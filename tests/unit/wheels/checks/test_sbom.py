@@ -61,7 +61,7 @@ def test_grafted_library_without_sbom_is_reported(make_wheel: MakeWheel, library
     assert report.exit_code == 0  # information never fails the default gate
 
 
-@pytest.mark.parametrize("package", ["libyaml-0-2", "libyaml", "libyaml-0-2-dbg"])
+@pytest.mark.parametrize("package", ["libyaml-0-2", "libyaml", "libyaml-0-2-dbg", "YAML"])
 def test_sbom_naming_the_package_covers_it(
     make_wheel: MakeWheel, library: bytes, package: str
 ) -> None:
@@ -69,7 +69,24 @@ def test_sbom_naming_the_package_covers_it(
 
 
 def test_sbom_naming_another_package_does_not(make_wheel: MakeWheel, library: bytes) -> None:
-    assert _codes(_wheel(make_wheel, library, _sbom("zlib1g", "libpq5"))) == ["WF210"]
+    assert _codes(_wheel(make_wheel, library, _sbom("zlib1g", "libpq5", "lib"))) == ["WF210"]
+
+
+@pytest.mark.parametrize(
+    ("filename", "package", "covered"),
+    [
+        ("libfreetype-57f805ba.so.6.20.6", "FreeType", True),  # Pillow's own SBOM
+        ("libwebpdemux-9fe2abcc.so.2.0.17", "libwebp", True),
+        ("libgfortran-040039e1-0352e75f.so.5.0.0", "libgfortran", True),  # grafted twice
+        ("libz-1a2b3c4d.so.1", "libzstd", False),  # too short to match by prefix
+        ("libzstd-40ad5e7e.so.1.5.7", "zlib", False),
+    ],
+)
+def test_name_matching(
+    make_wheel: MakeWheel, library: bytes, filename: str, package: str, covered: bool
+) -> None:
+    files: dict[str, bytes | str] = {f"demo.libs/{filename}": library, SBOM: _sbom(package)}
+    assert _codes(make_wheel(files)) == ([] if covered else ["WF210"])
 
 
 def test_components_are_in_the_json_report(make_wheel: MakeWheel, library: bytes) -> None:
@@ -139,6 +156,7 @@ def test_cyclonedx_15_tools_object_is_read() -> None:
     [
         ("libyaml-0-1a2b3c4d.so.2.0.9", "libyaml-0.so.2.0.9"),
         ("libgfortran-040039e1.so.5.0.0", "libgfortran.so.5.0.0"),
+        ("libgfortran-040039e1-0352e75f.so.5.0.0", "libgfortran.so.5.0.0"),
         ("libfoo.so.1", "libfoo.so.1"),  # not renamed by auditwheel
     ],
 )
