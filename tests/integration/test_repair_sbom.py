@@ -77,10 +77,14 @@ def test_grafted_library_is_stripped_after_auditwheel(
     monkeypatch.setenv("LD_LIBRARY_PATH", str(sample_build / "work" / "lib"))
     (source,) = (sample_build / "wheels").glob("wfdemo_extlib-*.whl")
     original = sample_build / "work" / "lib" / "libwfext.so.1"
-    (result,) = repair(source, tmp_path, strip="unneeded").results
+    debug = tmp_path / "debug"
+    (result,) = repair(source, tmp_path / "out", strip="unneeded", keep_debug=debug).results
     assert result.error is None, result.error
     assert result.grafted == {"libwfext.so.1": original.stat().st_size}
     (grafted,) = [p for p in result.stripped if p.startswith("wfdemo_extlib.libs/")]
+    # --keep-debug kept what was cut from the grafted library (its build ID names the file)
+    (kept,) = debug.rglob("*.debug")
+    assert kept.parent.parent.name == ".build-id"
     (post,) = wheelfix.check(result.output or "", fail_on="info").results
     assert post.sizes.debug_info == 0 and post.sizes.symbol_table == 0
     assert [(f.code, f.path) for f in post.findings] == [("WF210", grafted)]
