@@ -8,10 +8,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from schemas import round_trip, schema_errors
 from wheelmaker import MakeWheel
 
 import wheelfix
+from wheelfix.cli.app import cli
 from wheelfix.wheels.audit import CheckOptions, check_wheel
 from wheelfix.wheels.checks.sbom import MAX_SBOM_BYTES, original_soname, parse_sbom
 
@@ -162,3 +164,22 @@ def test_cyclonedx_15_tools_object_is_read() -> None:
 )
 def test_original_soname(filename: str, soname: str) -> None:
     assert original_soname(filename) == soname
+
+
+@pytest.mark.parametrize("output", ["text", "json", "sarif"])
+def test_cli_reports_hostile_sboms_without_a_traceback(
+    make_wheel: MakeWheel, library: bytes, tmp_path: Path, output: str
+) -> None:
+    built = []
+    for kind in ("deep", "not-utf8", "bad-components"):
+        wheel = _wheel(make_wheel, library, HOSTILE[kind])
+        (tmp_path / kind).mkdir()
+        built.append(str(wheel.rename(tmp_path / kind / wheel.name)))
+    result = CliRunner().invoke(cli, ["check", "--select", "WF210", "--format", output, *built])
+    assert result.exception is None, result.output
+    assert result.exit_code == 0, result.output  # WF210 is information: the gate passes
+    if output == "json":
+        document = json.loads(result.output)
+        assert schema_errors("check", document) == []
+        assert [r["status"] for r in document["results"]] == ["findings"] * 3
+        assert all(r["sboms"][0]["error"] for r in document["results"])
