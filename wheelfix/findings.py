@@ -200,6 +200,13 @@ class Check(enum.Enum):
         Severity.WARNING,
         "do not link extensions against libpython (the interpreter provides the symbols)",
     )
+    SBOM_UNCOVERED = (
+        "WF210",
+        "sbom-uncovered",
+        Severity.INFO,
+        "repair with `wheelfix repair` (auditwheel 6.8+ names the package each grafted "
+        "library came from in *.dist-info/sboms/), or add an SBOM that names it",
+    )
     # --- WF3xx: debug information ----------------------------------------------------------
     DEBUG_INFO = (
         "WF301",

@@ -37,6 +37,7 @@ from wheelfix.wheels.checks.native import (
     read_native,
 )
 from wheelfix.wheels.checks.platform import analyze_platform
+from wheelfix.wheels.checks.sbom import is_sbom_member, read_sboms
 from wheelfix.wheels.checks.windows import analyze_windows
 from wheelfix.wheels.registry import WHEEL_CHECKS
 from wheelfix.wheels.results import (
@@ -82,7 +83,7 @@ def validate_target(target: str | None) -> None:
 
 def _wants_text(name: str, dist_info: str) -> bool:
     if name.startswith(dist_info + "/"):
-        return name[len(dist_info) + 1 :] in _DIST_INFO_TEXTS
+        return name[len(dist_info) + 1 :] in _DIST_INFO_TEXTS or is_sbom_member(name, dist_info)
     if name.endswith(".pth"):
         top = name.split("/")
         return len(top) == 1 or (
@@ -304,6 +305,7 @@ def _evaluate(view: WheelView, options: CheckOptions, host: HostLibraries) -> Wh
         macho_files=tuple(MachOSummary.of(p, m) for p, m in sorted(view.machos.items())),
         pe_files=tuple(PeSummary.of(p, e) for p, e in sorted(view.pes.items())),
         findings=tuple(kept),
+        sboms=read_sboms(view),
     )
 
 

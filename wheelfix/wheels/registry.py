@@ -16,6 +16,7 @@ from wheelfix.wheels.checks import WheelView
 from wheelfix.wheels.checks.contents import ContentRules, check_contents
 from wheelfix.wheels.checks.debug import check_debug
 from wheelfix.wheels.checks.integrity import check_record
+from wheelfix.wheels.checks.sbom import check_sbom
 
 __all__ = ["ANALYSES", "WHEEL_CHECKS", "RegisteredCheck"]
 
@@ -44,6 +45,7 @@ WHEEL_CHECKS: tuple[RegisteredCheck, ...] = (
         }),
     ),
     RegisteredCheck(check_debug, frozenset({Check.DEBUG_INFO, Check.SYMBOL_TABLE})),
+    RegisteredCheck(check_sbom, frozenset({Check.SBOM_UNCOVERED})),
     RegisteredCheck(
         check_contents,
         frozenset({

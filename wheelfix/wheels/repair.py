@@ -3,28 +3,35 @@
 For one wheel::
 
     check  ->  unpack  ->  strip own ELF files  ->  auditwheel repair (only when a library
-    must be grafted or the tag fixed; grafted libraries are stripped copies)  ->  prune  ->
-    RECORD  ->  reproducible zip  ->  atomic write  ->  check the output  ->  (runner proof)
+    must be grafted or the tag fixed)  ->  strip the grafted libraries  ->  note wheelfix in
+    auditwheel's SBOM  ->  prune  ->  RECORD  ->  reproducible zip  ->  atomic write  ->
+    check the output  ->  (runner proof)
 
-Stripping happens before patchelf touches anything (auditwheel #716): the wheel's own files
-are stripped before auditwheel sees them, and the libraries it grafts are found in a folder
-of stripped copies that is put first on its search path. Nothing is written for a wheel
-whose repair fails; the input is never modified.
+The wheel's own files are stripped before auditwheel sees them. auditwheel grafts the
+host's original libraries, so the SBOM it writes (``*.dist-info/sboms/auditwheel.cdx.json``,
+PEP 770) names the distribution packages that own them; wheelfix's strip engine then cuts
+the grafted copies inside the wheel (it handles files patchelf rewrote, unlike GNU strip:
+auditwheel #716). Nothing is written for a wheel whose repair fails; the input is never
+modified.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
+from wheelfix import __version__
 from wheelfix.categories import Category
-from wheelfix.containment import ContainmentError, open_root, relative_parts, write_under
+from wheelfix.containment import ContainmentError, relative_parts
 from wheelfix.errors import InvalidWheelError, ToolError, UsageError, WheelfixError
 from wheelfix.findings import Finding, Severity
 from wheelfix.formats.debuglink import strip_keeping_debug
@@ -47,6 +54,7 @@ from wheelfix.reports import Report
 from wheelfix.verify.runner import RunnerProof, prove_in_root
 from wheelfix.wheels.audit import check_wheel
 from wheelfix.wheels.auditwheel import Auditwheel
+from wheelfix.wheels.checks.sbom import is_sbom_member, parse_sbom
 from wheelfix.wheels.prune import PrunePlan, apply_plan, parse_categories, prune_plan
 from wheelfix.wheels.results import WheelResult
 
@@ -194,10 +202,16 @@ def _strip_one(data: bytes, level: StripLevel, keep_debug: Path | None, name: st
 
 
 def _strip_tree(
-    root: Path, level: StripLevel, skipped: dict[str, str], keep_debug: Path | None
+    root: Path,
+    level: StripLevel,
+    skipped: dict[str, str],
+    keep_debug: Path | None,
+    only: frozenset[str] | None = None,
 ) -> dict[str, int]:
     saved: dict[str, int] = {}
     for path in iter_files(root):
+        if only is not None and path.relative_to(root).as_posix() not in only:
+            continue
         with path.open("rb") as fh:
             if fh.read(4) != ELF_MAGIC:
                 continue
@@ -217,27 +231,91 @@ def _strip_tree(
     return saved
 
 
-def _stripped_copies(pre: WheelResult, options: RepairOptions, dest: Path) -> dict[str, int]:
-    """Copies of the libraries auditwheel will graft, stripped before patchelf sees them.
+def _relative_files(root: Path) -> frozenset[str]:
+    return frozenset(p.relative_to(root).as_posix() for p in iter_files(root))
 
-    A soname comes from the wheel: it names a file only inside ``dest`` (one plain name,
-    written through a descriptor for ``dest``), never a path on the host."""
+
+def _grafted_sizes(pre: WheelResult, options: RepairOptions) -> dict[str, int]:
+    """The host libraries auditwheel will graft, as they are (their owner package is known).
+
+    A soname comes from the wheel: one that is not a plain file name (a path in DT_NEEDED)
+    is refused before auditwheel runs."""
     sizes: dict[str, int] = {}
-    dest_fd = open_root(dest)
-    try:
-        for soname, where in pre.external_library_paths.items():
-            if where is None or any(fnmatch.fnmatch(soname, e) for e in options.exclude):
-                continue
-            _plain_soname(soname)
-            data = Path(where).read_bytes()
-            if options.strip is not None:
-                stripped = _strip_one(data, options.strip, options.keep_debug, soname).data
-                data = stripped if stripped is not None else data
-            write_under(dest_fd, soname, data, mode=0o644)
-            sizes[soname] = len(data)
-    finally:
-        os.close(dest_fd)
+    for soname, where in pre.external_library_paths.items():
+        if where is None or any(fnmatch.fnmatch(soname, e) for e in options.exclude):
+            continue
+        _plain_soname(soname)
+        sizes[soname] = Path(where).stat().st_size
     return sizes
+
+
+def _strip_grafted(
+    work: Path, before: frozenset[str], options: RepairOptions, skipped: dict[str, str]
+) -> dict[str, int]:
+    """Strip what auditwheel added (the ``<name>.libs/`` copies), after patchelf rewrote them.
+
+    auditwheel grafted the original files, so the SBOM it wrote names their owner packages;
+    our strip engine keeps every loaded segment's bytes and alignment on patchelf's output.
+    """
+    if options.strip is None:
+        return {}
+    added = _relative_files(work) - before
+    return _strip_tree(work, options.strip, skipped, options.keep_debug, only=added)
+
+
+def _sbom_files(work: Path, dist_info: str) -> dict[Path, bytes]:
+    """The SBOM documents in an unpacked wheel (regular files only), with their bytes."""
+    folder = work / dist_info / "sboms"
+    if not folder.is_dir() or folder.is_symlink():
+        return {}
+    return {
+        path: path.read_bytes()
+        for path in sorted(folder.iterdir())
+        if is_sbom_member(f"{dist_info}/sboms/{path.name}", dist_info)
+        and not path.is_symlink() and path.is_file()
+    }  # fmt: skip
+
+
+def _note_in_sbom(
+    work: Path, dist_info: str, before: dict[Path, bytes], renamed: tuple[str, str]
+) -> None:
+    """Name wheelfix in ``metadata.tools`` of the SBOMs auditwheel wrote in this run
+    (CycloneDX allows several tools; wheelfix strips the grafted files after auditwheel
+    described them, and re-packs the wheel).
+
+    ``renamed`` is (auditwheel's output filename, ours): when the tags were made honest,
+    the wheel's own purl (``pkg:pypi/NAME@VERSION?file_name=...``) names the final file.
+    SBOMs the input carried and auditwheel left alone stay byte for byte as they were, as
+    does a document :func:`parse_sbom` cannot read; the library components are never
+    touched."""
+    for path, data in _sbom_files(work, dist_info).items():
+        if before.get(path) == data:
+            continue
+        parsed = parse_sbom(f"{dist_info}/sboms/{path.name}", data)
+        if parsed.error is not None or parsed.tools[:1] != ("auditwheel",):
+            continue  # not the document auditwheel writes
+        if "wheelfix" in parsed.tools:
+            continue
+        names = (f"file_name={quote(n, safe='')}" for n in renamed)
+        doc: Any = _renamed(json.loads(data), *names)
+        tools = doc["metadata"]["tools"]
+        entry = {"name": "wheelfix", "version": __version__}
+        if isinstance(tools, dict):  # CycloneDX 1.5+: tools is {"components": [...]}
+            tools["components"].append({"type": "application", **entry})
+        else:
+            tools.append(entry)
+        path.write_text(json.dumps(doc), encoding="utf-8")
+
+
+def _renamed(value: object, old: str, new: str) -> object:
+    """``value`` (parsed JSON) with ``old`` replaced by ``new`` inside every string."""
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, list):
+        return [_renamed(v, old, new) for v in value]
+    if isinstance(value, dict):
+        return {k: _renamed(v, old, new) for k, v in value.items()}
+    return value
 
 
 def _plain_soname(soname: str) -> None:
@@ -336,12 +414,18 @@ def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
         filename = path.name
         grafted: dict[str, int] = {}
         ran_auditwheel = _needs_auditwheel(pre, options.plat)
+        sboms = _sbom_files(work, dist_info)  # as the input had them
         if ran_auditwheel:
             _refuse_unreachable_plat(pre, options.plat)
+            before = _relative_files(work)
             filename, grafted, dist_info = _graft(pre, work, Path(tmp), filename, options)
+            stripped.update(_strip_grafted(work, before, options, skipped))
+        grafted_name = filename
         honest = _honest_platforms(pre, parse_name(filename, filename).platforms)
         if honest is not None:
             filename = retag(work, dist_info, filename, honest)
+        if ran_auditwheel:
+            _note_in_sbom(work, dist_info, sboms, (grafted_name, filename))
         plan = prune_plan(work, options.prune) if options.prune else PrunePlan([])
         apply_plan(work, plan.items)
         write_record(work, dist_info)
@@ -390,24 +474,15 @@ def _graft(
             f"cannot graft {', '.join(missing)}: not found on this host; install it (its "
             "runtime package) where you repair, set LD_LIBRARY_PATH, or --exclude it"
         )
-    staged = tmp / "stripped-libs"
-    staged.mkdir()
-    grafted = _stripped_copies(pre, options, staged)
+    grafted = _grafted_sizes(pre, options)
     before = tmp / "before"
     before.mkdir()
     with WheelArchive(_pack_plain(work, before / filename)) as archive:
         dist_info = archive.dist_info
     after = tmp / "after"
     after.mkdir()
-    search = os.pathsep.join(
-        p for p in (str(staged), os.environ.get("AUDITWHEEL_LD_LIBRARY_PATH", "")) if p
-    )
     produced = Auditwheel.find().repair(
-        before / filename,
-        after,
-        plat=options.plat,
-        exclude=options.exclude,
-        env={"AUDITWHEEL_LD_LIBRARY_PATH": search},
+        before / filename, after, plat=options.plat, exclude=options.exclude
     )
     shutil.rmtree(work)
     work.mkdir()

@@ -14,6 +14,7 @@ from wheelfix.findings import Finding, Severity
 from wheelfix.formats.macho import MachOInfo
 from wheelfix.formats.pe import PeInfo
 from wheelfix.reports import SCHEMA_VERSION, Report, gate_label
+from wheelfix.wheels.checks.sbom import SbomDocument
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -169,6 +170,8 @@ class WheelResult:
     macho_files: tuple[MachOSummary, ...] = ()
     pe_files: tuple[PeSummary, ...] = ()
     findings: tuple[Finding, ...] = ()
+    #: CycloneDX documents under ``*.dist-info/sboms/`` (PEP 770), read whatever is selected
+    sboms: tuple[SbomDocument, ...] = ()
 
     @property
     def status(self) -> str:
@@ -196,6 +199,7 @@ class WheelResult:
             "macho_files": [m.to_json() for m in self.macho_files],
             "pe_files": [p.to_json() for p in self.pe_files],
             "findings": [f.to_json() for f in self.findings],
+            "sboms": [s.to_json() for s in self.sboms],
         }
 
 
