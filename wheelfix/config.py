@@ -30,7 +30,7 @@ _CONTENT_INT_KEYS = {  # key -> ContentRules field; documented in docs/checks.md
 _CONTENT_LIST_KEYS = ("expected-files", "unexpected-files", "toplevel", "package", "src-dir")
 _KEYS = frozenset(
     {"fail-on", "select", "ignore", "target", "jobs", "max-uncompressed", "mixed-extensions",
-     *_CONTENT_INT_KEYS, *_CONTENT_LIST_KEYS}
+     "exclude", *_CONTENT_INT_KEYS, *_CONTENT_LIST_KEYS}
 )  # fmt: skip
 
 
@@ -47,6 +47,8 @@ class CheckConfig:
     #: ``package`` and ``src-dir``, resolved against the pyproject.toml's folder
     packages: tuple[Path, ...] = ()
     src_dirs: tuple[Path, ...] = ()
+    #: ``exclude``: soname patterns provided at run time by something else
+    exclude: tuple[str, ...] = ()
     source: Path | None = None
 
 
@@ -105,6 +107,7 @@ def load_check_config(start: Path | None = None) -> CheckConfig:
     contents, packages, src_dirs = _content_keys(flat, path)
     return CheckConfig(
         contents=contents,
+        exclude=_strings(flat.get("exclude", []), "exclude", path),
         packages=packages,
         src_dirs=src_dirs,
         fail_on=flat.get("fail-on"),

@@ -176,6 +176,12 @@ Every check code is explained in docs/checks.md.
     metavar="DIR",
     help="A folder whose contents the wheel must match (WF418/WF419).",
 )
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="SONAME",
+    help="A library (fnmatch pattern) provided at run time by something else; never external.",
+)
 @click.option("--no-config", is_flag=True, help="Ignore [tool.wheelfix] in pyproject.toml.")
 @click.option("-v", "--verbose", count=True, help="Hints, per-file ELF detail, library paths.")
 @click.pass_context
@@ -192,6 +198,7 @@ def check_cmd(
     toplevel: tuple[str, ...],
     packages: tuple[Path, ...],
     src_dirs: tuple[Path, ...],
+    exclude: tuple[str, ...],
     no_config: bool,
     verbose: int,
 ) -> None:
@@ -229,6 +236,7 @@ def check_cmd(
                 limits=limits,
                 on_result=on_result,
                 contents=rules,
+                exclude=exclude or (config.exclude if config else ()),
             )
         _emit(fmt, report, lambda console: render_text(report, console, verbose=verbose))
         for result in report.results:

@@ -10,10 +10,13 @@ import base64
 import hashlib
 import os
 import posixpath
-from collections.abc import Callable, Iterable, Sequence
+import zipfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from packaging.utils import canonicalize_name
 
 from wheelfix.errors import InvalidWheelError, UsageError
 from wheelfix.findings import Finding, Severity
@@ -46,6 +49,10 @@ class CheckOptions:
     limits: Limits = field(default_factory=Limits)
     ld_root: str = "/"
     contents: ContentRules = field(default_factory=ContentRules)
+    #: soname patterns provided at run time by something else (``--exclude``)
+    exclude: tuple[str, ...] = ()
+    #: site-packages path of each shared library in the run's other wheels -> distribution
+    siblings: Mapping[str, str] = field(default_factory=dict)
 
     def wanted(self, finding: Finding) -> bool:
         code = finding.code
@@ -218,7 +225,12 @@ def _evaluate(view: WheelView, options: CheckOptions, host: HostLibraries) -> Wh
     metadata, findings = check_metadata(view)
     findings += check_record(view)
     verdict = analyze_platform(
-        view, host, target=options.target, root_is_purelib=metadata.root_is_purelib
+        view,
+        host,
+        target=options.target,
+        root_is_purelib=metadata.root_is_purelib,
+        exclude=options.exclude,
+        siblings={k: v for k, v in options.siblings.items() if v != view.name.name},
     )
     findings += verdict.findings
     findings += check_debug(view)
@@ -268,6 +280,27 @@ def _evaluate(view: WheelView, options: CheckOptions, host: HostLibraries) -> Wh
     )
 
 
+def shared_libraries_of(paths: Sequence[str]) -> dict[str, str]:
+    """Shared libraries the given wheels install (site-packages path -> distribution name),
+    read from each zip's central directory only. Unreadable wheels are skipped here; their
+    own check reports them."""
+    out: dict[str, str] = {}
+    for path in paths:
+        name = posixpath.basename(path.replace(os.sep, "/"))
+        if not name.endswith(".whl") or name.count("-") not in (4, 5) or not Path(path).is_file():
+            continue  # FIFOs and folders are never opened here
+        try:
+            with zipfile.ZipFile(path) as archive:
+                members = archive.namelist()
+        except (OSError, zipfile.BadZipFile, ValueError):
+            continue
+        for member in members[: Limits().max_members]:
+            base = posixpath.basename(member)
+            if base.endswith(".so") or ".so." in base:
+                out.setdefault(member, canonicalize_name(name.split("-", 1)[0]))
+    return out
+
+
 def _worker(args: tuple[str, CheckOptions, int]) -> WheelResult:
     path, options, threads = args
     return check_wheel(path, options, threads=threads)
@@ -284,6 +317,7 @@ def check(
     limits: Limits | None = None,
     on_result: Callable[[WheelResult], None] | None = None,
     contents: ContentRules | None = None,
+    exclude: Iterable[str] = (),
 ) -> CheckReport:
     """Check wheels and return a :class:`CheckReport` (results in input order).
 
@@ -302,8 +336,11 @@ def check(
         jobs=jobs,
         limits=limits or Limits(),
         contents=contents or ContentRules(),
+        exclude=tuple(exclude),
     )
     names = [os.fspath(p) for p in paths]
+    if len(names) > 1:
+        options = replace(options, siblings=shared_libraries_of(names))
     workers = jobs if jobs > 0 else (os.cpu_count() or 1)
     results: list[WheelResult] = []
     if len(names) > 1 and workers > 1:

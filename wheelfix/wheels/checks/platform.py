@@ -11,6 +11,10 @@ import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from wheelfix.findings import Check, Finding
 from wheelfix.formats.elf import ElfInfo
@@ -18,6 +22,7 @@ from wheelfix.linux.libraries import (
     LIBPYTHON_RE,
     HostLibraries,
     LibraryTree,
+    Outside,
     is_loader,
     needed_through,
     resolve_tree,
@@ -75,6 +80,10 @@ class _Analysis:
     forbidden: dict[tuple[str, str, str], list[Policy]] = field(default_factory=dict)
     #: external soname -> the libraries it is needed by, when no wheel file needs it itself
     via: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: soname patterns never external (``check --exclude``)
+    exclude: tuple[str, ...] = ()
+    #: soname -> (distribution, site-packages path, wheel file that needs it)
+    supplied: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
 
 def _suffix_libc(path: str) -> Libc | None:
@@ -156,7 +165,12 @@ def analyze_platform(
     *,
     target: str | None = None,
     root_is_purelib: bool = False,
+    exclude: tuple[str, ...] = (),
+    siblings: Mapping[str, str] | None = None,
 ) -> PlatformVerdict:
+    """``exclude``: soname patterns (fnmatch) provided at run time by something else, never
+    external (``check --exclude``). ``siblings``: site-packages path of each shared library
+    in the other wheels of the same run -> that wheel's distribution name."""
     findings: list[Finding] = []
     claimed = view.name.platforms
     tag_infos = [t for t in (parse_platform_tag(p) for p in claimed) if t is not None]
@@ -232,9 +246,13 @@ def analyze_platform(
         for p, e in considered.items()
         if is_extension(p, e) or posixpath.basename(p) not in all_needed
     ]
-    trees = {p: resolve_tree(p, considered[p], considered, host, libc=libc.value) for p in roots}
+    outside = _outside_provider(view, siblings or {})
+    trees = {
+        p: resolve_tree(p, considered[p], considered, host, libc=libc.value, outside=outside)
+        for p in roots
+    }
 
-    analysis = _Analysis(policies)
+    analysis = _Analysis(policies, exclude=exclude)
     sym_policy = _symbol_policy(analysis, considered, trees)
     ref_policy = max(p for p in policies.policies if not analysis.externals.get(p.name))
     blacklist_policy = _blacklist_policy(analysis, considered, roots)
@@ -282,6 +300,7 @@ def analyze_platform(
     findings += _library_findings(
         to_graft, external_paths, external_sizes, considered, graft_policy.name, analysis.via
     )
+    findings += _supplied_findings(analysis.supplied)
     missing = sorted(s for s in to_graft if external_paths.get(s) is None)
     findings += _claim_findings(
         claimed, analysis, consistent, repairable, missing, f"{libc.value}, decided by {evidence}"
@@ -308,6 +327,49 @@ def analyze_platform(
         external_sizes=external_sizes,
         findings=tuple(findings),
     )
+
+
+def _excluded(tree: LibraryTree, patterns: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(s for s in tree.libraries if any(fnmatchcase(s, p) for p in patterns))
+
+
+def _requirement_names(metadata: str | None) -> list[str]:
+    """Distribution names in ``Requires-Dist`` (malformed lines are skipped)."""
+    names = []
+    for line in (metadata or "").splitlines():
+        if not line:
+            break  # the headers end at the first empty line
+        if line.lower().startswith("requires-dist:"):
+            try:
+                names.append(Requirement(line.split(":", 1)[1].strip()).name)
+            except InvalidRequirement:
+                continue
+    return names
+
+
+def _outside_provider(view: WheelView, siblings: Mapping[str, str]) -> Outside:
+    """Who installs a library at a site-packages path this wheel has no file at: a wheel of
+    the same run, else a Requires-Dist whose name starts with the path's folders
+    (``nvidia/cublas/lib`` -> ``nvidia-cublas-cu12``); never a path under this wheel's own
+    top-level folders."""
+    own_tops = {m.name.split("/", 1)[0] for m in view.members}
+    requires = [
+        (canonicalize_name(n), n) for n in _requirement_names(view.dist_info_text("METADATA"))
+    ]
+
+    def provider(path: str) -> str | None:
+        if path in siblings:
+            return siblings[path]
+        folders = path.split("/")[:-1]
+        if not folders or folders[0] in own_tops:
+            return None
+        stem = canonicalize_name("-".join(f for f in folders if f not in ("lib", "lib64")))
+        for canonical, name in requires:
+            if stem and (canonical == stem or canonical.startswith(stem + "-")):
+                return f"{name} (Requires-Dist)"
+        return None
+
+    return provider
 
 
 def _closure(tree: LibraryTree, whitelist: frozenset[str], start: tuple[str, ...]) -> set[str]:
@@ -343,9 +405,14 @@ def _symbol_policy(
         externals: dict[str, set[str]] = {}
         versions = {k: set(v) for k, v in wheel_versions.items()}
         for root, tree in trees.items():
-            for soname in _closure(tree, policy.whitelist, considered[root].needed):
+            allowed = policy.whitelist | _excluded(tree, analysis.exclude)
+            for soname in _closure(tree, allowed, considered[root].needed):
                 lib = tree.libraries.get(soname)
                 if lib is not None and lib.in_wheel:
+                    continue
+                if lib is not None and lib.supplied_by is not None and lib.path is not None:
+                    needer = sorted(tree.needed_by.get(soname, {root}))[0]
+                    analysis.supplied.setdefault(soname, (lib.supplied_by, lib.path, needer))
                     continue
                 requesters = tree.needed_by.get(soname, {root}) & set(considered) or {root}
                 externals.setdefault(soname, set()).update(requesters)
@@ -572,6 +639,28 @@ def _library_findings(
                     "SIGILL on older CPUs",
                 )
             )
+    return out
+
+
+def _supplied_findings(supplied: Mapping[str, tuple[str, str, str]]) -> list[Finding]:
+    """WF205: libraries another distribution installs where an ``$ORIGIN`` entry looks."""
+    by_provider: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for soname, (provider, path, needer) in sorted(supplied.items()):
+        by_provider.setdefault((provider, needer), []).append((soname, path))
+    out = []
+    for (provider, needer), libs in sorted(by_provider.items()):
+        names = ", ".join(s for s, _ in libs[:4]) + (
+            f" and {len(libs) - 4} more" if len(libs) > 4 else ""
+        )
+        folder = posixpath.dirname(libs[0][1])
+        out.append(
+            Finding(
+                check=Check.LIBRARY_FROM_OTHER_DISTRIBUTION,
+                path=needer,
+                message=f"needs {names} from {provider}, which installs them in {folder}/ "
+                "(reached through an $ORIGIN RPATH/RUNPATH); not grafted, not external",
+            )
+        )
     return out
 
 

@@ -7,6 +7,9 @@ resolve against an empty root filesystem, so they say exactly what the arithmeti
 from __future__ import annotations
 
 import dataclasses
+import functools
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ from packaging.tags import parse_tag
 from packaging.version import Version
 from wheelmaker import MakeWheel
 
+import wheelfix
 from wheelfix.findings import Check
 from wheelfix.formats.elf import ElfInfo
 from wheelfix.formats.wheelfile import WheelName
@@ -312,3 +316,83 @@ def test_claiming_a_policy_that_does_not_exist(empty_host: HostLibraries) -> Non
     v = analyze_platform(view({EXT: arm}, "cp312-cp312-manylinux_2_17_armv6l"), empty_host)
     (no_policy,) = [f for f in v.findings if f.code == "WF113"]
     assert "claims manylinux_2_17_armv6l, a policy that does not exist" in no_policy.message
+
+
+# -- libraries another distribution installs ($ORIGIN/../../nvidia/...) and --exclude ----
+@pytest.fixture
+def cuda_like(tmp_path: Path) -> dict[str, bytes]:
+    """A real extension reaching libfoo.so.1 through RUNPATH $ORIGIN/../../nvidia/foo/lib,
+    as torch reaches libcublas, and the library itself."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("needs gcc")
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / "foo.c").write_text("int foo(void) { return 1; }\n")
+    (build / "ext.c").write_text("int foo(void);\nvoid *PyInit__C(void) { foo(); return 0; }\n")
+    lib = build / "libfoo.so.1"
+    run = functools.partial(subprocess.run, check=True)
+    run([gcc, "-shared", "-fPIC", "-o", str(lib), str(build / "foo.c"), "-Wl,-soname,libfoo.so.1"])
+    (build / "libfoo.so").symlink_to(lib.name)
+    ext = build / "_C.so"
+    run([gcc, "-shared", "-fPIC", "-o", str(ext), str(build / "ext.c"), f"-L{build}", "-lfoo",
+         "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../../nvidia/foo/lib"])  # fmt: skip
+    return {"ext": ext.read_bytes(), "lib": lib.read_bytes()}
+
+
+TORCHLIKE_TAG = "cp311-cp311-linux_x86_64"
+
+
+def _torchlike(make_wheel: MakeWheel, cuda_like: dict[str, bytes], requires: str = "") -> Path:
+    metadata = f"Metadata-Version: 2.1\nName: torchlike\nVersion: 1.0\n{requires}"
+    files: dict[str, bytes | str] = {
+        "torchlike/__init__.py": "",
+        "torchlike/lib/_C.cpython-311-x86_64-linux-gnu.so": cuda_like["ext"],
+    }
+    return make_wheel(files, name="torchlike", tag=TORCHLIKE_TAG, metadata_text=metadata)
+
+
+def test_library_from_a_requires_dist(
+    make_wheel: MakeWheel, cuda_like: dict[str, bytes], empty_host: HostLibraries
+) -> None:
+    alone = check_wheel(_torchlike(make_wheel, cuda_like), host=empty_host)
+    assert "WF202" in {f.code for f in alone.findings}
+    declared = _torchlike(make_wheel, cuda_like, "Requires-Dist: nvidia-foo-cu12==1.0\n")
+    result = check_wheel(declared, host=empty_host)
+    found = {f.code: f for f in result.findings}
+    assert "WF202" not in found
+    assert result.external_libraries == {}
+    assert found["WF205"].message.startswith(
+        "needs libfoo.so.1 from nvidia-foo-cu12 (Requires-Dist), which installs them in "
+        "nvidia/foo/lib/"
+    )
+    assert found["WF205"].path == "torchlike/lib/_C.cpython-311-x86_64-linux-gnu.so"
+
+
+def test_library_from_another_wheel_of_the_run(
+    make_wheel: MakeWheel, cuda_like: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LD_LIBRARY_PATH", raising=False)
+    torch = _torchlike(make_wheel, cuda_like)
+    nvidia = make_wheel(
+        {"nvidia/__init__.py": "", "nvidia/foo/lib/libfoo.so.1": cuda_like["lib"]},
+        name="nvidia-foo-cu12",
+        tag="py3-none-manylinux_2_17_x86_64",
+    )
+    report = wheelfix.check([torch, nvidia], jobs=1)
+    torch_result = report.results[0]
+    (supplied,) = [f for f in torch_result.findings if f.code == "WF205"]
+    assert "from nvidia-foo-cu12, which installs them in nvidia/foo/lib/" in supplied.message
+    assert "WF202" not in {f.code for f in torch_result.findings}
+    alone = wheelfix.check([torch], jobs=1).results[0]
+    assert "WF202" in {f.code for f in alone.findings}
+
+
+def test_exclude_silences_a_library(
+    make_wheel: MakeWheel, cuda_like: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LD_LIBRARY_PATH", raising=False)
+    torch = _torchlike(make_wheel, cuda_like)
+    (result,) = wheelfix.check([torch], jobs=1, exclude=["libfoo.so.*"]).results
+    assert {"WF202", "WF205"}.isdisjoint({f.code for f in result.findings})
+    assert result.external_libraries == {}
