@@ -207,3 +207,12 @@ def test_a_bad_strip_level_names_the_option_the_user_typed(tmp_path: Path) -> No
     result = CliRunner().invoke(cli, ["repair", "--strip=bogus", "-w", str(tmp_path), "x.whl"])
     assert result.exit_code == 2
     assert "'--strip=LEVEL': 'bogus' is not one of" in result.stderr
+
+
+def test_a_missing_file_is_named_once(runner: CliRunner, tmp_path: Path) -> None:
+    missing = tmp_path / "gone-1.0-py3-none-any.whl"
+    result = runner.invoke(cli, ["check", "--no-config", str(missing)])
+    assert result.exit_code == 2
+    (line,) = [ln for ln in result.output.splitlines() if "cannot be read" in ln]
+    assert line.count("gone-1.0-py3-none-any.whl") == 1
+    assert line.endswith(f"{missing}: cannot be read — no such file")
