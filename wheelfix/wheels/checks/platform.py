@@ -45,6 +45,7 @@ _NATIVE_SUFFIXES = {
     ".dll": "Windows library (.dll)",
     ".dylib": "macOS library (.dylib)",
 }
+_CPYTHON_RE = re.compile(r"\.cpython-(3)(\d+)")
 _SUFFIX_LIBC_RE = re.compile(r"-linux-(?P<libc>gnu|musl)[a-z0-9_]*\.so$")
 _LIBC_SONAMES = ("libc.musl-", "ld-musl-", "libc.so.6", "ld-linux", "ld64.so.")
 _PYFPE = frozenset({"PyFPE_jbuf", "PyFPE_dummy", "PyFPE_counter"})
@@ -89,10 +90,18 @@ class _Analysis:
 def _suffix_libc(path: str) -> Libc | None:
     """The libc an extension module's suffix names (``.cpython-312-x86_64-linux-musl.so``,
     ``-arm-linux-musleabihf.so``, ``-linux-gnu.so``), as CPython's EXT_SUFFIX spells it."""
-    m = _SUFFIX_LIBC_RE.search(posixpath.basename(path))
+    name = posixpath.basename(path)
+    m = _SUFFIX_LIBC_RE.search(name)
     if m is None:
         return None
-    return Libc.MUSL if m["libc"] == "musl" else Libc.GLIBC
+    if m["libc"] == "musl":
+        return Libc.MUSL
+    # CPython before 3.13 may say -linux-gnu on musl too (3.10 and older always did:
+    # bpo-43112), so only a newer suffix proves glibc.
+    version = _CPYTHON_RE.search(name)
+    if version is None or (int(version[1]), int(version[2])) < (3, 13):
+        return None
+    return Libc.GLIBC
 
 
 def _file_libc(path: str, elf: ElfInfo) -> tuple[Libc, str] | None:
@@ -108,7 +117,8 @@ def _file_libc(path: str, elf: ElfInfo) -> tuple[Libc, str] | None:
 
 def decide_libc(elves: Mapping[str, ElfInfo], tag_infos: Sequence[TagInfo]) -> tuple[Libc, str]:
     """The wheel's C library and what decided it, strongest evidence first: a program
-    interpreter, a DT_NEEDED libc soname, an extension-module suffix, the filename's tag."""
+    interpreter, a DT_NEEDED libc soname, an extension-module suffix (``-linux-musl``; a
+    ``-linux-gnu`` one only from CPython 3.13 on), the filename's tag, else glibc."""
     for path, elf in elves.items():
         if elf.interpreter is not None and elf.libc is not None:
             return Libc(elf.libc), f"the interpreter {elf.interpreter} of {path}"
@@ -124,7 +134,7 @@ def decide_libc(elves: Mapping[str, ElfInfo], tag_infos: Sequence[TagInfo]) -> t
     if len(claims) == 1:
         ((libc, tag),) = claims.items()
         return libc, f"the filename's {tag} tag"
-    return Libc.GLIBC, "nothing in the wheel names a C library; glibc assumed"
+    return Libc.GLIBC, "default (nothing in the wheel names a C library)"
 
 
 def _libc_claim_findings(tag_infos: Sequence[TagInfo], libc: Libc, evidence: str) -> list[Finding]:

@@ -242,12 +242,20 @@ def test_libc_evidence_order() -> None:
         Libc.MUSL,
         "the extension suffix of _ext.cpython-312-x86_64-linux-musl.so",
     )
-    assert decide_libc({EXT: bare}, tags)[0] is Libc.GLIBC  # -linux-gnu suffix
-    assert decide_libc({"pkg/_ext.abi3.so": bare}, tags) == (
+    gnu313 = "pkg/_ext.cpython-313-x86_64-linux-gnu.so"
+    assert decide_libc({gnu313: bare}, []) == (
+        Libc.GLIBC,
+        "the extension suffix of _ext.cpython-313-x86_64-linux-gnu.so",
+    )
+    # before 3.13, CPython on musl could say -linux-gnu too: not evidence
+    assert decide_libc({EXT: bare}, tags) == (
         Libc.GLIBC,
         "the filename's manylinux_2_17_x86_64 tag",
     )
-    assert decide_libc({"pkg/_ext.abi3.so": bare}, [])[1].endswith("glibc assumed")
+    assert decide_libc({"pkg/_ext.abi3.so": bare}, []) == (
+        Libc.GLIBC,
+        "default (nothing in the wheel names a C library)",
+    )
 
 
 def test_musl_suffix_in_a_manylinux_wheel_is_a_libc_error(empty_host: HostLibraries) -> None:
@@ -286,7 +294,7 @@ _MUSL, _GLIBC = "musllinux_1_2/testsimple-0.0.1-cp312-cp312", "glibc/testsimple-
         (
             "musllinux_1_2/testsimple-0.0.1-cp310-cp310-linux_x86_64.whl",
             "x86_64",
-            "glibc",  # its suffix says -linux-gnu, whatever its folder says
+            "glibc",  # a cp310 -linux-gnu suffix proves nothing: glibc by default
             "manylinux_2_5_x86_64",
         ),
     ],
@@ -308,7 +316,9 @@ def test_real_wheels_without_dt_needed(wheel: str, arch: str, libc: str, consist
         )
     else:
         assert "WF113" not in found
-        assert f"C library: {libc}, decided by the extension suffix" in found["WF102"].message
+        # a cp313 -linux-gnu suffix proves glibc; a cp310 one does not
+        decided = "default" if "cp310" in wheel else "the extension suffix"
+        assert f"C library: {libc}, decided by {decided}" in found["WF102"].message
 
 
 def test_claiming_a_policy_that_does_not_exist(empty_host: HostLibraries) -> None:
