@@ -141,6 +141,8 @@ class HostLibraries:
         self.musl_dirs = [d for d in dict.fromkeys(musl) if Path(d).is_dir()]
 
     def system_dirs(self, libc: str | None) -> list[str]:
+        if libc == "android":
+            return []  # cross-compiled: this machine's libraries are never Android's
         return self.musl_dirs if libc == "musl" else self.glibc_dirs
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one instance per run, bounded

@@ -46,7 +46,7 @@ _NATIVE_SUFFIXES = {
     ".dylib": "macOS library (.dylib)",
 }
 _CPYTHON_RE = re.compile(r"\.cpython-(3)(\d+)")
-_SUFFIX_LIBC_RE = re.compile(r"-linux-(?P<libc>gnu|musl)[a-z0-9_]*\.so$")
+_SUFFIX_LIBC_RE = re.compile(r"-linux-(?P<libc>gnu|musl|android)[a-z0-9_]*\.so$")
 _LIBC_SONAMES = ("libc.musl-", "ld-musl-", "libc.so.6", "ld-linux", "ld64.so.")
 _PYFPE = frozenset({"PyFPE_jbuf", "PyFPE_dummy", "PyFPE_counter"})
 
@@ -94,8 +94,8 @@ def _suffix_libc(path: str) -> Libc | None:
     m = _SUFFIX_LIBC_RE.search(name)
     if m is None:
         return None
-    if m["libc"] == "musl":
-        return Libc.MUSL
+    if m["libc"] in ("musl", "android"):
+        return Libc(m["libc"])
     # CPython before 3.13 may say -linux-gnu on musl too (3.10 and older always did:
     # bpo-43112), so only a newer suffix proves glibc.
     version = _CPYTHON_RE.search(name)
@@ -104,11 +104,19 @@ def _suffix_libc(path: str) -> Libc | None:
     return Libc.GLIBC
 
 
+def _elf_libc(elf: ElfInfo) -> Libc | None:
+    """What the file itself says; Android's loader is ``/system/bin/linker[64]``."""
+    if elf.interpreter is not None and elf.interpreter.startswith("/system/bin/linker"):
+        return Libc.ANDROID
+    return Libc(elf.libc) if elf.libc is not None else None
+
+
 def _file_libc(path: str, elf: ElfInfo) -> tuple[Libc, str] | None:
     """One file's own evidence: its interpreter, its DT_NEEDED libc, its suffix."""
-    if elf.libc is not None:
+    own = _elf_libc(elf)
+    if own is not None:
         what = f"the interpreter of {path}" if elf.interpreter else f"DT_NEEDED of {path}"
-        return Libc(elf.libc), what
+        return own, what
     by_suffix = _suffix_libc(path)
     if by_suffix is not None:
         return by_suffix, f"the extension suffix of {posixpath.basename(path)}"
@@ -120,12 +128,14 @@ def decide_libc(elves: Mapping[str, ElfInfo], tag_infos: Sequence[TagInfo]) -> t
     interpreter, a DT_NEEDED libc soname, an extension-module suffix (``-linux-musl``; a
     ``-linux-gnu`` one only from CPython 3.13 on), the filename's tag, else glibc."""
     for path, elf in elves.items():
-        if elf.interpreter is not None and elf.libc is not None:
-            return Libc(elf.libc), f"the interpreter {elf.interpreter} of {path}"
+        own = _elf_libc(elf)
+        if elf.interpreter is not None and own is not None:
+            return own, f"the interpreter {elf.interpreter} of {path}"
     for path, elf in elves.items():
-        if elf.libc is not None:
+        own = _elf_libc(elf)
+        if own is not None:
             soname = next(n for n in elf.needed if n.startswith(_LIBC_SONAMES))
-            return Libc(elf.libc), f"{path} needing {soname}"
+            return own, f"{path} needing {soname}"
     for path in elves:
         by_suffix = _suffix_libc(path)
         if by_suffix is not None:
@@ -248,7 +258,8 @@ def analyze_platform(
             findings=tuple(findings),
         )
 
-    musl_base = next((t.base for t in tag_infos if t.libc is Libc.MUSL), None)
+    # musl and Android keep one policy: the claimed musllinux version or API level
+    musl_base = next((t.base for t in tag_infos if t.libc is libc is not Libc.GLIBC), None)
     policies = policies_for(libc, arch, musl_base)
     all_needed = {soname for elf in considered.values() for soname in elf.needed}
     roots = [
@@ -416,6 +427,8 @@ def _symbol_policy(
         versions = {k: set(v) for k, v in wheel_versions.items()}
         for root, tree in trees.items():
             allowed = policy.whitelist | _excluded(tree, analysis.exclude)
+            if policy.libc is Libc.ANDROID:  # an Android app ships libpython itself
+                allowed |= {s for s in tree.libraries if LIBPYTHON_RE.match(s)}
             for soname in _closure(tree, allowed, considered[root].needed):
                 lib = tree.libraries.get(soname)
                 if lib is not None and lib.in_wheel:

@@ -22,7 +22,7 @@ from wheelfix.findings import Check
 from wheelfix.formats.elf import ElfInfo
 from wheelfix.formats.wheelfile import WheelName
 from wheelfix.linux.libraries import HostLibraries
-from wheelfix.linux.policy import Libc, parse_platform_tag
+from wheelfix.linux.policy import Libc, TagInfo, parse_platform_tag, policies_for
 from wheelfix.wheels.audit import check_wheel
 from wheelfix.wheels.checks import WheelView
 from wheelfix.wheels.checks.platform import PlatformVerdict, analyze_platform, decide_libc
@@ -406,3 +406,31 @@ def test_exclude_silences_a_library(
     (result,) = wheelfix.check([torch], jobs=1, exclude=["libfoo.so.*"]).results
     assert {"WF202", "WF205"}.isdisjoint({f.code for f in result.findings})
     assert result.external_libraries == {}
+
+
+def test_android_wheel_reads_like_auditwheel() -> None:
+    """PEP 738: the API level's policy (system libraries), libpython provided by the app."""
+    result = check_wheel(
+        AUDITWHEEL_DATA / "android" / "spam-0.1.0-cp313-cp313-android_24_arm64_v8a.whl"
+    )
+    assert (result.libc, result.arch) == ("android", "aarch64")
+    assert result.tags is not None
+    assert (result.tags.consistent, result.tags.repairable) == (
+        "linux_aarch64",
+        "android_24_arm64_v8a",
+    )
+    assert set(result.external_libraries) == {"libc++_shared.so"}
+    codes_found = {f.code for f in result.findings}
+    assert "WF204" not in codes_found  # libpython3.13.so is normal on Android
+    (over,) = [f for f in result.findings if f.code == "WF101"]
+    assert "needs libc++_shared.so" in over.message
+
+
+def test_android_api_level_picks_the_policy() -> None:
+    assert parse_platform_tag("android_21_x86_64") == TagInfo(
+        "android_21_x86_64", "android_21", "x86_64"
+    )
+    older = policies_for(Libc.ANDROID, "aarch64", "android_21").highest
+    newer = policies_for(Libc.ANDROID, "aarch64", "android_27").highest
+    assert (older.name, newer.name) == ("android_21_arm64_v8a", "android_27_arm64_v8a")
+    assert "libvulkan.so" in newer.whitelist - older.whitelist
