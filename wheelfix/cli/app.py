@@ -202,7 +202,10 @@ def check_cmd(
     no_config: bool,
     verbose: int,
 ) -> None:
-    """Audit wheels: platform tag, external libraries, debug info, contents, RECORD."""
+    """Audit wheels: platform tag, external libraries, debug info, contents, RECORD.
+
+    Source distributions (.tar.gz, NAME-VERSION.zip) get the content checks that apply.
+    """
 
     def run() -> int:
         from wheelfix.cli.render import render_text
