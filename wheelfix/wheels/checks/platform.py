@@ -322,6 +322,8 @@ def analyze_platform(
         to_graft, external_paths, external_sizes, considered, graft_policy.name, analysis.via
     )
     findings += _supplied_findings(analysis.supplied)
+    if libc is Libc.ANDROID:
+        findings += _android_level_findings(tag_infos, considered)
     missing = sorted(s for s in to_graft if external_paths.get(s) is None)
     findings += _claim_findings(
         claimed, analysis, consistent, repairable, missing, f"{libc.value}, decided by {evidence}"
@@ -660,6 +662,31 @@ def _library_findings(
                     path=path,
                     message=f"requires x86-64-v{elf.isa_level} instructions; it will crash with "
                     "SIGILL on older CPUs",
+                )
+            )
+    return out
+
+
+def _android_level_findings(
+    tag_infos: Sequence[TagInfo], considered: Mapping[str, ElfInfo]
+) -> list[Finding]:
+    """WF101 when a binary's minimum API level (``.note.android.ident``) is above the one
+    the filename claims: devices at the claimed level cannot load it."""
+    levels = [(e.android_api, p) for p, e in considered.items() if e.android_api is not None]
+    if not levels:
+        return []
+    level, path = max(levels)
+    out = []
+    for info in tag_infos:
+        claimed = int(info.base.removeprefix("android_")) if info.libc is Libc.ANDROID else None
+        if claimed is not None and level > claimed:
+            out.append(
+                Finding(
+                    check=Check.TAG_OVERCLAIMS,
+                    path=path,
+                    message=f"filename claims {info.tag}, but {posixpath.basename(path)} is "
+                    f"built for Android API level {level} (.note.android.ident); devices at "
+                    f"API level {claimed} cannot load it",
                 )
             )
     return out

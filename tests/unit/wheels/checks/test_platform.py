@@ -434,3 +434,21 @@ def test_android_api_level_picks_the_policy() -> None:
     newer = policies_for(Libc.ANDROID, "aarch64", "android_27").highest
     assert (older.name, newer.name) == ("android_21_arm64_v8a", "android_27_arm64_v8a")
     assert "libvulkan.so" in newer.whitelist - older.whitelist
+
+
+@pytest.mark.parametrize(("api", "overclaims"), [(21, False), (24, False), (28, True)])
+def test_android_api_level_of_the_binaries(
+    empty_host: HostLibraries, api: int, overclaims: bool
+) -> None:
+    ext = "spam.cpython-313-aarch64-linux-android.so"
+    android = elf(
+        arch="aarch64", machine="EM_AARCH64", needed=("libc.so",), version_needs=(),
+        android_api=api, defined=frozenset(),
+    )  # fmt: skip
+    v = analyze_platform(view({ext: android}, "cp313-cp313-android_24_arm64_v8a"), empty_host)
+    assert v.libc == "android"
+    assert v.consistent == "android_24_arm64_v8a"
+    found = [f for f in v.findings if f.code == "WF101"]
+    assert bool(found) is overclaims
+    if overclaims:
+        assert "built for Android API level 28" in found[0].message
