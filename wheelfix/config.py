@@ -31,7 +31,7 @@ _CONTENT_INT_KEYS = {  # key -> ContentRules field; documented in docs/checks.md
 _CONTENT_LIST_KEYS = ("expected-files", "unexpected-files", "toplevel", "package", "src-dir")
 _KEYS = frozenset(
     {"fail-on", "select", "ignore", "target", "jobs", "max-uncompressed", "mixed-extensions",
-     *_CONTENT_INT_KEYS, *_CONTENT_LIST_KEYS}
+     "exclude", *_CONTENT_INT_KEYS, *_CONTENT_LIST_KEYS}
 )  # fmt: skip
 _SLIM_KEYS = frozenset({"categories", "keep", "strip", "python"})
 
@@ -67,6 +67,8 @@ class Config:
     #: ``package`` and ``src-dir``, resolved against the pyproject.toml's folder
     packages: tuple[Path, ...] = ()
     src_dirs: tuple[Path, ...] = ()
+    #: ``exclude``: soname patterns provided at run time by something else
+    exclude: tuple[str, ...] = ()
     slim: SlimConfig = field(default_factory=SlimConfig)
     #: the pyproject.toml the values came from, if any
     source: Path | None = None
@@ -155,6 +157,7 @@ def _main_table(path: Path, flat: dict[str, Any]) -> Config:
     contents, packages, src_dirs = _content_keys(flat, path)
     return Config(
         contents=contents,
+        exclude=_strings(flat.get("exclude", []), "exclude", path),
         packages=packages,
         src_dirs=src_dirs,
         fail_on=flat.get("fail-on"),

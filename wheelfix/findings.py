@@ -200,6 +200,10 @@ class Check(enum.Enum):
         Severity.WARNING,
         "do not link extensions against libpython (the interpreter provides the symbols)",
     )
+    LIBRARY_FROM_OTHER_DISTRIBUTION = (
+        "WF205", "library-from-other-distribution", Severity.INFO,
+        "install the distribution that provides it together with this wheel",
+    )  # fmt: skip
     SBOM_UNCOVERED = (
         "WF210",
         "sbom-uncovered",

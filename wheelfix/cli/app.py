@@ -184,6 +184,12 @@ Every check code is explained in docs/checks.md.
     metavar="DIR",
     help="A folder whose contents the wheel must match (WF418/WF419).",
 )
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="SONAME",
+    help="A library (fnmatch pattern) provided at run time by something else; never external.",
+)
 @click.option("-v", "--verbose", count=True, help="Hints, per-file ELF detail, library paths.")
 @quiet_option
 @click.pass_context
@@ -198,10 +204,14 @@ def check_cmd(
     toplevel: tuple[str, ...],
     packages: tuple[Path, ...],
     src_dirs: tuple[Path, ...],
+    exclude: tuple[str, ...],
     verbose: int,
     quiet: bool,
 ) -> None:
-    """Audit wheels (or every *.whl in a folder): tag, libraries, debug info, contents, RECORD."""
+    """Audit wheels (or every *.whl in a folder): tag, libraries, debug info, contents, RECORD.
+
+    Source distributions (.tar.gz, NAME-VERSION.zip) get the content checks that apply.
+    """
 
     def run() -> int:
         from wheelfix.cli.render import render_text
@@ -215,6 +225,7 @@ def check_cmd(
             max_uncompressed=_parse_size(max_uncompressed) if max_uncompressed else None,
             packages=packages,
             src_dirs=src_dirs,
+            exclude=exclude,
         )
         rules = content_rules(
             config.contents,
@@ -236,6 +247,7 @@ def check_cmd(
                 limits=limits,
                 on_result=on_result,
                 contents=rules,
+                exclude=config.exclude,
             )
         _emit(fmt, report, lambda c: render_text(report, c, verbose=verbose, quiet=quiet), "check")
         for result in report.results:

@@ -46,7 +46,11 @@ def _summary(result: WheelResult) -> str:
 
     name = escape(result.filename)
     if result.error is not None:
-        return f"{_MARK['error']} {name}: [bold red]cannot be read[/] — {escape(result.error)}"
+        # The error already starts with the path: name the file once, as given.
+        where, sep, reason = result.error.partition(": ")
+        if not sep or where != result.path:
+            where, reason = result.filename, result.error
+        return f"{_MARK['error']} {escape(where)}: [bold red]cannot be read[/] — {escape(reason)}"
     sizes = result.sizes
     bits = [human(sizes.compressed)]
     tags = result.tags

@@ -111,6 +111,8 @@ class ElfInfo:
     file_size: int
     defined: frozenset[str]
     undefined: frozenset[str]
+    #: minimum Android API level from ``.note.android.ident`` (``None`` when absent)
+    android_api: int | None = None
 
     @property
     def libc(self) -> str | None:
@@ -340,6 +342,10 @@ def _parse(r: _Reader, interest: frozenset[str]) -> ElfInfo:
         for s in sections:
             if s.type == _SHT_NOTE and s.name.startswith(".note.gnu.property"):
                 isa_level = max(isa_level, _isa_level(r, s))
+    android_api = None
+    for s in sections:
+        if s.type == _SHT_NOTE and s.name == ".note.android.ident":
+            android_api = _android_api(r, s)
     version_needs = _version_needs(r, sections)
     defined, undefined = _symbols_of_interest(r, sections, interest)
     return ElfInfo(
@@ -364,6 +370,7 @@ def _parse(r: _Reader, interest: frozenset[str]) -> ElfInfo:
         file_size=r.size,
         defined=defined,
         undefined=undefined,
+        android_api=android_api,
     )
 
 
@@ -549,6 +556,20 @@ def _isa_level(r: _Reader, section: Section) -> int:
                 pos = data_at + ((pr_datasz + align - 1) & ~(align - 1))
         offset = desc_end + (-desc_end % align if section.addralign >= 8 else -desc_end % 4)
     return min(level, 4)
+
+
+def _android_api(r: _Reader, section: Section) -> int | None:
+    """The API level in an "Android" note of type 1 (the NDK's ABI note)."""
+    body = r.span(section.offset, section.size, section.name)
+    if len(body) < 16:
+        return None
+    namesz, descsz, n_type = struct.unpack_from(r.end + "III", body, 0)
+    name = bytes(body[12 : 12 + namesz]).rstrip(b"\0")
+    desc_at = 12 + ((namesz + 3) & ~3)
+    if name != b"Android" or n_type != 1 or descsz < 4 or desc_at + 4 > len(body):
+        return None
+    (level,) = struct.unpack_from(r.end + "I", body, desc_at)
+    return int(level)
 
 
 def _arm_arch(r: _Reader, sections: list[Section], flags: int) -> tuple[str | None, str | None]:

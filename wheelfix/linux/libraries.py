@@ -15,14 +15,21 @@ import glob
 import os
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from wheelfix.formats.elf import CorruptElfError, ElfInfo, is_elf, parse_elf
 
-__all__ = ["HostLibraries", "Library", "LibraryTree", "needed_through", "resolve_tree"]
+__all__ = [
+    "HostLibraries",
+    "Library",
+    "LibraryTree",
+    "Outside",
+    "needed_through",
+    "resolve_tree",
+]
 
 LIBPYTHON_RE = re.compile(r"^libpython\d+\.\d+m?\.so(\.\d+)*$")
 _ORIGIN_RE = re.compile(r"\$(ORIGIN|\{ORIGIN\})")
@@ -50,10 +57,16 @@ class Library:
     in_wheel: bool
     path: str | None
     elf: ElfInfo | None
+    #: the distribution expected to install it next to the wheel (``$ORIGIN/../../nvidia/..``)
+    supplied_by: str | None = None
 
     @property
     def found(self) -> bool:
-        return self.path is not None or LIBPYTHON_RE.match(self.soname) is not None
+        return (
+            self.path is not None
+            or self.supplied_by is not None
+            or LIBPYTHON_RE.match(self.soname) is not None
+        )
 
 
 @dataclass(slots=True)
@@ -128,6 +141,8 @@ class HostLibraries:
         self.musl_dirs = [d for d in dict.fromkeys(musl) if Path(d).is_dir()]
 
     def system_dirs(self, libc: str | None) -> list[str]:
+        if libc == "android":
+            return []  # cross-compiled: this machine's libraries are never Android's
         return self.musl_dirs if libc == "musl" else self.glibc_dirs
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one instance per run, bounded
@@ -194,6 +209,11 @@ def _expand(entries: tuple[str, ...], origin: Location, host: LibrarySource) -> 
     return list(dict.fromkeys(out))
 
 
+#: site-packages-relative path of a library a wheel does not ship -> the distribution that
+#: is expected to install it there, or ``None`` (see ``resolve_tree``)
+Outside = Callable[[str], "str | None"]
+
+
 def resolve_tree(
     root_path: str,
     root: ElfInfo,
@@ -201,8 +221,14 @@ def resolve_tree(
     host: LibrarySource,
     *,
     libc: str | None,
+    outside: Outside | None = None,
 ) -> LibraryTree:
-    """Resolve every library ``root`` needs, transitively."""
+    """Resolve every library ``root`` needs, transitively.
+
+    Wheel paths are site-packages paths, so an ``$ORIGIN`` entry such as
+    ``$ORIGIN/../../nvidia/cublas/lib`` names a folder another distribution installs.
+    ``outside`` answers for such a path when the wheel has no file there; a library it
+    names is "supplied by" that distribution and not followed further."""
     tree = LibraryTree(root_path)
     root_loc = Location(True, posixpath.dirname(root_path))
     top_rpath = [] if root.runpath else _expand(root.rpath, root_loc, host)
@@ -226,7 +252,7 @@ def resolve_tree(
             if LIBPYTHON_RE.match(soname):
                 tree.libraries[soname] = Library(soname, False, None, None)
                 continue
-            lib = _find(soname, search, elf, wheel_elves, host)
+            lib = _find(soname, search, elf, wheel_elves, host, outside)
             tree.libraries[soname] = lib
             if lib.elf is not None and lib.path is not None and depth < 64:
                 lib_loc = Location(lib.in_wheel, posixpath.dirname(lib.path))
@@ -242,6 +268,7 @@ def _find(
     like: ElfInfo,
     wheel_elves: Mapping[str, ElfInfo],
     host: LibrarySource,
+    outside: Outside | None = None,
 ) -> Library:
     for loc in search:
         if loc.in_wheel:
@@ -249,6 +276,9 @@ def _find(
             info = wheel_elves.get(candidate)
             if info is not None and like.compatible_with(info):
                 return Library(soname, True, candidate, info)
+            provider = outside(candidate) if outside is not None and info is None else None
+            if provider is not None:
+                return Library(soname, False, candidate, None, supplied_by=provider)
         else:
             found = host.find(soname, loc.path, like)
             if found is not None:

@@ -22,16 +22,26 @@ from typing import TypeVar
 
 from wheelfix.errors import ToolError, UsageError
 
-__all__ = ["Libc", "Policy", "PolicySet", "TagInfo", "parse_platform_tag", "policies_for"]
+__all__ = [
+    "ANDROID_ABIS",
+    "Libc",
+    "Policy",
+    "PolicySet",
+    "TagInfo",
+    "parse_platform_tag",
+    "policies_for",
+]
 
 
 class Libc(enum.Enum):
     GLIBC = "glibc"
     MUSL = "musl"
+    #: Android's bionic (PEP 738 ``android_<api>_<abi>`` tags)
+    ANDROID = "android"
 
     @property
     def prefix(self) -> str:
-        return "manylinux" if self is Libc.GLIBC else "musllinux"
+        return {"glibc": "manylinux", "musl": "musllinux", "android": "android"}[self.value]
 
 
 # musl's loader is called ld-musl-<arch>.so.1 and its libc soname libc.musl-<arch>.so.1; the
@@ -44,6 +54,9 @@ _LEGACY_ALIASES = {
     "manylinux2014": "manylinux_2_17",
 }
 _TAG_RE = re.compile(r"^(?P<base>(?:many|musl)linux_\d+_\d+|manylinux\d+|linux)_(?P<arch>.+)$")
+_ANDROID_RE = re.compile(r"^(?P<base>android_\d+)_(?P<abi>.+)$")
+#: Android ABI names in tags (PEP 738) -> the architecture names of ELF files and policies
+ANDROID_ABIS = {"arm64_v8a": "aarch64", "x86_64": "x86_64", "armeabi_v7a": "armv7l", "x86": "i686"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +73,16 @@ class TagInfo:
             return Libc.MUSL
         if self.base.startswith("manylinux"):
             return Libc.GLIBC
+        if self.base.startswith("android"):
+            return Libc.ANDROID
         return None
 
 
 def parse_platform_tag(tag: str) -> TagInfo | None:
     """Split a Linux platform tag; ``None`` for tags that are not about Linux (``any``, macOS)."""
+    android = _ANDROID_RE.match(tag)
+    if android is not None and android["abi"] in ANDROID_ABIS:
+        return TagInfo(tag, android["base"], ANDROID_ABIS[android["abi"]])
     m = _TAG_RE.match(tag)
     if m is None:
         return None
@@ -87,6 +105,9 @@ class Policy:
 
     @property
     def name(self) -> str:
+        if self.libc is Libc.ANDROID and not self.is_linux:
+            abi = next(k for k, v in ANDROID_ABIS.items() if v == self.arch)
+            return f"{self.base}_{abi}"
         return f"{self.base}_{self.arch}"
 
     @property
@@ -154,7 +175,7 @@ def _field(raw: Mapping[str, object], key: str, kind: type[_T]) -> _T:
 
 @functools.cache
 def _raw_policies(libc: Libc) -> list[dict[str, object]]:
-    name = "manylinux-policy.json" if libc is Libc.GLIBC else "musllinux-policy.json"
+    name = f"{libc.prefix}-policy.json"
     try:
         resource = importlib.resources.files("auditwheel").joinpath("policy").joinpath(name)
         text = resource.read_text()
@@ -205,12 +226,28 @@ def policies_for(libc: Libc, arch: str, musl_base: str | None = None) -> PolicyS
                 blacklist={k: frozenset(v) for k, v in blacklist.items()},
             )
         )
+    if libc is Libc.ANDROID:
+        # One policy, like auditwheel: the newest API level the claimed one allows
+        # (``musl_base`` carries the claimed ``android_<api>``).
+        claimed = _api_level(musl_base)
+        fitting = sorted(
+            (p for p in policies if not p.is_linux and _api_level(p.base) <= claimed),
+            key=lambda p: _api_level(p.base),
+        )
+        policies = [p for p in policies if p.is_linux] + fitting[-1:]
     if libc is Libc.MUSL:
         musl = sorted(p for p in policies if not p.is_linux)
         if musl:
             chosen = next((p for p in musl if p.base == musl_base), musl[0])
             policies = [p for p in policies if p.is_linux or p is chosen]
     return PolicySet(libc, arch, policies)
+
+
+def _api_level(base: str | None) -> int:
+    """``android_24`` -> 24; an unknown or missing level counts as the newest."""
+    if base is None or not base.startswith("android_"):
+        return 1 << 30
+    return int(base.removeprefix("android_"))
 
 
 @functools.cache

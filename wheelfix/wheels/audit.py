@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Callable, Iterable, Sequence
+import zipfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from packaging.utils import canonicalize_name
 
 from wheelfix.errors import InvalidWheelError, UsageError
 from wheelfix.findings import Selection, Severity
@@ -66,6 +69,10 @@ class CheckOptions:
     limits: Limits = field(default_factory=Limits)
     ld_root: str = "/"
     contents: ContentRules = field(default_factory=ContentRules)
+    #: soname patterns provided at run time by something else (``--exclude``)
+    exclude: tuple[str, ...] = ()
+    #: site-packages path of each shared library in the run's other wheels -> distribution
+    siblings: Mapping[str, str] = field(default_factory=dict)
 
 
 def validate_target(target: str | None) -> None:
@@ -252,7 +259,12 @@ def check_wheel(
 def _evaluate(view: WheelView, options: CheckOptions, host: HostLibraries) -> WheelResult:
     metadata, findings = check_metadata(view)
     verdict = analyze_platform(
-        view, host, target=options.target, root_is_purelib=metadata.root_is_purelib
+        view,
+        host,
+        target=options.target,
+        root_is_purelib=metadata.root_is_purelib,
+        exclude=options.exclude,
+        siblings={k: v for k, v in options.siblings.items() if v != view.name.name},
     )
     findings += verdict.findings
     native = _native(view, options.target)
@@ -330,6 +342,27 @@ def _native(view: WheelView, target: str | None) -> NativeVerdict:
     )
 
 
+def shared_libraries_of(paths: Sequence[str]) -> dict[str, str]:
+    """Shared libraries the given wheels install (site-packages path -> distribution name),
+    read from each zip's central directory only. Unreadable wheels are skipped here; their
+    own check reports them."""
+    out: dict[str, str] = {}
+    for path in paths:
+        name = posixpath.basename(path.replace(os.sep, "/"))
+        if not name.endswith(".whl") or name.count("-") not in (4, 5) or not Path(path).is_file():
+            continue  # FIFOs and folders are never opened here
+        try:
+            with zipfile.ZipFile(path) as archive:
+                members = archive.namelist()
+        except (OSError, zipfile.BadZipFile, ValueError):
+            continue
+        for member in members[: Limits().max_members]:
+            base = posixpath.basename(member)
+            if base.endswith(".so") or ".so." in base:
+                out.setdefault(member, canonicalize_name(name.split("-", 1)[0]))
+    return out
+
+
 def check(
     paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
@@ -341,6 +374,7 @@ def check(
     limits: Limits | None = None,
     on_result: Callable[[WheelResult], None] | None = None,
     contents: ContentRules | None = None,
+    exclude: Iterable[str] = (),
 ) -> CheckReport:
     """Check wheels and return a :class:`CheckReport` (results in input order).
 
@@ -361,8 +395,11 @@ def check(
         jobs=jobs,
         limits=limits or Limits(),
         contents=contents or ContentRules(),
+        exclude=tuple(exclude),
     )
     names = [os.fspath(p) for p in paths]
+    if len(names) > 1:
+        options = replace(options, siblings=shared_libraries_of(names))
     workers = worker_count(jobs)
     host = HostLibraries(options.ld_root)
 

@@ -19,7 +19,7 @@ from packaging.utils import InvalidSdistFilename, parse_sdist_filename
 from wheelfix.errors import InvalidWheelError
 from wheelfix.formats.wheelfile import Limits, Member, validate_member_name
 from wheelfix.wheels.checks.contents import ContentRules, check_sdist_contents
-from wheelfix.wheels.results import Sizes, WheelResult
+from wheelfix.wheels.results import Sizes, Tags, WheelResult
 
 __all__ = ["SDIST_SUFFIXES", "check_sdist", "is_sdist", "sdist_members"]
 
@@ -114,6 +114,10 @@ def check_sdist(
     return WheelResult(
         path=display,
         filename=filename,
+        # The JSON contract gives a readable input tags and strip savings; an sdist claims
+        # no platform and holds nothing to strip.
+        tags=Tags(claimed=(), wheel_file=(), consistent=None, repairable=None),
+        strip_savings={"debug": 0, "unneeded": 0, "all": 0},
         sizes=Sizes(compressed=file_size, uncompressed=sum(m.size for m in members)),
         findings=tuple(sorted(findings, key=lambda f: (-f.level, f.code, f.path or ""))),
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from wheelmaker import MakeWheel
 
 from wheelfix import __version__
 from wheelfix.cli.app import cli
@@ -346,3 +347,38 @@ def test_strip_with_a_space_says_how_to_write_it(runner: CliRunner, tmp_path: Pa
     result = runner.invoke(cli, ["repair", "--strip", "debug", "-w", str(tmp_path), "x.whl"])
     assert result.exit_code == 2
     assert "write --strip=debug" in result.stderr
+
+
+def test_a_missing_file_is_named_once(runner: CliRunner, tmp_path: Path) -> None:
+    missing = tmp_path / "gone-1.0-py3-none-any.whl"
+    result = runner.invoke(cli, ["check", "--no-config", str(missing)])
+    assert result.exit_code == 2
+    (line,) = [ln for ln in result.output.splitlines() if "cannot be read" in ln]
+    assert line.count("gone-1.0-py3-none-any.whl") == 1
+    assert line.endswith(f"{missing}: cannot be read — no such file")
+
+
+def test_content_options_and_keys_reach_the_checks(
+    runner: CliRunner, make_wheel: MakeWheel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files: dict[str, bytes | str] = {"demo/__init__.py": "", "extra/__init__.py": ""}
+    wheel = str(make_wheel(files))
+
+    def codes(*args: str) -> set[str]:
+        result = runner.invoke(cli, ["check", "--format", "json", *args, wheel])
+        assert result.exit_code in (0, 1), result.output
+        (one,) = json.loads(result.stdout)["results"]
+        return {f["code"] for f in one["findings"]}
+
+    assert "WF416" in codes("--no-config")
+    declared = codes("--no-config", "--toplevel", "demo")
+    assert {"WF416", "WF420"}.isdisjoint(declared)
+    assert "WF421" in declared
+    package = tmp_path / "src" / "demo"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "new.py").write_text("")
+    assert "WF418" in codes("--no-config", "--package", str(package))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.wheelfix]\ntoplevel = ["demo", "gone"]\n')
+    assert "WF420" in codes()

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
+import wheelfix
 from wheelfix.findings import Selection
 from wheelfix.wheels.audit import CheckOptions, check_wheel
 from wheelfix.wheels.checks.contents import ContentRules
 
+REPO = Path(__file__).resolve().parents[3]
 ROOT = "demo-1.0"
 FILES = {
     f"{ROOT}/PKG-INFO": b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n",
@@ -43,7 +46,8 @@ def test_a_clean_sdist_ships_tests_and_sources_without_findings(tmp_path: Path, 
     result = check_wheel(make_sdist(tmp_path, FILES, kind))
     assert result.error is None
     assert result.findings == ()
-    assert result.tags is None
+    assert result.tags is not None and result.tags.claimed == ()
+    assert result.tags.consistent is None
     assert result.sizes.uncompressed == sum(len(d) for d in FILES.values())
 
 
@@ -81,3 +85,13 @@ def test_not_an_archive_is_an_error_result(tmp_path: Path) -> None:
     result = check_wheel(path)
     assert result.error is not None
     assert "not a readable gzip-compressed tar archive" in result.error
+
+
+def test_sdist_json_follows_the_check_schema(tmp_path: Path) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((REPO / "wheelfix" / "schema" / "check.schema.json").read_text())
+    files = {**FILES, f"{ROOT}/beep boop.ini": b"[x]\n"}
+    paths = [make_sdist(tmp_path, files, "zip"), make_sdist(tmp_path, FILES, "tar.gz")]
+    report = wheelfix.check(paths, jobs=1)
+    jsonschema.validate(report.to_json(), schema)
+    assert [r.status for r in report.results] == ["findings", "ok"]

@@ -12,11 +12,12 @@ import dataclasses
 import hashlib
 import os
 import posixpath
+import re
 import stat
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
+from fnmatch import translate
 from pathlib import Path
 
 from wheelfix.categories import Category, classify, test_root
@@ -302,6 +303,8 @@ def _path_findings(members: Sequence[Member], max_length: int) -> list[Finding]:
     spaces: dict[str, int] = {}
     out = []
     for member in members:
+        if member.name.isascii() and " " not in member.name and len(member.name) <= max_length:
+            continue
         for seen, bad in ((non_ascii, lambda p: not p.isascii()), (spaces, lambda p: " " in p)):
             where = _first_bad(member.name, bad)
             if where is not None:
@@ -359,19 +362,43 @@ def _mixed_extensions(members: Sequence[Member], groups: Sequence[Sequence[str]]
 
 
 def _folders(members: Iterable[Member]) -> set[str]:
+    """Every folder that holds a member, with a trailing ``/``."""
     out: set[str] = set()
     for member in members:
-        parts = member.name.split("/")[:-1]
-        out.update("/".join(parts[: i + 1]) + "/" for i in range(len(parts)))
+        name = member.name
+        cut = name.rfind("/")
+        while cut > 0 and name[: cut + 1] not in out:
+            out.add(name[: cut + 1])
+            cut = name.rfind("/", 0, cut)
     return out
 
 
-def _matches(path: str, pattern: str) -> bool:
-    """A pattern without ``/`` (besides a trailing one) matches the last component at any
-    depth; one with ``/`` matches the whole path, shell-style."""
-    if "/" in pattern.rstrip("/"):
-        return fnmatchcase(path, pattern)
-    return fnmatchcase(posixpath.basename(path.rstrip("/")), pattern.rstrip("/"))
+class _Matcher:
+    """Patterns compiled once. A pattern without ``/`` (besides a trailing one) matches the
+    last component at any depth; one with ``/`` matches the whole path, shell-style.
+    Literal names (most defaults) are a set lookup, the rest one regular expression."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        names, name_res, path_res = set(), [], []
+        for pattern in (p.rstrip("/") for p in patterns):
+            if "/" in pattern:
+                path_res.append(translate(pattern))
+            elif any(c in pattern for c in "*?["):
+                name_res.append(translate(pattern))
+            else:
+                names.add(pattern)
+        self.names = frozenset(names)
+        self.name_re = re.compile("|".join(name_res)) if name_res else None
+        self.path_re = re.compile("|".join(path_res)) if path_res else None
+
+    def __call__(self, path: str) -> bool:
+        path = path.rstrip("/")
+        base = path[path.rfind("/") + 1 :]
+        return (
+            base in self.names
+            or (self.name_re is not None and self.name_re.match(base) is not None)
+            or (self.path_re is not None and self.path_re.match(path) is not None)
+        )
 
 
 def _patterns(members: Sequence[Member], rules: ContentRules) -> list[Finding]:
@@ -380,7 +407,7 @@ def _patterns(members: Sequence[Member], rules: ContentRules) -> list[Finding]:
     out = []
     for pattern in rules.expected_files:
         pool = folders if pattern.endswith("/") else files
-        if not any(_matches(p, pattern) for p in pool):
+        if not any(map(_Matcher([pattern]), pool)):
             out.append(
                 Finding(
                     check=Check.EXPECTED_FILE_MISSING,
@@ -389,11 +416,13 @@ def _patterns(members: Sequence[Member], rules: ContentRules) -> list[Finding]:
                 )
             )
     hits: set[str] = set()
-    for pattern in rules.unexpected_files:
-        pool = folders if pattern.endswith("/") else files
-        hits.update(p for p in pool if _matches(p, pattern))
+    for wanted, pool in ((True, folders), (False, files)):
+        unexpected = [p for p in rules.unexpected_files if p.endswith("/") is wanted]
+        if unexpected:
+            hits.update(filter(_Matcher(unexpected), pool))
+    hit_folders = [h for h in hits if h.endswith("/")]
     for path in sorted(hits):
-        if any(path != h and path.startswith(h) for h in hits if h.endswith("/")):
+        if any(path != h and path.startswith(h) for h in hit_folders):
             continue  # inside a folder already reported
         inside = sum(1 for f in files if f.startswith(path)) if path.endswith("/") else 1
         out.append(

@@ -149,8 +149,10 @@ def _top_files(tops: Mapping[str, list[LibraryFile]]) -> list[Finding]:
 def _unimportable(files: Sequence[LibraryFile]) -> list[Finding]:
     groups: dict[tuple[str, str], list[LibraryFile]] = defaultdict(list)
     for f in files:
+        if not _is_module(f.relative):
+            continue
         parts = f.relative.split("/")
-        if not _is_module(parts[-1]) or parts[0].endswith("-stubs") or _grafted(parts[0]):
+        if parts[0].endswith("-stubs") or _grafted(parts[0]):
             continue
         for depth, part in enumerate(parts[:-1]):
             if not _identifier(part):

@@ -11,6 +11,10 @@ import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from wheelfix.findings import Check, Finding
 from wheelfix.formats.elf import ElfInfo
@@ -18,6 +22,7 @@ from wheelfix.linux.libraries import (
     LIBPYTHON_RE,
     HostLibraries,
     LibraryTree,
+    Outside,
     is_loader,
     needed_through,
     resolve_tree,
@@ -41,7 +46,8 @@ _NATIVE_SUFFIXES = {
     ".dll": "Windows library (.dll)",
     ".dylib": "macOS library (.dylib)",
 }
-_SUFFIX_LIBC_RE = re.compile(r"-linux-(?P<libc>gnu|musl)[a-z0-9_]*\.so$")
+_CPYTHON_RE = re.compile(r"\.cpython-(3)(\d+)")
+_SUFFIX_LIBC_RE = re.compile(r"-linux-(?P<libc>gnu|musl|android)[a-z0-9_]*\.so$")
 _LIBC_SONAMES = ("libc.musl-", "ld-musl-", "libc.so.6", "ld-linux", "ld64.so.")
 _PYFPE = frozenset({"PyFPE_jbuf", "PyFPE_dummy", "PyFPE_counter"})
 
@@ -76,22 +82,42 @@ class _Analysis:
     forbidden: dict[tuple[str, str, str], list[Policy]] = field(default_factory=dict)
     #: external soname -> the libraries it is needed by, when no wheel file needs it itself
     via: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: soname patterns never external (``check --exclude``)
+    exclude: tuple[str, ...] = ()
+    #: soname -> (distribution, site-packages path, wheel file that needs it)
+    supplied: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
 
 def _suffix_libc(path: str) -> Libc | None:
     """The libc an extension module's suffix names (``.cpython-312-x86_64-linux-musl.so``,
     ``-arm-linux-musleabihf.so``, ``-linux-gnu.so``), as CPython's EXT_SUFFIX spells it."""
-    m = _SUFFIX_LIBC_RE.search(posixpath.basename(path))
+    name = posixpath.basename(path)
+    m = _SUFFIX_LIBC_RE.search(name)
     if m is None:
         return None
-    return Libc.MUSL if m["libc"] == "musl" else Libc.GLIBC
+    if m["libc"] in ("musl", "android"):
+        return Libc(m["libc"])
+    # CPython before 3.13 may say -linux-gnu on musl too (3.10 and older always did:
+    # bpo-43112), so only a newer suffix proves glibc.
+    version = _CPYTHON_RE.search(name)
+    if version is None or (int(version[1]), int(version[2])) < (3, 13):
+        return None
+    return Libc.GLIBC
+
+
+def _elf_libc(elf: ElfInfo) -> Libc | None:
+    """What the file itself says; Android's loader is ``/system/bin/linker[64]``."""
+    if elf.interpreter is not None and elf.interpreter.startswith("/system/bin/linker"):
+        return Libc.ANDROID
+    return Libc(elf.libc) if elf.libc is not None else None
 
 
 def _file_libc(path: str, elf: ElfInfo) -> tuple[Libc, str] | None:
     """One file's own evidence: its interpreter, its DT_NEEDED libc, its suffix."""
-    if elf.libc is not None:
+    own = _elf_libc(elf)
+    if own is not None:
         what = f"the interpreter of {path}" if elf.interpreter else f"DT_NEEDED of {path}"
-        return Libc(elf.libc), what
+        return own, what
     by_suffix = _suffix_libc(path)
     if by_suffix is not None:
         return by_suffix, f"the extension suffix of {posixpath.basename(path)}"
@@ -100,14 +126,17 @@ def _file_libc(path: str, elf: ElfInfo) -> tuple[Libc, str] | None:
 
 def decide_libc(elves: Mapping[str, ElfInfo], tag_infos: Sequence[TagInfo]) -> tuple[Libc, str]:
     """The wheel's C library and what decided it, strongest evidence first: a program
-    interpreter, a DT_NEEDED libc soname, an extension-module suffix, the filename's tag."""
+    interpreter, a DT_NEEDED libc soname, an extension-module suffix (``-linux-musl``; a
+    ``-linux-gnu`` one only from CPython 3.13 on), the filename's tag, else glibc."""
     for path, elf in elves.items():
-        if elf.interpreter is not None and elf.libc is not None:
-            return Libc(elf.libc), f"the interpreter {elf.interpreter} of {path}"
+        own = _elf_libc(elf)
+        if elf.interpreter is not None and own is not None:
+            return own, f"the interpreter {elf.interpreter} of {path}"
     for path, elf in elves.items():
-        if elf.libc is not None:
+        own = _elf_libc(elf)
+        if own is not None:
             soname = next(n for n in elf.needed if n.startswith(_LIBC_SONAMES))
-            return Libc(elf.libc), f"{path} needing {soname}"
+            return own, f"{path} needing {soname}"
     for path in elves:
         by_suffix = _suffix_libc(path)
         if by_suffix is not None:
@@ -116,7 +145,7 @@ def decide_libc(elves: Mapping[str, ElfInfo], tag_infos: Sequence[TagInfo]) -> t
     if len(claims) == 1:
         ((libc, tag),) = claims.items()
         return libc, f"the filename's {tag} tag"
-    return Libc.GLIBC, "nothing in the wheel names a C library; glibc assumed"
+    return Libc.GLIBC, "default (nothing in the wheel names a C library)"
 
 
 def _libc_claim_findings(tag_infos: Sequence[TagInfo], libc: Libc, evidence: str) -> list[Finding]:
@@ -144,7 +173,12 @@ def analyze_platform(
     *,
     target: str | None = None,
     root_is_purelib: bool = False,
+    exclude: tuple[str, ...] = (),
+    siblings: Mapping[str, str] | None = None,
 ) -> PlatformVerdict:
+    """``exclude``: soname patterns (fnmatch) provided at run time by something else, never
+    external (``check --exclude``). ``siblings``: site-packages path of each shared library
+    in the other wheels of the same run -> that wheel's distribution name."""
     findings: list[Finding] = []
     claimed = view.name.platforms
     tag_infos = [t for t in (parse_platform_tag(p) for p in claimed) if t is not None]
@@ -212,7 +246,8 @@ def analyze_platform(
             findings=tuple(findings),
         )
 
-    musl_base = next((t.base for t in tag_infos if t.libc is Libc.MUSL), None)
+    # musl and Android keep one policy: the claimed musllinux version or API level
+    musl_base = next((t.base for t in tag_infos if t.libc is libc is not Libc.GLIBC), None)
     policies = policies_for(libc, arch, musl_base)
     all_needed = {soname for elf in considered.values() for soname in elf.needed}
     roots = [
@@ -220,9 +255,13 @@ def analyze_platform(
         for p, e in considered.items()
         if is_extension(p, e) or posixpath.basename(p) not in all_needed
     ]
-    trees = {p: resolve_tree(p, considered[p], considered, host, libc=libc.value) for p in roots}
+    outside = _outside_provider(view, siblings or {})
+    trees = {
+        p: resolve_tree(p, considered[p], considered, host, libc=libc.value, outside=outside)
+        for p in roots
+    }
 
-    analysis = _Analysis(policies)
+    analysis = _Analysis(policies, exclude=exclude)
     sym_policy = _symbol_policy(analysis, considered, trees)
     ref_policy = max(p for p in policies.policies if not analysis.externals.get(p.name))
     blacklist_policy = _blacklist_policy(analysis, considered, roots)
@@ -270,6 +309,9 @@ def analyze_platform(
     findings += _library_findings(
         to_graft, external_paths, external_sizes, considered, graft_policy.name, analysis.via
     )
+    findings += _supplied_findings(analysis.supplied)
+    if libc is Libc.ANDROID:
+        findings += _android_level_findings(tag_infos, considered)
     missing = sorted(s for s in to_graft if external_paths.get(s) is None)
     findings += _claim_findings(
         claimed, analysis, consistent, repairable, missing, f"{libc.value}, decided by {evidence}"
@@ -296,6 +338,49 @@ def analyze_platform(
         external_sizes=external_sizes,
         findings=tuple(findings),
     )
+
+
+def _excluded(tree: LibraryTree, patterns: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(s for s in tree.libraries if any(fnmatchcase(s, p) for p in patterns))
+
+
+def _requirement_names(metadata: str | None) -> list[str]:
+    """Distribution names in ``Requires-Dist`` (malformed lines are skipped)."""
+    names = []
+    for line in (metadata or "").splitlines():
+        if not line:
+            break  # the headers end at the first empty line
+        if line.lower().startswith("requires-dist:"):
+            try:
+                names.append(Requirement(line.split(":", 1)[1].strip()).name)
+            except InvalidRequirement:
+                continue
+    return names
+
+
+def _outside_provider(view: WheelView, siblings: Mapping[str, str]) -> Outside:
+    """Who installs a library at a site-packages path this wheel has no file at: a wheel of
+    the same run, else a Requires-Dist whose name starts with the path's folders
+    (``nvidia/cublas/lib`` -> ``nvidia-cublas-cu12``); never a path under this wheel's own
+    top-level folders."""
+    own_tops = {m.name.split("/", 1)[0] for m in view.members}
+    requires = [
+        (canonicalize_name(n), n) for n in _requirement_names(view.dist_info_text("METADATA"))
+    ]
+
+    def provider(path: str) -> str | None:
+        if path in siblings:
+            return siblings[path]
+        folders = path.split("/")[:-1]
+        if not folders or folders[0] in own_tops:
+            return None
+        stem = canonicalize_name("-".join(f for f in folders if f not in ("lib", "lib64")))
+        for canonical, name in requires:
+            if stem and (canonical == stem or canonical.startswith(stem + "-")):
+                return f"{name} (Requires-Dist)"
+        return None
+
+    return provider
 
 
 def _closure(tree: LibraryTree, whitelist: frozenset[str], start: tuple[str, ...]) -> set[str]:
@@ -331,9 +416,16 @@ def _symbol_policy(
         externals: dict[str, set[str]] = {}
         versions = {k: set(v) for k, v in wheel_versions.items()}
         for root, tree in trees.items():
-            for soname in _closure(tree, policy.whitelist, considered[root].needed):
+            allowed = policy.whitelist | _excluded(tree, analysis.exclude)
+            if policy.libc is Libc.ANDROID:  # an Android app ships libpython itself
+                allowed |= {s for s in tree.libraries if LIBPYTHON_RE.match(s)}
+            for soname in _closure(tree, allowed, considered[root].needed):
                 lib = tree.libraries.get(soname)
                 if lib is not None and lib.in_wheel:
+                    continue
+                if lib is not None and lib.supplied_by is not None and lib.path is not None:
+                    needer = sorted(tree.needed_by.get(soname, {root}))[0]
+                    analysis.supplied.setdefault(soname, (lib.supplied_by, lib.path, needer))
                     continue
                 requesters = tree.needed_by.get(soname, {root}) & set(considered) or {root}
                 externals.setdefault(soname, set()).update(requesters)
@@ -563,6 +655,53 @@ def _library_findings(
                     "SIGILL on older CPUs",
                 )
             )
+    return out
+
+
+def _android_level_findings(
+    tag_infos: Sequence[TagInfo], considered: Mapping[str, ElfInfo]
+) -> list[Finding]:
+    """WF101 when a binary's minimum API level (``.note.android.ident``) is above the one
+    the filename claims: devices at the claimed level cannot load it."""
+    levels = [(e.android_api, p) for p, e in considered.items() if e.android_api is not None]
+    if not levels:
+        return []
+    level, path = max(levels)
+    out = []
+    for info in tag_infos:
+        claimed = int(info.base.removeprefix("android_")) if info.libc is Libc.ANDROID else None
+        if claimed is not None and level > claimed:
+            out.append(
+                Finding(
+                    check=Check.TAG_OVERCLAIMS,
+                    path=path,
+                    message=f"filename claims {info.tag}, but {posixpath.basename(path)} is "
+                    f"built for Android API level {level} (.note.android.ident); devices at "
+                    f"API level {claimed} cannot load it",
+                )
+            )
+    return out
+
+
+def _supplied_findings(supplied: Mapping[str, tuple[str, str, str]]) -> list[Finding]:
+    """WF205: libraries another distribution installs where an ``$ORIGIN`` entry looks."""
+    by_provider: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for soname, (provider, path, needer) in sorted(supplied.items()):
+        by_provider.setdefault((provider, needer), []).append((soname, path))
+    out = []
+    for (provider, needer), libs in sorted(by_provider.items()):
+        names = ", ".join(s for s, _ in libs[:4]) + (
+            f" and {len(libs) - 4} more" if len(libs) > 4 else ""
+        )
+        folder = posixpath.dirname(libs[0][1])
+        out.append(
+            Finding(
+                check=Check.LIBRARY_FROM_OTHER_DISTRIBUTION,
+                path=needer,
+                message=f"needs {names} from {provider}, which installs them in {folder}/ "
+                "(reached through an $ORIGIN RPATH/RUNPATH); not grafted, not external",
+            )
+        )
     return out
 
 

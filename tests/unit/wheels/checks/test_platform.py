@@ -7,6 +7,9 @@ resolve against an empty root filesystem, so they say exactly what the arithmeti
 from __future__ import annotations
 
 import dataclasses
+import functools
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,11 +17,12 @@ from packaging.tags import parse_tag
 from packaging.version import Version
 from wheelmaker import MakeWheel
 
+import wheelfix
 from wheelfix.findings import Check
 from wheelfix.formats.elf import ElfInfo
 from wheelfix.formats.wheelfile import WheelName
 from wheelfix.linux.libraries import HostLibraries
-from wheelfix.linux.policy import Libc, parse_platform_tag
+from wheelfix.linux.policy import Libc, TagInfo, parse_platform_tag, policies_for
 from wheelfix.wheels.audit import check_wheel
 from wheelfix.wheels.checks import WheelView
 from wheelfix.wheels.checks.platform import PlatformVerdict, analyze_platform, decide_libc
@@ -238,12 +242,20 @@ def test_libc_evidence_order() -> None:
         Libc.MUSL,
         "the extension suffix of _ext.cpython-312-x86_64-linux-musl.so",
     )
-    assert decide_libc({EXT: bare}, tags)[0] is Libc.GLIBC  # -linux-gnu suffix
-    assert decide_libc({"pkg/_ext.abi3.so": bare}, tags) == (
+    gnu313 = "pkg/_ext.cpython-313-x86_64-linux-gnu.so"
+    assert decide_libc({gnu313: bare}, []) == (
+        Libc.GLIBC,
+        "the extension suffix of _ext.cpython-313-x86_64-linux-gnu.so",
+    )
+    # before 3.13, CPython on musl could say -linux-gnu too: not evidence
+    assert decide_libc({EXT: bare}, tags) == (
         Libc.GLIBC,
         "the filename's manylinux_2_17_x86_64 tag",
     )
-    assert decide_libc({"pkg/_ext.abi3.so": bare}, [])[1].endswith("glibc assumed")
+    assert decide_libc({"pkg/_ext.abi3.so": bare}, []) == (
+        Libc.GLIBC,
+        "default (nothing in the wheel names a C library)",
+    )
 
 
 def test_musl_suffix_in_a_manylinux_wheel_is_a_libc_error(empty_host: HostLibraries) -> None:
@@ -282,7 +294,7 @@ _MUSL, _GLIBC = "musllinux_1_2/testsimple-0.0.1-cp312-cp312", "glibc/testsimple-
         (
             "musllinux_1_2/testsimple-0.0.1-cp310-cp310-linux_x86_64.whl",
             "x86_64",
-            "glibc",  # its suffix says -linux-gnu, whatever its folder says
+            "glibc",  # a cp310 -linux-gnu suffix proves nothing: glibc by default
             "manylinux_2_5_x86_64",
         ),
     ],
@@ -304,7 +316,9 @@ def test_real_wheels_without_dt_needed(wheel: str, arch: str, libc: str, consist
         )
     else:
         assert "WF113" not in found
-        assert f"C library: {libc}, decided by the extension suffix" in found["WF102"].message
+        # a cp313 -linux-gnu suffix proves glibc; a cp310 one does not
+        decided = "default" if "cp310" in wheel else "the extension suffix"
+        assert f"C library: {libc}, decided by {decided}" in found["WF102"].message
 
 
 def test_claiming_a_policy_that_does_not_exist(empty_host: HostLibraries) -> None:
@@ -312,3 +326,129 @@ def test_claiming_a_policy_that_does_not_exist(empty_host: HostLibraries) -> Non
     v = analyze_platform(view({EXT: arm}, "cp312-cp312-manylinux_2_17_armv6l"), empty_host)
     (no_policy,) = [f for f in v.findings if f.code == "WF113"]
     assert "claims manylinux_2_17_armv6l, a policy that does not exist" in no_policy.message
+
+
+# -- libraries another distribution installs ($ORIGIN/../../nvidia/...) and --exclude ----
+@pytest.fixture
+def cuda_like(tmp_path: Path) -> dict[str, bytes]:
+    """A real extension reaching libfoo.so.1 through RUNPATH $ORIGIN/../../nvidia/foo/lib,
+    as torch reaches libcublas, and the library itself."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("needs gcc")
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / "foo.c").write_text("int foo(void) { return 1; }\n")
+    (build / "ext.c").write_text("int foo(void);\nvoid *PyInit__C(void) { foo(); return 0; }\n")
+    lib = build / "libfoo.so.1"
+    run = functools.partial(subprocess.run, check=True)
+    run([gcc, "-shared", "-fPIC", "-o", str(lib), str(build / "foo.c"), "-Wl,-soname,libfoo.so.1"])
+    (build / "libfoo.so").symlink_to(lib.name)
+    ext = build / "_C.so"
+    run([gcc, "-shared", "-fPIC", "-o", str(ext), str(build / "ext.c"), f"-L{build}", "-lfoo",
+         "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../../nvidia/foo/lib"])  # fmt: skip
+    return {"ext": ext.read_bytes(), "lib": lib.read_bytes()}
+
+
+TORCHLIKE_TAG = "cp311-cp311-linux_x86_64"
+
+
+def _torchlike(make_wheel: MakeWheel, cuda_like: dict[str, bytes], requires: str = "") -> Path:
+    metadata = f"Metadata-Version: 2.1\nName: torchlike\nVersion: 1.0\n{requires}"
+    files: dict[str, bytes | str] = {
+        "torchlike/__init__.py": "",
+        "torchlike/lib/_C.cpython-311-x86_64-linux-gnu.so": cuda_like["ext"],
+    }
+    return make_wheel(files, name="torchlike", tag=TORCHLIKE_TAG, metadata_text=metadata)
+
+
+def test_library_from_a_requires_dist(
+    make_wheel: MakeWheel, cuda_like: dict[str, bytes], empty_host: HostLibraries
+) -> None:
+    alone = check_wheel(_torchlike(make_wheel, cuda_like), host=empty_host)
+    assert "WF202" in {f.code for f in alone.findings}
+    declared = _torchlike(make_wheel, cuda_like, "Requires-Dist: nvidia-foo-cu12==1.0\n")
+    result = check_wheel(declared, host=empty_host)
+    found = {f.code: f for f in result.findings}
+    assert "WF202" not in found
+    assert result.external_libraries == {}
+    assert found["WF205"].message.startswith(
+        "needs libfoo.so.1 from nvidia-foo-cu12 (Requires-Dist), which installs them in "
+        "nvidia/foo/lib/"
+    )
+    assert found["WF205"].path == "torchlike/lib/_C.cpython-311-x86_64-linux-gnu.so"
+
+
+def test_library_from_another_wheel_of_the_run(
+    make_wheel: MakeWheel, cuda_like: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LD_LIBRARY_PATH", raising=False)
+    torch = _torchlike(make_wheel, cuda_like)
+    nvidia = make_wheel(
+        {"nvidia/__init__.py": "", "nvidia/foo/lib/libfoo.so.1": cuda_like["lib"]},
+        name="nvidia-foo-cu12",
+        tag="py3-none-manylinux_2_17_x86_64",
+    )
+    report = wheelfix.check([torch, nvidia], jobs=1)
+    torch_result = report.results[0]
+    (supplied,) = [f for f in torch_result.findings if f.code == "WF205"]
+    assert "from nvidia-foo-cu12, which installs them in nvidia/foo/lib/" in supplied.message
+    assert "WF202" not in {f.code for f in torch_result.findings}
+    alone = wheelfix.check([torch], jobs=1).results[0]
+    assert "WF202" in {f.code for f in alone.findings}
+
+
+def test_exclude_silences_a_library(
+    make_wheel: MakeWheel, cuda_like: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LD_LIBRARY_PATH", raising=False)
+    torch = _torchlike(make_wheel, cuda_like)
+    (result,) = wheelfix.check([torch], jobs=1, exclude=["libfoo.so.*"]).results
+    assert {"WF202", "WF205"}.isdisjoint({f.code for f in result.findings})
+    assert result.external_libraries == {}
+
+
+def test_android_wheel_reads_like_auditwheel() -> None:
+    """PEP 738: the API level's policy (system libraries), libpython provided by the app."""
+    result = check_wheel(
+        AUDITWHEEL_DATA / "android" / "spam-0.1.0-cp313-cp313-android_24_arm64_v8a.whl"
+    )
+    assert (result.libc, result.arch) == ("android", "aarch64")
+    assert result.tags is not None
+    assert (result.tags.consistent, result.tags.repairable) == (
+        "linux_aarch64",
+        "android_24_arm64_v8a",
+    )
+    assert set(result.external_libraries) == {"libc++_shared.so"}
+    codes_found = {f.code for f in result.findings}
+    assert "WF204" not in codes_found  # libpython3.13.so is normal on Android
+    (over,) = [f for f in result.findings if f.code == "WF101"]
+    assert "needs libc++_shared.so" in over.message
+
+
+def test_android_api_level_picks_the_policy() -> None:
+    assert parse_platform_tag("android_21_x86_64") == TagInfo(
+        "android_21_x86_64", "android_21", "x86_64"
+    )
+    older = policies_for(Libc.ANDROID, "aarch64", "android_21").highest
+    newer = policies_for(Libc.ANDROID, "aarch64", "android_27").highest
+    assert (older.name, newer.name) == ("android_21_arm64_v8a", "android_27_arm64_v8a")
+    assert "libvulkan.so" in newer.whitelist - older.whitelist
+
+
+@pytest.mark.parametrize(("api", "overclaims"), [(21, False), (24, False), (28, True)])
+def test_android_api_level_of_the_binaries(
+    empty_host: HostLibraries, api: int, overclaims: bool
+) -> None:
+    ext = "spam.cpython-313-aarch64-linux-android.so"
+    android = elf(
+        arch="aarch64", machine="EM_AARCH64", needed=("libc.so",), version_needs=(),
+        android_api=api, defined=frozenset(),
+    )  # fmt: skip
+    v = analyze_platform(view({ext: android}, "cp313-cp313-android_24_arm64_v8a"), empty_host)
+    assert v.libc == "android"
+    assert v.consistent == "android_24_arm64_v8a"
+    found = [f for f in v.findings if f.code == "WF101"]
+    assert bool(found) is overclaims
+    if overclaims:
+        assert "built for Android API level 28" in found[0].message
