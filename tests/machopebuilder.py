@@ -100,11 +100,15 @@ def macho(spec: MachO | None = None) -> bytes:
         )  # fmt: skip
         tail += b"\xdd" * spec.dwarf_bytes
     if with_symtab:
-        strings = b"\0"
-        table = b""
+        names = [b""]
+        entries = []
+        at = 1
         for symbol, n_type in spec.symbols:
-            table += struct.pack("<IBBhQ", len(strings), n_type, 0, 0, 0)
-            strings += symbol.encode() + b"\0"
+            entries.append(struct.pack("<IBBhQ", at, n_type, 0, 0, 0))
+            names.append(symbol.encode())
+            at += len(names[-1]) + 1
+        table = b"".join(entries)
+        strings = b"\0".join(names) + b"\0"
         symoff = data_at + len(tail)
         stroff = symoff + len(table)
         commands.append(struct.pack("<IIIIII", _LC_SYMTAB, 24, symoff, len(spec.symbols),

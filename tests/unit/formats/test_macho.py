@@ -197,6 +197,21 @@ def test_symbol_table_past_the_end() -> None:
         parse_macho(_patched(data, at + 12, "<I", 0x10000000))
 
 
+def test_symbols_sharing_one_long_name() -> None:
+    """10 000 local symbols all naming the same 3000-byte string: refused instead of
+    scanning 30 MB (the pass over names stays linear in the file size)."""
+    symbols = [("_" + "x" * 3000, _N_LOCAL)] + [("a", _N_LOCAL)] * 9_999
+    data = bytearray(macho(MachO(symbols=symbols)))
+    at = _FIRST_CMD
+    while struct.unpack_from("<I", data, at)[0] != 0x2:
+        at += struct.unpack_from("<I", data, at + 4)[0]
+    symoff, nsyms = struct.unpack_from("<II", data, at + 8)
+    for i in range(nsyms):
+        struct.pack_into("<I", data, symoff + 16 * i, 1)  # every n_strx -> the first name
+    with pytest.raises(CorruptMachOError, match="overlap"):
+        parse_macho(bytes(data))
+
+
 def test_segment_past_the_end() -> None:
     data = _thin()
     at = _FIRST_CMD
