@@ -292,7 +292,8 @@ def _pdb_path(h: _Headers, data: bytes) -> str | None:
         kind, length, pointer = fields[4], fields[5], fields[7]
         if kind != _DEBUG_TYPE_CODEVIEW or length < 24:
             continue
-        record = _span(data, pointer, length, "CodeView record")
+        _span(data, pointer, length, "CodeView record")  # bounds only: the record may be big
+        record = data[pointer : pointer + min(length, 24 + _MAX_STRING)]
         if record[:4] == b"RSDS":
             nul = record.find(b"\0", 24)
             raw = record[24:] if nul < 0 else record[24:nul]
