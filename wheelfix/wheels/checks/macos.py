@@ -139,19 +139,29 @@ def analyze_macos(view: WheelView, target: str | None = None) -> NativeVerdict:
     for path, info in loadable.items():
         state.findings += _arch_findings(path, info, tags)
         _library_findings(state, path, info, installed)
-    arch = tags[0].arch
-    relevant = [s for m in loadable.values() for s in m.slices if s.arch in tags[0].arches]
-    best = best_mac_tag(relevant, arch) if relevant else None
+    # The widest tag names the wheel's architecture (universal2 over its thin companions).
+    arch = max(tags, key=lambda t: len(t.arches)).arch
     state.findings += _version_findings(loadable, tags)
     if target is not None:
         state.findings += _target_findings(loadable, target)
     return NativeVerdict(
-        consistent=best,
+        consistent=_best_tags(loadable, tags),
         arch=arch,
         external_libraries={k: tuple(v) for k, v in sorted(state.externals.items())},
         external_paths=dict(sorted(state.external_paths.items())),
         findings=tuple(state.findings),
     )
+
+
+def _best_tags(loadable: Mapping[str, MachOInfo], tags: list[MacTag]) -> str | None:
+    """The honest counterpart of every claimed tag, joined like a compressed tag set."""
+    best: list[str] = []
+    for tag in tags:
+        slices = [s for m in loadable.values() for s in m.slices if s.arch in tag.arches]
+        found = best_mac_tag(slices, tag.arch) if slices else None
+        if found is not None and found not in best:
+            best.append(found)
+    return ".".join(best) or None
 
 
 def _arch_findings(path: str, info: MachOInfo, tags: list[MacTag]) -> list[Finding]:

@@ -7,7 +7,9 @@ file-magic dispatch in the audit layer is exercised too.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import jsonschema
 import pytest
 from machopebuilder import Dylib, MachO, fat, macho
 from wheelmaker import MakeWheel
@@ -16,7 +18,7 @@ from wheelfix.findings import Finding, Severity
 from wheelfix.formats.macho import MachOSlice
 from wheelfix.wheels.audit import CheckOptions, check_wheel
 from wheelfix.wheels.checks.macos import best_mac_tag, resolve_dylib
-from wheelfix.wheels.results import WheelResult
+from wheelfix.wheels.results import CheckReport, WheelResult
 
 EXT = "demo/_ext.cpython-312-darwin.so"
 ARM = "cp312-cp312-macosx_11_0_arm64"
@@ -35,6 +37,19 @@ def run(
     result = check_wheel(wheel, CheckOptions(target=target))
     assert result.error is None, result.error
     return result
+
+
+SCHEMA = Path(__file__).resolve().parents[4] / "docs" / "schema" / "check.schema.json"
+
+
+def assert_valid_json(result: WheelResult) -> None:
+    """The result, as `--format json` would print it, against the published schema."""
+    document = json.loads(json.dumps(wheelfix_report(result)))
+    jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text())).validate(document)
+
+
+def wheelfix_report(result: WheelResult) -> dict[str, object]:
+    return CheckReport(results=(result,)).to_json()
 
 
 def binary_findings(result: WheelResult) -> list[Finding]:
@@ -56,6 +71,7 @@ def test_clean_arm64_wheel(make_wheel: MakeWheel) -> None:
     assert summary.path == EXT
     document = json.loads(json.dumps(result.to_json()))
     assert document["macho_files"][0]["slices"][0]["min_os"] == "11.0.0"
+    assert_valid_json(result)
     assert document["tags"]["native_consistent"] == "macosx_11_0_arm64"
 
 
@@ -155,6 +171,24 @@ def test_universal2_wheel(make_wheel: MakeWheel) -> None:
     assert result.tags is not None
     assert result.tags.native_consistent == "macosx_10_9_universal2"
     assert result.arch == "universal2"
+
+
+def test_universal2_wheel_with_thin_companion_tags(make_wheel: MakeWheel) -> None:
+    """``macosx_10_9_universal2.macosx_10_9_x86_64.macosx_11_0_arm64``: each tag is judged
+    with the slices it covers; the honest tag set keeps all three."""
+    ext = fat([macho(MachO(arch="x86_64", min_os=(10, 12, 0))), macho(MachO(arch="arm64"))])
+    tag = "cp312-cp312-macosx_10_9_universal2.macosx_10_9_x86_64.macosx_11_0_arm64"
+    result = run(make_wheel, {EXT: ext}, tag=tag)
+    assert codes(result) == ["WF101", "WF101"]  # universal2 and x86_64 claim 10.9
+    assert result.arch == "universal2"
+    assert result.tags is not None
+    assert result.tags.native_consistent is not None
+    assert set(result.tags.native_consistent.split(".")) == {
+        "macosx_10_12_universal2",
+        "macosx_10_12_x86_64",
+        "macosx_11_0_arm64",
+    }
+    assert_valid_json(result)
 
 
 def test_universal2_wheel_with_a_thin_file(make_wheel: MakeWheel) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import jsonschema
 import pytest
 from machopebuilder import Pe, pe
 from wheelmaker import MakeWheel
@@ -11,7 +13,7 @@ from wheelmaker import MakeWheel
 from wheelfix.findings import Finding, Severity
 from wheelfix.wheels.audit import CheckOptions, check_wheel
 from wheelfix.wheels.checks.windows import dll_status
-from wheelfix.wheels.results import WheelResult
+from wheelfix.wheels.results import CheckReport, WheelResult
 
 EXT = "demo/_ext.cp312-win_amd64.pyd"
 AMD64 = "cp312-cp312-win_amd64"
@@ -24,6 +26,15 @@ def run(
     result = check_wheel(wheel, CheckOptions(target=target))
     assert result.error is None, result.error
     return result
+
+
+SCHEMA = Path(__file__).resolve().parents[4] / "docs" / "schema" / "check.schema.json"
+
+
+def assert_valid_json(result: WheelResult) -> None:
+    """The result, as `--format json` would print it, against the published schema."""
+    document = json.loads(json.dumps(CheckReport(results=(result,)).to_json()))
+    jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text())).validate(document)
 
 
 def binary_findings(result: WheelResult) -> list[Finding]:
@@ -50,6 +61,7 @@ def test_clean_extension(make_wheel: MakeWheel) -> None:
     assert result.arch == "win_amd64"
     document = json.loads(json.dumps(result.to_json()))
     assert document["pe_files"][0]["imports"] == imports
+    assert_valid_json(result)
 
 
 def test_delvewheel_layout_is_in_the_wheel(make_wheel: MakeWheel) -> None:
@@ -105,6 +117,7 @@ def test_pdb_path_in_json(make_wheel: MakeWheel) -> None:
     result = run(make_wheel, {EXT: pe(Pe(pdb_path="D:\\a\\demo\\build\\_ext.pdb"))})
     document = json.loads(json.dumps(result.to_json()))
     assert document["pe_files"][0]["pdb_path"] == "D:\\a\\demo\\build\\_ext.pdb"
+    assert_valid_json(result)
 
 
 def test_corrupt_pe_is_contained(make_wheel: MakeWheel) -> None:
