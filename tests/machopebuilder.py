@@ -51,6 +51,8 @@ class MachO:
     min_os: tuple[int, int, int] | None = (11, 0, 0)
     #: use the old LC_VERSION_MIN_MACOSX instead of LC_BUILD_VERSION
     version_min: bool = False
+    #: LC_BUILD_VERSION platform: 1 macOS, 2 iOS, 6 Mac Catalyst
+    platform: int = 1
     dwarf_bytes: int = 0
     #: (name, n_type): 0x0e a local symbol, 0x0f an external one, 0x64 a STABS N_SO entry
     symbols: Sequence[tuple[str, int]] = ()
@@ -73,7 +75,9 @@ def _version_command(spec: MachO) -> list[bytes]:
         return []
     if spec.version_min:
         return [struct.pack("<IIII", _LC_VERSION_MIN_MACOSX, 16, _packed(spec.min_os), 0)]
-    return [struct.pack("<IIIIII", _LC_BUILD_VERSION, 24, 1, _packed(spec.min_os), 0, 0)]
+    return [
+        struct.pack("<IIIIII", _LC_BUILD_VERSION, 24, spec.platform, _packed(spec.min_os), 0, 0)
+    ]
 
 
 def macho(spec: MachO | None = None) -> bytes:

@@ -157,7 +157,12 @@ def _best_tags(loadable: Mapping[str, MachOInfo], tags: list[MacTag]) -> str | N
     """The honest counterpart of every claimed tag, joined like a compressed tag set."""
     best: list[str] = []
     for tag in tags:
-        slices = [s for m in loadable.values() for s in m.slices if s.arch in tag.arches]
+        slices = [
+            s
+            for m in loadable.values()
+            for s in m.slices
+            if s.arch in tag.arches and s.platform in (None, "macos")
+        ]
         found = best_mac_tag(slices, tag.arch) if slices else None
         if found is not None and found not in best:
             best.append(found)
@@ -165,6 +170,18 @@ def _best_tags(loadable: Mapping[str, MachOInfo], tags: list[MacTag]) -> str | N
 
 
 def _arch_findings(path: str, info: MachOInfo, tags: list[MacTag]) -> list[Finding]:
+    other_os = [s for s in info.slices if s.platform not in (None, "macos")]
+    if other_os:
+        s = other_os[0]
+        return [
+            Finding(
+                check=Check.FOREIGN_BINARY,
+                path=path,
+                bytes=info.file_size,
+                message=f"the {s.arch} code is built for {s.platform} (LC_BUILD_VERSION), "
+                "not macOS: it cannot be loaded where this wheel installs",
+            )
+        ]
     present = {s.arch for s in info.slices}
     for tag in tags:
         missing = sorted(tag.arches - present)
@@ -189,7 +206,7 @@ def _version_findings(loadable: Mapping[str, MachOInfo], tags: list[MacTag]) -> 
         worst: tuple[tuple[int, int], str, MachOSlice] | None = None
         for path, info in loadable.items():
             for s in info.slices:
-                if s.arch not in tag.arches or s.min_os is None:
+                if s.arch not in tag.arches or s.min_os is None or s.platform != "macos":
                     continue
                 allowed = _normal(tag.version)
                 if s.arch == "arm64":
@@ -337,7 +354,7 @@ def _target_findings(loadable: Mapping[str, MachOInfo], target: str) -> list[Fin
     allowed = _normal(want.version)
     for path, info in loadable.items():
         for s in info.slices:
-            if s in slices and s.min_os is not None:
+            if s in slices and s.min_os is not None and s.platform == "macos":
                 floor = max(allowed, _ARM64_FLOOR) if s.arch == "arm64" else allowed
                 if _normal(s.min_os) > floor:
                     version = ".".join(map(str, s.min_os))

@@ -204,6 +204,16 @@ def test_thin_file_for_the_wrong_architecture(make_wheel: MakeWheel) -> None:
     assert "missing arm64" in finding.message
 
 
+def test_ios_binary_in_a_macos_wheel(make_wheel: MakeWheel) -> None:
+    """An iOS minimum version is not a macOS one: the file is foreign, not an overclaim."""
+    result = run(make_wheel, {EXT: macho(MachO(platform=2, min_os=(17, 0, 0)))})
+    (finding,) = binary_findings(result)
+    assert finding.code == "WF122"
+    assert "ios" in finding.message
+    assert result.tags is not None
+    assert result.tags.native_consistent is None
+
+
 def test_debug_map_and_local_symbols(make_wheel: MakeWheel) -> None:
     ext = macho(MachO(dwarf_bytes=2048, symbols=[("_helper", 0x0E), ("/src/ext.c", 0x64)]))
     result = run(make_wheel, {EXT: ext})
