@@ -310,7 +310,8 @@ def _other_command(v: _View, acc: _Acc, cmd: int, at: int, cmdsize: int) -> None
     if cmd == _LC_ID_DYLIB:
         (name_off,) = v.unpack("I", at + 8)
         acc.install_name = v.lc_str(at, cmdsize, name_off, "LC_ID_DYLIB")
-    elif cmd == _LC_BUILD_VERSION:
+    elif cmd == _LC_BUILD_VERSION and acc.platform != "macos":
+        # A "zippered" dylib has one for macOS and one for Mac Catalyst: macOS's counts.
         platform, minos = v.unpack("II", at + 8)
         acc.platform = _PLATFORMS.get(platform, f"platform {platform}")
         acc.min_os = _version(minos)

@@ -65,6 +65,13 @@ def test_old_version_min_command() -> None:
     assert one.platform == "macos"
 
 
+def test_zippered_dylib_keeps_the_macos_version() -> None:
+    catalyst = struct.pack("<IIIIII", 0x32, 24, 6, (14 << 16), 0, 0)
+    data = macho(MachO(min_os=(11, 0, 0), extra_commands=[catalyst]))
+    (one,) = parse_macho(data).slices
+    assert (one.platform, one.min_os) == ("macos", (11, 0, 0))
+
+
 def test_no_version_command() -> None:
     (one,) = parse_macho(macho(MachO(min_os=None))).slices
     assert one.min_os is None
