@@ -14,6 +14,8 @@ import pytest
 from machopebuilder import Dylib, MachO, fat, macho
 from wheelmaker import MakeWheel
 
+import wheelfix
+from wheelfix.errors import UsageError
 from wheelfix.findings import Finding, Severity
 from wheelfix.formats.macho import MachOSlice
 from wheelfix.wheels.audit import CheckOptions, check_wheel
@@ -333,3 +335,19 @@ def test_best_mac_tag(
     slices: list[tuple[str, tuple[int, int, int] | None]], arch: str, best: str | None
 ) -> None:
     assert best_mac_tag([_slice(a, v) for a, v in slices], arch) == best
+
+
+@pytest.mark.parametrize(
+    "target", ["macosx_11_0_arm65", "macosx_11_arm64", "win_amd65", "windows", "darwin"]
+)
+def test_unknown_native_target_is_a_usage_error(make_wheel: MakeWheel, target: str) -> None:
+    wheel = make_wheel({EXT: macho(), "demo/__init__.py": b""}, tag=ARM)
+    with pytest.raises(UsageError, match="macosx_X_Y_ARCH"):
+        wheelfix.check([wheel], target=target, jobs=1)
+
+
+@pytest.mark.parametrize("target", ["macosx_10_9_universal2", "win32", "win_arm64"])
+def test_native_targets_are_accepted(make_wheel: MakeWheel, target: str) -> None:
+    wheel = make_wheel({EXT: macho(), "demo/__init__.py": b""}, tag=ARM)
+    (result,) = wheelfix.check([wheel], target=target, jobs=1).results
+    assert result.error is None
