@@ -301,11 +301,14 @@ def test_pe_reader_agrees_with_pefile(native_wheels: dict[str, Path], key: str) 
         assert list(ours.imports) == imports, name
         assert list(ours.delay_imports) == delayed, name
         assert ours.platform == {0x8664: "win_amd64"}.get(theirs.FILE_HEADER.Machine), name
-        pdb = None
+        pdb, debug_data = None, 0
         for entry in getattr(theirs, "DIRECTORY_ENTRY_DEBUG", []):
+            if entry.struct.PointerToRawData:
+                debug_data += entry.struct.SizeOfData
             if entry.struct.Type == 2 and hasattr(entry.entry, "PdbFileName"):
                 pdb = entry.entry.PdbFileName.rstrip(b"\0").decode() or None
         assert ours.pdb_path == pdb, name
+        assert ours.debug_directory_bytes == debug_data, name
         seen += 1
     assert seen > 0
 
