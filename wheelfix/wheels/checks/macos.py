@@ -200,35 +200,63 @@ def _arch_findings(path: str, info: MachOInfo, tags: list[MacTag]) -> list[Findi
     return []
 
 
+_Need = tuple[tuple[int, int], str, MachOSlice]
+
+
+def _needs(loadable: Mapping[str, MachOInfo], tag: MacTag) -> tuple[list[_Need], list[_Need]]:
+    """The covered macOS slices that need a newer macOS than the tag: those no tag of this
+    major version allows (errors), and those needing a minor version a macOS 11+ tag cannot
+    state (warnings). Each as ((major, minor), file, slice)."""
+    errors, warnings = [], []
+    for path, info in loadable.items():
+        for s in info.slices:
+            if s.arch not in tag.arches or s.min_os is None or s.platform != "macos":
+                continue
+            allowed = _normal(tag.version)
+            if s.arch == "arm64":
+                allowed = max(allowed, _ARM64_FLOOR)
+            needed = (s.min_os[0], s.min_os[1])
+            if _normal(needed) > allowed:
+                errors.append((needed, path, s))
+            elif needed > max(tag.version, allowed):
+                warnings.append((needed, path, s))
+    return errors, warnings
+
+
 def _version_findings(loadable: Mapping[str, MachOInfo], tags: list[MacTag]) -> list[Finding]:
     out = []
     for tag in tags:
-        worst: tuple[tuple[int, int], str, MachOSlice] | None = None
-        for path, info in loadable.items():
-            for s in info.slices:
-                if s.arch not in tag.arches or s.min_os is None or s.platform != "macos":
-                    continue
-                allowed = _normal(tag.version)
-                if s.arch == "arm64":
-                    allowed = max(allowed, _ARM64_FLOOR)
-                needed = _normal(s.min_os)
-                if needed > allowed and (worst is None or needed > worst[0]):
-                    worst = (needed, path, s)
-        if worst is None:
-            continue
-        needed, path, s = worst
-        best = f"macosx_{_tag_version(needed)}_{tag.arch}"
-        version = ".".join(map(str, s.min_os or ()))
-        out.append(
-            Finding(
-                check=Check.TAG_OVERCLAIMS,
-                path=path,
-                message=f"filename claims {tag.tag}, but the {s.arch} code needs macOS "
-                f"{version} (minimum OS in its load commands); the honest tag is {best}",
-                fix="build with MACOSX_DEPLOYMENT_TARGET set to the tag's version "
-                f"(and dependencies built for it too), or retag the wheel {best}",
+        errors, warnings = _needs(loadable, tag)
+        if errors:
+            needed, path, s = max(errors, key=lambda n: n[0])
+            version = ".".join(map(str, s.min_os or ()))
+            best = f"macosx_{_tag_version(needed)}_{tag.arch}"
+            out.append(
+                Finding(
+                    check=Check.TAG_OVERCLAIMS,
+                    path=path,
+                    message=f"filename claims {tag.tag}, but the {s.arch} code needs macOS "
+                    f"{version} (minimum OS in its load commands); the honest tag is {best}",
+                    fix="build with MACOSX_DEPLOYMENT_TARGET set to the tag's version "
+                    f"(and dependencies built for it too), or retag the wheel {best}",
+                )
             )
-        )
+        elif warnings:
+            # macOS 11+ tags cannot say 11.3: pip on 11.0-11.2 installs it (delocate warns too)
+            needed, path, s = max(warnings, key=lambda n: n[0])
+            version = ".".join(map(str, s.min_os or ()))
+            out.append(
+                Finding(
+                    check=Check.TAG_OVERCLAIMS,
+                    path=path,
+                    severity=Severity.WARNING,
+                    message=f"the {s.arch} code needs macOS {version}, but {tag.tag} also "
+                    f"installs on macOS {needed[0]}.0 to {needed[0]}.{needed[1] - 1}, where "
+                    "the import fails; no macOS tag can say a minor version since macOS 11",
+                    fix=f"build with MACOSX_DEPLOYMENT_TARGET={needed[0]}.0 (dependencies "
+                    f"too), or tag the wheel macosx_{needed[0] + 1}_0_{tag.arch}",
+                )
+            )
     return out
 
 

@@ -160,10 +160,26 @@ def test_minimum_macos_overclaimed(make_wheel: MakeWheel) -> None:
 
 
 def test_macos_11_minor_versions_share_one_tag(make_wheel: MakeWheel) -> None:
-    ext = macho(MachO(min_os=(11, 3, 0)))
-    assert codes(run(make_wheel, {EXT: ext})) == []
-    ext = macho(MachO(min_os=(13, 0, 0)))
-    assert codes(run(make_wheel, {EXT: ext})) == ["WF101"]
+    """11.3 cannot be tagged: macosx_11_0 is honest as far as tags go, but pip on 11.0-11.2
+    installs it, so WF101 warns (as delocate does) instead of failing."""
+    result = run(make_wheel, {EXT: macho(MachO(min_os=(11, 3, 0)))})
+    (finding,) = binary_findings(result)
+    assert (finding.code, finding.level) == ("WF101", Severity.WARNING)
+    assert "11.0 to 11.2" in finding.message
+    assert "MACOSX_DEPLOYMENT_TARGET=11.0" in finding.hint
+    assert result.tags is not None
+    assert result.tags.native_consistent == "macosx_11_0_arm64"
+    result = run(make_wheel, {EXT: macho(MachO(min_os=(13, 0, 0)))})
+    (finding,) = binary_findings(result)
+    assert (finding.code, finding.level) == ("WF101", Severity.ERROR)
+
+
+def test_arm64_slice_in_a_universal2_wheel_tagged_10_9(make_wheel: MakeWheel) -> None:
+    """arm64 Macs start at 11.0, so 11.0 in a macosx_10_9_universal2 wheel is fine; 11.2 is
+    the same warning as above."""
+    for arm_min, expected in (((11, 0, 0), []), ((11, 2, 0), ["WF101"])):
+        ext = fat([macho(MachO(arch="x86_64", min_os=(10, 9, 0))), macho(MachO(min_os=arm_min))])
+        assert codes(run(make_wheel, {EXT: ext}, tag=UNIVERSAL2)) == expected
 
 
 def test_universal2_wheel(make_wheel: MakeWheel) -> None:
