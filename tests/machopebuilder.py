@@ -182,6 +182,8 @@ class Pe:
     #: MinGW-style sections with long names (``.debug_info``) and their sizes
     debug_sections: Sequence[tuple[str, int]] = ()
     coff_symbols: int = 0
+    #: IMAGE_FILE_DLL set (a .pyd/.dll) or not (an .exe)
+    dll: bool = True
 
 
 def _rdata(spec: Pe) -> tuple[bytes, dict[int, tuple[int, int]]]:
@@ -242,7 +244,7 @@ def pe(spec: Pe | None = None) -> bytes:
     symbols = b"\0" * (18 * spec.coff_symbols)
     strings = struct.pack("<I", 4 + len(string_table)) + string_table if symptr else b""
     coff = struct.pack("<HHIIIHH", _MACHINES[spec.platform], len(sections), 0, symptr,
-                       spec.coff_symbols, opt_size, 0x2022)  # fmt: skip
+                       spec.coff_symbols, opt_size, 0x2022 if spec.dll else 0x22)  # fmt: skip
     optional = bytearray(opt_size)
     struct.pack_into("<H", optional, 0, 0x20B if plus else 0x10B)
     if plus:

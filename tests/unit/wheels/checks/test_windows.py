@@ -102,6 +102,17 @@ def test_machine_against_the_tag(make_wheel: MakeWheel) -> None:
     assert "win_amd64" in finding.message
 
 
+def test_helper_program_of_another_machine(make_wheel: MakeWheel) -> None:
+    """A 32-bit helper .exe in a win_amd64 wheel runs in its own process (WoW64): no WF104,
+    but the DLLs it imports are still checked."""
+    exe = pe(Pe(platform="win32", dll=False, imports=["KERNEL32.dll", "libhelper.dll"]))
+    result = run(make_wheel, {EXT: pe(), "demo/bin/helper.exe": exe})
+    (finding,) = binary_findings(result)
+    assert (finding.code, finding.path) == ("WF201", "demo/bin/helper.exe")
+    assert result.tags is not None
+    assert result.tags.native_consistent == "win_amd64"
+
+
 def test_pdb_and_mingw_debug_bytes(make_wheel: MakeWheel) -> None:
     ext = pe(Pe(debug_sections=[(".debug_info", 4096)], coff_symbols=20))
     pdb = b"Microsoft C/C++ MSF 7.00\r\n\x1aDS" + b"\0" * 2000
