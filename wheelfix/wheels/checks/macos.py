@@ -91,7 +91,7 @@ def resolve_dylib(
         return Resolved("outside", host_path=absolute[0], reason="an absolute LC_RPATH")
     if head == "@rpath" and not candidates:
         return Resolved("outside", reason="@rpath, but the file has no LC_RPATH")
-    return Resolved("outside", reason=f"{name} is not in the wheel")
+    return Resolved("outside", reason="it leads to no file in the wheel")
 
 
 def best_mac_tag(slices: Iterable[MachOSlice], arch: str) -> str | None:
