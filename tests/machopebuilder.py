@@ -51,6 +51,8 @@ class MachO:
     min_os: tuple[int, int, int] | None = (11, 0, 0)
     #: use the old LC_VERSION_MIN_MACOSX instead of LC_BUILD_VERSION
     version_min: bool = False
+    #: LC_BUILD_VERSION platform: 1 macOS, 2 iOS, 6 Mac Catalyst
+    platform: int = 1
     dwarf_bytes: int = 0
     #: (name, n_type): 0x0e a local symbol, 0x0f an external one, 0x64 a STABS N_SO entry
     symbols: Sequence[tuple[str, int]] = ()
@@ -73,7 +75,9 @@ def _version_command(spec: MachO) -> list[bytes]:
         return []
     if spec.version_min:
         return [struct.pack("<IIII", _LC_VERSION_MIN_MACOSX, 16, _packed(spec.min_os), 0)]
-    return [struct.pack("<IIIIII", _LC_BUILD_VERSION, 24, 1, _packed(spec.min_os), 0, 0)]
+    return [
+        struct.pack("<IIIIII", _LC_BUILD_VERSION, 24, spec.platform, _packed(spec.min_os), 0, 0)
+    ]
 
 
 def macho(spec: MachO | None = None) -> bytes:
@@ -100,11 +104,15 @@ def macho(spec: MachO | None = None) -> bytes:
         )  # fmt: skip
         tail += b"\xdd" * spec.dwarf_bytes
     if with_symtab:
-        strings = b"\0"
-        table = b""
+        names = [b""]
+        entries = []
+        at = 1
         for symbol, n_type in spec.symbols:
-            table += struct.pack("<IBBhQ", len(strings), n_type, 0, 0, 0)
-            strings += symbol.encode() + b"\0"
+            entries.append(struct.pack("<IBBhQ", at, n_type, 0, 0, 0))
+            names.append(symbol.encode())
+            at += len(names[-1]) + 1
+        table = b"".join(entries)
+        strings = b"\0".join(names) + b"\0"
         symoff = data_at + len(tail)
         stroff = symoff + len(table)
         commands.append(struct.pack("<IIIIII", _LC_SYMTAB, 24, symoff, len(spec.symbols),
@@ -174,6 +182,8 @@ class Pe:
     #: MinGW-style sections with long names (``.debug_info``) and their sizes
     debug_sections: Sequence[tuple[str, int]] = ()
     coff_symbols: int = 0
+    #: IMAGE_FILE_DLL set (a .pyd/.dll) or not (an .exe)
+    dll: bool = True
 
 
 def _rdata(spec: Pe) -> tuple[bytes, dict[int, tuple[int, int]]]:
@@ -234,7 +244,7 @@ def pe(spec: Pe | None = None) -> bytes:
     symbols = b"\0" * (18 * spec.coff_symbols)
     strings = struct.pack("<I", 4 + len(string_table)) + string_table if symptr else b""
     coff = struct.pack("<HHIIIHH", _MACHINES[spec.platform], len(sections), 0, symptr,
-                       spec.coff_symbols, opt_size, 0x2022)  # fmt: skip
+                       spec.coff_symbols, opt_size, 0x2022 if spec.dll else 0x22)  # fmt: skip
     optional = bytearray(opt_size)
     struct.pack_into("<H", optional, 0, 0x20B if plus else 0x10B)
     if plus:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import io
+import random
 import subprocess
 import sys
 import zipfile
@@ -300,10 +301,54 @@ def test_pe_reader_agrees_with_pefile(native_wheels: dict[str, Path], key: str) 
         assert list(ours.imports) == imports, name
         assert list(ours.delay_imports) == delayed, name
         assert ours.platform == {0x8664: "win_amd64"}.get(theirs.FILE_HEADER.Machine), name
-        pdb = None
+        pdb, debug_data = None, 0
         for entry in getattr(theirs, "DIRECTORY_ENTRY_DEBUG", []):
+            if entry.struct.PointerToRawData:
+                debug_data += entry.struct.SizeOfData
             if entry.struct.Type == 2 and hasattr(entry.entry, "PdbFileName"):
                 pdb = entry.entry.PdbFileName.rstrip(b"\0").decode() or None
         assert ours.pdb_path == pdb, name
+        assert ours.debug_directory_bytes == debug_data, name
         seen += 1
     assert seen > 0
+
+
+# -- fuzzing real files -----------------------------------------------------------------------
+def _first_binary(wheel: Path, wanted: Callable[[bytes], bool], name_part: str) -> bytes:
+    return next(d for n, d in _members(wheel) if name_part in n and wanted(d))
+
+
+@pytest.mark.parametrize(
+    ("key", "name_part"),
+    [
+        ("markupsafe-universal2", "_speedups"),  # a fat file
+        ("pillow-macos-arm64", "_imagingcms"),
+        ("numpy-windows", "lapack_lite"),
+        ("pillow-windows", "_imagingmath"),
+    ],
+)
+def test_fuzz_real_binaries(native_wheels: dict[str, Path], key: str, name_part: str) -> None:
+    """Random damage to the headers and load commands / import tables of real binaries only
+    ever gives a result or the reader's one error class, never another exception."""
+    from wheelfix.formats.macho import CorruptMachOError
+    from wheelfix.formats.pe import CorruptPeError
+
+    mach = "windows" not in key
+    original = _first_binary(native_wheels[key], is_macho if mach else is_pe, name_part)
+    parse: Callable[[bytes], object] = parse_macho if mach else parse_pe
+    error: type[Exception] = CorruptMachOError if mach else CorruptPeError
+    span = min(len(original), 0x1000 if mach else 0x600)  # header and load commands
+    rng = random.Random(20261203)  # noqa: S311 - a fixed seed makes failures reproducible
+    outcomes = {"parsed": 0, "corrupt": 0}
+    for _ in range(300):
+        data = bytearray(original)
+        for _ in range(rng.randint(1, 8)):
+            at = rng.randrange(span) if rng.random() < 0.9 else rng.randrange(len(data))
+            data[at] = rng.choice((0, 0xFF, rng.randrange(256), data[at] ^ (1 << rng.randrange(8))))
+        try:
+            parse(bytes(data))
+            outcomes["parsed"] += 1
+        except error:
+            outcomes["corrupt"] += 1
+    assert outcomes["parsed"] > 0
+    assert outcomes["corrupt"] > 0

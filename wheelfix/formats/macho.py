@@ -310,7 +310,8 @@ def _other_command(v: _View, acc: _Acc, cmd: int, at: int, cmdsize: int) -> None
     if cmd == _LC_ID_DYLIB:
         (name_off,) = v.unpack("I", at + 8)
         acc.install_name = v.lc_str(at, cmdsize, name_off, "LC_ID_DYLIB")
-    elif cmd == _LC_BUILD_VERSION:
+    elif cmd == _LC_BUILD_VERSION and acc.platform != "macos":
+        # A "zippered" dylib has one for macOS and one for Mac Catalyst: macOS's counts.
         platform, minos = v.unpack("II", at + 8)
         acc.platform = _PLATFORMS.get(platform, f"platform {platform}")
         acc.min_os = _version(minos)
@@ -349,7 +350,10 @@ def _symbols(v: _View, symtab: tuple[int, int, int, int] | None) -> tuple[int, i
     strings = v.base + stroff
     limit = strings + strsize
     find = v.data.find
-    stab = local = 0
+    stab = local = scanned = 0
+    # Names may share bytes (linkers merge string tails), but a hostile table could point
+    # every symbol at one long name: bound the bytes scanned so the pass stays linear.
+    budget = 2 * strsize + 64 * nsyms
     # The hot loop of the reader (numpy's OpenBLAS has 50 000 symbols): no calls but find().
     for strx, n_type, _sect, _desc, _value in entry.iter_unpack(table):
         if n_type & _N_EXT and not n_type & _N_STAB:
@@ -361,6 +365,9 @@ def _symbols(v: _View, symtab: tuple[int, int, int, int] | None) -> tuple[int, i
             if nul < 0 or nul >= limit:
                 raise CorruptMachOError(f"symbol name at {strx} is not NUL-terminated")
             size += nul - at + 1
+            scanned += nul - at + 1
+            if scanned > budget:
+                raise CorruptMachOError("symbol names overlap far beyond linker string sharing")
         if n_type & _N_STAB:
             stab += size
         else:

@@ -70,6 +70,8 @@ class PeInfo:
     imports: tuple[str, ...]
     delay_imports: tuple[str, ...]
     pdb_path: str | None
+    #: bytes the debug directory's entries point at (CodeView record, POGO data, ...)
+    debug_directory_bytes: int
     debug_bytes: int
     symtab_bytes: int
     file_size: int
@@ -226,6 +228,7 @@ def _parse(data: bytes) -> PeInfo:
         if strings_at + strsize > len(data):
             raise CorruptPeError("COFF string table lies outside the file")
         symtab = nsyms * _COFF_SYMBOL_SIZE + strsize
+    pdb_path, debug_directory_bytes = _debug_directory(h, data)
     return PeInfo(
         machine=machine,
         platform=platform,
@@ -234,7 +237,8 @@ def _parse(data: bytes) -> PeInfo:
         sections=h.sections,
         imports=_imports(h, data),
         delay_imports=_delay_imports(h, data),
-        pdb_path=_pdb_path(h, data),
+        pdb_path=pdb_path,
+        debug_directory_bytes=debug_directory_bytes,
         debug_bytes=debug,
         symtab_bytes=symtab,
         file_size=len(data),
@@ -282,19 +286,26 @@ def _delay_imports(h: _Headers, data: bytes) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _pdb_path(h: _Headers, data: bytes) -> str | None:
+def _debug_directory(h: _Headers, data: bytes) -> tuple[str | None, int]:
+    """The CodeView record's ``.pdb`` path, and the bytes all debug entries point at
+    (CodeView, POGO, embedded PDB, ...)."""
     rva, size = _directory(h, _DIR_DEBUG)
     if rva == 0 or size == 0:
-        return None
+        return None, 0
     at = _offset(h, data, rva, "debug directory")
+    pdb, total = None, 0
     for i in range(min(size // 28, 64)):
         fields = _unpack(data, "IIHHIIII", at + 28 * i, "debug directory entry")
         kind, length, pointer = fields[4], fields[5], fields[7]
-        if kind != _DEBUG_TYPE_CODEVIEW or length < 24:
+        if pointer == 0:
+            continue  # data not mapped from the file (allowed by the format)
+        _span(data, pointer, length, "debug data")  # bounds only: the data may be big
+        total += length
+        if kind != _DEBUG_TYPE_CODEVIEW or length < 24 or pdb is not None:
             continue
-        record = _span(data, pointer, length, "CodeView record")
+        record = data[pointer : pointer + min(length, 24 + _MAX_STRING)]
         if record[:4] == b"RSDS":
             nul = record.find(b"\0", 24)
             raw = record[24:] if nul < 0 else record[24:nul]
-            return raw.decode("utf-8", "replace") or None
-    return None
+            pdb = raw.decode("utf-8", "replace") or None
+    return pdb, total

@@ -81,6 +81,7 @@ ANALYSES: dict[str, frozenset[Check]] = {
     }),
     "wheelfix.wheels.checks.macos.analyze_macos": frozenset({
         Check.ABSOLUTE_RPATH, Check.CORRUPT_MACHO, Check.DEBUG_INFO, Check.EXTERNAL_LIBRARY,
+        Check.FOREIGN_BINARY,
         Check.LIBPYTHON_LINKED, Check.LIBRARY_NOT_FOUND, Check.SYMBOL_TABLE,
         Check.TAG_OVERCLAIMS, Check.TARGET_INCOMPATIBLE, Check.WRONG_ARCH,
     }),

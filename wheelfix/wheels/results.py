@@ -149,6 +149,7 @@ class PeSummary:
             "imports": list(pe.imports),
             "delay_imports": list(pe.delay_imports),
             "pdb_path": pe.pdb_path,
+            "debug_directory": pe.debug_directory_bytes,
             "debug_info": pe.debug_bytes,
             "symbol_table": pe.symtab_bytes,
         }

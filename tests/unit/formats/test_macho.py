@@ -65,6 +65,13 @@ def test_old_version_min_command() -> None:
     assert one.platform == "macos"
 
 
+def test_zippered_dylib_keeps_the_macos_version() -> None:
+    catalyst = struct.pack("<IIIIII", 0x32, 24, 6, (14 << 16), 0, 0)
+    data = macho(MachO(min_os=(11, 0, 0), extra_commands=[catalyst]))
+    (one,) = parse_macho(data).slices
+    assert (one.platform, one.min_os) == ("macos", (11, 0, 0))
+
+
 def test_no_version_command() -> None:
     (one,) = parse_macho(macho(MachO(min_os=None))).slices
     assert one.min_os is None
@@ -195,6 +202,21 @@ def test_symbol_table_past_the_end() -> None:
         at += struct.unpack_from("<I", data, at + 4)[0]
     with pytest.raises(CorruptMachOError, match="symbol table"):
         parse_macho(_patched(data, at + 12, "<I", 0x10000000))
+
+
+def test_symbols_sharing_one_long_name() -> None:
+    """10 000 local symbols all naming the same 3000-byte string: refused instead of
+    scanning 30 MB (the pass over names stays linear in the file size)."""
+    symbols = [("_" + "x" * 3000, _N_LOCAL)] + [("a", _N_LOCAL)] * 9_999
+    data = bytearray(macho(MachO(symbols=symbols)))
+    at = _FIRST_CMD
+    while struct.unpack_from("<I", data, at)[0] != 0x2:
+        at += struct.unpack_from("<I", data, at + 4)[0]
+    symoff, nsyms = struct.unpack_from("<II", data, at + 8)
+    for i in range(nsyms):
+        struct.pack_into("<I", data, symoff + 16 * i, 1)  # every n_strx -> the first name
+    with pytest.raises(CorruptMachOError, match="overlap"):
+        parse_macho(bytes(data))
 
 
 def test_segment_past_the_end() -> None:

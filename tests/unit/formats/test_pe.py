@@ -45,6 +45,8 @@ def test_imports_delay_imports_and_pdb() -> None:
     assert info.delay_imports == ("opengl32.dll",)
     assert info.dlls == (*info.imports, "opengl32.dll")
     assert info.pdb_path == "D:\\a\\build\\_ext.pdb"
+    # the CodeView record: "RSDS", GUID, age, the path and its NUL
+    assert info.debug_directory_bytes == 24 + len("D:\\a\\build\\_ext.pdb") + 1
     assert info.debug_bytes == 0
     assert info.symtab_bytes == 0
     assert info.file_size == len(data)
@@ -178,7 +180,7 @@ def test_debug_record_outside_the_file() -> None:
     data = _full()
     rva = struct.unpack_from("<I", data, _DIRS + 6 * 8)[0]
     at = rva - 0x1000 + 0x200
-    with pytest.raises(CorruptPeError, match="CodeView"):
+    with pytest.raises(CorruptPeError, match="debug data"):
         parse_pe(_patched(data, at + 24, "<I", 0x7FFFFFF0))  # PointerToRawData
 
 

@@ -91,7 +91,7 @@ def resolve_dylib(
         return Resolved("outside", host_path=absolute[0], reason="an absolute LC_RPATH")
     if head == "@rpath" and not candidates:
         return Resolved("outside", reason="@rpath, but the file has no LC_RPATH")
-    return Resolved("outside", reason=f"{name} is not in the wheel")
+    return Resolved("outside", reason="it leads to no file in the wheel")
 
 
 def best_mac_tag(slices: Iterable[MachOSlice], arch: str) -> str | None:
@@ -139,14 +139,13 @@ def analyze_macos(view: WheelView, target: str | None = None) -> NativeVerdict:
     for path, info in loadable.items():
         state.findings += _arch_findings(path, info, tags)
         _library_findings(state, path, info, installed)
-    arch = tags[0].arch
-    relevant = [s for m in loadable.values() for s in m.slices if s.arch in tags[0].arches]
-    best = best_mac_tag(relevant, arch) if relevant else None
+    # The widest tag names the wheel's architecture (universal2 over its thin companions).
+    arch = max(tags, key=lambda t: len(t.arches)).arch
     state.findings += _version_findings(loadable, tags)
     if target is not None:
         state.findings += _target_findings(loadable, target)
     return NativeVerdict(
-        consistent=best,
+        consistent=_best_tags(loadable, tags),
         arch=arch,
         external_libraries={k: tuple(v) for k, v in sorted(state.externals.items())},
         external_paths=dict(sorted(state.external_paths.items())),
@@ -154,7 +153,35 @@ def analyze_macos(view: WheelView, target: str | None = None) -> NativeVerdict:
     )
 
 
+def _best_tags(loadable: Mapping[str, MachOInfo], tags: list[MacTag]) -> str | None:
+    """The honest counterpart of every claimed tag, joined like a compressed tag set."""
+    best: list[str] = []
+    for tag in tags:
+        slices = [
+            s
+            for m in loadable.values()
+            for s in m.slices
+            if s.arch in tag.arches and s.platform in (None, "macos")
+        ]
+        found = best_mac_tag(slices, tag.arch) if slices else None
+        if found is not None and found not in best:
+            best.append(found)
+    return ".".join(best) or None
+
+
 def _arch_findings(path: str, info: MachOInfo, tags: list[MacTag]) -> list[Finding]:
+    other_os = [s for s in info.slices if s.platform not in (None, "macos")]
+    if other_os:
+        s = other_os[0]
+        return [
+            Finding(
+                check=Check.FOREIGN_BINARY,
+                path=path,
+                bytes=info.file_size,
+                message=f"the {s.arch} code is built for {s.platform} (LC_BUILD_VERSION), "
+                "not macOS: it cannot be loaded where this wheel installs",
+            )
+        ]
     present = {s.arch for s in info.slices}
     for tag in tags:
         missing = sorted(tag.arches - present)
@@ -173,35 +200,63 @@ def _arch_findings(path: str, info: MachOInfo, tags: list[MacTag]) -> list[Findi
     return []
 
 
+_Need = tuple[tuple[int, int], str, MachOSlice]
+
+
+def _needs(loadable: Mapping[str, MachOInfo], tag: MacTag) -> tuple[list[_Need], list[_Need]]:
+    """The covered macOS slices that need a newer macOS than the tag: those no tag of this
+    major version allows (errors), and those needing a minor version a macOS 11+ tag cannot
+    state (warnings). Each as ((major, minor), file, slice)."""
+    errors, warnings = [], []
+    for path, info in loadable.items():
+        for s in info.slices:
+            if s.arch not in tag.arches or s.min_os is None or s.platform != "macos":
+                continue
+            allowed = _normal(tag.version)
+            if s.arch == "arm64":
+                allowed = max(allowed, _ARM64_FLOOR)
+            needed = (s.min_os[0], s.min_os[1])
+            if _normal(needed) > allowed:
+                errors.append((needed, path, s))
+            elif needed > max(tag.version, allowed):
+                warnings.append((needed, path, s))
+    return errors, warnings
+
+
 def _version_findings(loadable: Mapping[str, MachOInfo], tags: list[MacTag]) -> list[Finding]:
     out = []
     for tag in tags:
-        worst: tuple[tuple[int, int], str, MachOSlice] | None = None
-        for path, info in loadable.items():
-            for s in info.slices:
-                if s.arch not in tag.arches or s.min_os is None:
-                    continue
-                allowed = _normal(tag.version)
-                if s.arch == "arm64":
-                    allowed = max(allowed, _ARM64_FLOOR)
-                needed = _normal(s.min_os)
-                if needed > allowed and (worst is None or needed > worst[0]):
-                    worst = (needed, path, s)
-        if worst is None:
-            continue
-        needed, path, s = worst
-        best = f"macosx_{_tag_version(needed)}_{tag.arch}"
-        version = ".".join(map(str, s.min_os or ()))
-        out.append(
-            Finding(
-                check=Check.TAG_OVERCLAIMS,
-                path=path,
-                message=f"filename claims {tag.tag}, but the {s.arch} code needs macOS "
-                f"{version} (minimum OS in its load commands); the honest tag is {best}",
-                fix="build with MACOSX_DEPLOYMENT_TARGET set to the tag's version "
-                f"(and dependencies built for it too), or retag the wheel {best}",
+        errors, warnings = _needs(loadable, tag)
+        if errors:
+            needed, path, s = max(errors, key=lambda n: n[0])
+            version = ".".join(map(str, s.min_os or ()))
+            best = f"macosx_{_tag_version(needed)}_{tag.arch}"
+            out.append(
+                Finding(
+                    check=Check.TAG_OVERCLAIMS,
+                    path=path,
+                    message=f"filename claims {tag.tag}, but the {s.arch} code needs macOS "
+                    f"{version} (minimum OS in its load commands); the honest tag is {best}",
+                    fix="build with MACOSX_DEPLOYMENT_TARGET set to the tag's version "
+                    f"(and dependencies built for it too), or retag the wheel {best}",
+                )
             )
-        )
+        elif warnings:
+            # macOS 11+ tags cannot say 11.3: pip on 11.0-11.2 installs it (delocate warns too)
+            needed, path, s = max(warnings, key=lambda n: n[0])
+            version = ".".join(map(str, s.min_os or ()))
+            out.append(
+                Finding(
+                    check=Check.TAG_OVERCLAIMS,
+                    path=path,
+                    severity=Severity.WARNING,
+                    message=f"the {s.arch} code needs macOS {version}, but {tag.tag} also "
+                    f"installs on macOS {needed[0]}.0 to {needed[0]}.{needed[1] - 1}, where "
+                    "the import fails; no macOS tag can say a minor version since macOS 11",
+                    fix=f"build with MACOSX_DEPLOYMENT_TARGET={needed[0]}.0 (dependencies "
+                    f"too), or tag the wheel macosx_{needed[0] + 1}_0_{tag.arch}",
+                )
+            )
     return out
 
 
@@ -327,7 +382,7 @@ def _target_findings(loadable: Mapping[str, MachOInfo], target: str) -> list[Fin
     allowed = _normal(want.version)
     for path, info in loadable.items():
         for s in info.slices:
-            if s in slices and s.min_os is not None:
+            if s in slices and s.min_os is not None and s.platform == "macos":
                 floor = max(allowed, _ARM64_FLOOR) if s.arch == "arm64" else allowed
                 if _normal(s.min_os) > floor:
                     version = ".".join(map(str, s.min_os))

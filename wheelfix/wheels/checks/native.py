@@ -125,9 +125,11 @@ class NativeVerdict:
 _OS_NAMES = {"macos": "macOS", "windows": "Windows", "linux": "Linux"}
 
 
-def _is_extension(path: str, fmt: str) -> bool:
+def _is_extension(path: str) -> bool:
+    """Named like something Python imports or the loader maps (any system's naming): a PE
+    renamed ``.so`` in a Linux wheel is as foreign as a ``.pyd``."""
     base = posixpath.basename(path)
-    return base.endswith(".pyd") if fmt == "windows" else base.endswith(".so")
+    return base.endswith((".so", ".pyd")) or ".so." in base
 
 
 def foreign_findings(view: WheelView, target: str | None) -> list[Finding]:
@@ -139,7 +141,7 @@ def foreign_findings(view: WheelView, target: str | None) -> list[Finding]:
     binaries += [("windows", p, e.identity) for p, e in view.pes.items()]
     out = []
     for fmt, path, identity in sorted(binaries, key=lambda b: b[1]):
-        if fmt in oses or not _is_extension(path, fmt):
+        if fmt in oses or not _is_extension(path):
             continue
         check = Check.ELF_IN_PURELIB if pure else Check.FOREIGN_BINARY
         out.append(

@@ -102,6 +102,11 @@ def analyze_windows(view: WheelView, target: str | None = None) -> NativeVerdict
     pes = dict(sorted(view.pes.items()))
     machines = set()
     for path, pe in pes.items():
+        # A program runs in its own process (WoW64 runs win32 ones on win_amd64, Windows on
+        # ARM emulates x64): only what Python loads must match the tag.
+        if not pe.is_dll and path.lower().endswith(".exe"):
+            _imports(state, path, pe, in_wheel)
+            continue
         machines.add(pe.platform)
         if pe.platform not in tags:
             state.findings.append(

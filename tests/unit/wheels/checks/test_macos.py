@@ -7,16 +7,20 @@ file-magic dispatch in the audit layer is exercised too.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import jsonschema
 import pytest
 from machopebuilder import Dylib, MachO, fat, macho
 from wheelmaker import MakeWheel
 
+import wheelfix
+from wheelfix.errors import UsageError
 from wheelfix.findings import Finding, Severity
 from wheelfix.formats.macho import MachOSlice
 from wheelfix.wheels.audit import CheckOptions, check_wheel
 from wheelfix.wheels.checks.macos import best_mac_tag, resolve_dylib
-from wheelfix.wheels.results import WheelResult
+from wheelfix.wheels.results import CheckReport, WheelResult
 
 EXT = "demo/_ext.cpython-312-darwin.so"
 ARM = "cp312-cp312-macosx_11_0_arm64"
@@ -35,6 +39,19 @@ def run(
     result = check_wheel(wheel, CheckOptions(target=target))
     assert result.error is None, result.error
     return result
+
+
+SCHEMA = Path(__file__).resolve().parents[4] / "docs" / "schema" / "check.schema.json"
+
+
+def assert_valid_json(result: WheelResult) -> None:
+    """The result, as `--format json` would print it, against the published schema."""
+    document = json.loads(json.dumps(wheelfix_report(result)))
+    jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text())).validate(document)
+
+
+def wheelfix_report(result: WheelResult) -> dict[str, object]:
+    return CheckReport(results=(result,)).to_json()
 
 
 def binary_findings(result: WheelResult) -> list[Finding]:
@@ -56,6 +73,7 @@ def test_clean_arm64_wheel(make_wheel: MakeWheel) -> None:
     assert summary.path == EXT
     document = json.loads(json.dumps(result.to_json()))
     assert document["macho_files"][0]["slices"][0]["min_os"] == "11.0.0"
+    assert_valid_json(result)
     assert document["tags"]["native_consistent"] == "macosx_11_0_arm64"
 
 
@@ -142,10 +160,26 @@ def test_minimum_macos_overclaimed(make_wheel: MakeWheel) -> None:
 
 
 def test_macos_11_minor_versions_share_one_tag(make_wheel: MakeWheel) -> None:
-    ext = macho(MachO(min_os=(11, 3, 0)))
-    assert codes(run(make_wheel, {EXT: ext})) == []
-    ext = macho(MachO(min_os=(13, 0, 0)))
-    assert codes(run(make_wheel, {EXT: ext})) == ["WF101"]
+    """11.3 cannot be tagged: macosx_11_0 is honest as far as tags go, but pip on 11.0-11.2
+    installs it, so WF101 warns (as delocate does) instead of failing."""
+    result = run(make_wheel, {EXT: macho(MachO(min_os=(11, 3, 0)))})
+    (finding,) = binary_findings(result)
+    assert (finding.code, finding.level) == ("WF101", Severity.WARNING)
+    assert "11.0 to 11.2" in finding.message
+    assert "MACOSX_DEPLOYMENT_TARGET=11.0" in finding.hint
+    assert result.tags is not None
+    assert result.tags.native_consistent == "macosx_11_0_arm64"
+    result = run(make_wheel, {EXT: macho(MachO(min_os=(13, 0, 0)))})
+    (finding,) = binary_findings(result)
+    assert (finding.code, finding.level) == ("WF101", Severity.ERROR)
+
+
+def test_arm64_slice_in_a_universal2_wheel_tagged_10_9(make_wheel: MakeWheel) -> None:
+    """arm64 Macs start at 11.0, so 11.0 in a macosx_10_9_universal2 wheel is fine; 11.2 is
+    the same warning as above."""
+    for arm_min, expected in (((11, 0, 0), []), ((11, 2, 0), ["WF101"])):
+        ext = fat([macho(MachO(arch="x86_64", min_os=(10, 9, 0))), macho(MachO(min_os=arm_min))])
+        assert codes(run(make_wheel, {EXT: ext}, tag=UNIVERSAL2)) == expected
 
 
 def test_universal2_wheel(make_wheel: MakeWheel) -> None:
@@ -155,6 +189,24 @@ def test_universal2_wheel(make_wheel: MakeWheel) -> None:
     assert result.tags is not None
     assert result.tags.native_consistent == "macosx_10_9_universal2"
     assert result.arch == "universal2"
+
+
+def test_universal2_wheel_with_thin_companion_tags(make_wheel: MakeWheel) -> None:
+    """``macosx_10_9_universal2.macosx_10_9_x86_64.macosx_11_0_arm64``: each tag is judged
+    with the slices it covers; the honest tag set keeps all three."""
+    ext = fat([macho(MachO(arch="x86_64", min_os=(10, 12, 0))), macho(MachO(arch="arm64"))])
+    tag = "cp312-cp312-macosx_10_9_universal2.macosx_10_9_x86_64.macosx_11_0_arm64"
+    result = run(make_wheel, {EXT: ext}, tag=tag)
+    assert codes(result) == ["WF101", "WF101"]  # universal2 and x86_64 claim 10.9
+    assert result.arch == "universal2"
+    assert result.tags is not None
+    assert result.tags.native_consistent is not None
+    assert set(result.tags.native_consistent.split(".")) == {
+        "macosx_10_12_universal2",
+        "macosx_10_12_x86_64",
+        "macosx_11_0_arm64",
+    }
+    assert_valid_json(result)
 
 
 def test_universal2_wheel_with_a_thin_file(make_wheel: MakeWheel) -> None:
@@ -168,6 +220,16 @@ def test_thin_file_for_the_wrong_architecture(make_wheel: MakeWheel) -> None:
     (finding,) = binary_findings(run(make_wheel, {EXT: macho(MachO(arch="x86_64"))}))
     assert finding.code == "WF104"
     assert "missing arm64" in finding.message
+
+
+def test_ios_binary_in_a_macos_wheel(make_wheel: MakeWheel) -> None:
+    """An iOS minimum version is not a macOS one: the file is foreign, not an overclaim."""
+    result = run(make_wheel, {EXT: macho(MachO(platform=2, min_os=(17, 0, 0)))})
+    (finding,) = binary_findings(result)
+    assert finding.code == "WF122"
+    assert "ios" in finding.message
+    assert result.tags is not None
+    assert result.tags.native_consistent is None
 
 
 def test_debug_map_and_local_symbols(make_wheel: MakeWheel) -> None:
@@ -289,3 +351,19 @@ def test_best_mac_tag(
     slices: list[tuple[str, tuple[int, int, int] | None]], arch: str, best: str | None
 ) -> None:
     assert best_mac_tag([_slice(a, v) for a, v in slices], arch) == best
+
+
+@pytest.mark.parametrize(
+    "target", ["macosx_11_0_arm65", "macosx_11_arm64", "win_amd65", "windows", "darwin"]
+)
+def test_unknown_native_target_is_a_usage_error(make_wheel: MakeWheel, target: str) -> None:
+    wheel = make_wheel({EXT: macho(), "demo/__init__.py": b""}, tag=ARM)
+    with pytest.raises(UsageError, match="macosx_X_Y_ARCH"):
+        wheelfix.check([wheel], target=target, jobs=1)
+
+
+@pytest.mark.parametrize("target", ["macosx_10_9_universal2", "win32", "win_arm64"])
+def test_native_targets_are_accepted(make_wheel: MakeWheel, target: str) -> None:
+    wheel = make_wheel({EXT: macho(), "demo/__init__.py": b""}, tag=ARM)
+    (result,) = wheelfix.check([wheel], target=target, jobs=1).results
+    assert result.error is None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import jsonschema
 import pytest
 from machopebuilder import Pe, pe
 from wheelmaker import MakeWheel
@@ -11,7 +13,7 @@ from wheelmaker import MakeWheel
 from wheelfix.findings import Finding, Severity
 from wheelfix.wheels.audit import CheckOptions, check_wheel
 from wheelfix.wheels.checks.windows import dll_status
-from wheelfix.wheels.results import WheelResult
+from wheelfix.wheels.results import CheckReport, WheelResult
 
 EXT = "demo/_ext.cp312-win_amd64.pyd"
 AMD64 = "cp312-cp312-win_amd64"
@@ -24,6 +26,15 @@ def run(
     result = check_wheel(wheel, CheckOptions(target=target))
     assert result.error is None, result.error
     return result
+
+
+SCHEMA = Path(__file__).resolve().parents[4] / "docs" / "schema" / "check.schema.json"
+
+
+def assert_valid_json(result: WheelResult) -> None:
+    """The result, as `--format json` would print it, against the published schema."""
+    document = json.loads(json.dumps(CheckReport(results=(result,)).to_json()))
+    jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text())).validate(document)
 
 
 def binary_findings(result: WheelResult) -> list[Finding]:
@@ -50,6 +61,7 @@ def test_clean_extension(make_wheel: MakeWheel) -> None:
     assert result.arch == "win_amd64"
     document = json.loads(json.dumps(result.to_json()))
     assert document["pe_files"][0]["imports"] == imports
+    assert_valid_json(result)
 
 
 def test_delvewheel_layout_is_in_the_wheel(make_wheel: MakeWheel) -> None:
@@ -90,6 +102,17 @@ def test_machine_against_the_tag(make_wheel: MakeWheel) -> None:
     assert "win_amd64" in finding.message
 
 
+def test_helper_program_of_another_machine(make_wheel: MakeWheel) -> None:
+    """A 32-bit helper .exe in a win_amd64 wheel runs in its own process (WoW64): no WF104,
+    but the DLLs it imports are still checked."""
+    exe = pe(Pe(platform="win32", dll=False, imports=["KERNEL32.dll", "libhelper.dll"]))
+    result = run(make_wheel, {EXT: pe(), "demo/bin/helper.exe": exe})
+    (finding,) = binary_findings(result)
+    assert (finding.code, finding.path) == ("WF201", "demo/bin/helper.exe")
+    assert result.tags is not None
+    assert result.tags.native_consistent == "win_amd64"
+
+
 def test_pdb_and_mingw_debug_bytes(make_wheel: MakeWheel) -> None:
     ext = pe(Pe(debug_sections=[(".debug_info", 4096)], coff_symbols=20))
     pdb = b"Microsoft C/C++ MSF 7.00\r\n\x1aDS" + b"\0" * 2000
@@ -105,6 +128,7 @@ def test_pdb_path_in_json(make_wheel: MakeWheel) -> None:
     result = run(make_wheel, {EXT: pe(Pe(pdb_path="D:\\a\\demo\\build\\_ext.pdb"))})
     document = json.loads(json.dumps(result.to_json()))
     assert document["pe_files"][0]["pdb_path"] == "D:\\a\\demo\\build\\_ext.pdb"
+    assert_valid_json(result)
 
 
 def test_corrupt_pe_is_contained(make_wheel: MakeWheel) -> None:
@@ -122,6 +146,12 @@ def test_pyd_in_a_linux_wheel(make_wheel: MakeWheel) -> None:
     result = run(make_wheel, {EXT: pe()}, tag="cp312-cp312-manylinux_2_17_x86_64")
     (finding,) = [f for f in result.findings if f.code == "WF122"]
     assert "Windows" in finding.message
+
+
+def test_pe_named_so_in_a_linux_wheel(make_wheel: MakeWheel) -> None:
+    """Not WF110 (it is a real binary, just for Windows): WF122 says so."""
+    result = run(make_wheel, {"demo/libfoo.so.1": pe()}, tag="cp312-cp312-manylinux_2_17_x86_64")
+    assert [f.code for f in result.findings if f.code in ("WF110", "WF122")] == ["WF122"]
 
 
 def test_launcher_exe_in_a_pure_wheel_is_fine(make_wheel: MakeWheel) -> None:
