@@ -159,10 +159,25 @@ def pip_command(target: Path, requirements: tuple[str, ...], python: str) -> lis
     compiled as pip does by default (the issue's 460 MB is that tree; see bench/RESULTS.md)."""
     platforms = [arg for tag in _PLATFORMS for arg in ("--platform", tag)]
     return [
-        python, "-m", "pip", "install", "--target", str(target), "--only-binary=:all:",
-        "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
-        *platforms, "--disable-pip-version-check", "--no-input", "--quiet", *requirements,
-    ]  # fmt: skip
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--target",
+        str(target),
+        "--only-binary=:all:",
+        "--python-version",
+        "3.11",
+        "--implementation",
+        "cp",
+        "--abi",
+        "cp311",
+        *platforms,
+        "--disable-pip-version-check",
+        "--no-input",
+        "--quiet",
+        *requirements,
+    ]
 
 
 @contextlib.contextmanager
@@ -234,9 +249,11 @@ def ensure_stack(
             log(f"installing the {name} stack into {target} ({len(requirements)} pins)")
         out = subprocess.run(
             pip_command(partial, requirements, python),
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
             env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
-        )  # fmt: skip
+        )
         if out.returncode != 0:
             shutil.rmtree(partial, ignore_errors=True)
             raise StackBuildError(
@@ -560,8 +577,12 @@ def run_smoke(
     """
     out = subprocess.run(
         [*command, "-c", SMOKE_DRIVER, json.dumps(dict(steps)), json.dumps(dict(expected))],
-        capture_output=True, text=True, env=dict(env), timeout=timeout, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        timeout=timeout,
+        check=False,
+    )
     results: dict[str, str | None] = {}
     for line in out.stdout.splitlines():
         if line.startswith("{"):
@@ -679,13 +700,21 @@ def machine_facts(python3: str, wheelfix: list[str]) -> dict[str, str]:
         platform.processor() or "unknown",
     )
     memory = next(
-        (ln.split(":", 1)[1].strip() for ln in read_text("/proc/meminfo").splitlines()
-         if ln.startswith("MemTotal")), "?",
-    )  # fmt: skip
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in read_text("/proc/meminfo").splitlines()
+            if ln.startswith("MemTotal")
+        ),
+        "?",
+    )
     os_name = next(
-        (ln.split("=", 1)[1].strip().strip('"') for ln in read_text("/etc/os-release").splitlines()
-         if ln.startswith("PRETTY_NAME=")), platform.system(),
-    )  # fmt: skip
+        (
+            ln.split("=", 1)[1].strip().strip('"')
+            for ln in read_text("/etc/os-release").splitlines()
+            if ln.startswith("PRETTY_NAME=")
+        ),
+        platform.system(),
+    )
     try:
         wheelfix_version = metadata.version("wheelfix")
     except metadata.PackageNotFoundError:
@@ -739,8 +768,12 @@ def slim_and_smoke(
     with its size and its smoke workload."""
     home = tmp / "home"
     home.mkdir(exist_ok=True)
-    smoke_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "MPLBACKEND": "Agg",
-                 "LANG": "C.UTF-8", "HOME": str(home)}  # fmt: skip
+    smoke_env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "MPLBACKEND": "Agg",
+        "LANG": "C.UTF-8",
+        "HOME": str(home),
+    }
     expected = installed_versions(stack)
     trees = [Tree("as installed (pip install --target)", stack, disk_bytes(stack))]
 
@@ -748,8 +781,12 @@ def slim_and_smoke(
     shutil.copytree(stack, copy, symlinks=True)
     log(f"{name}: wheelfix slim --apply on a copy")
     start = time.perf_counter()
-    done = subprocess.run([*wheelfix, "slim", "--apply", "--no-config", "--format", "json",
-                           str(copy)], capture_output=True, text=True, check=False)  # fmt: skip
+    done = subprocess.run(
+        [*wheelfix, "slim", "--apply", "--no-config", "--format", "json", str(copy)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     seconds = time.perf_counter() - start
     note = f"exit {done.returncode}"
     try:
@@ -760,8 +797,9 @@ def slim_and_smoke(
             note += f"; restored: {report['restored']}"
     except ValueError:
         note += f"; no JSON report: {done.stderr.strip()[-300:]}"
-    trees.append(Tree("`wheelfix slim --apply` (default categories)", copy, disk_bytes(copy),
-                      seconds, note))  # fmt: skip
+    trees.append(
+        Tree("`wheelfix slim --apply` (default categories)", copy, disk_bytes(copy), seconds, note)
+    )
 
     copy = tmp / f"{name}-serverless"
     shutil.copytree(stack, copy, symlinks=True)
@@ -769,9 +807,15 @@ def slim_and_smoke(
     start = time.perf_counter()
     failed = serverless_slim(copy)
     seconds = time.perf_counter() - start
-    trees.append(Tree("serverless-python-requirements `slim: true` rules", copy,
-                      disk_bytes(copy), seconds,
-                      f"strip failed on {failed} files" if failed else ""))  # fmt: skip
+    trees.append(
+        Tree(
+            "serverless-python-requirements `slim: true` rules",
+            copy,
+            disk_bytes(copy),
+            seconds,
+            f"strip failed on {failed} files" if failed else "",
+        )
+    )
 
     for tree in trees:
         log(f"{name}: smoke workload on: {tree.label}")
@@ -795,8 +839,10 @@ def stack_report(name: str, stack: Path, trees: list[Tree]) -> list[str]:
     for tree in trees:
         change = f"{100 * (tree.size - size) / size:+.1f} %"
         took = f"{tree.seconds:.1f} s" if tree.seconds is not None else ""
-        lines.append(f"| {tree.label} | {tree.size:,} ({_mib(tree.size)}) | {change} | {took} "
-                     f"| {tree.note} |")  # fmt: skip
+        lines.append(
+            f"| {tree.label} | {tree.size:,} ({_mib(tree.size)}) | {change} | {took} "
+            f"| {tree.note} |"
+        )
     lines += [
         "",
         "| smoke step | " + " | ".join(t.label for t in trees) + " |",
@@ -814,13 +860,22 @@ def stack_report(name: str, stack: Path, trees: list[Tree]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="best of N (default 3)")
-    parser.add_argument("--stacks", default="scientific,analytics,web",
-                        help="stacks to slim (comma-separated; default all three)")  # fmt: skip
+    parser.add_argument(
+        "--stacks",
+        default="scientific,analytics,web",
+        help="stacks to slim (comma-separated; default all three)",
+    )
     parser.add_argument("--markdown", type=Path, help="append the report to this file")
-    parser.add_argument("--python3", default=shutil.which("python3") or sys.executable,
-                        help="interpreter for the smoke workload (run with -S)")  # fmt: skip
-    parser.add_argument("--wheelfix", default=f"{sys.executable} -m wheelfix",
-                        help="how to run wheelfix (default: python -m wheelfix)")  # fmt: skip
+    parser.add_argument(
+        "--python3",
+        default=shutil.which("python3") or sys.executable,
+        help="interpreter for the smoke workload (run with -S)",
+    )
+    parser.add_argument(
+        "--wheelfix",
+        default=f"{sys.executable} -m wheelfix",
+        help="how to run wheelfix (default: python -m wheelfix)",
+    )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.stacks.split(",") if n.strip()]
     unknown = sorted(set(names) - set(STACKS))
@@ -844,8 +899,9 @@ def main(argv: list[str] | None = None) -> int:
     scan_errors: list[str] = []
 
     def run_scan() -> None:
-        done = subprocess.run(scan_command, capture_output=True, text=True, check=False,
-                              env=command_env)  # fmt: skip
+        done = subprocess.run(
+            scan_command, capture_output=True, text=True, check=False, env=command_env
+        )
         try:
             json.loads(done.stdout)
         except ValueError:

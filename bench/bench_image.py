@@ -56,8 +56,10 @@ def build_archive() -> Path:
     rootfs = CACHE / "rootfs" / "bookworm-python3-pip"
     stack = CACHE / "stacks" / "scientific"
     if not rootfs.is_dir() or not stack.is_dir():
-        raise SystemExit("needs .cache/rootfs/bookworm-python3-pip and .cache/stacks/scientific "
-                         "(run the slow tests once)")  # fmt: skip
+        raise SystemExit(
+            "needs .cache/rootfs/bookworm-python3-pip and .cache/stacks/scientific "
+            "(run the slow tests once)"
+        )
     TARGET.parent.mkdir(parents=True, exist_ok=True)
     stack_files = sorted(p for p in stack.rglob("*.py") if p.is_file())[:20]
 
@@ -79,14 +81,22 @@ def build_archive() -> Path:
             tar.addfile(info, io.BytesIO(data))
 
     def cleanup(tar: tarfile.TarFile) -> None:
-        for name in ["root/.cache/pip/.wh..wh..opq", *(
-            f"{SITE}/{p.parent.relative_to(stack).as_posix()}/.wh.{p.name}"
-            for p in sorted(stack.glob("scipy/**/tests")) if p.is_dir()
-        )]:  # fmt: skip
+        for name in [
+            "root/.cache/pip/.wh..wh..opq",
+            *(
+                f"{SITE}/{p.parent.relative_to(stack).as_posix()}/.wh.{p.name}"
+                for p in sorted(stack.glob("scipy/**/tests"))
+                if p.is_dir()
+            ),
+        ]:
             tar.addfile(tarfile.TarInfo(name))
 
-    layers = [_layer(base), _layer(lambda t: _add_tree(t, stack, SITE)), _layer(cache),
-              _layer(cleanup)]  # fmt: skip
+    layers = [
+        _layer(base),
+        _layer(lambda t: _add_tree(t, stack, SITE)),
+        _layer(cache),
+        _layer(cleanup),
+    ]
     history = [
         "ADD rootfs.tar /",
         "COPY site-packages /usr/local/lib/python3.11/site-packages",
@@ -97,8 +107,11 @@ def build_archive() -> Path:
     names = [f"{hashlib.sha256(layer).hexdigest()}/layer.tar" for layer in layers]
     manifest = json.dumps([{"Config": "config.json", "RepoTags": ["bench:1g"], "Layers": names}])
     with tarfile.open(TARGET.with_suffix(".partial"), "w") as tar:
-        for name, data in [("manifest.json", manifest.encode()), ("config.json", config),
-                           *zip(names, layers, strict=True)]:  # fmt: skip
+        for name, data in [
+            ("manifest.json", manifest.encode()),
+            ("config.json", config),
+            *zip(names, layers, strict=True),
+        ]:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
@@ -145,8 +158,11 @@ def dive_formula(archive: Path) -> tuple[float, int]:
             base = path.rsplit("/", 1)[-1]
             if base.startswith(".wh."):
                 folder = path.rsplit("/", 1)[0] if "/" in path else ""
-                target = folder if base == ".wh..wh..opq" else (
-                    f"{folder}/{base[4:]}" if folder else base[4:])  # fmt: skip
+                target = (
+                    folder
+                    if base == ".wh..wh..opq"
+                    else (f"{folder}/{base[4:]}" if folder else base[4:])
+                )
                 inside = [p for p in current if p.startswith(target + "/")]
                 # dive sums the removed bytes for a folder whiteout; a file whiteout
                 # counts nothing.
@@ -180,9 +196,21 @@ def main() -> None:
         floors.append(floor(archive))
         start = time.perf_counter()
         out = subprocess.run(
-            [sys.executable, "-m", "wheelfix", "image", "--format", "json", "--fail-on", "never",
-             str(archive)], capture_output=True, text=True, check=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "wheelfix",
+                "image",
+                "--format",
+                "json",
+                "--fail-on",
+                "never",
+                str(archive),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         ours.append(time.perf_counter() - start)
         document = json.loads(out.stdout)
     score, dive_wasted = dive_formula(archive)

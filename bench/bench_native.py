@@ -94,8 +94,10 @@ def delvewheel_show(path: Path) -> float:
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "delvewheel", "show", "--ignore-existing", str(path)],
-        capture_output=True, check=True, timeout=900,
-    )  # fmt: skip
+        capture_output=True,
+        check=True,
+        timeout=900,
+    )
     return time.perf_counter() - start
 
 
@@ -109,10 +111,16 @@ def row(key: str, path: Path, repeat: int, with_delvewheel: bool) -> list[str]:
     show = f"{delvewheel_show(path):.2f}" if with_delvewheel and "windows" in key else "-"
     size = sum(len(d) for _, d in members)
     return [
-        key, f"{path.stat().st_size / 1e6:.1f}", f"{len(members)} ({size / 1e6:.1f} MB)",
-        f"{floor_s:.3f}", f"{check_s:.3f}", f"{check_s / floor_s:.2f}x", f"{parse_s * 1e3:.1f}",
-        f"{peer * 1e3:.1f}", show,
-    ]  # fmt: skip
+        key,
+        f"{path.stat().st_size / 1e6:.1f}",
+        f"{len(members)} ({size / 1e6:.1f} MB)",
+        f"{floor_s:.3f}",
+        f"{check_s:.3f}",
+        f"{check_s / floor_s:.2f}x",
+        f"{parse_s * 1e3:.1f}",
+        f"{peer * 1e3:.1f}",
+        show,
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,9 +130,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, metavar="PATH")
     args = parser.parse_args(argv)
     head = [
-        "wheel", "size MB", "binaries (bytes)", "floor s", "`wheelfix.check` s",
-        "check/floor", "wheelfix parse ms", "macholib/pefile parse ms", "`delvewheel show` s",
-    ]  # fmt: skip
+        "wheel",
+        "size MB",
+        "binaries (bytes)",
+        "floor s",
+        "`wheelfix.check` s",
+        "check/floor",
+        "wheelfix parse ms",
+        "macholib/pefile parse ms",
+        "`delvewheel show` s",
+    ]
     lines = [
         f"### bench_native, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
         "",

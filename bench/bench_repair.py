@@ -54,11 +54,25 @@ def builder_wheel(key: str) -> Path:
     sdists = CACHE / "sdist"
     sdists.mkdir(parents=True, exist_ok=True)
     pip = [sys.executable, "-m", "pip"]
-    subprocess.run([*pip, "download", "--no-deps", "--no-binary", ":all:", requirement,
-                    "-d", str(sdists), "-q"], check=True)  # fmt: skip
+    subprocess.run(
+        [
+            *pip,
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            requirement,
+            "-d",
+            str(sdists),
+            "-q",
+        ],
+        check=True,
+    )
     (sdist,) = sdists.glob(f"{name}-{version}.tar.gz")
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-cache-dir", "-w", str(built), str(sdist),
-                    "-q"], check=True)  # fmt: skip
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-cache-dir", "-w", str(built), str(sdist), "-q"],
+        check=True,
+    )
     (wheel,) = built.glob(f"{name}-{version}-*-linux_*.whl")
     return wheel
 
@@ -99,13 +113,35 @@ def main() -> None:
         "numpy 2.3.5 (manylinux, PyPI)": wheels.fetch("numpy"),
     }
     tools: dict[str, Callable[[Path, Path], list[str]]] = {
-        "wheelfix repair --strip": lambda w, o: [wheelfix, "repair", "--strip", "-w", str(o),
-                                                 "--force", str(w)],
-        "auditwheel repair": lambda w, o: [sys.executable, "-m", "auditwheel", "repair", "-w",
-                                           str(o), str(w)],
-        "auditwheel repair --strip": lambda w, o: [sys.executable, "-m", "auditwheel", "repair",
-                                                   "--strip", "-w", str(o), str(w)],
-    }  # fmt: skip
+        "wheelfix repair --strip": lambda w, o: [
+            wheelfix,
+            "repair",
+            "--strip",
+            "-w",
+            str(o),
+            "--force",
+            str(w),
+        ],
+        "auditwheel repair": lambda w, o: [
+            sys.executable,
+            "-m",
+            "auditwheel",
+            "repair",
+            "-w",
+            str(o),
+            str(w),
+        ],
+        "auditwheel repair --strip": lambda w, o: [
+            sys.executable,
+            "-m",
+            "auditwheel",
+            "repair",
+            "--strip",
+            "-w",
+            str(o),
+            str(w),
+        ],
+    }
     lines = [
         f"### bench_repair, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         "",
@@ -126,12 +162,17 @@ def main() -> None:
                 print(f"{label} | {tool}: {outcome}", file=sys.stderr)
                 if outcome.ok:
                     change = f"{100 * (outcome.elf - elf_in) / elf_in:+.0f} %"
-                    row = (f"{outcome.seconds:.2f}", f"{outcome.size:,}", f"{outcome.elf:,}",
-                           change)  # fmt: skip
+                    row = (
+                        f"{outcome.seconds:.2f}",
+                        f"{outcome.size:,}",
+                        f"{outcome.elf:,}",
+                        change,
+                    )
                 else:
                     row = (f"{outcome.seconds:.2f}", "failed", outcome.note, "")
-                lines.append(f"| {label} | {size_in:,} | {elf_in:,} | {tool} | " + " | ".join(row)
-                             + " |")  # fmt: skip
+                lines.append(
+                    f"| {label} | {size_in:,} | {elf_in:,} | {tool} | " + " | ".join(row) + " |"
+                )
     text = "\n".join(lines) + "\n"
     print(text)
     if args.markdown:

@@ -62,10 +62,18 @@ def rootfs() -> Path:
     shutil.rmtree(partial, ignore_errors=True)
     partial.parent.mkdir(parents=True, exist_ok=True)
     out = subprocess.run(
-        ["debootstrap", "--variant=minbase", "--include=python3,python3-pip", "bookworm",
-         str(partial), DEBIAN_MIRROR],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            "debootstrap",
+            "--variant=minbase",
+            "--include=python3,python3-pip",
+            "bookworm",
+            str(partial),
+            DEBIAN_MIRROR,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode != 0:
         pytest.fail(f"debootstrap failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
     partial.rename(target)
@@ -86,15 +94,24 @@ def pyyaml_builder_wheel() -> Path:
     sdist_dir.mkdir(parents=True, exist_ok=True)
     pip = [sys.executable, "-m", "pip"]
     subprocess.run(
-        [*pip, "download", "--no-deps", "--no-binary", ":all:", "pyyaml==6.0.2", "-d",
-         str(sdist_dir), "-q"],
+        [
+            *pip,
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "pyyaml==6.0.2",
+            "-d",
+            str(sdist_dir),
+            "-q",
+        ],
         check=True,
-    )  # fmt: skip
+    )
     (sdist,) = sdist_dir.glob("pyyaml-6.0.2.tar.gz")
     subprocess.run(
         [*pip, "wheel", "--no-deps", "--no-cache-dir", "-w", str(built), str(sdist), "-q"],
         check=True,
-    )  # fmt: skip
+    )
     (wheel,) = built.glob("pyyaml-6.0.2-*-linux_*.whl")
     return wheel
 

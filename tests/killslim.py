@@ -54,5 +54,10 @@ def killed_slim(
     )
     return subprocess.run(
         [sys.executable, "-c", _CHILD, str(after), "slim", "--apply", *args, str(root)],
-        capture_output=True, text=True, env=child_env, cwd=cwd, check=False, timeout=timeout,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=child_env,
+        cwd=cwd,
+        check=False,
+        timeout=timeout,
+    )

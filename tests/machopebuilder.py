@@ -98,10 +98,20 @@ def macho(spec: MachO | None = None) -> bytes:
     if with_dwarf:
         commands.append(
             struct.pack(
-                "<II16sQQQQiiII", _LC_SEGMENT_64, 72, b"__DWARF", 0, spec.dwarf_bytes,
-                data_at, spec.dwarf_bytes, 7, 3, 0, 0,
+                "<II16sQQQQiiII",
+                _LC_SEGMENT_64,
+                72,
+                b"__DWARF",
+                0,
+                spec.dwarf_bytes,
+                data_at,
+                spec.dwarf_bytes,
+                7,
+                3,
+                0,
+                0,
             )
-        )  # fmt: skip
+        )
         tail += b"\xdd" * spec.dwarf_bytes
     if with_symtab:
         names = [b""]
@@ -115,13 +125,21 @@ def macho(spec: MachO | None = None) -> bytes:
         strings = b"\0".join(names) + b"\0"
         symoff = data_at + len(tail)
         stroff = symoff + len(table)
-        commands.append(struct.pack("<IIIIII", _LC_SYMTAB, 24, symoff, len(spec.symbols),
-                                    stroff, len(strings)))  # fmt: skip
+        commands.append(
+            struct.pack("<IIIIII", _LC_SYMTAB, 24, symoff, len(spec.symbols), stroff, len(strings))
+        )
         tail += table + strings
     header = struct.pack(
-        "<IiiIIIII", 0xFEEDFACF, CPU[spec.arch], 0, spec.filetype, len(commands),
-        sizeofcmds, 0, 0,
-    )  # fmt: skip
+        "<IiiIIIII",
+        0xFEEDFACF,
+        CPU[spec.arch],
+        0,
+        spec.filetype,
+        len(commands),
+        sizeofcmds,
+        0,
+        0,
+    )
     data = header + b"".join(commands) + tail
     return _swap(data) if spec.big_endian else data
 
@@ -133,8 +151,9 @@ def _swap(data: bytes) -> bytes:
     magic, cputype, sub, filetype, ncmds, sizeofcmds, flags, reserved = struct.unpack_from(
         "<IiiIIIII", data
     )
-    struct.pack_into(">IiiIIIII", out, 0, magic, cputype, sub, filetype, ncmds, sizeofcmds,
-                     flags, reserved)  # fmt: skip
+    struct.pack_into(
+        ">IiiIIIII", out, 0, magic, cputype, sub, filetype, ncmds, sizeofcmds, flags, reserved
+    )
     at = 32
     for _ in range(ncmds):
         cmd, size = struct.unpack_from("<II", data, at)
@@ -213,8 +232,19 @@ def _rdata(spec: Pe) -> tuple[bytes, dict[int, tuple[int, int]]]:
         body += b"\0" * 28
         record_at = len(body)
         body += record
-        struct.pack_into("<IIHHIIII", body, debug_at, 0, 0, 0, 0, 2, len(record),
-                         _RDATA_RVA + record_at, _FILE_ALIGN + record_at)  # fmt: skip
+        struct.pack_into(
+            "<IIHHIIII",
+            body,
+            debug_at,
+            0,
+            0,
+            0,
+            0,
+            2,
+            len(record),
+            _RDATA_RVA + record_at,
+            _FILE_ALIGN + record_at,
+        )
     return bytes(body), directories
 
 
@@ -237,14 +267,33 @@ def pe(spec: Pe | None = None) -> bytes:
     blobs = b""
     for name, vaddr, blob in sections:
         raw = blob + b"\0" * (-len(blob) % _FILE_ALIGN)
-        table += struct.pack("<8sIIIIIIHHI", name.encode(), len(blob), vaddr, len(raw),
-                             raw_at + len(blobs), 0, 0, 0, 0, 0x40000040)  # fmt: skip
+        table += struct.pack(
+            "<8sIIIIIIHHI",
+            name.encode(),
+            len(blob),
+            vaddr,
+            len(raw),
+            raw_at + len(blobs),
+            0,
+            0,
+            0,
+            0,
+            0x40000040,
+        )
         blobs += raw
     symptr = (_FILE_ALIGN + len(blobs)) if (spec.coff_symbols or string_table) else 0
     symbols = b"\0" * (18 * spec.coff_symbols)
     strings = struct.pack("<I", 4 + len(string_table)) + string_table if symptr else b""
-    coff = struct.pack("<HHIIIHH", _MACHINES[spec.platform], len(sections), 0, symptr,
-                       spec.coff_symbols, opt_size, 0x2022 if spec.dll else 0x22)  # fmt: skip
+    coff = struct.pack(
+        "<HHIIIHH",
+        _MACHINES[spec.platform],
+        len(sections),
+        0,
+        symptr,
+        spec.coff_symbols,
+        opt_size,
+        0x2022 if spec.dll else 0x22,
+    )
     optional = bytearray(opt_size)
     struct.pack_into("<H", optional, 0, 0x20B if plus else 0x10B)
     if plus:

@@ -57,10 +57,12 @@ _LEFTOVER_NAMES = frozenset(
         "setup.cfg.orig",
     }
 )
-_LEFTOVER_DIRS = frozenset({".git", ".hg", ".svn", ".tox", ".idea", ".vscode", "CMakeFiles",
-                            ".nox"})  # fmt: skip
-_CACHE_DIRS = frozenset({".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis",
-                         ".ipynb_checkpoints"})  # fmt: skip
+_LEFTOVER_DIRS = frozenset(
+    {".git", ".hg", ".svn", ".tox", ".idea", ".vscode", "CMakeFiles", ".nox"}
+)
+_CACHE_DIRS = frozenset(
+    {".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis", ".ipynb_checkpoints"}
+)
 _LEFTOVER_SUFFIXES = (".orig", ".rej", ".swp", ".swo", "~", ".bak", ".tmp")
 _MAP_SUFFIXES = (".js.map", ".css.map", ".mjs.map", ".cjs.map")
 

@@ -30,9 +30,19 @@ _CONTENT_INT_KEYS = {  # key -> ContentRules field; documented in docs/checks.md
 }
 _CONTENT_LIST_KEYS = ("expected-files", "unexpected-files", "toplevel", "package", "src-dir")
 _KEYS = frozenset(
-    {"fail-on", "select", "ignore", "target", "jobs", "max-uncompressed", "mixed-extensions",
-     "exclude", *_CONTENT_INT_KEYS, *_CONTENT_LIST_KEYS}
-)  # fmt: skip
+    {
+        "fail-on",
+        "select",
+        "ignore",
+        "target",
+        "jobs",
+        "max-uncompressed",
+        "mixed-extensions",
+        "exclude",
+        *_CONTENT_INT_KEYS,
+        *_CONTENT_LIST_KEYS,
+    }
+)
 _SLIM_KEYS = frozenset({"categories", "keep", "strip", "python"})
 
 

@@ -199,15 +199,19 @@ def unlink_under(fd: int, name: str) -> None:
 def rename_under(src_fd: int, src: str, dst_fd: int, dst: str) -> None:
     """Move ``src`` under ``src_fd`` to ``dst`` under ``dst_fd`` (folders for ``dst`` made as
     needed). Both ends are resolved inside folders already open: no link is followed."""
-    with _parent(src_fd, src) as (src_dir, src_leaf), \
-            _parent(dst_fd, dst, create=True) as (dst_dir, dst_leaf):  # fmt: skip
+    with (
+        _parent(src_fd, src) as (src_dir, src_leaf),
+        _parent(dst_fd, dst, create=True) as (dst_dir, dst_leaf),
+    ):
         os.rename(src_leaf, dst_leaf, src_dir_fd=src_dir, dst_dir_fd=dst_dir)
 
 
 def link_under(src_fd: int, src: str, dst_fd: int, dst: str) -> None:
     """Hard-link ``src`` under ``src_fd`` as ``dst`` under ``dst_fd`` (replacing ``dst``)."""
-    with _parent(src_fd, src) as (src_dir, src_leaf), \
-            _parent(dst_fd, dst, create=True) as (dst_dir, dst_leaf):  # fmt: skip
+    with (
+        _parent(src_fd, src) as (src_dir, src_leaf),
+        _parent(dst_fd, dst, create=True) as (dst_dir, dst_leaf),
+    ):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(dst_leaf, dir_fd=dst_dir)
         os.link(src_leaf, dst_leaf, src_dir_fd=src_dir, dst_dir_fd=dst_dir, follow_symlinks=False)

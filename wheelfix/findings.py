@@ -147,9 +147,11 @@ class Check(enum.Enum):
         "rebuild against a Python built without --with-fpectl",
     )
     NO_POLICY_FOR_ARCH = (
-        "WF113", "no-policy-for-architecture", Severity.WARNING,
+        "WF113",
+        "no-policy-for-architecture",
+        Severity.WARNING,
         "keep the linux_ARCH tag and serve the wheel from your own index",
-    )  # fmt: skip
+    )
     # --- WF12x: macOS (Mach-O) and Windows (PE) binaries ------------------------------------
     CORRUPT_MACHO = (
         "WF120",
@@ -201,9 +203,11 @@ class Check(enum.Enum):
         "do not link extensions against libpython (the interpreter provides the symbols)",
     )
     LIBRARY_FROM_OTHER_DISTRIBUTION = (
-        "WF205", "library-from-other-distribution", Severity.INFO,
+        "WF205",
+        "library-from-other-distribution",
+        Severity.INFO,
         "install the distribution that provides it together with this wheel",
-    )  # fmt: skip
+    )
     SBOM_UNCOVERED = (
         "WF210",
         "sbom-uncovered",
@@ -274,93 +278,137 @@ class Check(enum.Enum):
         "rename one of the files: they collide on case-insensitive filesystems",
     )
     DUPLICATE_CONTENTS = (
-        "WF409", "duplicate-contents", Severity.WARNING,
+        "WF409",
+        "duplicate-contents",
+        Severity.WARNING,
         "delete the stale copy (often build/lib/ left from an earlier build) and rebuild",
-    )  # fmt: skip
+    )
     NON_MODULE_TOP_LEVEL = (
-        "WF410", "non-module-at-top-level", Severity.WARNING,
+        "WF410",
+        "non-module-at-top-level",
+        Severity.WARNING,
         "move the file into your package, or into *.dist-info (licenses: license-files)",
-    )  # fmt: skip
+    )
     MODULE_NOT_IMPORTABLE = (
-        "WF411", "module-not-importable", Severity.WARNING,
+        "WF411",
+        "module-not-importable",
+        Severity.WARNING,
         "rename the folder or module to a Python identifier (no '-', spaces or keywords)",
-    )  # fmt: skip
+    )
     COMMON_TOP_LEVEL = (
-        "WF412", "common-top-level-name", Severity.WARNING,
+        "WF412",
+        "common-top-level-name",
+        Severity.WARNING,
         "exclude the folder from the packages, or declare it with `--toplevel NAME`",
-    )  # fmt: skip
+    )
     INIT_AT_TOP_LEVEL = (
-        "WF413", "init-at-top-level", Severity.WARNING,
+        "WF413",
+        "init-at-top-level",
+        Severity.WARNING,
         "package the folder that holds __init__.py, not its contents (src layout)",
-    )  # fmt: skip
+    )
     EMPTY_LIBRARY = (
-        "WF414", "empty-library", Severity.WARNING,
+        "WF414",
+        "empty-library",
+        Severity.WARNING,
         "declare your modules (py_modules / packages) so the build backend finds them",
-    )  # fmt: skip
+    )
     EMPTY_WHEEL = (
-        "WF415", "empty-wheel", Severity.WARNING,
+        "WF415",
+        "empty-wheel",
+        Severity.WARNING,
         "declare your modules or data files; only *.dist-info was packaged",
-    )  # fmt: skip
+    )
     MULTIPLE_TOP_LEVEL = (
-        "WF416", "multiple-top-level-entries", Severity.WARNING,
+        "WF416",
+        "multiple-top-level-entries",
+        Severity.WARNING,
         "package only your own top-level package, or declare them with `--toplevel`",
-    )  # fmt: skip
+    )
     TOP_LEVEL_WITHOUT_MODULES = (
-        "WF417", "top-level-without-modules", Severity.WARNING,
+        "WF417",
+        "top-level-without-modules",
+        Severity.WARNING,
         "put data inside a package, or add the package's modules (and __init__.py)",
-    )  # fmt: skip
+    )
     MISSING_FROM_PACKAGE = (
-        "WF418", "missing-package-files", Severity.ERROR,
+        "WF418",
+        "missing-package-files",
+        Severity.ERROR,
         "include the files (package data rules), or delete them from the source tree",
-    )  # fmt: skip
+    )
     NOT_IN_PACKAGE = (
-        "WF419", "files-not-in-package", Severity.WARNING,
+        "WF419",
+        "files-not-in-package",
+        Severity.WARNING,
         "delete the stale build/ folder and rebuild; the source tree has no such file",
-    )  # fmt: skip
+    )
     TOP_LEVEL_MISSING = (
-        "WF420", "declared-top-level-missing", Severity.ERROR,
+        "WF420",
+        "declared-top-level-missing",
+        Severity.ERROR,
         "make the build backend package it, or remove it from `--toplevel`",
-    )  # fmt: skip
+    )
     TOP_LEVEL_UNDECLARED = (
-        "WF421", "undeclared-top-level", Severity.WARNING,
+        "WF421",
+        "undeclared-top-level",
+        Severity.WARNING,
         "exclude it from the wheel, or add it to `--toplevel`",
-    )  # fmt: skip
+    )
     WHEEL_TOO_LARGE = (
-        "WF422", "archive-too-large", Severity.WARNING,
+        "WF422",
+        "archive-too-large",
+        Severity.WARNING,
         "ship less (prune tests, strip debug info) or raise max-compressed-size",
-    )  # fmt: skip
+    )
     UNPACKED_TOO_LARGE = (
-        "WF423", "unpacked-too-large", Severity.WARNING,
+        "WF423",
+        "unpacked-too-large",
+        Severity.WARNING,
         "ship less (prune tests, strip debug info) or raise max-unpacked-size",
-    )  # fmt: skip
+    )
     TOO_MANY_FILES = (
-        "WF424", "too-many-files", Severity.WARNING,
+        "WF424",
+        "too-many-files",
+        Severity.WARNING,
         "exclude tests, data and generated files, or raise max-files",
-    )  # fmt: skip
+    )
     MIXED_EXTENSIONS = (
-        "WF425", "mixed-file-extensions", Severity.INFO,
+        "WF425",
+        "mixed-file-extensions",
+        Severity.INFO,
         "use one spelling of the extension (e.g. only .yaml) throughout",
-    )  # fmt: skip
+    )
     NON_ASCII_PATH = (
-        "WF426", "non-ascii-path", Severity.WARNING,
+        "WF426",
+        "non-ascii-path",
+        Severity.WARNING,
         "rename the file with ASCII characters; some tools and filesystems mangle others",
-    )  # fmt: skip
+    )
     SPACE_IN_PATH = (
-        "WF427", "space-in-path", Severity.WARNING,
+        "WF427",
+        "space-in-path",
+        Severity.WARNING,
         "rename the file without spaces; scripts and build tools split on them",
-    )  # fmt: skip
+    )
     PATH_TOO_LONG = (
-        "WF428", "path-too-long", Severity.WARNING,
+        "WF428",
+        "path-too-long",
+        Severity.WARNING,
         "shorten the path (Windows limits full paths to 260 characters by default)",
-    )  # fmt: skip
+    )
     EXPECTED_FILE_MISSING = (
-        "WF429", "expected-file-missing", Severity.ERROR,
+        "WF429",
+        "expected-file-missing",
+        Severity.ERROR,
         "make the build include a file matching the pattern, or drop it from expected-files",
-    )  # fmt: skip
+    )
     UNEXPECTED_FILE = (
-        "WF430", "unexpected-file", Severity.WARNING,
+        "WF430",
+        "unexpected-file",
+        Severity.WARNING,
         "exclude CI and tooling configuration from the distribution",
-    )  # fmt: skip
+    )
     # --- WF5xx: integrity ------------------------------------------------------------------
     RECORD_MISSING = (
         "WF501",
@@ -449,76 +497,110 @@ class Check(enum.Enum):
 
     # --- WF6xx: installed environments (scan / slim) ---------------------------------------
     RECORD_DRIFT = (
-        "WF601", "record-drift", Severity.WARNING,
+        "WF601",
+        "record-drift",
+        Severity.WARNING,
         "reinstall the distribution; something changed its files after installation",
-    )  # fmt: skip
+    )
     DUPLICATE_FILES = (
-        "WF602", "duplicate-files", Severity.INFO,
+        "WF602",
+        "duplicate-files",
+        Severity.INFO,
         "`wheelfix slim --apply` can hard-link identical files (category dedupe)",
-    )  # fmt: skip
+    )
     CANNOT_VERIFY = (
-        "WF603", "cannot-verify", Severity.WARNING,
+        "WF603",
+        "cannot-verify",
+        Severity.WARNING,
         "reinstall with pip so the distribution has a RECORD; slim leaves it alone",
-    )  # fmt: skip
+    )
     OUTSIDE_ROOT = (
-        "WF604", "record-outside-root", Severity.INFO,
+        "WF604",
+        "record-outside-root",
+        Severity.INFO,
         "nothing to do: scripts and headers live outside site-packages; never touched",
-    )  # fmt: skip
+    )
     UNOWNED_FILES = (
-        "WF605", "unowned-files", Severity.INFO,
+        "WF605",
+        "unowned-files",
+        Severity.INFO,
         "files no RECORD lists cannot be verified or uninstalled; reinstall or remove them",
-    )  # fmt: skip
+    )
     INTERRUPTED_SLIM = (
-        "WF606", "interrupted-slim", Severity.WARNING,
+        "WF606",
+        "interrupted-slim",
+        Severity.WARNING,
         "`wheelfix slim --recover PATH` rolls it back (`slim --apply` does so first, too)",
-    )  # fmt: skip
+    )
 
     # --- WF7xx: container images -----------------------------------------------------------
     WASTED_BYTES = (
-        "WF701", "wasted-bytes", Severity.WARNING,
+        "WF701",
+        "wasted-bytes",
+        Severity.WARNING,
         "delete files in the same RUN that creates them; a later RUN only adds a whiteout",
-    )  # fmt: skip
+    )
     PACKAGE_CACHE = (
-        "WF702", "package-cache", Severity.WARNING,
+        "WF702",
+        "package-cache",
+        Severity.WARNING,
         "pip install --no-cache-dir (or PIP_NO_CACHE_DIR=1); apt: rm -rf /var/lib/apt/lists/*",
-    )  # fmt: skip
+    )
     CONTEXT_LEFTOVERS = (
-        "WF703", "build-context-leftovers", Severity.WARNING,
+        "WF703",
+        "build-context-leftovers",
+        Severity.WARNING,
         "add .git, venvs, notebooks and IDE folders to .dockerignore",
-    )  # fmt: skip
+    )
     BUILD_TOOLS = (
-        "WF704", "build-tools-in-image", Severity.WARNING,
+        "WF704",
+        "build-tools-in-image",
+        Severity.WARNING,
         "compile in a builder stage; install only runtime packages in the final one",
-    )  # fmt: skip
+    )
     IMAGE_GATE = (
-        "WF705", "image-efficiency-gate", Severity.ERROR,
+        "WF705",
+        "image-efficiency-gate",
+        Severity.ERROR,
         "reduce wasted bytes, or relax --lowest-efficiency / --highest-wasted-*",
-    )  # fmt: skip
+    )
     # --- WF8xx: Dockerfiles -----------------------------------------------------------------
     COPY_WHOLE_CONTEXT = (
-        "WF801", "copy-context-without-dockerignore", Severity.WARNING,
+        "WF801",
+        "copy-context-without-dockerignore",
+        Severity.WARNING,
         "add a .dockerignore (.git, venvs, notebooks, IDE folders) or COPY only what you need",
-    )  # fmt: skip
+    )
     FULL_BASE_IMAGE = (
-        "WF802", "full-python-base", Severity.INFO,
+        "WF802",
+        "full-python-base",
+        Severity.INFO,
         "use python:X.Y-slim (Debian, glibc) for the runtime stage",
-    )  # fmt: skip
+    )
     PIP_CACHE = (
-        "WF803", "pip-cache-kept", Severity.WARNING,
+        "WF803",
+        "pip-cache-kept",
+        Severity.WARNING,
         "pip install --no-cache-dir, or ENV PIP_NO_CACHE_DIR=1",
-    )  # fmt: skip
+    )
     LATE_CLEANUP = (
-        "WF804", "cleanup-in-later-run", Severity.WARNING,
+        "WF804",
+        "cleanup-in-later-run",
+        Severity.WARNING,
         "delete in the same RUN that creates the files",
-    )  # fmt: skip
+    )
     BUILD_TOOLS_FINAL_STAGE = (
-        "WF805", "build-tools-in-final-stage", Severity.WARNING,
+        "WF805",
+        "build-tools-in-final-stage",
+        Severity.WARNING,
         "install compilers and -dev packages in a builder stage; copy wheels to the runner",
-    )  # fmt: skip
+    )
     ALPINE_MANYLINUX = (
-        "WF806", "alpine-with-manylinux-wheels", Severity.ERROR,
+        "WF806",
+        "alpine-with-manylinux-wheels",
+        Severity.ERROR,
         "use a Debian-based (-slim) image, or provide musllinux wheels",
-    )  # fmt: skip
+    )
 
     def __init__(self, code: str, slug: str, severity: Severity, hint: str) -> None:
         self.code = code

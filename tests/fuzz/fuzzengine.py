@@ -341,9 +341,14 @@ def mutate_elf(rng: random.Random, data: bytes) -> tuple[bytes, str]:
 
 
 def _mutate_section_body(
-    rng: random.Random, data: bytes, is64: bool, order: str, shoff: int, shentsize: int,
+    rng: random.Random,
+    data: bytes,
+    is64: bool,
+    order: str,
+    shoff: int,
+    shentsize: int,
     shnum: int,
-) -> tuple[bytes, str]:  # fmt: skip
+) -> tuple[bytes, str]:
     """A boundary value or a flipped bit inside one section the reader interprets."""
     fmt = order + ("IIQQQQIIQQ" if is64 else "IIIIIIIIII")
     bodies = []

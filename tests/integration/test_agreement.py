@@ -53,8 +53,11 @@ def agreement_wheels() -> list[Path]:
 def _auditwheel(path: Path) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-m", "auditwheel", "show", "--json", str(path)],
-        capture_output=True, text=True, env=_clean_env(), check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=_clean_env(),
+        check=False,
+    )
     document: dict[str, Any] = json.loads(out.stdout)
     return document
 
@@ -151,8 +154,11 @@ def _auditwheel_or_error(path: Path) -> dict[str, Any]:
     """``auditwheel show --json``; a crash (no JSON on stdout) becomes ``{"error": ...}``."""
     out = subprocess.run(
         [sys.executable, "-m", "auditwheel", "show", "--json", str(path)],
-        capture_output=True, text=True, env=_clean_env(), check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=_clean_env(),
+        check=False,
+    )
     try:
         document: dict[str, Any] = json.loads(out.stdout)
     except json.JSONDecodeError:

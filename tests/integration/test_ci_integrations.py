@@ -90,8 +90,13 @@ def _try_repo(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env.pop("PYTHONPATH", None)  # the hook runs the wheelfix pre-commit installs, nothing else
     return subprocess.run(
         [sys.executable, "-m", "pre_commit", "try-repo", str(REPO), *args],
-        cwd=project, env=env, capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
 
 
 @pytest.mark.slow
@@ -163,8 +168,11 @@ def test_cibuildwheel_repair_command_runs_as_cibuildwheel_runs_it(tmp_path: Path
     dest.mkdir()
     command = prepare_command(
         _documented_cibuildwheel_config()["repair-wheel-command"],
-        wheel=wheel, dest_dir=dest, package=tmp_path, project=tmp_path,
-    )  # fmt: skip
+        wheel=wheel,
+        dest_dir=dest,
+        package=tmp_path,
+        project=tmp_path,
+    )
     assert command == f"wheelfix repair --strip -w {dest} {wheel}"
     env = wheelfix_on_path(tmp_path / "bin")
     done = subprocess.run(
@@ -231,8 +239,13 @@ def _run_action(workspace: Path, given: dict[str, str]) -> list[tuple[str, int, 
         assert step["shell"] == "bash"
         done = subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
-            cwd=workspace, env=env, capture_output=True, text=True, timeout=900, check=False,
-        )  # fmt: skip
+            cwd=workspace,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
         paths = [ln for ln in path_file.read_text().splitlines() if ln] + paths
         for line in output_file.read_text().splitlines():
             key, _, value = line.partition("=")
@@ -261,8 +274,10 @@ def test_action_steps_install_check_annotate_and_gate(tmp_path: Path) -> None:
 
     ran = _run_action(workspace, {"args": "--no-config --ignore WF4"})
     assert [(name, code) for name, code, _ in ran] == [
-        ("Install wheelfix", 0), ("Check wheels", 0), ("Gate on the exit code", 1),
-    ], ran  # fmt: skip
+        ("Install wheelfix", 0),
+        ("Check wheels", 0),
+        ("Gate on the exit code", 1),
+    ], ran
     check_output = ran[1][2]
     assert "::error file=dist/wfdemo_overclaim-" in check_output
     assert "title=WF101 tag-overclaims" in check_output
@@ -308,9 +323,14 @@ def _replay(commands: list[str], workspace: Path) -> list[tuple[str, int, str]]:
     out = []
     for command in commands:
         done = subprocess.run(
-            ["bash", "-eo", "pipefail", "-c", command], cwd=workspace, env=env,
-            capture_output=True, text=True, timeout=300, check=False,
-        )  # fmt: skip
+            ["bash", "-eo", "pipefail", "-c", command],
+            cwd=workspace,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         out.append((command, done.returncode, done.stdout + done.stderr))
     return out
 

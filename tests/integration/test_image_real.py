@@ -59,8 +59,10 @@ def test_oci_layout_folder_gives_the_same_answer(
     folder = analyze_image(oci_layout_dir)
     archive = analyze_image(naive_image.docker_archive)
     assert (folder.written, folder.final, folder.wasted) == (
-        archive.written, archive.final, archive.wasted,
-    )  # fmt: skip
+        archive.written,
+        archive.final,
+        archive.wasted,
+    )
 
 
 def test_cli_gate_and_json(naive_image: BuiltImage) -> None:
@@ -68,10 +70,20 @@ def test_cli_gate_and_json(naive_image: BuiltImage) -> None:
     ok = runner.invoke(cli, ["image", "--fail-on", "never", str(naive_image.docker_archive)])
     assert ok.exit_code == 0, ok.output
     assert "wasted" in ok.stdout and "efficiency" in ok.stdout
-    gate = runner.invoke(cli, ["image", "--fail-on", "never", "--highest-wasted-bytes", "1K",
-                               str(naive_image.docker_archive)])  # fmt: skip
+    gate = runner.invoke(
+        cli,
+        [
+            "image",
+            "--fail-on",
+            "never",
+            "--highest-wasted-bytes",
+            "1K",
+            str(naive_image.docker_archive),
+        ],
+    )
     assert gate.exit_code == 0  # --fail-on never: reported, not failed
-    strict = runner.invoke(cli, ["image", "--highest-wasted-bytes", "1K",
-                                 str(naive_image.docker_archive)])  # fmt: skip
+    strict = runner.invoke(
+        cli, ["image", "--highest-wasted-bytes", "1K", str(naive_image.docker_archive)]
+    )
     assert strict.exit_code == 1
     assert "WF705" in strict.stdout

@@ -75,8 +75,13 @@ def run_in(root: Path, *args: str, stdin: str = "") -> subprocess.CompletedProce
     """The image's python3 in the flattened root (chroot), with a minimal environment."""
     return subprocess.run(
         [CHROOT, str(root), "/usr/bin/python3", "-I", *args],
-        input=stdin, capture_output=True, text=True, env=ROOT_ENV, check=False, timeout=120,
-    )  # fmt: skip
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=ROOT_ENV,
+        check=False,
+        timeout=120,
+    )
 
 
 def test_archives_open_and_name_the_image(image: BuiltImage) -> None:

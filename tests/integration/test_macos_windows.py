@@ -101,8 +101,13 @@ def _macholib_commands(path: Path) -> list[tuple[int, list[str], list[str], str 
     from macholib import mach_o
     from macholib.MachO import MachO
 
-    kinds = {mach_o.LC_LOAD_DYLIB, mach_o.LC_LOAD_WEAK_DYLIB, mach_o.LC_REEXPORT_DYLIB,
-             mach_o.LC_LAZY_LOAD_DYLIB, mach_o.LC_LOAD_UPWARD_DYLIB}  # fmt: skip
+    kinds = {
+        mach_o.LC_LOAD_DYLIB,
+        mach_o.LC_LOAD_WEAK_DYLIB,
+        mach_o.LC_REEXPORT_DYLIB,
+        mach_o.LC_LAZY_LOAD_DYLIB,
+        mach_o.LC_LOAD_UPWARD_DYLIB,
+    }
     out = []
     for header in MachO(str(path)).headers:
         dylibs, rpaths, ident, minos = [], [], None, 0
@@ -156,8 +161,12 @@ def _delocate_resolution(root: Path, loader: str, name: str, rpaths: list[str]) 
     from delocate.libsana import DependencyNotFound, resolve_dynamic_paths
 
     try:
-        found = resolve_dynamic_paths(name, rpaths, loader_path=(root / loader).parent,
-                                      executable_path=root / "no-executable-here")  # fmt: skip
+        found = resolve_dynamic_paths(
+            name,
+            rpaths,
+            loader_path=(root / loader).parent,
+            executable_path=root / "no-executable-here",
+        )
     except DependencyNotFound:
         return None
     path = Path(found)
@@ -227,8 +236,11 @@ def test_unrepaired_macos_wheel(native_wheels: dict[str, Path], key: str, tmp_pa
 def _delvewheel_show(wheel: Path, *options: str) -> dict[str, set[str]]:
     out = subprocess.run(
         [sys.executable, "-m", "delvewheel", "show", *options, str(wheel)],
-        capture_output=True, text=True, check=True, timeout=240,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=240,
+    ).stdout
     sections: dict[str, set[str]] = {"copied": set(), "assumed": set(), "in_wheel": set()}
     current = None
     for line in out.splitlines():

@@ -126,8 +126,14 @@ def test_failing_auditwheel_is_exit_3_and_writes_nothing(
 def test_cli_summary_and_exit_codes(tmp_path: Path, with_libwfext: None) -> None:
     runner = CliRunner()
     out = tmp_path / "wheelhouse"
-    args = ["repair", "--strip", "-w", str(out), str(sample("wfdemo_extlib")),
-            str(sample("wfdemo_debug"))]  # fmt: skip
+    args = [
+        "repair",
+        "--strip",
+        "-w",
+        str(out),
+        str(sample("wfdemo_extlib")),
+        str(sample("wfdemo_debug")),
+    ]
     result = runner.invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "grafted libwfext.so.1" in result.stdout
@@ -143,8 +149,16 @@ def test_cli_summary_and_exit_codes(tmp_path: Path, with_libwfext: None) -> None
 def test_cli_strip_level_syntax_and_json(tmp_path: Path, no_lib_path: None) -> None:
     runner = CliRunner()
     # --strip never swallows the next word: here it is a flag followed by a wheel path.
-    args = ["repair", "--format", "json", "-w", str(tmp_path), "--strip",
-            str(sample("wfdemo_debug")), "--strip=debug"]  # fmt: skip
+    args = [
+        "repair",
+        "--format",
+        "json",
+        "-w",
+        str(tmp_path),
+        "--strip",
+        str(sample("wfdemo_debug")),
+        "--strip=debug",
+    ]
     result = runner.invoke(cli, args)
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
@@ -221,8 +235,17 @@ def test_two_runs_writing_the_same_output_leave_one_complete_wheel(
     import sys
 
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "wheelfix", "repair", "--strip", "--force", "-w", str(out),
-               str(sample("wfdemo_debug"))]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "wheelfix",
+        "repair",
+        "--strip",
+        "--force",
+        "-w",
+        str(out),
+        str(sample("wfdemo_debug")),
+    ]
     runs = [subprocess.Popen(command, stdout=subprocess.DEVNULL) for _ in range(3)]
     assert [p.wait() for p in runs] == [0, 0, 0]
     (wheel,) = out.glob("*.whl")  # no temporary files left behind
@@ -258,9 +281,10 @@ def test_the_input_wheel_is_decompressed_once(
     # The package's files once; only the few small metadata files are read again (the
     # archive checks WHEEL when it opens, RECORD gives the hash algorithms first).
     from_input = {
-        name: n for (whl, name), n in reads.items()
+        name: n
+        for (whl, name), n in reads.items()
         if whl == wheel.name and ".dist-info/" not in name
-    }  # fmt: skip
+    }
     assert len(from_input) > 3 and set(from_input.values()) == {1}, from_input
 
 
@@ -298,13 +322,17 @@ def absolute_needed_wheel(tmp_path: Path, make_wheel: MakeWheel) -> tuple[Path, 
     (host / "abs.c").write_text("int abs_value(void) { return 42; }\n")
     (host / "ext.c").write_text("int abs_value(void);\nint ext(void) { return abs_value(); }\n")
     library = host / "libabs.so"
-    subprocess.run(["gcc", "-g", "-shared", "-fPIC", "-o", str(library), str(host / "abs.c")],
-                   check=True)  # fmt: skip
+    subprocess.run(
+        ["gcc", "-g", "-shared", "-fPIC", "-o", str(library), str(host / "abs.c")], check=True
+    )
     extension = tmp_path / "ext.so"
-    subprocess.run(["gcc", "-g", "-shared", "-fPIC", "-o", str(extension), str(host / "ext.c"),
-                    str(library)], check=True)  # fmt: skip
-    needed = subprocess.run(["readelf", "-d", str(extension)], capture_output=True, text=True,
-                            check=True).stdout  # fmt: skip
+    subprocess.run(
+        ["gcc", "-g", "-shared", "-fPIC", "-o", str(extension), str(host / "ext.c"), str(library)],
+        check=True,
+    )
+    needed = subprocess.run(
+        ["readelf", "-d", str(extension)], capture_output=True, text=True, check=True
+    ).stdout
     assert f"[{library}]" in needed  # the DT_NEEDED entry is the host path itself
     wheel = make_wheel(
         {"demo/__init__.py": b"", "demo/ext.so": extension.read_bytes()},
@@ -335,10 +363,19 @@ def test_an_absolute_soname_never_writes_outside_the_output(
 def test_plat_below_what_the_wheel_reaches_is_exit_1_naming_the_tag(
     tmp_path: Path, no_lib_path: None, fmt: str
 ) -> None:
-    result = CliRunner().invoke(cli, [
-        "repair", "--format", fmt, "--plat", "manylinux_2_17_x86_64", "-w", str(tmp_path),
-        str(sample("wfdemo_overclaim")),
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "repair",
+            "--format",
+            fmt,
+            "--plat",
+            "manylinux_2_17_x86_64",
+            "-w",
+            str(tmp_path),
+            str(sample("wfdemo_overclaim")),
+        ],
+    )
     assert result.exit_code == 1, result.output
     assert "--plat manylinux_2_17_x86_64: the binaries reach manylinux_2_26_x86_64 at best" in (
         result.output
@@ -384,7 +421,10 @@ def test_prune_sources_keeps_what_cython_reads_when_it_translates(tmp_path: Path
     translate = "from Cython.Compiler.Main import compile; import sys; compile(sys.argv[1])"
     done = subprocess.run(
         [sys.executable, "-S", "-B", "-c", translate, str(pyx)],
-        capture_output=True, text=True, env={"PYTHONPATH": str(site)}, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(site)},
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "__pyx_memoryview" in (tmp_path / "m.c").read_text()

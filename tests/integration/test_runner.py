@@ -68,8 +68,15 @@ def test_verify_in_through_the_cli(rootfs: Path, tmp_path: Path) -> None:
 
     from wheelfix.cli.app import cli
 
-    args = ["repair", "--strip", "--verify-in", str(rootfs), "-w", str(tmp_path),
-            str(sample("wfdemo_debug"))]  # fmt: skip
+    args = [
+        "repair",
+        "--strip",
+        "--verify-in",
+        str(rootfs),
+        "-w",
+        str(tmp_path),
+        str(sample("wfdemo_debug")),
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert f"imports in {rootfs}" in result.stdout
@@ -115,19 +122,41 @@ def test_docker_guide_replayed(rootfs: Path, pyyaml_builder_wheel: Path, tmp_pat
     try:
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
         install = subprocess.run(
-            [CHROOT, str(rootfs), "python3", "-m", "pip", "install", "--no-index",
-             "--no-cache-dir", "--target", "/opt/app-test", "--find-links", "/wheelhouse-test",
-             "pyyaml"],
-            capture_output=True, text=True, env=env, check=False,
-        )  # fmt: skip
+            [
+                CHROOT,
+                str(rootfs),
+                "python3",
+                "-m",
+                "pip",
+                "install",
+                "--no-index",
+                "--no-cache-dir",
+                "--target",
+                "/opt/app-test",
+                "--find-links",
+                "/wheelhouse-test",
+                "pyyaml",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
         assert install.returncode == 0, install.stderr
         run = subprocess.run(
-            [CHROOT, str(rootfs), "python3", "-c",
-             "import yaml; assert yaml.__with_libyaml__; print(yaml.dump({'ok': True}, "
-             "Dumper=yaml.CDumper).strip())"],
-            capture_output=True, text=True, env={**env, "PYTHONPATH": "/opt/app-test"},
+            [
+                CHROOT,
+                str(rootfs),
+                "python3",
+                "-c",
+                "import yaml; assert yaml.__with_libyaml__; print(yaml.dump({'ok': True}, "
+                "Dumper=yaml.CDumper).strip())",
+            ],
+            capture_output=True,
+            text=True,
+            env={**env, "PYTHONPATH": "/opt/app-test"},
             check=False,
-        )  # fmt: skip
+        )
         assert run.returncode == 0, run.stderr
         assert run.stdout.strip() == "ok: true"
         # No compiler and no libyaml in the runner: the wheel carried what it needs.

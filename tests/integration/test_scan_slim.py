@@ -44,10 +44,21 @@ def env(tmp_path: Path) -> Path:
         str(sample(p)) for p in ("wfdemo_debug", "wfdemo_pure", "wfdemo_clean", "wfdemo_extlib")
     ]
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target",
-         str(root), *wheels],
-        check=True, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            str(root),
+            *wheels,
+        ],
+        check=True,
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+    )
     return root
 
 
@@ -55,8 +66,11 @@ def run_python(root: Path, code: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "PYTHONPATH")}
     return subprocess.run(
         [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(root)!r})\n{code}"],
-        capture_output=True, text=True, env=env, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
 
 
 def test_scan_reports_what_is_there(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -136,12 +150,16 @@ def test_keep_pattern_is_respected(env: Path) -> None:
 
 
 def test_a_tests_folder_imported_at_start_up_is_kept(env: Path) -> None:
-    add_dist(env, "trap", {
-        "trap/__init__.py": b"from trap.tests.helpers import VALUE\n",
-        "trap/tests/__init__.py": b"",
-        "trap/tests/helpers.py": b"VALUE = 1\n",
-        "trap/tests/test_trap.py": b"def test_value(): pass\n",
-    })  # fmt: skip
+    add_dist(
+        env,
+        "trap",
+        {
+            "trap/__init__.py": b"from trap.tests.helpers import VALUE\n",
+            "trap/tests/__init__.py": b"",
+            "trap/tests/helpers.py": b"VALUE = 1\n",
+            "trap/tests/test_trap.py": b"def test_value(): pass\n",
+        },
+    )
     planned = slim(env)
     assert any(a.path == "trap/tests/helpers.py" for a in planned.plan)  # the dry run cannot know
     result = slim(env, apply=True)
@@ -158,11 +176,15 @@ def test_a_tests_folder_imported_at_start_up_is_kept(env: Path) -> None:
 
 
 def test_a_source_the_package_names_is_kept_by_the_plan(env: Path) -> None:
-    add_dist(env, "jit", {
-        "jit/__init__.py": b"import os\n"
-        b"KERNEL = open(os.path.join(os.path.dirname(__file__), 'kernel.c')).read()\n",
-        "jit/kernel.c": b"int kernel(void) { return 1; }\n",
-    })  # fmt: skip
+    add_dist(
+        env,
+        "jit",
+        {
+            "jit/__init__.py": b"import os\n"
+            b"KERNEL = open(os.path.join(os.path.dirname(__file__), 'kernel.c')).read()\n",
+            "jit/kernel.c": b"int kernel(void) { return 1; }\n",
+        },
+    )
     why = "read at run time: source 'kernel.c' named in jit/__init__.py"
     assert slim(env).kept == {"jit/kernel.c": why}  # a dry run knows it too
     result = slim(env, apply=True)
@@ -175,11 +197,15 @@ def test_a_source_the_package_names_is_kept_by_the_plan(env: Path) -> None:
 def test_safety_net_restores_a_package_that_reads_a_source_at_import(env: Path) -> None:
     # Not a module, so the baseline cannot see it, and its name is built at run time, so the
     # plan cannot either: only the re-import catches this one.
-    add_dist(env, "trap", {
-        "trap/__init__.py": b"import os\nNAME = 'kernel'\n"
-        b"KERNEL = open(os.path.join(os.path.dirname(__file__), NAME + '.c')).read()\n",
-        "trap/kernel.c": b"int kernel(void) { return 1; }\n",
-    })  # fmt: skip
+    add_dist(
+        env,
+        "trap",
+        {
+            "trap/__init__.py": b"import os\nNAME = 'kernel'\n"
+            b"KERNEL = open(os.path.join(os.path.dirname(__file__), NAME + '.c')).read()\n",
+            "trap/kernel.c": b"int kernel(void) { return 1; }\n",
+        },
+    )
     result = slim(env, apply=True)
     assert set(result.restored) == {"trap-1.0.dist-info"}
     assert "FileNotFoundError" in result.restored["trap-1.0.dist-info"]
@@ -239,8 +265,17 @@ def test_pip_uninstall_and_check_still_work(tmp_path: Path) -> None:
     venv.create(home, with_pip=True)
     python = str(home / "bin" / "python")
     pip = [python, "-m", "pip", "-q", "--disable-pip-version-check"]
-    subprocess.run([*pip, "install", "--no-index", "--no-deps", str(sample("wfdemo_debug")),
-                    str(sample("wfdemo_pure"))], check=True)  # fmt: skip
+    subprocess.run(
+        [
+            *pip,
+            "install",
+            "--no-index",
+            "--no-deps",
+            str(sample("wfdemo_debug")),
+            str(sample("wfdemo_pure")),
+        ],
+        check=True,
+    )
     site = next(home.glob("lib/python*/site-packages"))
     result = slim(site, apply=True, python=python)
     assert result.applied and not result.restored
@@ -362,11 +397,15 @@ def test_a_file_swapped_for_a_fifo_after_listing_is_not_opened_for_reading(
 
 
 def test_the_command_line_reports_what_the_baseline_kept(env: Path, tmp_path: Path) -> None:
-    add_dist(env, "trap", {
-        "trap/__init__.py": b"from trap.tests.helpers import VALUE\n",
-        "trap/tests/__init__.py": b"",
-        "trap/tests/helpers.py": b"VALUE = 1\n",
-    })  # fmt: skip
+    add_dist(
+        env,
+        "trap",
+        {
+            "trap/__init__.py": b"from trap.tests.helpers import VALUE\n",
+            "trap/tests/__init__.py": b"",
+            "trap/tests/helpers.py": b"VALUE = 1\n",
+        },
+    )
     copy = tmp_path / "copy"
     import shutil
 
@@ -374,8 +413,9 @@ def test_the_command_line_reports_what_the_baseline_kept(env: Path, tmp_path: Pa
     text = CliRunner().invoke(cli, ["slim", "--apply", "--no-config", str(env)])
     assert text.exit_code == 0, text.output
     assert "kept trap/tests: imported at start-up: trap/tests/__init__.py" in text.output
-    data = CliRunner().invoke(cli, ["slim", "--apply", "--no-config", "--format", "json",
-                                    str(copy)])  # fmt: skip
+    data = CliRunner().invoke(
+        cli, ["slim", "--apply", "--no-config", "--format", "json", str(copy)]
+    )
     assert data.exit_code == 0, data.output
     assert list(json.loads(data.stdout)["kept"]) == ["trap/tests"]
 

@@ -17,10 +17,9 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.mark.network  # pip fetches the build backend into an isolated environment
 def test_own_wheel_is_clean(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-         "-w", str(tmp_path), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
         check=True,
-    )  # fmt: skip
+    )
     (wheel,) = tmp_path.glob("wheelfix-*.whl")
     (result,) = wheelfix.check(wheel, fail_on="info").results
     assert result.error is None

@@ -45,8 +45,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.network]
 
 CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
 INSIDE = "opt/stack-test"  # where a tree goes inside the root filesystem
-ROOT_ENV = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"/{INSIDE}", "MPLBACKEND": "Agg",
-            "HOME": "/tmp"}  # fmt: skip
+ROOT_ENV = {
+    "PATH": "/usr/bin:/bin",
+    "PYTHONPATH": f"/{INSIDE}",
+    "MPLBACKEND": "Agg",
+    "HOME": "/tmp",
+}
 FAULT_AFTER = 25
 
 
@@ -242,14 +246,20 @@ def test_interrupted_slim_is_rolled_back_byte_for_byte(web_stack: Path, tmp_path
     # kill; they are reported (see the report of this test run), not part of the tree.
     assert all("/__pycache__/" in f"/{p}" and p.endswith(".pyc") for p in extra), extra
     if extra:
-        print(f"\n{len(extra)} __pycache__/*.pyc files the import check wrote remain, e.g. "
-              f"{extra[:3]}")  # fmt: skip
+        print(
+            f"\n{len(extra)} __pycache__/*.pyc files the import check wrote remain, e.g. "
+            f"{extra[:3]}"
+        )
 
     again = subprocess.run(
         [sys.executable, "-m", "wheelfix", "slim", "--apply", "--format", "json", str(tree)],
-        capture_output=True, text=True, env=env,
-        cwd=tmp_path, check=False, timeout=600,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+        timeout=600,
+    )
     assert again.returncode == 0, (again.stdout, again.stderr)
     report = json.loads(again.stdout)
     assert report["applied"] is True and not report["restored"], report

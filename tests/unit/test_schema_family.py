@@ -49,11 +49,23 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """wfdemo_debug and wfdemo_pure, installed by pip with --target (never modified)."""
     root = tmp_path_factory.mktemp("env") / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target",
-         str(root), str(_sample("wfdemo_debug")), str(_sample("wfdemo_pure"))],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            str(root),
+            str(_sample("wfdemo_debug")),
+            str(_sample("wfdemo_pure")),
+        ],
+        check=True,
+        capture_output=True,
         env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
-    )  # fmt: skip
+    )
     return root
 
 

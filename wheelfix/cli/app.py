@@ -272,8 +272,9 @@ class _RepairCommand(click.Command):
                 if level not in ("debug", "unneeded", "all"):
                     raise click.BadParameter(
                         f"{level!r} is not one of 'debug', 'unneeded', 'all'",
-                        ctx=ctx, param_hint="'--strip=LEVEL'",
-                    )  # fmt: skip
+                        ctx=ctx,
+                        param_hint="'--strip=LEVEL'",
+                    )
                 rewritten += ["--strip-level", level]
             else:
                 rewritten.append(arg)
@@ -324,31 +325,71 @@ Exit codes:
 @_debug_anywhere
 @_color_option
 @click.argument("wheels", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-w", "--wheel-dir", required=True, type=click.Path(path_type=Path),
-              help="Folder for the repaired wheels (created if missing).")  # fmt: skip
-@click.option("--plat", default="auto", show_default=True,
-              help="Target platform tag for auditwheel (e.g. manylinux_2_28_x86_64).")  # fmt: skip
-@click.option("--exclude", multiple=True, metavar="SONAME",
-              help="Do not graft this library (repeatable; wildcards allowed).")  # fmt: skip
-@click.option("--strip", "strip_flag", is_flag=True,
-              help="Strip debug info and symbol tables (or --strip=LEVEL).")  # fmt: skip
+@click.option(
+    "-w",
+    "--wheel-dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder for the repaired wheels (created if missing).",
+)
+@click.option(
+    "--plat",
+    default="auto",
+    show_default=True,
+    help="Target platform tag for auditwheel (e.g. manylinux_2_28_x86_64).",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="SONAME",
+    help="Do not graft this library (repeatable; wildcards allowed).",
+)
+@click.option(
+    "--strip",
+    "strip_flag",
+    is_flag=True,
+    help="Strip debug info and symbol tables (or --strip=LEVEL).",
+)
 @click.option("--strip-level", type=click.Choice(["debug", "unneeded", "all"]), hidden=True)
-@click.option("--keep-debug", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
-              help="Write what --strip removes to DIR/.build-id/xx/*.debug.")  # fmt: skip
-@click.option("--prune", multiple=True, metavar="CATEGORIES",
-              help="Remove these content categories (comma-separated, repeatable).")  # fmt: skip
-@click.option("--verify/--no-verify", default=True, show_default=True,
-              help="Check each output; a wheel that still fails is not written.")  # fmt: skip
-@click.option("--verify-in", type=click.Path(path_type=Path, file_okay=False), metavar="ROOTFS",
-              help="Also import each output inside this root filesystem (chroot).")  # fmt: skip
-@click.option("-j", "--jobs", type=click.IntRange(min=0), default=0,
-              help="Wheels repaired at once; 0 means all cores.")  # fmt: skip
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)  # fmt: skip
+@click.option(
+    "--keep-debug",
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="Write what --strip removes to DIR/.build-id/xx/*.debug.",
+)
+@click.option(
+    "--prune",
+    multiple=True,
+    metavar="CATEGORIES",
+    help="Remove these content categories (comma-separated, repeatable).",
+)
+@click.option(
+    "--verify/--no-verify",
+    default=True,
+    show_default=True,
+    help="Check each output; a wheel that still fails is not written.",
+)
+@click.option(
+    "--verify-in",
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="ROOTFS",
+    help="Also import each output inside this root filesystem (chroot).",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Wheels repaired at once; 0 means all cores.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.option("--force", is_flag=True, help="Overwrite existing output wheels.")
 @quiet_option
-@click.option("--allow-record-mismatch", is_flag=True,
-              help="Repair even if RECORD does not match the files.")  # fmt: skip
+@click.option(
+    "--allow-record-mismatch", is_flag=True, help="Repair even if RECORD does not match the files."
+)
 @click.pass_context
 def repair_cmd(
     ctx: click.Context,
@@ -381,11 +422,20 @@ def repair_cmd(
         inputs = _wheel_inputs(wheels)
         with _per_wheel_progress("repairing", len(inputs), fmt) as on_result:
             report = repair(
-                [os.fspath(w) for w in inputs], wheel_dir, strip=level, prune=prune, plat=plat,
-                exclude=exclude, verify=verify, verify_in=verify_in, force=force, jobs=jobs,
-                on_result=on_result, keep_debug=keep_debug,
+                [os.fspath(w) for w in inputs],
+                wheel_dir,
+                strip=level,
+                prune=prune,
+                plat=plat,
+                exclude=exclude,
+                verify=verify,
+                verify_in=verify_in,
+                force=force,
+                jobs=jobs,
+                on_result=on_result,
+                keep_debug=keep_debug,
                 allow_record_mismatch=allow_record_mismatch,
-            )  # fmt: skip
+            )
         from wheelfix.cli.render import render_repair
 
         _emit(fmt, report, lambda console: render_repair(report, console, quiet=quiet))
@@ -434,9 +484,12 @@ def scan_cmd(
         ticker = _FileTicker.on_terminal("scanning") if fmt == "text" else None
         try:
             report = scan(
-                path, fail_on=config.fail_on or "error", select=config.select,
-                ignore=config.ignore, on_file=ticker.tick if ticker else None,
-            )  # fmt: skip
+                path,
+                fail_on=config.fail_on or "error",
+                select=config.select,
+                ignore=config.ignore,
+                on_file=ticker.tick if ticker else None,
+            )
         finally:
             if ticker is not None:
                 ticker.stop()
@@ -479,22 +532,47 @@ restored. Exit codes: 0 done (or planned); 1 some distribution had to be restore
 @_color_option
 @click.argument("path", required=False, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--apply", "do_apply", is_flag=True, help="Carry out the plan (default: dry run).")
-@click.option("--recover", "do_recover", is_flag=True,
-              help="Only roll back what an interrupted --apply left, then stop.")  # fmt: skip
-@click.option("--only", "only", multiple=True, metavar="CATEGORIES",
-              help="Use exactly these categories (comma-separated).")  # fmt: skip
-@click.option("--also", multiple=True, metavar="CATEGORIES",
-              help="Add categories to the default set, e.g. --also bytecode.")  # fmt: skip
-@click.option("--keep", multiple=True, metavar="PATTERN",
-              help="Never touch paths matching this glob (repeatable).")  # fmt: skip
-@click.option("--strip-level", type=click.Choice(["debug", "unneeded", "all"]),
-              help="Strip level for the strip category.  [default: unneeded]")  # fmt: skip
-@click.option("--keep-debug", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
-              help="Write what the strip removes to DIR/.build-id/xx/*.debug.")  # fmt: skip
+@click.option(
+    "--recover",
+    "do_recover",
+    is_flag=True,
+    help="Only roll back what an interrupted --apply left, then stop.",
+)
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    metavar="CATEGORIES",
+    help="Use exactly these categories (comma-separated).",
+)
+@click.option(
+    "--also",
+    multiple=True,
+    metavar="CATEGORIES",
+    help="Add categories to the default set, e.g. --also bytecode.",
+)
+@click.option(
+    "--keep",
+    multiple=True,
+    metavar="PATTERN",
+    help="Never touch paths matching this glob (repeatable).",
+)
+@click.option(
+    "--strip-level",
+    type=click.Choice(["debug", "unneeded", "all"]),
+    help="Strip level for the strip category.  [default: unneeded]",
+)
+@click.option(
+    "--keep-debug",
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="Write what the strip removes to DIR/.build-id/xx/*.debug.",
+)
 @click.option("--python", metavar="PYTHON", help="Interpreter for the import checks.")
 @click.option("--no-verify", is_flag=True, help="Skip the import checks (not recommended).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)  # fmt: skip
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.option("--no-config", is_flag=True, help="Ignore [tool.wheelfix.slim].")
 @click.pass_context
 def slim_cmd(
@@ -528,12 +606,18 @@ def slim_cmd(
         config = settings(no_config).slim
         categories = list(only) or list(config.categories) or list(DEFAULT_CATEGORIES)
         result = slim(
-            path, apply=do_apply, categories=[*categories, *also],
-            keep=[*config.keep, *keep], strip=strip_level or config.strip or "unneeded",
-            python=python or config.python, verify=not no_verify, keep_debug=keep_debug,
+            path,
+            apply=do_apply,
+            categories=[*categories, *also],
+            keep=[*config.keep, *keep],
+            strip=strip_level or config.strip or "unneeded",
+            python=python or config.python,
+            verify=not no_verify,
+            keep_debug=keep_debug,
             on_progress=(lambda msg: click.echo(f"wheelfix: {msg}", err=True))
-            if fmt == "text" and sys.stderr.isatty() else None,
-        )  # fmt: skip
+            if fmt == "text" and sys.stderr.isatty()
+            else None,
+        )
         from wheelfix.cli.render import render_slim
 
         _emit(fmt, result, lambda console: render_slim(result, console))
@@ -560,14 +644,29 @@ Exit codes: 0 nothing at or above --fail-on; 1 findings (or a gate) at or above 
 @_debug_anywhere
 @_color_option
 @click.argument("image", type=click.Path(path_type=Path))
-@click.option("--base-layers", type=click.IntRange(min=0), metavar="N",
-              help="The first N layers are the base image (default: history).")  # fmt: skip
-@click.option("--lowest-efficiency", type=click.FloatRange(0, 1), metavar="RATIO",
-              help="Gate: fail when final/written bytes is below RATIO (e.g. 0.95).")  # fmt: skip
-@click.option("--highest-wasted-bytes", metavar="SIZE",
-              help="Gate: fail when more than SIZE bytes are wasted (e.g. 20M).")  # fmt: skip
-@click.option("--highest-wasted-percent", type=click.FloatRange(0, 1), metavar="RATIO",
-              help="Gate: fail when wasted/written is above RATIO (e.g. 0.1).")  # fmt: skip
+@click.option(
+    "--base-layers",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="The first N layers are the base image (default: history).",
+)
+@click.option(
+    "--lowest-efficiency",
+    type=click.FloatRange(0, 1),
+    metavar="RATIO",
+    help="Gate: fail when final/written bytes is below RATIO (e.g. 0.95).",
+)
+@click.option(
+    "--highest-wasted-bytes",
+    metavar="SIZE",
+    help="Gate: fail when more than SIZE bytes are wasted (e.g. 20M).",
+)
+@click.option(
+    "--highest-wasted-percent",
+    type=click.FloatRange(0, 1),
+    metavar="RATIO",
+    help="Gate: fail when wasted/written is above RATIO (e.g. 0.1).",
+)
 @output_format("Output format. JSON follows docs/schema/image.schema.json.")
 @gate_options
 @click.option("-v", "--verbose", count=True, help="Hints and the biggest entries per layer.")
@@ -591,11 +690,17 @@ def image_cmd(
     def run() -> int:
         config = gate.settings()
         report = analyze_image(
-            image, base_layers=base_layers, lowest_efficiency=lowest_efficiency,
-            highest_wasted_bytes=_parse_size(highest_wasted_bytes) if highest_wasted_bytes
-            else None, highest_wasted_percent=highest_wasted_percent,
-            fail_on=config.fail_on or "error", select=config.select, ignore=config.ignore,
-        )  # fmt: skip
+            image,
+            base_layers=base_layers,
+            lowest_efficiency=lowest_efficiency,
+            highest_wasted_bytes=_parse_size(highest_wasted_bytes)
+            if highest_wasted_bytes
+            else None,
+            highest_wasted_percent=highest_wasted_percent,
+            fail_on=config.fail_on or "error",
+            select=config.select,
+            ignore=config.ignore,
+        )
         from wheelfix.cli.render import render_image
 
         _emit(fmt, report, lambda c: render_image(report, c, verbose=verbose, quiet=quiet), "image")
@@ -621,10 +726,14 @@ explained in docs/checks.md.
 @cli.command("dockerfile", epilog=_DOCKERFILE_EPILOG)
 @_debug_anywhere
 @_color_option
-@click.argument("paths", metavar="PATH...", nargs=-1, required=True,
-                type=click.Path(path_type=Path))  # fmt: skip
-@click.option("--wheelhouse", type=click.Path(path_type=Path, file_okay=False),
-              help="Wheels the image installs (checks an Alpine base).")  # fmt: skip
+@click.argument(
+    "paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
+@click.option(
+    "--wheelhouse",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Wheels the image installs (checks an Alpine base).",
+)
 @output_format("Output format. JSON (one PATH only) follows docs/schema/dockerfile.schema.json.")
 @gate_options
 @click.option("-v", "--verbose", count=True, help="Show each finding's hint.")
@@ -650,11 +759,14 @@ def dockerfile_cmd(
             raise UsageError("--format json takes one Dockerfile (sarif and github take several)")
         reports = [
             analyze_dockerfile(
-                _dockerfile_in(path), wheelhouse=wheelhouse, fail_on=config.fail_on or "error",
-                select=config.select, ignore=config.ignore,
+                _dockerfile_in(path),
+                wheelhouse=wheelhouse,
+                fail_on=config.fail_on or "error",
+                select=config.select,
+                ignore=config.ignore,
             )
             for path in paths
-        ]  # fmt: skip
+        ]
         from wheelfix.cli.render import render_dockerfile
 
         def render(console: Console) -> None:

@@ -30,14 +30,16 @@ def to_code_quality(
     for item, fingerprint in zip(items, fingerprints(items), strict=True):
         finding = item.finding
         where = f"{item.logical}: " if item.logical else ""
-        out.append({
-            "type": "issue",
-            "check_name": f"{finding['code']} {finding['name']}",
-            "description": f"{finding['code']} {where}{finding['message']}",
-            "content": {"body": str(finding["hint"])},
-            "categories": ["Performance" if finding["code"][2] in "3478" else "Compatibility"],
-            "severity": _SEVERITY.get(str(finding["severity"]), "minor"),
-            "fingerprint": fingerprint,
-            "location": {"path": item.file, "lines": {"begin": item.line or 1}},
-        })  # fmt: skip
+        out.append(
+            {
+                "type": "issue",
+                "check_name": f"{finding['code']} {finding['name']}",
+                "description": f"{finding['code']} {where}{finding['message']}",
+                "content": {"body": str(finding["hint"])},
+                "categories": ["Performance" if finding["code"][2] in "3478" else "Compatibility"],
+                "severity": _SEVERITY.get(str(finding["severity"]), "minor"),
+                "fingerprint": fingerprint,
+                "location": {"path": item.file, "lines": {"begin": item.line or 1}},
+            }
+        )
     return out

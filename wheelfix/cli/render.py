@@ -85,10 +85,17 @@ def _print_elf_files(console: Console, result: WheelResult) -> None:
     from rich.markup import escape
 
     rows = [
-        (elf.path, elf.arch or "?", elf.libc or "-", human(elf.size), human(elf.debug_info),
-         human(elf.symbol_table), ", ".join(elf.needed) or "-")
+        (
+            elf.path,
+            elf.arch or "?",
+            elf.libc or "-",
+            human(elf.size),
+            human(elf.debug_info),
+            human(elf.symbol_table),
+            ", ".join(elf.needed) or "-",
+        )
         for elf in result.elf_files
-    ]  # fmt: skip
+    ]
     if not _is_terminal(console):
         for path, arch, libc, size, debug, symtab, needs in rows:
             console.print(
@@ -161,7 +168,7 @@ def render_repair(report: RepairReport, console: Console, *, quiet: bool = False
             f"{human(r.size_in)} -> {human(r.size_out)}"
             + (f" ({percent(saved, r.size_in)} smaller)" if saved > 0 else ""),
             f"tag {'.'.join(r.tag_in)} -> {'.'.join(r.tag_out)}",
-        ]  # fmt: skip
+        ]
         if r.grafted:
             libs = ", ".join(f"{k} ({human(v)})" for k, v in sorted(r.grafted.items()))
             parts.append(f"grafted {libs}")
@@ -197,17 +204,31 @@ def render_scan(
         return
 
     table = Table(box=None, pad_edge=False, show_edge=False)
-    for col in ("distribution", "version", "files", "size", "ELF", "debug+symtab", "tests",
-                "findings"):  # fmt: skip
+    for col in (
+        "distribution",
+        "version",
+        "files",
+        "size",
+        "ELF",
+        "debug+symtab",
+        "tests",
+        "findings",
+    ):
         table.add_column(col, justify="left" if col in ("distribution", "version") else "right")
     shown = report.distributions if verbose else report.distributions[:top]
     for d in shown:
         worst = max((f.level for f in d.findings), default=None)
         mark = "" if worst is None else f"[{_STYLE[worst]}]{len(d.findings)}[/]"
         table.add_row(
-            escape(d.name), escape(d.version), str(d.files), human(d.total), human(d.elf),
-            human(d.debug_info + d.symbol_table), human(d.categories.get("tests", 0)), mark,
-        )  # fmt: skip
+            escape(d.name),
+            escape(d.version),
+            str(d.files),
+            human(d.total),
+            human(d.elf),
+            human(d.debug_info + d.symbol_table),
+            human(d.categories.get("tests", 0)),
+            mark,
+        )
     console.print(table)
     if len(report.distributions) > len(shown):
         console.print(f"  … and {len(report.distributions) - len(shown)} more (-v for all)")
@@ -303,14 +324,17 @@ def render_image(
         return
     table = Table(box=None, pad_edge=False, show_edge=False)
     for col in ("#", "size", "compressed", "+", "~", "-", "instruction"):
-        table.add_column(col, justify="left" if col == "instruction" else "right",
-                         overflow="fold")  # fmt: skip
+        table.add_column(col, justify="left" if col == "instruction" else "right", overflow="fold")
     for layer in report.layers:
         table.add_row(
-            f"{layer.index}{' (base)' if layer.base else ''}", human(layer.uncompressed),
-            human(layer.compressed), str(layer.added), str(layer.changed), str(layer.removed),
+            f"{layer.index}{' (base)' if layer.base else ''}",
+            human(layer.uncompressed),
+            human(layer.compressed),
+            str(layer.added),
+            str(layer.changed),
+            str(layer.removed),
             escape(layer.instruction),
-        )  # fmt: skip
+        )
     console.print(table)
     if verbose:
         for layer in report.layers:

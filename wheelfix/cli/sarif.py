@@ -56,9 +56,15 @@ FINGERPRINT = "wheelfix/v1"
 
 _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 _FAMILY = {
-    "1": "platform-tags", "2": "shared-libraries", "3": "debug-info", "4": "contents",
-    "5": "integrity", "6": "installed-environment", "7": "container-image", "8": "dockerfile",
-}  # fmt: skip
+    "1": "platform-tags",
+    "2": "shared-libraries",
+    "3": "debug-info",
+    "4": "contents",
+    "5": "integrity",
+    "6": "installed-environment",
+    "7": "container-image",
+    "8": "dockerfile",
+}
 _LINE_RE = re.compile(r"^(?P<file>.*):(?P<line>[1-9]\d{0,8})$")
 # ``name-1.2.3.dist-info`` and ``.data`` folders carry the version; a finding in them is
 # the same finding in the next release.
@@ -283,9 +289,12 @@ def _result(item: Located, index: int, fingerprint: str) -> dict[str, object]:
     location: dict[str, object] = {"physicalLocation": physical}
     if item.logical is not None:
         location["logicalLocations"] = [
-            {"name": item.logical.rsplit("/", 1)[-1] or item.logical,
-             "fullyQualifiedName": item.logical, "kind": "resource"}
-        ]  # fmt: skip
+            {
+                "name": item.logical.rsplit("/", 1)[-1] or item.logical,
+                "fullyQualifiedName": item.logical,
+                "kind": "resource",
+            }
+        ]
     properties: dict[str, object] = {"severity": finding["severity"], "hint": finding["hint"]}
     if finding.get("bytes") is not None:
         properties["bytes"] = finding["bytes"]
@@ -318,8 +327,10 @@ def unreadable(kind: str, *documents: Mapping[str, Any]) -> list[tuple[str, str]
         return []
     return [
         (str(r["path"]), str(r["error"]["message"]))
-        for document in documents for r in document.get("results", ()) if r.get("error")
-    ]  # fmt: skip
+        for document in documents
+        for r in document.get("results", ())
+        if r.get("error")
+    ]
 
 
 def _notification(path: str, message: str) -> dict[str, object]:

@@ -37,8 +37,16 @@ _BUILD_PACKAGES = re.compile(
     r"|-dev([=:].*)?$|-devel$"
 )
 # Paths inside the image (not on this host) that builds commonly fill and later delete.
-_CLEANUP_TARGETS = ("/root/.cache", "/var/lib/apt/lists", "/var/cache/apt", "/tmp",  # noqa: S108
-                    "/wheelhouse", "/wheels", "/build", "~/.cache")  # fmt: skip
+_CLEANUP_TARGETS = (
+    "/root/.cache",
+    "/var/lib/apt/lists",
+    "/var/cache/apt",
+    "/tmp",  # noqa: S108
+    "/wheelhouse",
+    "/wheels",
+    "/build",
+    "~/.cache",
+)
 _TRUE = ("1", "true", "on", "yes")
 #: What each installer needs to keep its cache out of the layer: its cache folder under
 #: ~/.cache, the option, and the environment variable.
@@ -209,10 +217,11 @@ def _analyze(
             for command in commands:
                 findings += _run_findings(name, ins, command, final, state, purged)
     return DockerfileReport(
-        path=name, stages=stages,
+        path=name,
+        stages=stages,
         findings=tuple(sorted(findings, key=lambda f: (-f.level, f.code, f.path or ""))),
         fail_on=fail_on,
-    )  # fmt: skip
+    )
 
 
 def _apply_env(state: _Stage, arguments: str) -> None:
@@ -253,11 +262,15 @@ def _copy_findings(
                 why = "the .dockerignore excludes nothing"
             else:
                 why = f".dockerignore does not exclude {', '.join(missing)}"
-            out.append(_finding(
-                Check.COPY_WHOLE_CONTEXT, name, ins.line,
-                f"{ins.keyword} {ins.arguments} copies the whole build context and "
-                f"{why}: .git, virtual environments and notebooks end up in the image",
-            ))  # fmt: skip
+            out.append(
+                _finding(
+                    Check.COPY_WHOLE_CONTEXT,
+                    name,
+                    ins.line,
+                    f"{ins.keyword} {ins.arguments} copies the whole build context and "
+                    f"{why}: .git, virtual environments and notebooks end up in the image",
+                )
+            )
     for prefix in _CLEANUP_TARGETS:
         if target.rstrip("/").startswith(prefix.rstrip("/")):
             state.created[prefix] = (ins.line, ins.keyword)
@@ -312,22 +325,30 @@ def _base_findings(
         and tag
         and not re.search(r"slim|alpine", tag)
     ):
-        out.append(_finding(
-            Check.FULL_BASE_IMAGE, name, ins.line,
-            f"FROM {image}: the full image carries compilers and -dev packages (about 1 GB); "
-            f"use python:{tag.split('-')[0]}-slim for the runtime stage",
-        ))  # fmt: skip
+        out.append(
+            _finding(
+                Check.FULL_BASE_IMAGE,
+                name,
+                ins.line,
+                f"FROM {image}: the full image carries compilers and -dev packages (about 1 GB); "
+                f"use python:{tag.split('-')[0]}-slim for the runtime stage",
+            )
+        )
     if "alpine" in image and wheelhouse is not None:
         if not Path(wheelhouse).is_dir():
             raise UsageError(f"{wheelhouse}: --wheelhouse is not a folder")
         manylinux_only = _manylinux_only(Path(wheelhouse))
         if manylinux_only:
-            out.append(_finding(
-                Check.ALPINE_MANYLINUX, name, ins.line,
-                f"FROM {image} is musl-based, but {_listed(manylinux_only)} "
-                "have only manylinux (glibc) wheels here: pip there will compile them from "
-                "source or fail",
-            ))  # fmt: skip
+            out.append(
+                _finding(
+                    Check.ALPINE_MANYLINUX,
+                    name,
+                    ins.line,
+                    f"FROM {image} is musl-based, but {_listed(manylinux_only)} "
+                    "have only manylinux (glibc) wheels here: pip there will compile them from "
+                    "source or fail",
+                )
+            )
     return out
 
 
@@ -356,8 +377,10 @@ def _installer(command: list[str]) -> str | None:
     if pip and "install" in command:
         return "pip"
     uv_installs = command[1:2] == ["sync"] or command[1:3] in (
-        ["pip", "install"], ["pip", "sync"], ["tool", "install"],
-    )  # fmt: skip
+        ["pip", "install"],
+        ["pip", "sync"],
+        ["tool", "install"],
+    )
     if program == "uv" and uv_installs:
         return "uv"
     return None
@@ -385,11 +408,15 @@ def _run_findings(
         folder, option, variable = _CACHES[tool]
         if option not in command and tool not in state.no_cache and not _cache_mounted(ins, tool):
             verb = "pip install" if tool == "pip" else f"uv {command[1]}"
-            out.append(_finding(
-                Check.PIP_CACHE, name, ins.line,
-                f"{verb} keeps its cache in the layer (~/.cache/{folder}): add {option} "
-                f"or ENV {variable}=1",
-            ))  # fmt: skip
+            out.append(
+                _finding(
+                    Check.PIP_CACHE,
+                    name,
+                    ins.line,
+                    f"{verb} keeps its cache in the layer (~/.cache/{folder}): add {option} "
+                    f"or ENV {variable}=1",
+                )
+            )
         for prefix in ("/root/.cache", "~/.cache"):
             state.created[prefix] = (ins.line, f"{tool} install")
     if program in ("apt-get", "apt") and "update" in command:
@@ -398,18 +425,26 @@ def _run_findings(
         state.created["/var/cache/apt"] = (ins.line, f"{program} install")
         tools = [w for w in command if _BUILD_PACKAGES.search(w) and w not in purged]
         if tools and ins.stage == final:
-            out.append(_finding(
-                Check.BUILD_TOOLS_FINAL_STAGE, name, ins.line,
-                f"installs {_listed(tools)} in the final stage: build in a builder "
-                "stage and copy the wheels over (see docs/docker.md)",
-            ))  # fmt: skip
+            out.append(
+                _finding(
+                    Check.BUILD_TOOLS_FINAL_STAGE,
+                    name,
+                    ins.line,
+                    f"installs {_listed(tools)} in the final stage: build in a builder "
+                    "stage and copy the wheels over (see docs/docker.md)",
+                )
+            )
     if program == "apk" and "add" in command:
         tools = [w for w in command if _BUILD_PACKAGES.search(w) and w not in purged]
         if tools and ins.stage == final and "--virtual" not in " ".join(command):
-            out.append(_finding(
-                Check.BUILD_TOOLS_FINAL_STAGE, name, ins.line,
-                f"installs {_listed(tools)} in the final stage: use a builder stage",
-            ))  # fmt: skip
+            out.append(
+                _finding(
+                    Check.BUILD_TOOLS_FINAL_STAGE,
+                    name,
+                    ins.line,
+                    f"installs {_listed(tools)} in the final stage: use a builder stage",
+                )
+            )
     if program == "rm":
         out += _late_cleanup(name, ins, command, state)
     return out
@@ -426,10 +461,14 @@ def _late_cleanup(name: str, ins: Instruction, command: list[str], state: _Stage
                     if line in state.copied
                     else "delete them in the same RUN"
                 )
-                out.append(_finding(
-                    Check.LATE_CLEANUP, name, ins.line,
-                    f"rm {target} comes after line {line} ({what}), which created it in a "
-                    f"layer of its own: the bytes stay in that layer; {how}",
-                ))  # fmt: skip
+                out.append(
+                    _finding(
+                        Check.LATE_CLEANUP,
+                        name,
+                        ins.line,
+                        f"rm {target} comes after line {line} ({what}), which created it in a "
+                        f"layer of its own: the bytes stay in that layer; {how}",
+                    )
+                )
                 break
     return out

@@ -79,9 +79,10 @@ def debug_file(data: bytes, level: StripLevel) -> DebugFile | None:
     layout = read_layout(data)
     sections = layout.sections
     keep = {
-        i for i, s in enumerate(sections)
+        i
+        for i, s in enumerate(sections)
         if i and s.type not in (_SHT_NULL, _SHT_NOBITS) and removable(s, level)
-    }  # fmt: skip
+    }
     if not keep:
         return None
     keep |= {i for i, s in enumerate(sections) if s.type == _SHT_NOTE}

@@ -58,10 +58,19 @@ _EF_ARM_EABI_VER5 = 0x05000000
 _EF_ARM_ABI_FLOAT_HARD = 0x400
 
 _MACHINES = {
-    2: "EM_SPARC", 3: "EM_386", 8: "EM_MIPS", 20: "EM_PPC", 21: "EM_PPC64", 22: "EM_S390",
-    40: "EM_ARM", 43: "EM_SPARCV9", 62: "EM_X86_64", 183: "EM_AARCH64", 243: "EM_RISCV",
+    2: "EM_SPARC",
+    3: "EM_386",
+    8: "EM_MIPS",
+    20: "EM_PPC",
+    21: "EM_PPC64",
+    22: "EM_S390",
+    40: "EM_ARM",
+    43: "EM_SPARCV9",
+    62: "EM_X86_64",
+    183: "EM_AARCH64",
+    243: "EM_RISCV",
     258: "EM_LOONGARCH",
-}  # fmt: skip
+}
 _TYPES = {0: "ET_NONE", 1: "ET_REL", 2: "ET_EXEC", 3: "ET_DYN", 4: "ET_CORE"}
 _OSABIS = {0: "ELFOSABI_SYSV", 3: "ELFOSABI_LINUX", 9: "ELFOSABI_FREEBSD"}
 
@@ -235,14 +244,35 @@ class _Tables:
 
 def _tables(r: _Reader) -> _Tables:
     w = r.word
-    (e_type, e_machine, _version, _entry, phoff, shoff, flags, _ehsize, phentsize, phnum,
-     shentsize, shnum, shstrndx) = r.unpack(f"HHI{w}{w}{w}IHHHHHH", 16)  # fmt: skip
+    (
+        e_type,
+        e_machine,
+        _version,
+        _entry,
+        phoff,
+        shoff,
+        flags,
+        _ehsize,
+        phentsize,
+        phnum,
+        shentsize,
+        shnum,
+        shstrndx,
+    ) = r.unpack(f"HHI{w}{w}{w}IHHHHHH", 16)
     want_ph, want_sh = (56, 64) if r.is64 else (32, 40)
     return _Tables(
-        e_type, e_machine, flags, phoff, phnum, phentsize, shoff, shentsize, shstrndx,
+        e_type,
+        e_machine,
+        flags,
+        phoff,
+        phnum,
+        phentsize,
+        shoff,
+        shentsize,
+        shstrndx,
         _segments(r, phoff, phnum, phentsize, want_ph),
         _sections(r, shoff, shnum, shentsize, shstrndx, want_sh),
-    )  # fmt: skip
+    )
 
 
 class _Reader:
@@ -411,8 +441,11 @@ def _sections(
     # (sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link, sh_info,
     #  sh_addralign, sh_entsize)
     str_hdr = raw[shstrndx]
-    names = r.span(str_hdr[4], str_hdr[5], "section name table") if str_hdr[1] != _SHT_NOBITS \
-        else memoryview(b"")  # fmt: skip
+    names = (
+        r.span(str_hdr[4], str_hdr[5], "section name table")
+        if str_hdr[1] != _SHT_NOBITS
+        else memoryview(b"")
+    )
     out = []
     for index, h in enumerate(raw):
         name = "" if index == 0 else r.cstring(names, h[0], "section name", "section name table")
@@ -483,8 +516,9 @@ def _linked_strings(r: _Reader, sections: list[Section], section: Section) -> me
         raise CorruptElfError(f"{section.name}: string table link {section.link} out of range")
     strtab = sections[section.link]
     if strtab.type != _SHT_STRTAB:
-        raise CorruptElfError(f"{section.name} is linked to {strtab.name or 'a section'}, "
-                              "which is not a string table")  # fmt: skip
+        raise CorruptElfError(
+            f"{section.name} is linked to {strtab.name or 'a section'}, which is not a string table"
+        )
     return r.span(strtab.offset, strtab.size, f"{section.name} string table")
 
 

@@ -180,9 +180,15 @@ def _headers(data: bytes) -> _Headers:
         name = _section_name(data, name8, strings_at)
         sections.append(PeSection(name, vaddr, vsize, rptr, rsize))
     return _Headers(
-        machine, characteristics, plus, image_base, directories, tuple(sections),
-        (symptr, nsyms), headers_size,
-    )  # fmt: skip
+        machine,
+        characteristics,
+        plus,
+        image_base,
+        directories,
+        tuple(sections),
+        (symptr, nsyms),
+        headers_size,
+    )
 
 
 def _span(data: bytes, offset: int, size: int, what: str) -> bytes:

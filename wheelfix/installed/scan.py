@@ -133,8 +133,9 @@ def scan_environment(
         paths = by_dist.get(dist.dist_info if dist else _UNOWNED, [])
         if dist is None and not paths:
             continue
-        report, categories, strip_saving = _distribution(env, dist, sorted(paths), facts,
-                                                         lib_findings)  # fmt: skip
+        report, categories, strip_saving = _distribution(
+            env, dist, sorted(paths), facts, lib_findings
+        )
         reports.append(report)
         if dist is not None and dist.has_record:
             for name, size in categories.items():
@@ -262,15 +263,25 @@ def _distribution(
 def _record_findings(dist: Distribution, facts: dict[str, FileFacts]) -> list[Finding]:
     if not dist.has_record:
         why = "has no RECORD" if dist.problem is None else f"cannot be read ({dist.problem})"
-        return [Finding(check=Check.CANNOT_VERIFY, path=dist.dist_info,
-                        message=f"{dist.name} {why}: its files cannot be verified, "
-                        "and slim leaves it alone")]  # fmt: skip
+        return [
+            Finding(
+                check=Check.CANNOT_VERIFY,
+                path=dist.dist_info,
+                message=f"{dist.name} {why}: its files cannot be verified, "
+                "and slim leaves it alone",
+            )
+        ]
     out = []
     outside = [r.path for r in dist.rows if not r.inside]
     if outside:
-        out.append(Finding(check=Check.OUTSIDE_ROOT, path=dist.dist_info,
-                           message=f"{_count(len(outside), 'RECORD row')} outside the root, e.g. "
-                           f"{outside[0]}: reported, never modified"))  # fmt: skip
+        out.append(
+            Finding(
+                check=Check.OUTSIDE_ROOT,
+                path=dist.dist_info,
+                message=f"{_count(len(outside), 'RECORD row')} outside the root, e.g. "
+                f"{outside[0]}: reported, never modified",
+            )
+        )
     drifted = []
     for row in dist.rows:
         if not row.inside or row.algorithm != "sha256" or not row.digest:
@@ -282,9 +293,14 @@ def _record_findings(dist: Distribution, facts: dict[str, FileFacts]) -> list[Fi
             drifted.append(row.path)
     if drifted:
         verb = "differs" if len(drifted) == 1 else "differ"
-        out.append(Finding(check=Check.RECORD_DRIFT, path=dist.dist_info,
-                           message=f"{_count(len(drifted), 'file')} {verb} from RECORD since "
-                           f"install, e.g. {', '.join(drifted[:3])}"))  # fmt: skip
+        out.append(
+            Finding(
+                check=Check.RECORD_DRIFT,
+                path=dist.dist_info,
+                message=f"{_count(len(drifted), 'file')} {verb} from RECORD since "
+                f"install, e.g. {', '.join(drifted[:3])}",
+            )
+        )
     return out
 
 

@@ -88,8 +88,17 @@ from wheelfix.verify.runner import IMPORT_PROBE
 __all__ = ["SLIM_CATEGORIES", "JournalError", "SlimAction", "SlimResult", "recover", "slim"]
 
 #: Categories slim knows; the default set leaves bytecode (start-up time) alone.
-SLIM_CATEGORIES = ("strip", "tests", "sources", "build-leftovers", "caches", "dedupe",
-                   "source-maps", "static-archives", "bytecode")  # fmt: skip
+SLIM_CATEGORIES = (
+    "strip",
+    "tests",
+    "sources",
+    "build-leftovers",
+    "caches",
+    "dedupe",
+    "source-maps",
+    "static-archives",
+    "bytecode",
+)
 DEFAULT_CATEGORIES = ("strip", "tests", "sources", "build-leftovers", "caches", "dedupe")
 _JOURNAL = "journal.jsonl"
 
@@ -627,8 +636,13 @@ def import_modules(
     out = subprocess.run(
         # -B: the check must not write __pycache__ into the tree it is checking.
         [python, "-B", "-c", IMPORT_PROBE, str(root), *modules],
-        input="", capture_output=True, text=True, env=env, timeout=1800, check=False,
-    )  # fmt: skip
+        input="",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+        check=False,
+    )
     try:
         document = json.loads(out.stdout.strip().splitlines()[-1])
         result: dict[str, str | None] = {
@@ -737,8 +751,12 @@ def _rewrite_record(
     csv.writer(buffer, lineterminator="\n").writerows(rows)
     journal.write("record", rel)
     write_under(journal.fd, f"backup/{rel}", old, mode=st.st_mode)
-    write_under(journal.fd, f"new/{rel}", buffer.getvalue().encode("utf-8", "surrogateescape"),
-                mode=st.st_mode)  # fmt: skip
+    write_under(
+        journal.fd,
+        f"new/{rel}",
+        buffer.getvalue().encode("utf-8", "surrogateescape"),
+        mode=st.st_mode,
+    )
     rename_under(journal.fd, f"new/{rel}", root_fd, rel)
     return None
 
@@ -802,10 +820,12 @@ def slim(
         if found is not None:
             refusal = None if found.running else _refusal(root)
             then = (
-                "--apply would fail until it ends" if found.running
-                else f"--apply and --recover refuse it (exit 2): {refusal}" if refusal
+                "--apply would fail until it ends"
+                if found.running
+                else f"--apply and --recover refuse it (exit 2): {refusal}"
+                if refusal
                 else "--apply rolls it back first, then plans again (--recover only rolls back)"
-            )  # fmt: skip
+            )
             result = dataclasses.replace(result, pending=f"{found.describe()}; {then}")
         return result
     key = journal_key(root, create=True)
@@ -844,12 +864,19 @@ def _plan_result(
     before = disk_bytes(root)
     result = _with_plan(
         SlimResult(
-            root=str(root), applied=False, before=before, after=before, plan=(),
-            by_category={}, kept=kept, recovered=recovered, skipped=tuple(skipped),
+            root=str(root),
+            applied=False,
+            before=before,
+            after=before,
+            plan=(),
+            by_category={},
+            kept=kept,
+            recovered=recovered,
+            skipped=tuple(skipped),
             notes=_notes(env, keep),
         ),
         tuple(actions),
-    )  # fmt: skip
+    )
     return result, env
 
 
@@ -919,8 +946,9 @@ def _apply(run: _Run, env: Environment, result: SlimResult) -> SlimResult:
             result = _with_plan(result, tuple(a for a in result.plan if a.path not in refused))
         touched = sorted({a.dist for a in result.plan})
         removed = [a.path for a in result.plan if a.kind == "remove"]
-        for folder in sorted({posixpath.dirname(p) for p in removed if "/" in p}, key=len,
-                             reverse=True):  # fmt: skip
+        for folder in sorted(
+            {posixpath.dirname(p) for p in removed if "/" in p}, key=len, reverse=True
+        ):
             remove_empty_dirs(run.root_fd, folder)
         for dist in touched:
             changed = frozenset(a.path for a in result.plan if a.dist == dist)
@@ -1002,9 +1030,10 @@ def _verify_and_restore(
     attributed = {m for d in restored for m in modules.get(d, [])}
     if restored and set(broken) <= attributed:
         undo = [
-            (op, path) for op, path in journal.entries
+            (op, path)
+            for op, path in journal.entries
             if owner.get(path, path.split("/", 1)[0]) in restored
-        ]  # fmt: skip
+        ]
         journal.stuck += _restore(run.root_fd, journal.fd, undo)
         broken = broken_now()
         if not broken:

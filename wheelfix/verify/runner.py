@@ -152,9 +152,13 @@ def prove_in_root(wheel: Path, root: Path, *, code: str = "", timeout: int = 300
         try:
             out = subprocess.run(
                 [*command, inside, *modules],
-                input=code, capture_output=True, text=True, timeout=timeout, check=False,
+                input=code,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
                 env={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"},
-            )  # fmt: skip
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise ToolError("chroot", f"could not run python3 in {root}: {exc}") from None
         try:

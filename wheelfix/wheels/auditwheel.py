@@ -75,16 +75,21 @@ class Auditwheel:
         command = tuple(shlex.split(override))
         try:
             out = subprocess.run(
-                [*command, "--version"], capture_output=True, text=True, check=False,
-                env=tool_env(), timeout=120,
-            )  # fmt: skip
+                [*command, "--version"],
+                capture_output=True,
+                text=True,
+                check=False,
+                env=tool_env(),
+                timeout=120,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise ToolError("auditwheel", f"cannot run: {exc}") from None
         if out.returncode != 0:
             raise ToolError(
-                "auditwheel", "not installed or not working (pip install auditwheel)",
+                "auditwheel",
+                "not installed or not working (pip install auditwheel)",
                 stderr=out.stderr,
-            )  # fmt: skip
+            )
         return cls._checked(command, out.stdout + out.stderr)
 
     @classmethod
@@ -118,9 +123,13 @@ class Auditwheel:
         if out is None:
             try:
                 out = subprocess.run(
-                    args, capture_output=True, text=True, check=False, env=tool_env(env),
+                    args,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                    env=tool_env(env),
                     timeout=_TIMEOUT,
-                )  # fmt: skip
+                )
             except (OSError, subprocess.TimeoutExpired) as exc:
                 raise ToolError("auditwheel", f"repair did not run: {exc}") from None
         produced = sorted(out_dir.glob("*.whl"))

@@ -272,8 +272,9 @@ def _sbom_files(work: Path, dist_info: str) -> dict[Path, bytes]:
         path: path.read_bytes()
         for path in sorted(folder.iterdir())
         if is_sbom_member(f"{dist_info}/sboms/{path.name}", dist_info)
-        and not path.is_symlink() and path.is_file()
-    }  # fmt: skip
+        and not path.is_symlink()
+        and path.is_file()
+    }
 
 
 def _note_in_sbom(
@@ -465,10 +466,12 @@ def _graft(
     pre: WheelResult, work: Path, tmp: Path, filename: str, options: RepairOptions
 ) -> tuple[str, dict[str, int], str]:
     missing = [
-        soname for soname, where in pre.external_library_paths.items()
-        if where is None and not any(fnmatch.fnmatch(soname, e) for e in options.exclude)
+        soname
+        for soname, where in pre.external_library_paths.items()
+        if where is None
+        and not any(fnmatch.fnmatch(soname, e) for e in options.exclude)
         and not LIBPYTHON_RE.match(soname)
-    ]  # fmt: skip
+    ]
     if missing:
         raise RepairError(
             f"cannot graft {', '.join(missing)}: not found on this host; install it (its "
@@ -490,9 +493,10 @@ def _graft(
         unpack(archive, work)
         dist_info = archive.dist_info
     kept = {
-        k: v for k, v in grafted.items()
+        k: v
+        for k, v in grafted.items()
         if not any(fnmatch.fnmatch(k, pattern) for pattern in options.exclude)
-    }  # fmt: skip
+    }
     return produced.name, kept, dist_info
 
 
@@ -520,21 +524,25 @@ def _verify(result: RepairResult, out: Path, options: RepairOptions) -> RepairRe
         post_findings = post.findings
         # Any integrity error (WF5xx) means we wrote a broken wheel; the rest must be gone.
         problems = [
-            f for f in post.findings
+            f
+            for f in post.findings
             if f.code in _BLOCKING or (f.code.startswith("WF5") and f.level is Severity.ERROR)
-        ]  # fmt: skip
+        ]
         excluded = [
-            s for s in post.external_libraries
+            s
+            for s in post.external_libraries
             if any(fnmatch.fnmatch(s, pattern) for pattern in options.exclude)
-        ]  # fmt: skip
+        ]
         if excluded and len(excluded) == len(post.external_libraries):
             problems = [f for f in problems if f.code not in _EXCLUDABLE]
         if options.strip is not None:
             problems += [
-                f for f in post.findings
-                if f.code in ("WF301", "WF302") and f.path not in result.strip_skipped
+                f
+                for f in post.findings
+                if f.code in ("WF301", "WF302")
+                and f.path not in result.strip_skipped
                 and (f.code == "WF301" or options.strip is not StripLevel.DEBUG)
-            ]  # fmt: skip
+            ]
     proof = None
     if options.verify_in is not None:
         try:

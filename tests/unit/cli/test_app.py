@@ -166,8 +166,10 @@ def test_help_documents_exit_codes(runner: CliRunner) -> None:
 def test_python_dash_m() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "wheelfix", "--version"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert __version__ in out.stdout
 
 
@@ -219,8 +221,11 @@ def _on_a_terminal(args: list[str], env: dict[str, str]) -> str:
     environment.update({"TERM": "xterm-256color", "COLUMNS": "200", **env})
     process = subprocess.Popen(
         [sys.executable, "-m", "wheelfix", *args],
-        stdout=follower, stderr=subprocess.DEVNULL, cwd=REPO, env=environment,
-    )  # fmt: skip
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+        cwd=REPO,
+        env=environment,
+    )
     os.close(follower)
     chunks = []
     while True:
@@ -263,9 +268,11 @@ def test_color_always_in_a_pipe_and_on_every_command(
         ["scan", str(tmp_path)],
     ]
     for command in commands:
-        args = ["--color", "always", *command] if where == "before" else [
-            command[0], "--color", "always", *command[1:]
-        ]  # fmt: skip
+        args = (
+            ["--color", "always", *command]
+            if where == "before"
+            else [command[0], "--color", "always", *command[1:]]
+        )
         result = runner.invoke(cli, args)
         assert "\x1b[" in result.stdout, (args, result.output)
         plain = runner.invoke(cli, [command[0], "--color", "never", *command[1:]])

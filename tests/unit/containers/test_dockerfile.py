@@ -78,8 +78,12 @@ def test_empty_lines_and_comments_inside_a_continuation_do_not_end_it() -> None:
 
 def test_naive_dockerfile(tmp_path: Path) -> None:
     assert codes_by_line(write(tmp_path, NAIVE)) == {
-        ("WF802", 1), ("WF801", 3), ("WF805", 4), ("WF803", 5), ("WF804", 7),
-    }  # fmt: skip
+        ("WF802", 1),
+        ("WF801", 3),
+        ("WF805", 4),
+        ("WF803", 5),
+        ("WF804", 7),
+    }
 
 
 def test_fixed_dockerfile_is_clean(tmp_path: Path) -> None:

@@ -336,11 +336,13 @@ def test_hard_linked_library_counts_as_present(tmp_path: Path, sample_build: Pat
     """slim's dedupe leaves hard links; tar stores the second copy as a link entry."""
     extension = _member("wfdemo_extlib", ".so")
     lib = (sample_build / "work" / "lib" / "libwfext.so.1").read_bytes()
-    layers: list[list[Entry]] = [[
-        *_python_layer(extension),
-        ("usr/lib/first/libwfext.so.1", lib),
-        ("usr/lib/libwfext.so.1", ("hard", "usr/lib/first/libwfext.so.1")),
-    ]]  # fmt: skip
+    layers: list[list[Entry]] = [
+        [
+            *_python_layer(extension),
+            ("usr/lib/first/libwfext.so.1", lib),
+            ("usr/lib/libwfext.so.1", ("hard", "usr/lib/first/libwfext.so.1")),
+        ]
+    ]
     report = analyze_image(docker_save(tmp_path / "i.tar", layers))
     assert not [f for f in report.findings if f.code == "WF202"]
 

@@ -26,10 +26,17 @@ def patched(elf_fixtures: dict[str, Path], tmp_path_factory: pytest.TempPathFact
     target = tmp_path_factory.mktemp("debuglink") / "libwfelf.so"
     shutil.copyfile(elf_fixtures["debug"], target)
     subprocess.run(
-        ["patchelf", "--set-rpath", "$ORIGIN/../wfelf.libs", "--add-needed", "libz.so.1",
-         str(target)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "patchelf",
+            "--set-rpath",
+            "$ORIGIN/../wfelf.libs",
+            "--add-needed",
+            "libz.so.1",
+            str(target),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return target
 
 
@@ -71,8 +78,9 @@ def test_debug_file_agrees_with_objcopy_only_keep_debug(patched: Path, tmp_path:
     reference = tmp_path / "reference.debug"
     subprocess.run(
         ["objcopy", "--only-keep-debug", str(patched), str(reference)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+    )
     debug = debug_file(patched.read_bytes(), StripLevel.ALL)
     assert debug is not None
     ours, theirs = _contents(debug.data), _contents(reference.read_bytes())
@@ -83,8 +91,10 @@ def test_debug_file_agrees_with_objcopy_only_keep_debug(patched: Path, tmp_path:
         assert ours[name] == theirs[name], name
     out = subprocess.run(
         ["readelf", "--debug-dump=info", "-W", str(_write(tmp_path / "ours.debug", debug.data))],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert out.returncode == 0 and out.stderr == "" and "wfelf_hypot" in out.stdout
 
 
@@ -122,10 +132,21 @@ def test_file_without_build_id_gets_a_path_named_debug_file(
         pytest.skip("gcc not installed")
     c_file = Path(__file__).parent / "elf_fixtures" / "wfelf.c"
     subprocess.run(
-        [gcc, "-g", "-O2", "-fPIC", "-shared", "-Wl,--build-id=none", "-o", str(source),
-         str(c_file), "-lm"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            gcc,
+            "-g",
+            "-O2",
+            "-fPIC",
+            "-shared",
+            "-Wl,--build-id=none",
+            "-o",
+            str(source),
+            str(c_file),
+            "-lm",
+        ],
+        check=True,
+        capture_output=True,
+    )
     result = strip_keeping_debug(source.read_bytes(), StripLevel.DEBUG, tmp_path / "d", "pkg/x.so")
     assert result.data is not None
     assert (tmp_path / "d" / "pkg" / "x.so.debug").is_file()

@@ -63,8 +63,9 @@ def test_machines(platform: str, machine: str, plus: bool) -> None:
 
 
 def test_mingw_debug_sections_and_coff_symbols() -> None:
-    info = parse_pe(pe(Pe(debug_sections=[(".debug_info", 3000), (".debug_line", 100)],
-                          coff_symbols=10)))  # fmt: skip
+    info = parse_pe(
+        pe(Pe(debug_sections=[(".debug_info", 3000), (".debug_line", 100)], coff_symbols=10))
+    )
     names = [s.name for s in info.sections]
     assert names == [".rdata", ".debug_info", ".debug_line"]
     # raw sizes are file-aligned (0x200)
@@ -99,8 +100,14 @@ def test_error_is_a_wheelfix_error() -> None:
 
 # -- hostile images ------------------------------------------------------------------------
 def _full() -> bytes:
-    return pe(Pe(delay_imports=["foo.dll"], pdb_path="C:\\x.pdb",
-                 debug_sections=[(".debug_info", 40)], coff_symbols=2))  # fmt: skip
+    return pe(
+        Pe(
+            delay_imports=["foo.dll"],
+            pdb_path="C:\\x.pdb",
+            debug_sections=[(".debug_info", 40)],
+            coff_symbols=2,
+        )
+    )
 
 
 def test_every_truncation_is_corrupt() -> None:

@@ -72,10 +72,18 @@ def patchelf(source: Path, target: Path, *args: str) -> bytes:
         pytest.skip("patchelf not installed")
     shutil.copyfile(source, target)
     subprocess.run(
-        ["patchelf", *args, "--set-rpath", "$ORIGIN/../wfelf.libs", "--add-needed", "libz.so.1",
-         str(target)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "patchelf",
+            *args,
+            "--set-rpath",
+            "$ORIGIN/../wfelf.libs",
+            "--add-needed",
+            "libz.so.1",
+            str(target),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return target.read_bytes()
 
 
@@ -115,8 +123,10 @@ def test_loadable_segments_are_byte_identical(debug_so: bytes, level: StripLevel
     assert loadable(result.data) == loadable(debug_so)
     before, after = parse_elf(debug_so), parse_elf(result.data)
     assert (after.needed, after.version_needs, after.defined) == (
-        before.needed, before.version_needs, before.defined,
-    )  # fmt: skip
+        before.needed,
+        before.version_needs,
+        before.defined,
+    )
 
 
 def test_idempotent(debug_so: bytes) -> None:
@@ -150,8 +160,11 @@ def test_stripped_extension_still_imports(debug_so: bytes, tmp_path: Path) -> No
     (tmp_path / name).write_bytes(result.data)
     out = subprocess.run(
         [sys.executable, "-c", "import wfdemo_debug; print(wfdemo_debug.answer())"],
-        cwd=tmp_path, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip() == "42"
 
 
@@ -259,8 +272,10 @@ def test_patchelf_modified_file_is_cut_for_real(
     assert (after.symtab_bytes == 0) is (level is not StripLevel.DEBUG)
     before = parse_elf(patched)
     assert (after.needed, after.runpath, after.version_needs) == (
-        before.needed, before.runpath, before.version_needs,
-    )  # fmt: skip
+        before.needed,
+        before.runpath,
+        before.version_needs,
+    )
     listing = readelf_clean(result.data, tmp_path)
     assert ".debug_info" not in listing
     assert call_wfelf(result.data, tmp_path) == call_wfelf(patched, tmp_path) == "4.010008"

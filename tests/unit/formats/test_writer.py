@@ -38,8 +38,13 @@ def test_record_lists_every_file_with_sha256(tree: Path) -> None:
     rows = list(csv.reader((tree / DIST / "RECORD").read_text().splitlines()))
     paths = [r[0] for r in rows]
     assert paths[-1] == f"{DIST}/RECORD" and rows[-1][1:] == ["", ""]
-    assert set(paths) == {"demo/__init__.py", "demo/tool", f"{DIST}/METADATA", f"{DIST}/WHEEL",
-                          f"{DIST}/RECORD"}  # fmt: skip
+    assert set(paths) == {
+        "demo/__init__.py",
+        "demo/tool",
+        f"{DIST}/METADATA",
+        f"{DIST}/WHEEL",
+        f"{DIST}/RECORD",
+    }
     assert all(r[1].startswith("sha256=") for r in rows[:-1])
 
 

@@ -111,11 +111,15 @@ def private_state(
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
     root = tmp_path / "site"
-    add_dist(root, "pkg", {
-        "pkg/__init__.py": b"",
-        "pkg/tests/__init__.py": b"",
-        **{f"pkg/tests/test_{i}.py": b"def test(): pass\n" for i in range(20)},
-    })  # fmt: skip
+    add_dist(
+        root,
+        "pkg",
+        {
+            "pkg/__init__.py": b"",
+            "pkg/tests/__init__.py": b"",
+            **{f"pkg/tests/test_{i}.py": b"def test(): pass\n" for i in range(20)},
+        },
+    )
     outside = tmp_path / "outside"
     outside.mkdir()
     for i in range(20):
@@ -321,10 +325,14 @@ def test_a_thread_swapping_a_folder_for_a_symlink_during_apply_reaches_nothing_o
     for attempt in range(3):
         base = tmp_path / str(attempt)
         root = base / "site"
-        add_dist(root, "pkg", {
-            "pkg/__init__.py": b"",
-            **{f"pkg/tests/test_{i}.py": b"x = 1\n" for i in range(400)},
-        })  # fmt: skip
+        add_dist(
+            root,
+            "pkg",
+            {
+                "pkg/__init__.py": b"",
+                **{f"pkg/tests/test_{i}.py": b"x = 1\n" for i in range(400)},
+            },
+        )
         outside = base / "outside"
         outside.mkdir()
         for i in range(400):

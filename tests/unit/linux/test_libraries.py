@@ -14,7 +14,7 @@ from wheelfix.linux.libraries import HostLibraries, Library, LibraryTree, needed
 from wheelfix.wheels.audit import CheckOptions, check_wheel
 
 _CANDIDATES = (Path("/lib/x86_64-linux-gnu/libz.so.1"), Path("/usr/lib/x86_64-linux-gnu/libz.so.1"))
-REAL_LIB = next((p for p in _CANDIDATES if p.exists()), None)  # fmt: skip
+REAL_LIB = next((p for p in _CANDIDATES if p.exists()), None)
 pytestmark = pytest.mark.skipif(REAL_LIB is None, reason="needs the host's libz.so.1 (x86_64)")
 
 
@@ -52,8 +52,9 @@ def test_incompatible_library_is_skipped(root: Path) -> None:
     assert REAL_LIB is not None
     host = HostLibraries(str(root))
     like = parse_elf(REAL_LIB.read_bytes())
-    other_machine = type(like)(**{**{f: getattr(like, f) for f in like.__slots__},
-                                  "machine": "EM_AARCH64"})  # fmt: skip
+    other_machine = type(like)(
+        **{**{f: getattr(like, f) for f in like.__slots__}, "machine": "EM_AARCH64"}
+    )
     assert host.find("libfoo.so.1", str(root / "opt/lib"), other_machine) is None
 
 
@@ -86,8 +87,13 @@ def test_a_library_needed_only_by_another_is_named_through_it(
     lib = root / "usr/lib"
     _gcc(lib / "libb.so.1", "int b(void) { return 2; }\n", "-Wl,-soname,libb.so.1")
     (lib / "libb.so").symlink_to("libb.so.1")
-    _gcc(lib / "liba.so.1", "int b(void);\nint a(void) { return b(); }\n",
-         "-Wl,-soname,liba.so.1", f"-L{lib}", "-lb")  # fmt: skip
+    _gcc(
+        lib / "liba.so.1",
+        "int b(void);\nint a(void) { return b(); }\n",
+        "-Wl,-soname,liba.so.1",
+        f"-L{lib}",
+        "-lb",
+    )
     (lib / "liba.so").symlink_to("liba.so.1")
     ext = root / "_ext.cpython-311-x86_64-linux-gnu.so"
     _gcc(ext, "int a(void);\nvoid *PyInit__ext(void) { a(); return 0; }\n", f"-L{lib}", "-la")

@@ -17,8 +17,10 @@ from wheelfix.wheels.repair import repair
 
 def test_parse_categories() -> None:
     assert parse_categories(["tests,sources", "bytecode"]) == {
-        Category.TESTS, Category.SOURCES, Category.BYTECODE,
-    }  # fmt: skip
+        Category.TESTS,
+        Category.SOURCES,
+        Category.BYTECODE,
+    }
     assert parse_categories(["all"]) == frozenset(Category)
     with pytest.raises(UsageError, match="unknown prune category"):
         parse_categories(["docs"])
@@ -38,8 +40,10 @@ def test_plan_and_apply(tmp_path: Path) -> None:
         (tmp_path / rel).write_text(text)
     plan = plan_prune(tmp_path, parse_categories(["tests,sources,bytecode"]))
     assert {i.path for i in plan} == {
-        "pkg/tests/test_x.py", "pkg/_x.c", "pkg/__pycache__/m.cpython-311.pyc",
-    }  # fmt: skip
+        "pkg/tests/test_x.py",
+        "pkg/_x.c",
+        "pkg/__pycache__/m.cpython-311.pyc",
+    }
     apply_plan(tmp_path, plan)
     assert not (tmp_path / "pkg/tests").exists()
     assert not (tmp_path / "pkg/__pycache__").exists()

@@ -68,7 +68,8 @@ def test_allow_record_mismatch_repairs_it_with_a_fresh_record(tmp_path: Path) ->
 
 
 def test_a_wheel_with_a_matching_record_is_repaired(tmp_path: Path) -> None:
-    wheel = write_zip(tmp_path / wheel_filename("demo", "1.0", "py3-none-any"),
-                      wheel_entries(FILES))  # fmt: skip
+    wheel = write_zip(
+        tmp_path / wheel_filename("demo", "1.0", "py3-none-any"), wheel_entries(FILES)
+    )
     (result,) = repair(wheel, tmp_path / "out").results
     assert result.error is None and result.exit_code == 0

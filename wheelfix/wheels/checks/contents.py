@@ -51,13 +51,36 @@ DEFAULT_MIXED_EXTENSIONS: tuple[tuple[str, ...], ...] = (
 #: CI and tooling configuration (WF430). A pattern ending in ``/`` names a folder.
 #: ``.git/``, ``.idea/``, ``.DS_Store``, ``.gitignore`` and tool caches are WF405.
 DEFAULT_UNEXPECTED_FILES: tuple[str, ...] = (
-    ".github/", ".circleci/", ".appveyor/", ".binder/", ".gitlab/", ".azure-pipelines/",
-    ".gitlab-ci.yml", "appveyor.yml", ".appveyor.yml", "azure-pipelines.yml",
-    ".azure-pipelines.yml", ".cirrus.yml", ".cirrus.star", ".travis.yml", "codecov.yml",
-    ".codecov.yml", ".coveragerc", ".gitpod.yml", ".readthedocs.yml", ".readthedocs.yaml",
-    ".pre-commit-config.yaml", ".hadolint.yaml", ".lycheeignore", ".lycheecache",
-    "vsts-ci.yml", ".vsts-ci.yml", "Jenkinsfile", ".drone.yml", "bitbucket-pipelines.yml",
-)  # fmt: skip
+    ".github/",
+    ".circleci/",
+    ".appveyor/",
+    ".binder/",
+    ".gitlab/",
+    ".azure-pipelines/",
+    ".gitlab-ci.yml",
+    "appveyor.yml",
+    ".appveyor.yml",
+    "azure-pipelines.yml",
+    ".azure-pipelines.yml",
+    ".cirrus.yml",
+    ".cirrus.star",
+    ".travis.yml",
+    "codecov.yml",
+    ".codecov.yml",
+    ".coveragerc",
+    ".gitpod.yml",
+    ".readthedocs.yml",
+    ".readthedocs.yaml",
+    ".pre-commit-config.yaml",
+    ".hadolint.yaml",
+    ".lycheeignore",
+    ".lycheecache",
+    "vsts-ci.yml",
+    ".vsts-ci.yml",
+    "Jenkinsfile",
+    ".drone.yml",
+    "bitbucket-pipelines.yml",
+)
 #: Contents too common to call a duplicate (empty files, encoding lines, ``py.typed``).
 _TRIVIAL = (b"", b"\n", b"partial\n", b"# -*- coding: utf-8 -*-\n", b"# coding: utf-8\n")
 _TRIVIAL_DIGESTS = frozenset(

@@ -30,9 +30,28 @@ __all__ = [
 #: or that say a build packaged a project folder instead of the package. ``test``/``tests``
 #: are reported by WF401 already.
 COMMON_TOP_LEVEL_NAMES = frozenset(
-    {".eggs", ".nox", ".tox", ".venv", "app", "benchmarks", "build", "cli", "data", "dist",
-     "doc", "docs", "example", "examples", "lib", "scripts", "site-packages", "src", "venv"}
-)  # fmt: skip
+    {
+        ".eggs",
+        ".nox",
+        ".tox",
+        ".venv",
+        "app",
+        "benchmarks",
+        "build",
+        "cli",
+        "data",
+        "dist",
+        "doc",
+        "docs",
+        "example",
+        "examples",
+        "lib",
+        "scripts",
+        "site-packages",
+        "src",
+        "venv",
+    }
+)
 _MODULE_SUFFIXES = (".py", ".so", ".pyd")
 _LIBRARY_SCHEMES = ("purelib", "platlib")
 _LIST = 5

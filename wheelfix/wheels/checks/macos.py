@@ -295,10 +295,14 @@ def _one_dylib(
     base = posixpath.basename(name)
     if base.startswith("libpython") or "Python.framework/" in name:
         state.findings.append(
-            Finding(check=Check.LIBPYTHON_LINKED, path=path, message=f"links {name}",
-                    fix="link extensions with `-undefined dynamic_lookup`, not against "
-                    "libpython or Python.framework")
-        )  # fmt: skip
+            Finding(
+                check=Check.LIBPYTHON_LINKED,
+                path=path,
+                message=f"links {name}",
+                fix="link extensions with `-undefined dynamic_lookup`, not against "
+                "libpython or Python.framework",
+            )
+        )
         return
     found = resolve_dylib(name, path, s.rpaths, installed)
     if found.where != "outside":

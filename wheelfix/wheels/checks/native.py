@@ -149,10 +149,13 @@ def foreign_findings(view: WheelView, target: str | None) -> list[Finding]:
                 check=check,
                 path=path,
                 message=f"{identity} extension module for {_OS_NAMES[fmt]}, but the wheel is "
-                + ("pure Python ('any'): installers treat it as portable" if pure else
-                   f"tagged {'.'.join(view.name.platforms)}: it can never be imported there"),
+                + (
+                    "pure Python ('any'): installers treat it as portable"
+                    if pure
+                    else f"tagged {'.'.join(view.name.platforms)}: it can never be imported there"
+                ),
             )
-        )  # fmt: skip
+        )
     out += _not_native_findings(view)
     if target is not None:
         out += _target_os_findings(view, target)

@@ -594,10 +594,13 @@ def _library_findings(
         # The finding's path is the first file that needs it; name the others, if any.
         others = needers[1:]
         also = (
-            " (also needed by " + ", ".join(others[:3])
-            + (f" and {len(others) - 3} more" if len(others) > 3 else "") + ")"
-            if others else ""
-        )  # fmt: skip
+            " (also needed by "
+            + ", ".join(others[:3])
+            + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+            + ")"
+            if others
+            else ""
+        )
         host_path = paths.get(soname)
         if LIBPYTHON_RE.match(soname):
             out.append(

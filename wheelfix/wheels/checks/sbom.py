@@ -198,9 +198,10 @@ def _covered(filename: str, names: frozenset[str]) -> bool:
 def grafted_libraries(view: WheelView) -> list[str]:
     """ELF files in a top-level ``*.libs/`` folder: what auditwheel (or a peer) grafted."""
     return [
-        path for path in sorted(view.elves)
+        path
+        for path in sorted(view.elves)
         if path.count("/") == 1 and path.split("/", 1)[0].endswith(".libs")
-    ]  # fmt: skip
+    ]
 
 
 def check_sbom(view: WheelView) -> list[Finding]:

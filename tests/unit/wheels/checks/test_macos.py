@@ -295,8 +295,9 @@ def test_target(make_wheel: MakeWheel, tag: str, target: str, expected: list[str
 
 def test_target_older_than_the_binaries(make_wheel: MakeWheel) -> None:
     ext = macho(MachO(arch="x86_64", min_os=(10, 15, 0)))
-    result = run(make_wheel, {EXT: ext}, tag="cp312-cp312-macosx_10_15_x86_64",
-                 target="macosx_10_13_x86_64")  # fmt: skip
+    result = run(
+        make_wheel, {EXT: ext}, tag="cp312-cp312-macosx_10_15_x86_64", target="macosx_10_13_x86_64"
+    )
     (finding,) = binary_findings(result)
     assert finding.code == "WF106"
     assert "10.15" in finding.message
@@ -330,10 +331,21 @@ def test_resolve_dylib_in_data_platlib() -> None:
 
 def _slice(arch: str, min_os: tuple[int, int, int] | None) -> MachOSlice:
     return MachOSlice(
-        arch=arch, cputype=0, filetype="bundle", offset=0, size=0, install_name=None,
-        dylibs=(), rpaths=(), min_os=min_os, platform="macos", dwarf_bytes=0, stab_bytes=0,
-        local_symbol_bytes=0, symtab_bytes=0,
-    )  # fmt: skip
+        arch=arch,
+        cputype=0,
+        filetype="bundle",
+        offset=0,
+        size=0,
+        install_name=None,
+        dylibs=(),
+        rpaths=(),
+        min_os=min_os,
+        platform="macos",
+        dwarf_bytes=0,
+        stab_bytes=0,
+        local_symbol_bytes=0,
+        symtab_bytes=0,
+    )
 
 
 @pytest.mark.parametrize(

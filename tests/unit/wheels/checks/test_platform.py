@@ -32,13 +32,28 @@ EXT = "pkg/_ext.cpython-311-x86_64-linux-gnu.so"
 
 def elf(**overrides: object) -> ElfInfo:
     base = ElfInfo(
-        elf_class=64, little_endian=True, machine="EM_X86_64", osabi="ELFOSABI_SYSV",
-        elf_type="ET_DYN", flags=0, arch="x86_64", arch_problem=None, isa_level=0,
-        interpreter=None, soname=None, needed=("libc.so.6",), rpath=(), runpath=(),
-        version_needs=(("libc.so.6", ("GLIBC_2.2.5",)),), debug_bytes=0, symtab_bytes=0,
-        comment_bytes=0, file_size=1000, defined=frozenset({"PyInit__ext"}),
+        elf_class=64,
+        little_endian=True,
+        machine="EM_X86_64",
+        osabi="ELFOSABI_SYSV",
+        elf_type="ET_DYN",
+        flags=0,
+        arch="x86_64",
+        arch_problem=None,
+        isa_level=0,
+        interpreter=None,
+        soname=None,
+        needed=("libc.so.6",),
+        rpath=(),
+        runpath=(),
+        version_needs=(("libc.so.6", ("GLIBC_2.2.5",)),),
+        debug_bytes=0,
+        symtab_bytes=0,
+        comment_bytes=0,
+        file_size=1000,
+        defined=frozenset({"PyInit__ext"}),
         undefined=frozenset(),
-    )  # fmt: skip
+    )
     return dataclasses.replace(base, **overrides)  # type: ignore[arg-type]
 
 
@@ -345,8 +360,19 @@ def cuda_like(tmp_path: Path) -> dict[str, bytes]:
     run([gcc, "-shared", "-fPIC", "-o", str(lib), str(build / "foo.c"), "-Wl,-soname,libfoo.so.1"])
     (build / "libfoo.so").symlink_to(lib.name)
     ext = build / "_C.so"
-    run([gcc, "-shared", "-fPIC", "-o", str(ext), str(build / "ext.c"), f"-L{build}", "-lfoo",
-         "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../../nvidia/foo/lib"])  # fmt: skip
+    run(
+        [
+            gcc,
+            "-shared",
+            "-fPIC",
+            "-o",
+            str(ext),
+            str(build / "ext.c"),
+            f"-L{build}",
+            "-lfoo",
+            "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../../nvidia/foo/lib",
+        ]
+    )
     return {"ext": ext.read_bytes(), "lib": lib.read_bytes()}
 
 
@@ -442,9 +468,13 @@ def test_android_api_level_of_the_binaries(
 ) -> None:
     ext = "spam.cpython-313-aarch64-linux-android.so"
     android = elf(
-        arch="aarch64", machine="EM_AARCH64", needed=("libc.so",), version_needs=(),
-        android_api=api, defined=frozenset(),
-    )  # fmt: skip
+        arch="aarch64",
+        machine="EM_AARCH64",
+        needed=("libc.so",),
+        version_needs=(),
+        android_api=api,
+        defined=frozenset(),
+    )
     v = analyze_platform(view({ext: android}, "cp313-cp313-android_24_arm64_v8a"), empty_host)
     assert v.libc == "android"
     assert v.consistent == "android_24_arm64_v8a"

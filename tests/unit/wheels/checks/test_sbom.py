@@ -28,13 +28,15 @@ def _sbom(*names: str) -> str:
         {"type": "library", "name": n, "version": "1", "purl": f"pkg:deb/debian/{n}@1"}
         for n in names
     ]
-    return json.dumps({
-        "bomFormat": "CycloneDX",
-        "specVersion": "1.4",
-        "version": 1,
-        "metadata": {"component": own, "tools": [{"name": "auditwheel", "version": "6.8.2"}]},
-        "components": [own, *libs],
-    })  # fmt: skip
+    return json.dumps(
+        {
+            "bomFormat": "CycloneDX",
+            "specVersion": "1.4",
+            "version": 1,
+            "metadata": {"component": own, "tools": [{"name": "auditwheel", "version": "6.8.2"}]},
+            "components": [own, *libs],
+        }
+    )
 
 
 def _wheel(make_wheel: MakeWheel, library: bytes, sbom: str | bytes | None) -> Path:
