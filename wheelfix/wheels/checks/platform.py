@@ -176,29 +176,18 @@ def analyze_platform(
     exclude: tuple[str, ...] = (),
     siblings: Mapping[str, str] | None = None,
 ) -> PlatformVerdict:
-    """``exclude``: soname patterns (fnmatch) provided at run time by something else, never
+    """The tags the wheel's binaries satisfy as they are and after a repair, the libraries
+    a repair must graft, and the findings that explain both.
+
+    ``exclude``: soname patterns (fnmatch) provided at run time by something else, never
     external (``check --exclude``). ``siblings``: site-packages path of each shared library
     in the other wheels of the same run -> that wheel's distribution name."""
-    findings: list[Finding] = []
-    claimed = view.name.platforms
-    tag_infos = [t for t in (parse_platform_tag(p) for p in claimed) if t is not None]
+    findings = _purelib_findings(view, root_is_purelib) + _unreadable_findings(view)
+    tag_infos = [t for t in (parse_platform_tag(p) for p in view.name.platforms) if t]
     elves = dict(sorted(view.elves.items()))
-    findings += _purelib_findings(view, root_is_purelib)
-    findings += _unreadable_findings(view)
-
     if not elves:
         # A wheel without binaries installs anywhere its Python tag allows: no target verdict.
-        return PlatformVerdict(
-            consistent=None,
-            repairable=None,
-            libc=None,
-            arch=None,
-            external_libraries={},
-            external_paths={},
-            external_sizes={},
-            findings=tuple(findings),
-        )
-
+        return _no_verdict(None, None, findings)
     tag_arches = sorted({t.arch for t in tag_infos})
     arch = (
         tag_arches[0]
@@ -207,45 +196,9 @@ def analyze_platform(
     )
     libc, evidence = decide_libc(elves, tag_infos)
     findings += _libc_claim_findings(tag_infos, libc, evidence)
-
-    considered: dict[str, ElfInfo] = {}
-    for path, elf in elves.items():
-        if elf.arch is None or arch is None or not _runs_on(elf.arch, arch):
-            what = elf.arch_problem or f"built for {elf.arch}"
-            findings.append(
-                Finding(
-                    check=Check.WRONG_ARCH,
-                    path=path,
-                    bytes=elf.file_size,
-                    message=f"{elf.identity} ({what}), but the wheel is for {arch}",
-                )
-            )
-            continue
-        own = _file_libc(path, elf)
-        if own is not None and own[0] is not libc:
-            findings.append(
-                Finding(
-                    check=Check.WRONG_LIBC,
-                    path=path,
-                    bytes=elf.file_size,
-                    message=f"{own[1]} says {own[0].value}, but the wheel's binaries are "
-                    f"{libc.value} (decided by {evidence})",
-                )
-            )
-            continue
-        considered[path] = elf
+    considered = _loadable_together(elves, arch, libc, evidence, findings)
     if arch is None or not considered:
-        return PlatformVerdict(
-            consistent=None,
-            repairable=None,
-            libc=libc.value,
-            arch=arch,
-            external_libraries={},
-            external_paths={},
-            external_sizes={},
-            findings=tuple(findings),
-        )
-
+        return _no_verdict(libc.value, arch, findings)
     # musl and Android keep one policy: the claimed musllinux version or API level
     musl_base = next((t.base for t in tag_infos if t.libc is libc is not Libc.GLIBC), None)
     policies = policies_for(libc, arch, musl_base)
@@ -260,48 +213,19 @@ def analyze_platform(
         p: resolve_tree(p, considered[p], considered, host, libc=libc.value, outside=outside)
         for p in roots
     }
-
     analysis = _Analysis(policies, exclude=exclude)
     sym_policy = _symbol_policy(analysis, considered, trees)
+    # the best tag with nothing external, as the symbol analysis found the externals
     ref_policy = max(p for p in policies.policies if not analysis.externals.get(p.name))
-    blacklist_policy = _blacklist_policy(analysis, considered, roots)
-    machine_policy = _machine_policy(analysis, considered, trees, roots)
-    pyfpe_policy = policies.highest
-    for path in roots:
-        if considered[path].undefined & _PYFPE:
-            pyfpe_policy = policies.linux
-            analysis.constraints.append(
-                _Constraint(
-                    policies.linux, "uses PyFPE_jbuf (a Python built with --with-fpectl)", path
-                )
-            )
-            findings.append(
-                Finding(
-                    check=Check.PYFPE,
-                    path=path,
-                    message="references PyFPE_jbuf: no manylinux tag allows it",
-                )
-            )
-    repairable = min(sym_policy, blacklist_policy, machine_policy, pyfpe_policy)
+    repairable = min(
+        sym_policy,
+        _blacklist_policy(analysis, considered, roots),
+        _machine_policy(analysis, considered, trees, roots),
+        _pyfpe_policy(analysis, considered, roots, findings),
+    )
     consistent = min(repairable, ref_policy)
-
     highest_ext = analysis.externals.get(policies.highest.name, {})
-    external_paths: dict[str, str | None] = {}
-    external_sizes: dict[str, int] = {}
-    for soname in highest_ext:
-        # Only a copy found outside the wheel counts: a tree that reached the wheel's own
-        # copy did not make this library external.
-        lib = next(
-            (
-                t.libraries[soname]
-                for t in trees.values()
-                if soname in t.libraries and not t.libraries[soname].in_wheel
-            ),
-            None,
-        )
-        external_paths[soname] = lib.path if lib is not None else None
-        if lib is not None and lib.elf is not None:
-            external_sizes[soname] = lib.elf.file_size
+    external_paths, external_sizes = _external_copies(highest_ext, trees)
     # Findings name what a repair to the best reachable tag would have to graft: a library
     # that the oldest policy forbids but that tag allows (libmvec, libexpat) is no problem.
     graft_policy = repairable if not repairable.is_linux else policies.highest
@@ -314,18 +238,10 @@ def analyze_platform(
         findings += _android_level_findings(tag_infos, considered)
     missing = sorted(s for s in to_graft if external_paths.get(s) is None)
     findings += _claim_findings(
-        claimed, analysis, consistent, repairable, missing, f"{libc.value}, decided by {evidence}"
-    )
-    for (path, provider, sym), forbidding in sorted(analysis.forbidden.items()):
-        newest = min(forbidding)
-        findings.append(
-            Finding(
-                check=Check.BLACKLISTED_SYMBOL,
-                path=path,
-                message=f"uses {sym} from {provider}, which {len(forbidding)} polic"
-                f"{'y' if len(forbidding) == 1 else 'ies'} up to {newest.name} forbid",
-            )
-        )
+        view.name.platforms, analysis, consistent, repairable, missing,
+        f"{libc.value}, decided by {evidence}",
+    )  # fmt: skip
+    findings += _forbidden_symbol_findings(analysis)
     if target is not None:
         findings += _target_findings(target, arch, libc, consistent, repairable, considered)
     return PlatformVerdict(
@@ -338,6 +254,112 @@ def analyze_platform(
         external_sizes=external_sizes,
         findings=tuple(findings),
     )
+
+
+def _no_verdict(libc: str | None, arch: str | None, findings: list[Finding]) -> PlatformVerdict:
+    return PlatformVerdict(
+        consistent=None,
+        repairable=None,
+        libc=libc,
+        arch=arch,
+        external_libraries={},
+        external_paths={},
+        external_sizes={},
+        findings=tuple(findings),
+    )
+
+
+def _loadable_together(
+    elves: dict[str, ElfInfo], arch: str | None, libc: Libc, evidence: str, out: list[Finding]
+) -> dict[str, ElfInfo]:
+    """The binaries of the wheel's architecture and C library; WF104/WF105 for the rest."""
+    considered: dict[str, ElfInfo] = {}
+    for path, elf in elves.items():
+        if elf.arch is None or arch is None or not _runs_on(elf.arch, arch):
+            what = elf.arch_problem or f"built for {elf.arch}"
+            out.append(
+                Finding(
+                    check=Check.WRONG_ARCH,
+                    path=path,
+                    bytes=elf.file_size,
+                    message=f"{elf.identity} ({what}), but the wheel is for {arch}",
+                )
+            )
+            continue
+        own = _file_libc(path, elf)
+        if own is not None and own[0] is not libc:
+            out.append(
+                Finding(
+                    check=Check.WRONG_LIBC,
+                    path=path,
+                    bytes=elf.file_size,
+                    message=f"{own[1]} says {own[0].value}, but the wheel's binaries are "
+                    f"{libc.value} (decided by {evidence})",
+                )
+            )
+            continue
+        considered[path] = elf
+    return considered
+
+
+def _pyfpe_policy(
+    analysis: _Analysis, considered: dict[str, ElfInfo], roots: list[str], out: list[Finding]
+) -> Policy:
+    """``linux`` when a root uses PyFPE_jbuf (no manylinux tag allows it), else the best."""
+    policies = analysis.policies
+    best = policies.highest
+    for path in roots:
+        if considered[path].undefined & _PYFPE:
+            best = policies.linux
+            why = "uses PyFPE_jbuf (a Python built with --with-fpectl)"
+            analysis.constraints.append(_Constraint(policies.linux, why, path))
+            out.append(
+                Finding(
+                    check=Check.PYFPE,
+                    path=path,
+                    message="references PyFPE_jbuf: no manylinux tag allows it",
+                )
+            )
+    return best
+
+
+def _external_copies(
+    external: Mapping[str, object], trees: Mapping[str, LibraryTree]
+) -> tuple[dict[str, str | None], dict[str, int]]:
+    """Where each external library was found outside the wheel, and its size. Only a copy
+    found outside the wheel counts: a tree that reached the wheel's own copy did not make
+    the library external."""
+    paths: dict[str, str | None] = {}
+    sizes: dict[str, int] = {}
+    for soname in external:
+        lib = next(
+            (
+                t.libraries[soname]
+                for t in trees.values()
+                if soname in t.libraries and not t.libraries[soname].in_wheel
+            ),
+            None,
+        )
+        paths[soname] = lib.path if lib is not None else None
+        if lib is not None and lib.elf is not None:
+            sizes[soname] = lib.elf.file_size
+    return paths, sizes
+
+
+def _forbidden_symbol_findings(analysis: _Analysis) -> list[Finding]:
+    out = []
+    for (path, provider, sym), forbidding in sorted(analysis.forbidden.items()):
+        newest = min(forbidding)
+        policies = "policy" if len(forbidding) == 1 else "policies"
+        out.append(
+            Finding(
+                check=Check.BLACKLISTED_SYMBOL,
+                path=path,
+                message=f"uses {sym} from {provider}, which {len(forbidding)} {policies} up "
+                f"to {newest.name} forbid",
+            )
+        )
+    return out
 
 
 def _excluded(tree: LibraryTree, patterns: tuple[str, ...]) -> frozenset[str]:
