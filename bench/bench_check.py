@@ -41,7 +41,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import wheels
+from tools import realwheels as wheels
 
 TOOLS: tuple[str, ...] = ("floor", "auditwheel", "pydistcheck", "wheelfix")
 """Per-wheel measurements, in the order they are run and shown."""

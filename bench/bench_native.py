@@ -32,10 +32,10 @@ from importlib import metadata
 from pathlib import Path
 
 import pefile
-import wheels
 from macholib.MachO import MachO
 
 import wheelfix
+from tools import realwheels as wheels
 from wheelfix.formats.macho import is_macho, parse_macho
 from wheelfix.formats.pe import is_pe, parse_pe
 

@@ -27,9 +27,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / ".cache"
-sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO))  # tools/ is shared with the tests
 
-import wheels  # noqa: E402
+from tools import realwheels as wheels  # noqa: E402
 
 SDISTS = {"pyyaml": "pyyaml==6.0.2", "psycopg2": "psycopg2==2.9.10"}
 

@@ -37,11 +37,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
-
-import wheels  # noqa: E402
+sys.path.insert(0, str(REPO))  # tools/ is shared with the tests
 
 import wheelfix  # noqa: E402
+from tools import realwheels as wheels  # noqa: E402
 from wheelfix.formats.elf import CorruptElfError, read_layout  # noqa: E402
 
 _PT_LOAD = 1

@@ -117,15 +117,12 @@ def pyyaml_builder_wheel() -> Path:
 
 
 def _installed_stack(name: str) -> Path:
-    """``.cache/stacks/NAME-PINS``: the pinned stack of ``bench/bench_env.py``, installed once."""
-    bench = str(REPO / "bench")
-    if bench not in sys.path:
-        sys.path.insert(0, bench)
-    import bench_env
+    """``.cache/stacks/NAME-PINS``: the pinned stack of ``tools/stacks.py``, installed once."""
+    from tools import stacks
 
     try:
-        return bench_env.ensure_stack(name)
-    except bench_env.StackBuildError as exc:
+        return stacks.ensure_stack(name)
+    except stacks.StackBuildError as exc:
         pytest.fail(str(exc))
 
 

@@ -4,12 +4,11 @@
 ``external_libraries`` its ``external_libs``. ``tags.repairable`` must equal ``sym_tag`` —
 except where wheelfix reports why a repair cannot reach it (a forbidden symbol, an ISA
 level, PyFPE), which auditwheel's symbol tag ignores; the test then requires that finding.
-Real wheels come from PyPI (pinned in bench/wheels.py) into the git-ignored .cache/.
+Real wheels come from PyPI (pinned in tools/realwheels.py) into the git-ignored .cache/.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -23,18 +22,14 @@ from typing import Any
 import pytest
 
 import wheelfix
+from tools import realwheels
 
 REPO = Path(__file__).resolve().parents[2]
 EXPLAINS_LOWER_REPAIRABLE = {"WF107", "WF108", "WF112"}
 
 
 def _bench_wheels() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_wheels", REPO / "bench" / "wheels.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_wheels"] = module
-    spec.loader.exec_module(module)
-    return module
+    return realwheels
 
 
 def _clean_env() -> dict[str, str]:

@@ -1,6 +1,6 @@
 """macOS and Windows wheels from PyPI, checked by wheelfix and compared with the peers.
 
-The wheels are pinned in bench/wheels.py (set ``native``) and downloaded once into the
+The wheels are pinned in tools/realwheels.py (set ``native``) and downloaded once into the
 git-ignored .cache/wheels/: numpy and Pillow for macOS arm64, macOS x86_64 and win_amd64, and
 two universal2 wheels (MarkupSafe, charset-normalizer). numpy and Pillow vendor libraries
 (delocate's ``.dylibs/``, delvewheel's ``numpy.libs/``). "Unrepaired" variants are made by
@@ -23,7 +23,6 @@ How the peers are compared on Linux:
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import random
 import subprocess
@@ -36,6 +35,7 @@ from types import ModuleType
 import pytest
 
 import wheelfix
+from tools import realwheels
 from wheelfix.formats.macho import MachOInfo, is_macho, parse_macho
 from wheelfix.formats.pe import is_pe, parse_pe
 from wheelfix.wheels.checks.macos import is_system_dylib, resolve_dylib
@@ -56,12 +56,7 @@ WINDOWS = ("numpy-windows", "pillow-windows")
 
 
 def _bench_wheels() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_wheels", REPO / "bench" / "wheels.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_wheels"] = module
-    spec.loader.exec_module(module)
-    return module
+    return realwheels
 
 
 @pytest.fixture(scope="session")

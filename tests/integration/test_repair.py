@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from wheelmaker import MakeWheel
 
 import wheelfix
+from tools import realwheels
 from wheelfix.cli.app import cli
 from wheelfix.wheels.repair import repair
 
@@ -189,15 +190,9 @@ def test_unreadable_input_is_exit_2(tmp_path: Path) -> None:
 @pytest.mark.network
 def test_foreign_architecture_wheel_is_stripped(tmp_path: Path) -> None:
     """An aarch64 wheel on this x86-64 host: GNU strip refuses its binaries; we do not."""
-    import importlib.util
     import subprocess
-    import sys
 
-    spec = importlib.util.spec_from_file_location("bench_wheels", REPO / "bench" / "wheels.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_wheels"] = module
-    spec.loader.exec_module(module)
+    module = realwheels
     wheel = module.fetch("pyyaml-aarch64")
     (pre,) = wheelfix.check(wheel).results
     assert pre.arch == "aarch64" and pre.sizes.debug_info > 0
@@ -388,15 +383,10 @@ def test_plat_below_what_the_wheel_reaches_is_exit_1_naming_the_tag(
 @pytest.mark.slow
 def test_prune_sources_keeps_what_cython_reads_when_it_translates(tmp_path: Path) -> None:
     """The real Cython wheel, pruned of sources, still translates a .pyx."""
-    import importlib.util
     import subprocess
     import sys
 
-    spec = importlib.util.spec_from_file_location("bench_wheels", REPO / "bench" / "wheels.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_wheels"] = module
-    spec.loader.exec_module(module)
+    module = realwheels
     wheel = module.fetch("cython")
 
     (result,) = repair(wheel, tmp_path / "out", prune=["sources"]).results

@@ -1,7 +1,7 @@
 """``wheelfix slim --apply`` on real installed stacks, proven in a minimal Debian root filesystem.
 
 Three stacks installed once with ``pip install --target`` (``tests/expensive.py``; pins and
-workloads in ``bench/bench_env.py``): the scientific one the issue names (numpy, scipy,
+workloads in ``tools/stacks.py``): the scientific one the issue names (numpy, scipy,
 pandas, scikit-learn, matplotlib, and Cython, whose workload translates a ``.pyx``: the
 sources Cython reads at run time must survive slim) and two it does not: web (requests,
 pydantic, sqlalchemy, lxml, cryptography, jinja2) and analytics (statsmodels, sympy,
@@ -31,15 +31,12 @@ import pytest
 from click.testing import CliRunner
 from killslim import killed_slim
 
+from tools import stacks
 from wheelfix.cli.app import cli
 from wheelfix.installed.slim import disk_bytes, recover, slim
 from wheelfix.installed.tree import JOURNAL_DIR
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO / "bench") not in sys.path:
-    sys.path.insert(0, str(REPO / "bench"))
-
-import bench_env  # noqa: E402 - bench/ is not a package
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
@@ -130,7 +127,7 @@ def smoke_in_root(
     shutil.rmtree(inside, ignore_errors=True)  # left over from a killed run
     try:
         shutil.copytree(tree, inside, symlinks=True)
-        return bench_env.run_smoke(
+        return stacks.run_smoke(
             [CHROOT, str(rootfs), "/usr/bin/python3"], steps, expected, env=ROOT_ENV
         )
     finally:
@@ -156,8 +153,8 @@ def slim_and_prove(
     once everything else has been looked at.
     """
     tree = copy_stack(stack, tmp_path)
-    versions = bench_env.installed_versions(tree)
-    assert versions == bench_env.installed_versions(stack)
+    versions = stacks.installed_versions(tree)
+    assert versions == stacks.installed_versions(stack)
     pyc_before = bytecode_files(tree)
     before = disk_bytes(tree)
     report = slim_cli(tree)
@@ -177,7 +174,7 @@ def slim_and_prove(
 
     problems = record_problems(tree)
     assert not problems, "\n".join(problems[:30])
-    assert bench_env.installed_versions(tree) == versions, "a dist-info changed"
+    assert stacks.installed_versions(tree) == versions, "a dist-info changed"
 
     results = smoke_in_root(rootfs, tree, steps, versions)
     failed = {step: error for step, error in results.items() if error is not None}
@@ -204,9 +201,7 @@ def test_stack_slims_and_still_works(
     name: str, rootfs: Path, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     stack: Path = request.getfixturevalue(f"{name}_stack")
-    report, before, after, deferred = slim_and_prove(
-        stack, rootfs, tmp_path, bench_env.SMOKES[name]
-    )
+    report, before, after, deferred = slim_and_prove(stack, rootfs, tmp_path, stacks.SMOKES[name])
     assert after < before, report
     kept = report["kept"]
     assert isinstance(kept, dict)

@@ -9,7 +9,6 @@ inside the stripped libraries: an image resize (Pillow's _imaging), a BLAS matmu
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from types import ModuleType
 import pytest
 
 import wheelfix
+from tools import realwheels
 from wheelfix.formats.elf import read_layout
 from wheelfix.formats.wheelfile import WheelArchive
 from wheelfix.formats.writer import atomic_write_wheel, unpack, write_record
@@ -55,12 +55,7 @@ WORKLOADS = {
 
 
 def _bench_wheels() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_wheels", REPO / "bench" / "wheels.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_wheels"] = module
-    spec.loader.exec_module(module)
-    return module
+    return realwheels
 
 
 @pytest.fixture(scope="module")

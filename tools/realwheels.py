@@ -10,7 +10,7 @@ Two sets:
 Every wheel is pinned by version, platform, file name, size and sha256, so a cache hit
 costs one ``stat`` and a fresh download is verified before it is moved into place.
 
-Use ``fetch("numpy")`` from Python, or ``python bench/wheels.py [NAMES...]`` from a shell
+Use ``fetch("numpy")`` from Python, or ``python tools/realwheels.py [NAMES...]`` from a shell
 (names are keys of :data:`WHEELS`, or ``agreement``, ``bench``, ``strip``, ``all``; default
 ``agreement``).
 """
@@ -437,7 +437,7 @@ def fetch_many(names: Iterable[str]) -> list[Path]:
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI: download the named wheels (default: the agreement set) and print their paths."""
     parser = argparse.ArgumentParser(
-        prog="python bench/wheels.py",
+        prog="python tools/realwheels.py",
         description="Download pinned real wheels into the cache and print their paths.",
     )
     parser.add_argument(
