@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from wheelfix import __version__
 from wheelfix.findings import Finding, Severity, gate_exit_code
 
-__all__ = ["SCHEMA_VERSION", "Report", "findings_json", "gate_label"]
+__all__ = ["SCHEMA_VERSION", "FindingsReport", "Report", "findings_json", "gate_label"]
 
 SCHEMA_VERSION = 1
 
@@ -51,6 +51,22 @@ class Report(abc.ABC):
     def gate(self, fail_on: Severity | None) -> int:
         """1 when a finding is at or above ``fail_on``, else 0 (``None``: never)."""
         return gate_exit_code(self.all_findings(), fail_on)
+
+
+class FindingsReport(Report):
+    """A report whose findings are one flat tuple, gated by its own ``fail_on``."""
+
+    __slots__ = ()
+
+    findings: tuple[Finding, ...]
+    fail_on: Severity | None
+
+    @property
+    def exit_code(self) -> int:
+        return self.gate(self.fail_on)
+
+    def all_findings(self) -> Iterator[Finding]:
+        return iter(self.findings)
 
 
 def findings_json(findings: Iterable[Finding]) -> list[dict[str, object]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from wheelfix.errors import UsageError
 from wheelfix.findings import Check, Finding, Selection, Severity
 from wheelfix.formats.bounded import MalformedInputError, decode_text, read_regular
-from wheelfix.reports import Report, findings_json
+from wheelfix.reports import FindingsReport, findings_json
 
 __all__ = [
     "MAX_DOCKERFILE_BYTES",
@@ -101,18 +101,11 @@ def parse_dockerfile(text: str) -> list[Instruction]:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DockerfileReport(Report):
+class DockerfileReport(FindingsReport):
     path: str
     stages: int
     findings: tuple[Finding, ...]
     fail_on: Severity | None = Severity.ERROR
-
-    @property
-    def exit_code(self) -> int:
-        return self.gate(self.fail_on)
-
-    def all_findings(self) -> Iterator[Finding]:
-        return iter(self.findings)
 
     def json_body(self) -> dict[str, object]:
         return {

@@ -50,7 +50,7 @@ from wheelfix.formats.bounded import (
 from wheelfix.formats.elf import ELF_MAGIC, CorruptElfError, ElfInfo, parse_elf
 from wheelfix.linux.loadable import Machine, interest_for, normalise_arch, unloadable
 from wheelfix.linux.policy import blacklisted_symbols
-from wheelfix.reports import Report, findings_json
+from wheelfix.reports import FindingsReport, findings_json
 from wheelfix.units import human
 
 __all__ = ["ImageReport", "InvalidImageError", "analyze_image"]
@@ -425,7 +425,7 @@ class LayerInfo:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ImageReport(Report):
+class ImageReport(FindingsReport):
     path: str
     name: str
     layers: tuple[LayerInfo, ...]
@@ -442,13 +442,6 @@ class ImageReport(Report):
     @property
     def efficiency(self) -> float:
         return self.final / self.written if self.written else 1.0
-
-    @property
-    def exit_code(self) -> int:
-        return self.gate(self.fail_on)
-
-    def all_findings(self) -> Iterator[Finding]:
-        return iter(self.findings)
 
     def json_body(self) -> dict[str, object]:
         return {
