@@ -10,6 +10,7 @@ wheel's code — inside the root, and only when asked.
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
 import posixpath
@@ -26,38 +27,11 @@ from wheelfix.wheels.audit import check_wheel
 
 __all__ = ["IMPORT_PROBE", "RunnerProof", "prove_in_root", "top_level_modules"]
 
-#: Imports modules from a folder put first on sys.path, then runs code read from stdin; prints
-#: one JSON line: the error (or None) per module, and ``loaded``: the files of every module
-#: the imports loaded from inside the folder (relative, ``/``-separated). Shared by the runner
-#: proof and by slim's import checks.
-IMPORT_PROBE = """
-import importlib, json, os, sys
-folder = os.path.realpath(sys.argv[1])
-sys.path.insert(0, sys.argv[1])
-out = {}
-for name in sys.argv[2:]:
-    try:
-        importlib.import_module(name)
-        out[name] = None
-    except BaseException as exc:
-        out[name] = f"{type(exc).__name__}: {exc}"
-code = sys.stdin.read()
-if code.strip():
-    try:
-        exec(compile(code, "<proof>", "exec"), {})
-        out["<code>"] = None
-    except BaseException as exc:
-        out["<code>"] = f"{type(exc).__name__}: {exc}"
-loaded = set()
-for module in list(sys.modules.values()):
-    path = getattr(module, "__file__", None)
-    if isinstance(path, str):
-        rel = os.path.relpath(os.path.realpath(path), folder)
-        if rel != ".." and not rel.startswith("../"):
-            loaded.add(rel.replace(os.sep, "/"))
-print(json.dumps({"python": "%d.%d" % sys.version_info[:2], "modules": out,
-                  "loaded": sorted(loaded)}))
-"""
+#: The source of :mod:`wheelfix.verify.probe`, for ``python -c``: the interpreters that run
+#: it (the runner root's, slim's ``--python``) do not have wheelfix installed.
+IMPORT_PROBE = (
+    importlib.resources.files("wheelfix.verify").joinpath("probe.py").read_text(encoding="utf-8")
+)
 
 
 @dataclass(frozen=True, slots=True)
