@@ -740,3 +740,11 @@ def test_cli_gives_one_line_and_exit_2_for_hostile_images(tmp_path: Path) -> Non
         assert result.exit_code == 2, (path, result.output)
         assert result.stderr.startswith(f"wheelfix: error: {path}: "), result.stderr
         assert result.stderr.count("\n") == 1
+
+
+def test_an_entry_name_longer_than_path_max_is_refused(tmp_path: Path) -> None:
+    # A pax header can carry a 1 MiB name; walking its 500 000 folders was quadratic.
+    fine = docker_save(tmp_path / "ok.tar", [[("a/" * 2000 + "f", b"x")]])
+    assert analyze_image(fine).final == 1
+    image = docker_save(tmp_path / "i.tar", [[("a/" * 20_000 + "f", b"x")]])
+    refused(image, "entry name of 40001 characters")
