@@ -670,10 +670,12 @@ def _read_layer(
         for member in _entries(tar, what):
             # Checked before tarfile skips the data: a huge size would never finish.
             _check_entry_size(member, budget - stats.total, what, limit)
-            if len(member.name) > _MAX_NAME:
-                # Walking the folders of a 1 MiB name (a pax header allows it) is quadratic.
+            if max(len(member.name), len(member.linkname)) > _MAX_NAME:
+                # Walking the folders of a 1 MiB name or link target (a pax header allows
+                # it) is quadratic.
                 raise InvalidImageError(
-                    f"{what}: entry name of {len(member.name)} characters (more than "
+                    f"{what}: entry name or link target of "
+                    f"{max(len(member.name), len(member.linkname))} characters (more than "
                     f"{_MAX_NAME}): {excerpt(member.name)}"
                 )
             name = _clean(member.name, source.path)

@@ -747,4 +747,6 @@ def test_an_entry_name_longer_than_path_max_is_refused(tmp_path: Path) -> None:
     fine = docker_save(tmp_path / "ok.tar", [[("a/" * 2000 + "f", b"x")]])
     assert analyze_image(fine).final == 1
     image = docker_save(tmp_path / "i.tar", [[("a/" * 20_000 + "f", b"x")]])
-    refused(image, "entry name of 40001 characters")
+    refused(image, "entry name or link target of 40001 characters")
+    link = docker_save(tmp_path / "l.tar", [[("lib", ("sym", "a/" * 20_000 + "f"))]])
+    refused(link, "entry name or link target of 40001 characters")
