@@ -81,6 +81,8 @@ class _LayerRef:
 
 #: Extended headers (pax, GNU long names) are read whole by tarfile: cap them.
 _EXTENDED_HEADER_LIMIT = 1 << 20
+#: The longest layer entry name: Linux's PATH_MAX; no runtime can create a longer path.
+_MAX_NAME = 4096
 _EXTENDED_TYPES = (
     tarfile.XHDTYPE,
     tarfile.XGLTYPE,
@@ -659,6 +661,14 @@ def _read_layer(
         for member in _entries(tar, what):
             # Checked before tarfile skips the data: a huge size would never finish.
             _check_entry_size(member, budget - stats.total, what, limit)
+            if max(len(member.name), len(member.linkname)) > _MAX_NAME:
+                # Walking the folders of a 1 MiB name or link target (a pax header allows
+                # it) is quadratic.
+                raise InvalidImageError(
+                    f"{what}: entry name or link target of "
+                    f"{max(len(member.name), len(member.linkname))} characters (more than "
+                    f"{_MAX_NAME}): {excerpt(member.name)}"
+                )
             name = _clean(member.name, source.path)
             if member.isfile():
                 stats.total += member.size

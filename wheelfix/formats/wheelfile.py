@@ -13,6 +13,7 @@ is bounded by the declared size and verifies the CRC.
 
 from __future__ import annotations
 
+import itertools
 import os
 import posixpath
 import stat
@@ -353,13 +354,14 @@ class WheelArchive:
 
     def _check_file_folder_clash(self, members: list[Member]) -> None:
         # "a" as a file and "a/b" as another: extraction fails or depends on the order.
-        files = {m.name for m in members}
-        for member in members:
-            parts = member.name.split("/")
-            for depth in range(1, len(parts)):
-                parent = "/".join(parts[:depth])
-                if parent in files:
-                    raise self._fail(f"{parent} is both a file and a folder", member.name)
+        # Sorted with "/" as the smallest character (names hold no NUL), a file that is also
+        # a folder comes right before the first member inside it, so neighbours are enough:
+        # walking every prefix of every name was quadratic in the depth (5000 names 2000
+        # folders deep: 172 s).
+        names = sorted((m.name for m in members), key=lambda name: name.replace("/", "\0"))
+        for before, after in itertools.pairwise(names):
+            if after.startswith(before + "/"):
+                raise self._fail(f"{before} is both a file and a folder", after)
 
     def _check_bomb(self, info: zipfile.ZipInfo) -> None:
         limits = self.limits

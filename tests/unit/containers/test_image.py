@@ -723,3 +723,32 @@ def test_a_whiteout_names_what_it_removes_in_archive_order(tmp_path: Path) -> No
     [waste] = [f for f in analyze_image(image).findings if f.code == "WF701"]
     assert waste.path == "/d/zeta"
     assert "e.g. /d/zeta, /d/alpha, /d/mu:" in waste.message
+
+
+def test_cli_gives_one_line_and_exit_2_for_hostile_images(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from wheelfix.cli.app import cli
+
+    whiteout = raw_header("a", b"%011o\0" % 1) + b"a" + b"\0" * 511
+    whiteout += raw_header(".wh.a", base256(2**87)) + b"\0" * 1024
+    hostile = [
+        with_layer(tmp_path / "w.tar", whiteout),
+        saved(tmp_path / "m.tar", [{"Config": "c.json", "Layers": [7]}], {"c.json": b"{}"}),
+        with_bytes(tmp_path, raw_header("manifest.json", base256(2**87)) + b"\0" * 1024),
+    ]
+    for path in hostile:
+        result = CliRunner().invoke(cli, ["image", str(path)])
+        assert result.exit_code == 2, (path, result.output)
+        assert result.stderr.startswith(f"wheelfix: error: {path}: "), result.stderr
+        assert result.stderr.count("\n") == 1
+
+
+def test_an_entry_name_longer_than_path_max_is_refused(tmp_path: Path) -> None:
+    # A pax header can carry a 1 MiB name; walking its 500 000 folders was quadratic.
+    fine = docker_save(tmp_path / "ok.tar", [[("a/" * 2000 + "f", b"x")]])
+    assert analyze_image(fine).final == 1
+    image = docker_save(tmp_path / "i.tar", [[("a/" * 20_000 + "f", b"x")]])
+    refused(image, "entry name or link target of 40001 characters")
+    link = docker_save(tmp_path / "l.tar", [[("lib", ("sym", "a/" * 20_000 + "f"))]])
+    refused(link, "entry name or link target of 40001 characters")

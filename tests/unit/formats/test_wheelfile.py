@@ -661,3 +661,30 @@ def test_wheel_version_parser_is_total() -> None:
     assert wheel_version("Wheel-Version: 1.0\n") == (1, 0)
     assert wheel_version(f"Wheel-Version: 1.{'1' * 5000}\n") is None
     assert wheel_version(f"Wheel-Version: {'1' * 5000}.0\n") is None
+
+
+@pytest.mark.parametrize("clash", [False, True])
+def test_deep_names_are_checked_for_clashes_in_linear_time(
+    make_wheel: MakeWheel, clash: bool
+) -> None:
+    # Every prefix of every name was built and looked up: 5000 names 2000 folders deep took
+    # 172 s. Neighbours in a sorted list are enough; correctness on deep names is asserted.
+    deep = "demo/" + "a/" * 2000
+    files: dict[str, bytes | str] = {f"{deep}f{i}": b"" for i in range(300)}
+    files["demo/a-b"] = b""  # sorts between "demo/a" and "demo/a/..." in plain order
+    files["demo/a.txt"] = b""
+    if clash:
+        files[deep.rstrip("/")] = b"a file where a folder is"
+        assert_refused(make_wheel(files), reason="is both a file and a folder", member="/f")
+    else:
+        assert check_wheel(make_wheel(files)).error is None
+
+
+def test_file_and_folder_clash_with_names_sorting_in_between(tmp_path: Path) -> None:
+    entries = (
+        RawEntry(name="demo/x", data=b"file"),
+        RawEntry(name="demo/x-y", data=b""),
+        RawEntry(name="demo/x.py", data=b""),
+        RawEntry(name="demo/x/y.py", data=b""),
+    )
+    assert_refused(hostile(tmp_path, *entries), reason="demo/x is both a file and a folder")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import posixpath
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.parser import HeaderParser
@@ -22,6 +23,9 @@ __all__ = ["WheelMetadata", "check_metadata", "check_record"]
 
 #: Hashes the wheel spec allows besides sha256 (md5 and sha1 are refused).
 STRONG_ALGORITHMS = ("sha384", "sha512")
+#: Characters of headers read from WHEEL and METADATA (real ones: a few kilobytes).
+HEADER_LIMIT = 1 << 20
+_BLANK_LINE = re.compile(r"\n\r?\n")
 #: Tags one compressed ``Tag`` line may expand to (real wheels need a few dozen).
 MAX_TAGS_PER_LINE = 4096
 _DATA_SCHEMES = frozenset({"purelib", "platlib", "headers", "scripts", "data"})
@@ -224,9 +228,13 @@ def check_metadata(view: WheelView) -> tuple[WheelMetadata, list[Finding]]:
         sizes = {m.name: m.size for m in view.members}
         why = _why_unread(wheel_name, sizes)
         out.append(Finding(check=Check.WHEEL_METADATA, path=wheel_name, message=f"WHEEL {why}"))
+    elif (block := _header_block(text)) is None:
+        out.append(_headers_too_big(Check.WHEEL_METADATA, wheel_name))
     else:
-        headers = HeaderParser().parsestr(text)
-        out += _check_wheel_version(text, str(headers.get("Wheel-Version", "")).strip(), wheel_name)
+        headers = HeaderParser().parsestr(block)
+        out += _check_wheel_version(
+            block, str(headers.get("Wheel-Version", "")).strip(), wheel_name
+        )
         purelib = headers.get("Root-Is-Purelib", "").strip().lower()
         if purelib not in ("true", "false"):
             out.append(
@@ -271,6 +279,21 @@ def check_metadata(view: WheelView) -> tuple[WheelMetadata, list[Finding]]:
     out += _check_entry_points(view)
     out += _check_data_dirs(view)
     return WheelMetadata(root_is_purelib, tags), out
+
+
+def _header_block(text: str) -> str | None:
+    """The header lines of an email-style file (up to the first blank line), or ``None``
+    when they exceed ``HEADER_LIMIT``: the email parser takes seconds per 10 MiB of headers,
+    and the body after the blank line (a long description) is never needed."""
+    end = _BLANK_LINE.search(text)
+    block = text if end is None else text[: end.start() + 1]
+    return block if len(block) <= HEADER_LIMIT else None
+
+
+def _headers_too_big(check: Check, path: str) -> Finding:
+    name = posixpath.basename(path)
+    message = f"{name} headers are longer than {HEADER_LIMIT} characters: not read"
+    return Finding(check=check, path=path, message=message)
 
 
 def _expand_tag(tag: str, wheel_name: str, out: list[Finding]) -> set[str]:
@@ -319,7 +342,10 @@ def _check_metadata_file(view: WheelView) -> list[Finding]:
     if text is None:
         why = _why_unread(path, {m.name: m.size for m in view.members})
         return [Finding(check=Check.METADATA_MISMATCH, path=path, message=f"METADATA {why}")]
-    headers = HeaderParser().parsestr(text)
+    block = _header_block(text)
+    if block is None:
+        return [_headers_too_big(Check.METADATA_MISMATCH, path)]
+    headers = HeaderParser().parsestr(block)
     name, version = str(headers.get("Name", "")), str(headers.get("Version", ""))
     problems = []
     if canonicalize_name(name) != view.name.name:

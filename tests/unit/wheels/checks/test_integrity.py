@@ -586,3 +586,28 @@ def test_compressed_tag_line_that_would_expand_to_a_million_tags(make_wheel: Mak
     messages = [f.message for f in findings(result, "WF511")]
     assert any(f"expands to 1000000 tags (more than {MAX_TAGS_PER_LINE})" in m for m in messages)
     assert codes(result) == {"WF511", "WF103"}  # and the line is not in the filename
+
+
+def test_metadata_and_wheel_headers_above_the_limit(make_wheel: MakeWheel) -> None:
+    # The email parser took 10 s on 16 MiB of header lines; only 1 MiB of headers is read.
+    from wheelfix.wheels.checks.integrity import HEADER_LIMIT
+
+    many = "X-Pad: y\n" * (HEADER_LIMIT // 9 + 1)
+    metadata = f"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n{many}"
+    result = check_wheel(make_wheel(FILES, metadata_text=metadata))
+    [finding] = findings(result, "WF514")
+    assert f"longer than {HEADER_LIMIT} characters" in finding.message
+    result = check_wheel(make_wheel(FILES, wheel_text=GOOD_WHEEL_TEXT + many))
+    [finding] = findings(result, "WF511")
+    assert "WHEEL headers are longer" in finding.message
+
+
+def test_a_long_description_after_the_headers_is_fine(make_wheel: MakeWheel) -> None:
+    body = "Long description line.\n" * (2 * HEADER_LIMIT_LINES)
+    metadata = f"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n\n{body}"
+    assert codes(check_wheel(make_wheel(FILES, metadata_text=metadata))) == set()
+    crlf = "Metadata-Version: 2.1\r\nName: demo\r\nVersion: 1.0\r\n\r\n" + body
+    assert codes(check_wheel(make_wheel(FILES, metadata_text=crlf))) == set()
+
+
+HEADER_LIMIT_LINES = (1 << 20) // 23 + 1
