@@ -58,14 +58,18 @@ __all__ = ["ImageReport", "InvalidImageError", "analyze_image"]
 _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _TEXT_LIMIT = 16 << 20
 _ELF_LIMIT = 1 << 30
-_INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
-                "application/vnd.docker.distribution.manifest.list.v2+json")  # fmt: skip
+_INDEX_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
 _TEXT_FILES = re.compile(
     r"^(etc/ld\.so\.conf(\.d/.*)?|etc/ld-musl-[^/]+\.path|var/lib/dpkg/status"
     r"|lib/apk/db/installed|.*/(site|dist)-packages/[^/]+\.dist-info/(RECORD|METADATA))$"
 )
-_COMPILERS = re.compile(r"^(gcc|g\+\+|cpp|clang|build-essential|build-base|make|cmake|gfortran)"
-                        r"(-[0-9.]+)?$|-dev$")  # fmt: skip
+_COMPILERS = re.compile(
+    r"^(gcc|g\+\+|cpp|clang|build-essential|build-base|make|cmake|gfortran)"
+    r"(-[0-9.]+)?$|-dev$"
+)
 
 
 class InvalidImageError(WheelfixError):
@@ -726,8 +730,11 @@ class _ImageLibraries:
         conf = [c for c in conf if c.startswith("/")]
         self._glibc = list(dict.fromkeys([*conf, "/lib", "/lib64", "/usr/lib", "/usr/lib64"]))
         musl = [t for p, t in state.texts.items() if p.startswith("etc/ld-musl-")]
-        self._musl = [d.strip() for d in musl[0].split(":") if d.strip()] if musl else [
-            "/lib", "/usr/local/lib", "/usr/lib"]  # fmt: skip
+        self._musl = (
+            [d.strip() for d in musl[0].split(":") if d.strip()]
+            if musl
+            else ["/lib", "/usr/local/lib", "/usr/lib"]
+        )
 
     def system_dirs(self, libc: str | None) -> list[str]:
         return self._musl if (libc or self._libc) == "musl" else self._glibc
@@ -743,8 +750,11 @@ class _ImageLibraries:
                     parent = self._state.nodes.get("/".join(parts[:i]))
                     if parent is not None and parent.kind == "symlink" and parent.link:
                         base = posixpath.dirname("/".join(parts[:i]))
-                        target = parent.link if parent.link.startswith("/") else posixpath.join(
-                            "/" + base, parent.link)  # fmt: skip
+                        target = (
+                            parent.link
+                            if parent.link.startswith("/")
+                            else posixpath.join("/" + base, parent.link)
+                        )
                         path = posixpath.normpath(posixpath.join(target, *parts[i:])).lstrip("/")
                         break
                 else:
@@ -776,8 +786,10 @@ def _image_libc(state: _State) -> str | None:
     names = state.nodes
     if any(fnmatch.fnmatch(p, "lib/ld-musl-*.so.1") for p in names):
         return "musl"
-    if any(fnmatch.fnmatch(p, "lib*/ld-linux*.so.*") or fnmatch.fnmatch(p, "usr/lib*/ld-linux*")
-           for p in names):  # fmt: skip
+    if any(
+        fnmatch.fnmatch(p, "lib*/ld-linux*.so.*") or fnmatch.fnmatch(p, "usr/lib*/ld-linux*")
+        for p in names
+    ):
         return "glibc"
     return None
 
@@ -817,11 +829,19 @@ def analyze_image(
             zip(source.layers, stats, strict=True)
         ):
             instruction = history[index].created_by if index < len(history) else ""
-            layers.append(LayerInfo(
-                index=index, instruction=_short(instruction), compressed=ref.size,
-                uncompressed=total, added=added, changed=changed, removed=removed,
-                biggest=tuple(biggest), base=index < base_layers,
-            ))  # fmt: skip
+            layers.append(
+                LayerInfo(
+                    index=index,
+                    instruction=_short(instruction),
+                    compressed=ref.size,
+                    uncompressed=total,
+                    added=added,
+                    changed=changed,
+                    removed=removed,
+                    biggest=tuple(biggest),
+                    base=index < base_layers,
+                )
+            )
     finally:
         source.close()
     final = sum(n.size for n in state.nodes.values() if n.kind == "file")
@@ -839,13 +859,21 @@ def analyze_image(
         state.written, final, lowest_efficiency, highest_wasted_bytes, highest_wasted_percent
     )
     return ImageReport(
-        path=str(image), name=source.name, layers=tuple(layers), written=state.written,
-        final=final, wasted=state.written - final, base_bytes=base_bytes,
-        app_bytes=final - base_bytes, libc=libc, environments=tuple(environments),
-        findings=tuple(sorted(selection.keep(findings),
-                              key=lambda f: (-f.level, f.code, f.path or ""))),
+        path=str(image),
+        name=source.name,
+        layers=tuple(layers),
+        written=state.written,
+        final=final,
+        wasted=state.written - final,
+        base_bytes=base_bytes,
+        app_bytes=final - base_bytes,
+        libc=libc,
+        environments=tuple(environments),
+        findings=tuple(
+            sorted(selection.keep(findings), key=lambda f: (-f.level, f.code, f.path or ""))
+        ),
         fail_on=fail_on,
-    )  # fmt: skip
+    )
 
 
 def _guess_base_layers(history: list[_Step], starts: list[int]) -> int:
@@ -855,10 +883,7 @@ def _guess_base_layers(history: list[_Step], starts: list[int]) -> int:
     12-hex-digit id of an intermediate) starts the final stage. Docker records no such mark:
     then nothing is counted as base, and ``--base-layers N`` says it.
     """
-    named = [
-        i for i in starts
-        if not re.fullmatch(r"FROM [0-9a-f]{12}", history[i].comment)
-    ]  # fmt: skip
+    named = [i for i in starts if not re.fullmatch(r"FROM [0-9a-f]{12}", history[i].comment)]
     if not named:
         return 0
     return sum(1 for h in history[: named[-1]] if not h.empty_layer)
@@ -880,42 +905,55 @@ def _waste_findings(state: _State, layers: list[LayerInfo]) -> list[Finding]:
         first = layers[wrote].instruction if wrote < len(layers) else "?"
         later = layers[by].instruction if by < len(layers) else "?"
         if wrote == by:
-            out.append(Finding(
-                check=Check.WASTED_BYTES, path="/" + examples[0], bytes=size,
-                message=f"{human(size)} in {files} file{'s' if files != 1 else ''} that layer "
-                f"{wrote} ({first}) lists more than once, e.g. "
-                f"{', '.join('/' + e for e in examples)}: only the last copy is seen, the "
-                "earlier ones stay in the layer",
-            ))  # fmt: skip
+            out.append(
+                Finding(
+                    check=Check.WASTED_BYTES,
+                    path="/" + examples[0],
+                    bytes=size,
+                    message=f"{human(size)} in {files} file{'s' if files != 1 else ''} that layer "
+                    f"{wrote} ({first}) lists more than once, e.g. "
+                    f"{', '.join('/' + e for e in examples)}: only the last copy is seen, the "
+                    "earlier ones stay in the layer",
+                )
+            )
             continue
-        out.append(Finding(
-            check=Check.WASTED_BYTES, path="/" + examples[0], bytes=size,
-            message=f"{human(size)} in {files} file{'s' if files != 1 else ''} added by layer "
-            f"{wrote} ({first}) and {how} "
-            f"by layer {by} ({later}), e.g. {', '.join('/' + e for e in examples)}: the bytes stay "
-            f"in layer "
-            f"{wrote}",
-        ))  # fmt: skip
+        out.append(
+            Finding(
+                check=Check.WASTED_BYTES,
+                path="/" + examples[0],
+                bytes=size,
+                message=f"{human(size)} in {files} file{'s' if files != 1 else ''} added by layer "
+                f"{wrote} ({first}) and {how} "
+                f"by layer {by} ({later}), e.g. {', '.join('/' + e for e in examples)}: the bytes stay "
+                f"in layer "
+                f"{wrote}",
+            )
+        )
     return out
 
 
 def _python_findings(
     state: _State, libc: str | None, arch: str | None
 ) -> tuple[list[str], list[Finding]]:
-    envs = sorted({
-        posixpath.dirname(p.rsplit(".dist-info/", 1)[0]) for p in state.texts
-        if ".dist-info/" in p
-    })  # fmt: skip
+    envs = sorted(
+        {
+            posixpath.dirname(p.rsplit(".dist-info/", 1)[0])
+            for p in state.texts
+            if ".dist-info/" in p
+        }
+    )
     out: list[Finding] = []
     if not envs:
         return envs, out
     libs = _ImageLibraries(state, libc)
     machine = Machine(
-        arch=arch, libc=libc, place="this image",
+        arch=arch,
+        libc=libc,
+        place="this image",
         fix_missing="install the system package that provides {soname} in this stage, or "
         "repair the wheel in the builder stage (wheelfix repair) so the library travels "
         "inside it",
-    )  # fmt: skip
+    )
     elves = {p: e for p, e in state.elves.items() if e.elf_type != "ET_REL"}
     # One pass over the image, not one per environment: hostile images list thousands.
     env_set = set(envs)
@@ -937,11 +975,18 @@ def _python_findings(
         out += [f for path in env_elves[env] for f in found.get(path, [])]
         if debug:
             message = f"{human(debug)} of DWARF debug info in installed binaries"
-            out.append(Finding(check=Check.DEBUG_INFO, path="/" + env, bytes=debug,
-                               message=message))  # fmt: skip
+            out.append(
+                Finding(check=Check.DEBUG_INFO, path="/" + env, bytes=debug, message=message)
+            )
         if tests:
-            out.append(Finding(check=Check.TESTS, path="/" + env, bytes=tests,
-                               message=f"{human(tests)} of test suites installed"))  # fmt: skip
+            out.append(
+                Finding(
+                    check=Check.TESTS,
+                    path="/" + env,
+                    bytes=tests,
+                    message=f"{human(tests)} of test suites installed",
+                )
+            )
     return ["/" + e for e in envs], out
 
 
@@ -980,12 +1025,15 @@ def _leftover_findings(state: _State) -> list[Finding]:
     # made on purpose in the image (/opt/venv) is not a leftover.
     markers = ("requirements.txt", "pyproject.toml", "setup.py", "Dockerfile", ".git")
     venvs = [
-        posixpath.dirname(p) for p, n in state.nodes.items()
-        if p.endswith("/pyvenv.cfg") and n.kind == "file" and any(
+        posixpath.dirname(p)
+        for p, n in state.nodes.items()
+        if p.endswith("/pyvenv.cfg")
+        and n.kind == "file"
+        and any(
             posixpath.join(posixpath.dirname(posixpath.dirname(p)), m) in state.nodes
             for m in markers
         )
-    ]  # fmt: skip
+    ]
     venv_set = set(venvs)
     venv_depths = sorted({v.count("/") + 1 for v in venvs})
     for path, node in state.nodes.items():
@@ -1014,18 +1062,27 @@ def _leftover_findings(state: _State) -> list[Finding]:
         message = f"{human(size)} of package-manager cache in the final image"
         out.append(Finding(check=Check.PACKAGE_CACHE, path=where, bytes=size, message=message))
     for where, size in sorted(context.items(), key=lambda kv: -kv[1]):
-        out.append(Finding(check=Check.CONTEXT_LEFTOVERS, path=where, bytes=size,
-                           message=f"{human(size)} copied from the build context (missing "
-                           ".dockerignore?)"))  # fmt: skip
+        out.append(
+            Finding(
+                check=Check.CONTEXT_LEFTOVERS,
+                path=where,
+                bytes=size,
+                message=f"{human(size)} copied from the build context (missing .dockerignore?)",
+            )
+        )
     packages = _installed_packages(state)
     tools = sorted(p for p in packages if _COMPILERS.search(p))
     if tools:
-        out.append(Finding(
-            check=Check.BUILD_TOOLS, path="/var/lib/dpkg/status" if "var/lib/dpkg/status"
-            in state.texts else "/lib/apk/db/installed",
-            message=f"{len(tools)} build tools or -dev packages installed: "
-            f"{', '.join(tools[:8])}" + (" …" if len(tools) > 8 else ""),
-        ))  # fmt: skip
+        out.append(
+            Finding(
+                check=Check.BUILD_TOOLS,
+                path="/var/lib/dpkg/status"
+                if "var/lib/dpkg/status" in state.texts
+                else "/lib/apk/db/installed",
+                message=f"{len(tools)} build tools or -dev packages installed: "
+                f"{', '.join(tools[:8])}" + (" …" if len(tools) > 8 else ""),
+            )
+        )
     return out
 
 
