@@ -922,11 +922,9 @@ def _waste_findings(state: _State, layers: list[LayerInfo]) -> list[Finding]:
                 check=Check.WASTED_BYTES,
                 path="/" + examples[0],
                 bytes=size,
-                message=f"{human(size)} in {files} file{'s' if files != 1 else ''} added by layer "
-                f"{wrote} ({first}) and {how} "
-                f"by layer {by} ({later}), e.g. {', '.join('/' + e for e in examples)}: the bytes stay "
-                f"in layer "
-                f"{wrote}",
+                message=f"{human(size)} in {files} file{'s' if files != 1 else ''} added by "
+                f"layer {wrote} ({first}) and {how} by layer {by} ({later}), e.g. "
+                f"{', '.join('/' + e for e in examples)}: the bytes stay in layer {wrote}",
             )
         )
     return out
