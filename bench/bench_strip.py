@@ -120,7 +120,9 @@ def works(key: str, outputs: list[Path], deps: Path | None) -> str:
         )  # fmt: skip
     if done.returncode == 0:
         return "ok"
-    return (done.stderr.strip().splitlines() or ["?"])[-1][:100]
+    lines = done.stderr.strip().splitlines() or ["?"]
+    errors = [line for line in lines if "Error:" in line and line.split("Error:", 1)[1].strip()]
+    return (errors or lines)[-1].strip()[:100]
 
 
 def run(command: list[str], out_dir: Path) -> Outcome:
