@@ -92,9 +92,8 @@ def misaligned(wheel: Path) -> int:
 #: does not lead to torch/lib (test_shim: $ORIGIN only): no tool can graft them, so both
 #: tools are told to leave them out.
 EXTRA = {
-    "torch": ["--exclude", "libc10.so", "--exclude", "libtorch.so", "--exclude",
-              "libtorch_cpu.so"],
-}  # fmt: skip
+    "torch": ["--exclude", "libc10.so", "--exclude", "libtorch.so", "--exclude", "libtorch_cpu.so"],
+}
 
 WORKLOADS = {
     "pillow": "from PIL import Image; Image.linear_gradient('L').resize((123, 77), Image.LANCZOS)",
@@ -114,12 +113,18 @@ def works(key: str, outputs: list[Path], deps: Path | None) -> str:
                 zf.extractall(tmp)
         path = os.pathsep.join([tmp, *([str(deps)] if deps else [])])
         done = subprocess.run(
-            [sys.executable, "-c", WORKLOADS[key]], capture_output=True, text=True, check=False,
-            env={**os.environ, "PYTHONPATH": path}, cwd=tmp,
-        )  # fmt: skip
+            [sys.executable, "-c", WORKLOADS[key]],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "PYTHONPATH": path},
+            cwd=tmp,
+        )
     if done.returncode == 0:
         return "ok"
-    return (done.stderr.strip().splitlines() or ["?"])[-1][:100]
+    lines = done.stderr.strip().splitlines() or ["?"]
+    errors = [line for line in lines if "Error:" in line and line.split("Error:", 1)[1].strip()]
+    return (errors or lines)[-1].strip()[:100]
 
 
 def run(command: list[str], out_dir: Path) -> Outcome:
@@ -147,11 +152,23 @@ def main() -> None:
     tools = {
         "wheelfix repair --strip": [sys.executable, "-m", "wheelfix", "repair", "--strip", "-w"],
         # the level nearest to GNU strip --strip-all, which auditwheel runs
-        "wheelfix repair --strip=all": [sys.executable, "-m", "wheelfix", "repair",
-                                        "--strip=all", "-w"],
-        "auditwheel repair --strip": [sys.executable, "-m", "auditwheel", "repair", "--strip",
-                                      "-w"],
-    }  # fmt: skip
+        "wheelfix repair --strip=all": [
+            sys.executable,
+            "-m",
+            "wheelfix",
+            "repair",
+            "--strip=all",
+            "-w",
+        ],
+        "auditwheel repair --strip": [
+            sys.executable,
+            "-m",
+            "auditwheel",
+            "repair",
+            "--strip",
+            "-w",
+        ],
+    }
     lines = [
         f"### bench_strip, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         "",
@@ -178,10 +195,12 @@ def main() -> None:
             for tool, prefix in tools.items():
                 label = tool.replace(" ", "_").replace("=", "_")
                 runs = [
-                    run([*prefix, f"{tmp}/{label}/{key}-{n}", *EXTRA.get(key, []), str(wheel)],
-                        Path(tmp) / label / f"{key}-{n}")
+                    run(
+                        [*prefix, f"{tmp}/{label}/{key}-{n}", *EXTRA.get(key, []), str(wheel)],
+                        Path(tmp) / label / f"{key}-{n}",
+                    )
                     for n in range(args.repeat)
-                ]  # fmt: skip
+                ]
                 ok = [r for r in runs if r.ok]
                 outcome = min(ok, key=lambda r: r.seconds) if ok else runs[-1]
                 print(f"{key} | {tool}: {outcome}", file=sys.stderr)
@@ -191,8 +210,14 @@ def main() -> None:
                     outputs = [outcome.output]
                     if key == "scipy":
                         outputs += sorted((Path(tmp) / label).glob("numpy-*/*.whl"))[:1]
-                    row = [f"{outcome.seconds:.2f}", f"{outcome.size:,}", f"{removed:,}", share,
-                           str(outcome.misaligned), works(key, outputs, args.deps)]  # fmt: skip
+                    row = [
+                        f"{outcome.seconds:.2f}",
+                        f"{outcome.size:,}",
+                        f"{removed:,}",
+                        share,
+                        str(outcome.misaligned),
+                        works(key, outputs, args.deps),
+                    ]
                 else:
                     row = [f"{outcome.seconds:.2f}", "failed", outcome.note, "", "", ""]
                 cells = [LABELS.get(key, key), f"{size_in:,}", f"{before:,}", tool, *row]

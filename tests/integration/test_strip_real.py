@@ -20,7 +20,8 @@ import pytest
 
 import wheelfix
 from tools import realwheels
-from wheelfix.formats.elf import read_layout
+from wheelfix.formats.elf import parse_elf, read_layout
+from wheelfix.formats.strip import StripLevel, strip_elf
 from wheelfix.formats.wheelfile import WheelArchive
 from wheelfix.formats.writer import atomic_write_wheel, unpack, write_record
 from wheelfix.verify.runner import RunnerProof, prove_in_root
@@ -212,3 +213,39 @@ def test_slim_keeps_debug_files_outside_the_environment(tmp_path: Path) -> None:
 def test_keep_debug_without_strip_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(wheelfix.WheelfixError, match="--strip"):
         repair(tmp_path / "x.whl", tmp_path / "out", keep_debug=tmp_path / "debug")
+
+
+def test_foreign_architecture_with_64k_pages_after_patchelf(tmp_path: Path) -> None:
+    """PyYAML's aarch64 extension, modified by patchelf here as auditwheel would (64 KiB
+    pages on aarch64): the gap is cut in 64 KiB units, every segment stays aligned, and
+    binutils on this x86-64 host reads the result without complaint."""
+    if shutil.which("patchelf") is None:
+        pytest.skip("patchelf not installed")
+    with zipfile.ZipFile(_bench_wheels().fetch("pyyaml-aarch64")) as zf:
+        (name,) = [n for n in zf.namelist() if n.endswith(".so") and "/_yaml" in n]
+        so = tmp_path / "_yaml.so"
+        so.write_bytes(zf.read(name))
+    subprocess.run(
+        ["patchelf", "--set-rpath", "$ORIGIN/../pyyaml.libs", "--add-needed", "libz.so.1",
+         str(so)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    data = so.read_bytes()
+    loads = [s for s in read_layout(data).segments if s.type == _PT_LOAD]
+    assert {s.align for s in loads} == {0x10000}
+    result = strip_elf(data, StripLevel.UNNEEDED)
+    assert result.data is not None
+    assert 0 < result.uncut < 0x10000 <= result.shrunk
+    new = [s for s in read_layout(result.data).segments if s.type == _PT_LOAD]
+    moves = [old.offset - now.offset for old, now in zip(loads, new, strict=True)]
+    assert all(move % 0x10000 == 0 for move in moves) and moves[-1] >= 0x10000
+    assert all((s.offset - s.vaddr) % s.align == 0 for s in new)
+    after = parse_elf(result.data)
+    assert after.debug_bytes == after.symtab_bytes == 0
+    assert after.machine == "EM_AARCH64" and after.needed == parse_elf(data).needed
+    if shutil.which("readelf"):
+        so.write_bytes(result.data)
+        out = subprocess.run(
+            ["readelf", "-lSW", str(so)], capture_output=True, text=True, check=False
+        )
+        assert out.returncode == 0 and out.stderr == ""

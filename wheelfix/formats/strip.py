@@ -202,9 +202,10 @@ def _has_content(s: Section) -> bool:
 def _drop_set(layout: ElfLayout, level: StripLevel, replace_debuglink: bool) -> set[int]:
     sections = layout.sections
     drop = {
-        i for i, s in enumerate(sections)
+        i
+        for i, s in enumerate(sections)
         if i and (removable(s, level) or (replace_debuglink and s.name == DEBUGLINK_SECTION))
-    }  # fmt: skip
+    }
     # A kept section that links to a dropped one (a static relocation section pointing at
     # .symtab, say) would dangle: keep the target.
     for i, s in enumerate(sections):
@@ -273,26 +274,40 @@ def _plan(
     if not table_pinned:
         touched.add(pinned.gap_of(table[0]))
     touched.add(tail)
-    moved = tuple(sorted(
-        (i for i, s in enumerate(sections)
-         if i not in drop and _has_content(s) and not pinned.overlaps(s.offset, s.offset + s.size)
-         and pinned.gap_of(s.offset) in touched),
-        key=lambda i: sections[i].offset,
-    ))  # fmt: skip
+    moved = tuple(
+        sorted(
+            (
+                i
+                for i, s in enumerate(sections)
+                if i not in drop
+                and _has_content(s)
+                and not pinned.overlaps(s.offset, s.offset + s.size)
+                and pinned.gap_of(s.offset) in touched
+            ),
+            key=lambda i: sections[i].offset,
+        )
+    )
     if any(not _sane_alignment(sections[i].addralign) for i in moved):
         # A section that would move claims an alignment no layout can honour (not a power
         # of two, or beyond the largest page size): padding up to it could take gigabytes.
         # Nothing moves then; dropped sections are zeroed where they are.
         if table_pinned:
-            return _Plan(frozenset(), skipped="a section that would move has an impossible "
-                         "alignment and the section headers lie inside segment data")  # fmt: skip
+            return _Plan(
+                frozenset(),
+                skipped="a section that would move has an impossible "
+                "alignment and the section headers lie inside segment data",
+            )
         return _Plan(frozenset(drop), body_end=layout.file_size, in_place=True)
     cuts = _cuts(layout, pinned, sorted(touched - {tail}), drop | set(moved))
     shifts = tuple(itertools.accumulate((c.removed for c in cuts[:-1]), initial=0))
     return _Plan(
-        frozenset(drop), cuts, body_end, moved,
-        starts=tuple(c.start for c in cuts), shifts=shifts if cuts else (),
-    )  # fmt: skip
+        frozenset(drop),
+        cuts,
+        body_end,
+        moved,
+        starts=tuple(c.start for c in cuts),
+        shifts=shifts if cuts else (),
+    )
 
 
 #: The largest alignment a moved section may ask for: the largest page size in use (64 KiB).
@@ -358,9 +373,13 @@ def strip_elf(data: bytes, level: StripLevel, *, debuglink: Debuglink | None = N
         uncut = sum(sections[i].size for i in plan.drop)
     # What was removed, whether cut out or zeroed in place (zeros compress to nothing).
     return StripResult(
-        new, removed, sum(sections[i].size for i in plan.drop),
-        shrunk=len(data) - len(new), uncut=uncut, debuglink=link is not None,
-    )  # fmt: skip
+        new,
+        removed,
+        sum(sections[i].size for i in plan.drop),
+        shrunk=len(data) - len(new),
+        uncut=uncut,
+        debuglink=link is not None,
+    )
 
 
 def _uncut(layout: ElfLayout, plan: _Plan) -> int:
@@ -501,9 +520,13 @@ def _rewrite_in_place(data: bytes, layout: ElfLayout, plan: _Plan) -> bytes:
     shoff = layout.shoff
     old_end = shoff + len(sections) * layout.shentsize
     table = _section_table(
-        layout, plan, kept, {i: sections[i].offset for i in kept}, [],
+        layout,
+        plan,
+        kept,
+        {i: sections[i].offset for i in kept},
+        [],
         sections[layout.shstrndx].size,
-    )  # fmt: skip
+    )
     out[shoff:old_end] = table + bytes(old_end - shoff - len(table))
     _patch_headers(out, layout, plan, shoff, len(kept))
     return bytes(out)
