@@ -12,13 +12,18 @@ from typing import Any
 
 import jsonschema
 import pytest
+from machopebuilder import MachO, fat, macho, pe
 
 import wheelfix
 from wheelfix.findings import Check, Finding, Severity
+from wheelfix.formats.macho import parse_macho
+from wheelfix.formats.pe import parse_pe
 from wheelfix.wheels.results import (
     SCHEMA_VERSION,
     CheckReport,
     ElfSummary,
+    MachOSummary,
+    PeSummary,
     Sizes,
     Tags,
     WheelResult,
@@ -207,3 +212,29 @@ def test_a_real_unreadable_wheel_gives_2(tmp_path: Path) -> None:
     assert result.error is not None
     assert str(bogus) in result.error or bogus.name in result.error
     validate(report)
+
+
+def test_macho_and_pe_summaries_fit_the_schema() -> None:
+    info = parse_macho(fat([macho(MachO(arch="x86_64", min_os=(10, 9, 0))), macho()]))
+    pe_info = parse_pe(pe())
+    result = WheelResult(
+        path="a",
+        filename="a",
+        # the schema asks every readable wheel for its tags and strip savings
+        tags=Tags(claimed=("any",), wheel_file=("py3-none-any",), consistent=None, repairable=None),
+        strip_savings={"debug": 0, "unneeded": 0, "all": 0},
+        macho_files=(MachOSummary.of("demo/_m.so", info),),
+        pe_files=(PeSummary.of("demo/_p.pyd", pe_info),),
+    )
+    (document,) = validate(CheckReport(results=(result,)))["results"]
+    (mach,) = document["macho_files"]
+    assert (mach["path"], mach["fat"], mach["size"]) == ("demo/_m.so", True, info.file_size)
+    assert [s["arch"] for s in mach["slices"]] == [s.arch for s in info.slices]
+    assert mach["slices"][0]["min_os"] == "10.9.0"
+    (win,) = document["pe_files"]
+    assert (win["path"], win["machine"], win["size"]) == (
+        "demo/_p.pyd",
+        pe_info.machine,
+        pe_info.file_size,
+    )
+    assert win["imports"] == list(pe_info.imports)
