@@ -368,34 +368,6 @@ def test_reading_the_tree_in_one_go_agrees_with_listing_then_reading(env: Path) 
     )
 
 
-def test_a_dominant_folder_is_split_between_workers(tmp_path: Path) -> None:
-    from wheelfix.installed.reader import _shard_tree
-    from wheelfix.installed.tree import read_distributions
-
-    root = tmp_path / "site"
-    big = {f"big/sub{i}/data.bin": os.urandom(20_000) for i in range(6)}
-    add_dist(root, "big", {"big/__init__.py": b"", **big})
-    add_dist(root, "small", {"small.py": b"X = 1\n"})
-    shards = _shard_tree(str(root), read_distributions(root), 2)
-    assert len(shards) == 2
-    items = sorted(p for shard in shards for p in shard)
-    assert "big" not in items and "big/sub0" in items and "small.py" in items
-
-
-def test_a_file_swapped_for_a_fifo_after_listing_is_not_opened_for_reading(
-    tmp_path: Path,
-) -> None:
-    from wheelfix.installed.reader import FileFacts, _read
-    from wheelfix.linux.policy import blacklisted_symbols
-
-    (tmp_path / "data.bin").write_bytes(b"x" * 10)
-    listed = os.lstat(tmp_path / "data.bin")
-    (tmp_path / "data.bin").unlink()
-    os.mkfifo(tmp_path / "data.bin")  # no writer: a blocking open would hang here forever
-    fact = _read(str(tmp_path), "data.bin", listed, True, blacklisted_symbols())
-    assert fact == FileFacts(0, "", None, None)
-
-
 def test_the_command_line_reports_what_the_baseline_kept(env: Path, tmp_path: Path) -> None:
     add_dist(
         env,

@@ -14,8 +14,6 @@ import pytest
 from machopebuilder import Dylib, MachO, fat, macho
 from wheelmaker import MakeWheel
 
-import wheelfix
-from wheelfix.errors import UsageError
 from wheelfix.findings import Finding, Severity
 from wheelfix.formats.macho import MachOSlice
 from wheelfix.wheels.audit import CheckOptions, check_wheel
@@ -250,25 +248,9 @@ def test_corrupt_macho_is_contained(make_wheel: MakeWheel) -> None:
     assert [m.path for m in result.macho_files] == ["demo/_ok.cpython-312-darwin.so"]
 
 
-def test_dylib_that_is_not_macho(make_wheel: MakeWheel) -> None:
-    result = run(make_wheel, {EXT: macho(), "demo/.dylibs/libx.dylib": b"version https://git-lfs"})
-    assert codes(result) == ["WF123"]
-
-
 def test_so_is_not_reported_as_not_elf(make_wheel: MakeWheel) -> None:
     """A Mach-O .so is not WF110 (which is about .so files that are not ELF)."""
     assert "WF110" not in {f.code for f in run(make_wheel, {EXT: macho()}).findings}
-
-
-def test_macho_extension_in_a_linux_wheel(make_wheel: MakeWheel) -> None:
-    result = run(make_wheel, {EXT: macho()}, tag="cp312-cp312-manylinux_2_17_x86_64")
-    (finding,) = [f for f in result.findings if f.code == "WF122"]
-    assert "macOS" in finding.message
-
-
-def test_macho_extension_in_a_pure_wheel(make_wheel: MakeWheel) -> None:
-    result = run(make_wheel, {EXT: macho()}, tag="py3-none-any")
-    assert "WF109" in {f.code for f in result.findings}
 
 
 @pytest.mark.parametrize(
@@ -363,19 +345,3 @@ def test_best_mac_tag(
     slices: list[tuple[str, tuple[int, int, int] | None]], arch: str, best: str | None
 ) -> None:
     assert best_mac_tag([_slice(a, v) for a, v in slices], arch) == best
-
-
-@pytest.mark.parametrize(
-    "target", ["macosx_11_0_arm65", "macosx_11_arm64", "win_amd65", "windows", "darwin"]
-)
-def test_unknown_native_target_is_a_usage_error(make_wheel: MakeWheel, target: str) -> None:
-    wheel = make_wheel({EXT: macho(), "demo/__init__.py": b""}, tag=ARM)
-    with pytest.raises(UsageError, match="macosx_X_Y_ARCH"):
-        wheelfix.check([wheel], target=target, jobs=1)
-
-
-@pytest.mark.parametrize("target", ["macosx_10_9_universal2", "win32", "win_arm64"])
-def test_native_targets_are_accepted(make_wheel: MakeWheel, target: str) -> None:
-    wheel = make_wheel({EXT: macho(), "demo/__init__.py": b""}, tag=ARM)
-    (result,) = wheelfix.check([wheel], target=target, jobs=1).results
-    assert result.error is None

@@ -138,28 +138,6 @@ def test_corrupt_pe_is_contained(make_wheel: MakeWheel) -> None:
     assert [p.path for p in result.pe_files] == ["demo/_ok.cp312-win_amd64.pyd"]
 
 
-def test_pyd_that_is_not_pe(make_wheel: MakeWheel) -> None:
-    assert codes(run(make_wheel, {EXT: b"\x7fELF not really"})) == ["WF111", "WF123"]
-
-
-def test_pyd_in_a_linux_wheel(make_wheel: MakeWheel) -> None:
-    result = run(make_wheel, {EXT: pe()}, tag="cp312-cp312-manylinux_2_17_x86_64")
-    (finding,) = [f for f in result.findings if f.code == "WF122"]
-    assert "Windows" in finding.message
-
-
-def test_pe_named_so_in_a_linux_wheel(make_wheel: MakeWheel) -> None:
-    """Not WF110 (it is a real binary, just for Windows): WF122 says so."""
-    result = run(make_wheel, {"demo/libfoo.so.1": pe()}, tag="cp312-cp312-manylinux_2_17_x86_64")
-    assert [f.code for f in result.findings if f.code in ("WF110", "WF122")] == ["WF122"]
-
-
-def test_launcher_exe_in_a_pure_wheel_is_fine(make_wheel: MakeWheel) -> None:
-    """pip and distlib ship Windows launchers (t64.exe) in py3-none-any wheels on purpose."""
-    result = run(make_wheel, {"demo/t64.exe": pe(Pe(imports=["KERNEL32.dll"]))}, tag="py3-none-any")
-    assert codes(result) == []
-
-
 @pytest.mark.parametrize(
     ("target", "expected"),
     [("win_amd64", []), ("win32", ["WF106"]), ("macosx_11_0_arm64", ["WF106"])],
