@@ -275,12 +275,13 @@ def test_pip_uninstall_and_check_still_work(tmp_path: Path) -> None:
             str(sample("wfdemo_pure")),
         ],
         check=True,
+        cwd=tmp_path,  # never the repository: pip would count its wheelfix.egg-info
     )
     site = next(home.glob("lib/python*/site-packages"))
     result = slim(site, apply=True, python=python)
     assert result.applied and not result.restored
-    subprocess.run([*pip, "check"], check=True)
-    subprocess.run([*pip, "uninstall", "-y", "wfdemo-debug"], check=True)
+    subprocess.run([*pip, "check"], check=True, cwd=tmp_path)
+    subprocess.run([*pip, "uninstall", "-y", "wfdemo-debug"], check=True, cwd=tmp_path)
     assert not (site / "wfdemo_debug").exists()
     assert not list(site.glob("wfdemo_debug-*.dist-info"))
 
