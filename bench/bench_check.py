@@ -41,6 +41,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+# tools/ (shared with the tests) lives at the repository root
+if str(Path(__file__).resolve().parents[1]) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tools import realwheels as wheels
 
 TOOLS: tuple[str, ...] = ("floor", "auditwheel", "pydistcheck", "wheelfix")

@@ -35,9 +35,13 @@ import pefile
 from macholib.MachO import MachO
 
 import wheelfix
-from tools import realwheels as wheels
 from wheelfix.formats.macho import is_macho, parse_macho
 from wheelfix.formats.pe import is_pe, parse_pe
+
+# tools/ (shared with the tests) lives at the repository root
+if str(Path(__file__).resolve().parents[1]) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tools import realwheels as wheels
 
 
 def best_of(repeat: int, action: Callable[[], object]) -> float:

@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO))  # tools/ is shared with the tests
 
 import wheelfix  # noqa: E402
