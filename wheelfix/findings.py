@@ -152,6 +152,13 @@ class Check(enum.Enum):
         Severity.WARNING,
         "keep the linux_ARCH tag and serve the wheel from your own index",
     )
+    UNKNOWN_PLATFORM_TAG = (
+        "WF114",
+        "unknown-platform-tag",
+        Severity.ERROR,
+        "tag the wheel with the manylinux_X_Y/musllinux_X_Y tag its binaries satisfy "
+        "(`wheelfix repair` does it)",
+    )
     # --- WF12x: macOS (Mach-O) and Windows (PE) binaries ------------------------------------
     CORRUPT_MACHO = (
         "WF120",

@@ -78,6 +78,7 @@ ANALYSES: dict[str, frozenset[Check]] = {
         Check.ELF_IN_PURELIB, Check.NOT_ELF, Check.CORRUPT_ELF, Check.PYFPE,
         Check.EXTERNAL_LIBRARY, Check.LIBRARY_NOT_FOUND, Check.ABSOLUTE_RPATH,
         Check.LIBPYTHON_LINKED, Check.NO_POLICY_FOR_ARCH, Check.LIBRARY_FROM_OTHER_DISTRIBUTION,
+        Check.UNKNOWN_PLATFORM_TAG,
     }),
     "wheelfix.wheels.checks.macos.analyze_macos": frozenset({
         Check.ABSOLUTE_RPATH, Check.CORRUPT_MACHO, Check.DEBUG_INFO, Check.EXTERNAL_LIBRARY,

@@ -16,7 +16,7 @@ from fnmatch import fnmatchcase
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from wheelfix.findings import Check, Finding
+from wheelfix.findings import Check, Finding, Severity
 from wheelfix.formats.elf import ElfInfo
 from wheelfix.linux.libraries import (
     LIBPYTHON_RE,
@@ -747,6 +747,34 @@ def _reasons(analysis: _Analysis, above: Policy, limit: int = 3) -> tuple[str, s
     return text, (chosen[0].path if chosen else None)
 
 
+def _unknown_tag_finding(tag: str, info: TagInfo, consistent: Policy) -> list[Finding]:
+    """WF114 for a manylinux/musllinux claim no policy in auditwheel's data describes: an
+    error when no installer recognises the name (``manylinux3``), a warning for a
+    well-formed PEP 600/656 tag (``manylinux_2_99``) that cannot be verified."""
+    if info.libc not in (Libc.GLIBC, Libc.MUSL):
+        return []
+    honest = f"; the binaries satisfy {consistent.name}" if not consistent.is_linux else ""
+    written = tag.removesuffix("_" + info.arch)  # as spelled: manylinux1 maps to manylinux_2_5
+    if re.fullmatch(r"(many|musl)linux_\d+_\d+", written):
+        return [
+            Finding(
+                check=Check.UNKNOWN_PLATFORM_TAG,
+                severity=Severity.WARNING,
+                message=f"tagged {tag}: well formed, but auditwheel's data has no policy for "
+                f"it, so nothing here can verify it{honest}",
+            )
+        ]
+    return [
+        Finding(
+            check=Check.UNKNOWN_PLATFORM_TAG,
+            message=f"tagged {tag}: no installer recognises {written} for {info.arch} (the "
+            "legacy names are manylinux1, manylinux2010 and manylinux2014, each for some "
+            f"architectures only; others are manylinux_X_Y), so pip installs this wheel "
+            f"nowhere{honest}",
+        )
+    ]
+
+
 def _claim_findings(
     claimed: tuple[str, ...],
     analysis: _Analysis,
@@ -785,7 +813,10 @@ def _claim_findings(
             )
             continue
         policy = analysis.policies.by_tag(tag)
-        if policy is None or policy.name in seen:
+        if policy is None:
+            out += _unknown_tag_finding(tag, info, consistent)
+            continue
+        if policy.name in seen:
             continue
         seen.add(policy.name)
         if policy.priority > consistent.priority:

@@ -482,3 +482,32 @@ def test_android_api_level_of_the_binaries(
     assert bool(found) is overclaims
     if overclaims:
         assert "built for Android API level 28" in found[0].message
+
+
+@pytest.mark.parametrize(
+    ("tag", "severity"),
+    [
+        ("cp311-cp311-manylinux3_x86_64", "error"),  # no installer generates it
+        ("cp311-cp311-manylinux2011_x86_64", "error"),
+        ("cp311-cp311-manylinux1_aarch64", "error"),  # manylinux1 was x86 only
+        ("cp311-cp311-manylinux_2_99_x86_64", "warning"),  # well formed, no policy to verify
+        ("cp311-cp311-musllinux_1_9_x86_64", "warning"),
+    ],
+)
+def test_a_tag_no_policy_describes_is_wf114(
+    empty_host: HostLibraries, tag: str, severity: str
+) -> None:
+    verdict = analyze_platform(
+        view({EXT: elf(arch=tag.rsplit("_", 1)[-1] if "aarch64" in tag else "x86_64")}, tag),
+        empty_host,
+    )
+    (finding,) = [f for f in verdict.findings if f.code == "WF114"]
+    assert finding.level.label == severity
+    assert tag.rsplit("-", maxsplit=1)[-1] in finding.message
+
+
+@pytest.mark.parametrize(
+    "tag", ["cp311-cp311-manylinux_2_17_x86_64", "cp311-cp311-manylinux2014_x86_64"]
+)
+def test_known_tags_are_not_wf114(empty_host: HostLibraries, tag: str) -> None:
+    assert "WF114" not in codes(analyze_platform(view({EXT: elf()}, tag), empty_host))
