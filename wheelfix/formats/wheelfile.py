@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import os
 import posixpath
+import re
 import stat
 import struct
 import threading
@@ -189,11 +190,15 @@ def _oversized_version(text: str) -> int:
     return longest if longest > _VERSION_DIGITS else 0
 
 
+#: C0 control characters and DEL (one regex search: names are checked for every member)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def validate_member_name(name: str) -> str | None:
     """Return why ``name`` is unsafe as an archive member, or ``None`` when it is fine."""
     if not name:
         return "empty member name"
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+    if _CONTROL.search(name):
         return "control character in member name"
     if "\\" in name:
         return "backslash in member name"
