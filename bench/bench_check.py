@@ -17,7 +17,7 @@ stdout (and appended to ``--markdown PATH``): machine facts, timings, ratios, an
 of auditwheel next to wheelfix's.
 
 Run ``python bench/bench_check.py --help``; the wheels default to the bench set of
-``bench/wheels.py`` (scipy and torch).
+``tools/realwheels.py`` (scipy and torch).
 """
 
 from __future__ import annotations
@@ -465,7 +465,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "wheels",
         nargs="*",
         metavar="WHEEL",
-        help="keys or set names from bench/wheels.py, or paths to .whl files (default: bench)",
+        help="keys or set names from tools/realwheels.py, or paths to .whl files (default: bench)",
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (best kept)")
     parser.add_argument(

@@ -153,7 +153,10 @@ def analyze_dockerfile(
     selection = Selection.resolve(select, ignore)
     fail_on = Severity.gate(fail_on)
     dockerfile = Path(path)
-    text = _read_dockerfile(dockerfile)
+    try:
+        text = _read_dockerfile(dockerfile)
+    except MalformedInputError as exc:  # the API promises UsageError for an unreadable file
+        raise UsageError(str(exc)) from None
     instructions = parse_dockerfile(text)
     if not any(i.keyword == "FROM" for i in instructions):
         raise UsageError(f"{dockerfile}: no FROM instruction: not a Dockerfile")
