@@ -756,7 +756,9 @@ def dockerfile_cmd(
     def run() -> int:
         config = gate.settings()
         if fmt == "json" and len(paths) > 1:
-            raise UsageError("--format json takes one Dockerfile (sarif, github and gitlab take several)")
+            raise UsageError(
+                "--format json takes one Dockerfile (sarif, github and gitlab take several)"
+            )
         reports = [
             analyze_dockerfile(
                 _dockerfile_in(path),
