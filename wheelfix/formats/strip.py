@@ -54,7 +54,14 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from wheelfix.formats.elf import CorruptElfError, ElfLayout, Section, parse_elf, read_layout
+from wheelfix.formats.elf import (
+    CorruptElfError,
+    ElfInfo,
+    ElfLayout,
+    Section,
+    parse_elf,
+    read_layout,
+)
 
 __all__ = [
     "DEBUGLINK_SECTION",
@@ -353,7 +360,7 @@ def strip_elf(data: bytes, level: StripLevel, *, debuglink: Debuglink | None = N
     """
     try:
         layout = read_layout(data)
-        parse_elf(data)  # what _verify compares: a file it cannot read is left alone here
+        facts = parse_elf(data)  # what _verify compares: a file it cannot read is left alone
     except CorruptElfError as exc:
         return StripResult(None, (), 0, f"not readable as ELF: {exc}")
     plan = _plan(data, layout, level, replace_debuglink=debuglink is not None)
@@ -365,7 +372,7 @@ def strip_elf(data: bytes, level: StripLevel, *, debuglink: Debuglink | None = N
     else:
         link = debuglink
         new = _rewrite(data, layout, plan, link)
-    _verify(data, new, layout, plan)
+    _verify(data, new, layout, plan, facts)
     sections = layout.sections
     removed = tuple(sections[i].name for i in sorted(plan.drop))
     uncut = _uncut(layout, plan)
@@ -549,8 +556,9 @@ def _canonical_headers(data: bytes, layout: ElfLayout) -> bytes:
     return bytes(head + table)
 
 
-def _verify(before: bytes, after: bytes, layout: ElfLayout, plan: _Plan) -> None:
-    """Every mapped byte identical, alignment kept, dynamic linking facts identical."""
+def _verify(before: bytes, after: bytes, layout: ElfLayout, plan: _Plan, old: ElfInfo) -> None:
+    """Every mapped byte identical, alignment kept, dynamic linking facts identical
+    (``old``: ``before`` as the ELF reader read it)."""
     new_layout = read_layout(after)
     if _canonical_headers(before, layout) != _canonical_headers(after, new_layout):
         raise CorruptElfError("strip would change the ELF or program headers")
@@ -574,7 +582,7 @@ def _verify(before: bytes, after: bytes, layout: ElfLayout, plan: _Plan) -> None
             != after[new_s.offset : new_s.offset + old_s.size]
         ):
             raise CorruptElfError(f"strip would change the contents of {old_s.name}")
-    old, new_info = parse_elf(before), parse_elf(after)
+    new_info = parse_elf(after)
     same = (
         old.needed == new_info.needed
         and old.soname == new_info.soname
