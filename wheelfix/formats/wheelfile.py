@@ -24,7 +24,6 @@ import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass
-from email.parser import HeaderParser
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -40,6 +39,7 @@ from packaging.version import InvalidVersion, Version
 
 from wheelfix.errors import InvalidWheelError
 from wheelfix.formats.bounded import MalformedInputError, open_regular, parse_decimal
+from wheelfix.formats.headers import parse_headers
 
 __all__ = [
     "SUPPORTED_WHEEL_MAJOR",
@@ -167,7 +167,7 @@ def wheel_version(text: str) -> tuple[int, int] | None:
 
     Each part is at most six ASCII digits: ``int()`` on thousands of digits raises.
     """
-    value = str(HeaderParser().parsestr(text).get("Wheel-Version", "")).strip()
+    value = parse_headers(text).get("Wheel-Version").strip()
     major, sep, minor = value.partition(".")
     if not sep:
         return None
@@ -182,7 +182,7 @@ def wheel_version(text: str) -> tuple[int, int] | None:
 
 def _oversized_version(text: str) -> int:
     """The digit count of a ``Wheel-Version`` part above the cap, or 0."""
-    value = str(HeaderParser().parsestr(text).get("Wheel-Version", "")).strip()
+    value = parse_headers(text).get("Wheel-Version").strip()
     parts = value.split(".")
     if len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts):
         return 0

@@ -14,7 +14,6 @@ import fcntl
 import io
 import os
 import posixpath
-import re
 import stat
 import sysconfig
 from collections.abc import Iterable, Iterator
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from wheelfix.containment import ContainmentError, open_folder, open_root, read_under
 from wheelfix.errors import UsageError
+from wheelfix.formats.headers import parse_headers
 
 __all__ = [
     "NO_DISTRIBUTIONS",
@@ -157,28 +157,11 @@ def _size(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() else None
 
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
 def _name_and_version(text: str) -> tuple[str | None, str | None]:
-    """``Name`` and ``Version`` from the header block of METADATA, read as an RFC 822 header
-    block like ``email.parser`` does: lines end at CR/LF only, and a line starting with a
-    space or tab continues the previous header (Name and Version are never folded)."""
-    name = version = None
-    for line in _LINE_BREAK.split(text):
-        if not line:
-            break  # the body starts
-        if line[0] in " \t":
-            continue  # a folded continuation of some other header
-        key, sep, value = line.partition(":")
-        if not sep:
-            continue
-        key = key.strip().lower()
-        if key == "name" and name is None:
-            name = value.strip()
-        elif key == "version" and version is None:
-            version = value.strip()
-    return name, version
+    """``Name`` and ``Version`` from the header block of METADATA (``None`` when absent)."""
+    headers = parse_headers(text)
+    name, version = headers.get_all("Name"), headers.get_all("Version")
+    return (name[0].strip() if name else None, version[0].strip() if version else None)
 
 
 @dataclass(frozen=True, slots=True)

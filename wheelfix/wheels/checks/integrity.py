@@ -8,7 +8,6 @@ import posixpath
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from email.parser import HeaderParser
 
 from packaging.tags import parse_tag
 from packaging.utils import canonicalize_name
@@ -16,6 +15,7 @@ from packaging.version import InvalidVersion, Version
 
 from wheelfix.findings import Check, Finding
 from wheelfix.formats.bounded import MalformedInputError, excerpt, parse_decimal
+from wheelfix.formats.headers import parse_headers
 from wheelfix.formats.wheelfile import SUPPORTED_WHEEL_MAJOR, TEXT_LIMIT, wheel_version
 from wheelfix.wheels.checks import WheelView
 
@@ -231,11 +231,9 @@ def check_metadata(view: WheelView) -> tuple[WheelMetadata, list[Finding]]:
     elif (block := _header_block(text)) is None:
         out.append(_headers_too_big(Check.WHEEL_METADATA, wheel_name))
     else:
-        headers = HeaderParser().parsestr(block)
-        out += _check_wheel_version(
-            block, str(headers.get("Wheel-Version", "")).strip(), wheel_name
-        )
-        purelib = headers.get("Root-Is-Purelib", "").strip().lower()
+        headers = parse_headers(block)
+        out += _check_wheel_version(block, headers.get("Wheel-Version").strip(), wheel_name)
+        purelib = headers.get("Root-Is-Purelib").strip().lower()
         if purelib not in ("true", "false"):
             out.append(
                 Finding(
@@ -245,7 +243,7 @@ def check_metadata(view: WheelView) -> tuple[WheelMetadata, list[Finding]]:
                 )
             )
         root_is_purelib = purelib == "true"
-        tag_lines = tuple(t.strip() for t in headers.get_all("Tag") or [])
+        tag_lines = tuple(t.strip() for t in headers.get_all("Tag"))
         tags = tag_lines
         expanded: set[str] = set()
         for t in tag_lines:
@@ -345,8 +343,8 @@ def _check_metadata_file(view: WheelView) -> list[Finding]:
     block = _header_block(text)
     if block is None:
         return [_headers_too_big(Check.METADATA_MISMATCH, path)]
-    headers = HeaderParser().parsestr(block)
-    name, version = str(headers.get("Name", "")), str(headers.get("Version", ""))
+    headers = parse_headers(block)
+    name, version = headers.get("Name"), headers.get("Version")
     problems = []
     if canonicalize_name(name) != view.name.name:
         problems.append(f"Name {excerpt(name)} is not {view.name.name!r}")

@@ -7,13 +7,13 @@ library, forbidden symbol or ISA note that forces it.
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from wheelfix.findings import Check, Finding, Severity
@@ -368,6 +368,10 @@ def _excluded(tree: LibraryTree, patterns: tuple[str, ...]) -> frozenset[str]:
 
 def _requirement_names(metadata: str | None) -> list[str]:
     """Distribution names in ``Requires-Dist`` (malformed lines are skipped)."""
+    # Imported here: packaging's requirement grammar costs every run ~15 ms of imports, and
+    # only a wheel with a library outside itself asks for these names.
+    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+
     names = []
     for line in (metadata or "").splitlines():
         if not line:
@@ -386,9 +390,11 @@ def _outside_provider(view: WheelView, siblings: Mapping[str, str]) -> Outside:
     (``nvidia/cublas/lib`` -> ``nvidia-cublas-cu12``); never a path under this wheel's own
     top-level folders."""
     own_tops = {m.name.split("/", 1)[0] for m in view.members}
-    requires = [
-        (canonicalize_name(n), n) for n in _requirement_names(view.dist_info_text("METADATA"))
-    ]
+
+    @functools.cache
+    def requires() -> list[tuple[str, str]]:
+        text = view.dist_info_text("METADATA")
+        return [(canonicalize_name(n), n) for n in _requirement_names(text)]
 
     def provider(path: str) -> str | None:
         if path in siblings:
@@ -397,7 +403,7 @@ def _outside_provider(view: WheelView, siblings: Mapping[str, str]) -> Outside:
         if not folders or folders[0] in own_tops:
             return None
         stem = canonicalize_name("-".join(f for f in folders if f not in ("lib", "lib64")))
-        for canonical, name in requires:
+        for canonical, name in requires():
             if stem and (canonical == stem or canonical.startswith(stem + "-")):
                 return f"{name} (Requires-Dist)"
         return None
