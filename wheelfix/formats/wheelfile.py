@@ -13,6 +13,7 @@ is bounded by the declared size and verifies the CRC.
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import posixpath
@@ -216,6 +217,56 @@ def validate_member_name(name: str) -> str | None:
     return None
 
 
+class _PositionalFile(io.RawIOBase):
+    """A read-only view of an open file that keeps its own position and reads with
+    ``os.pread``: it never moves the descriptor's shared offset.
+
+    zipfile seeks and reads through this. A forked child (``wheelfix.parallel``) inherits
+    the descriptor, and with it the offset, which a plain file object would move under the
+    parent's feet; with ``pread`` each process, and each copy of this object, reads at its
+    own position.
+    """
+
+    def __init__(self, fd: int, name: str) -> None:
+        super().__init__()
+        self._fd = fd
+        self._pos = 0
+        self.name = name
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence == os.SEEK_SET:
+            target = offset
+        elif whence == os.SEEK_CUR:
+            target = self._pos + offset
+        elif whence == os.SEEK_END:
+            target = os.fstat(self._fd).st_size + offset
+        else:
+            raise ValueError(f"invalid whence ({whence})")
+        if target < 0:
+            raise OSError(22, "negative seek position")
+        self._pos = target
+        return target
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            size = max(0, os.fstat(self._fd).st_size - self._pos)
+        data = os.pread(self._fd, size, self._pos)
+        self._pos += len(data)
+        return data
+
+    def close(self) -> None:
+        super().close()  # the descriptor belongs to the archive's own file object
+
+
 class WheelArchive:
     """An open, validated wheel. Use as a context manager; members are read on demand."""
 
@@ -252,7 +303,7 @@ class WheelArchive:
             raise self._fail(reason) from None
         try:
             self.file_size = os.fstat(self._fh.fileno()).st_size
-            return zipfile.ZipFile(self._fh)
+            return zipfile.ZipFile(_PositionalFile(self._fh.fileno(), self._display))
         except BaseException:
             self._fh.close()
             raise

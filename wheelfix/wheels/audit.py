@@ -1,7 +1,10 @@
 """Running the checks over wheels: read each archive once, build a view, run every check.
 
-Never prints. Several wheels run in parallel processes; inside one wheel, members are
-decompressed and hashed on threads (zlib and hashlib release the GIL).
+Never prints. Several wheels run in parallel processes; the members of one big wheel are
+read (decompressed, hashed, parsed) in shards of similar size, each in a forked process
+where that is safe (``wheelfix.parallel``), else on threads (zlib and hashlib release the
+GIL; parsing does not). ``WheelArchive`` reads with ``pread``, so a forked reader never
+moves the file offset its parent reads at.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from wheelfix.formats.wheelfile import TEXT_LIMIT, Limits, Member, WheelArchive
 from wheelfix.linux.libraries import HostLibraries
 from wheelfix.linux.loadable import interest_for, is_extension
 from wheelfix.linux.policy import blacklisted_symbols, parse_platform_tag, policies_for
-from wheelfix.parallel import map_balanced, worker_count
+from wheelfix.parallel import balance, map_balanced, run_sharded, worker_count
 from wheelfix.wheels.checks import WheelView
 from wheelfix.wheels.checks.contents import ContentRules
 from wheelfix.wheels.checks.debug import strip_savings
@@ -178,17 +181,31 @@ def _scan(archive: WheelArchive, threads: int, sink: MemberSink | None = None) -
     scan = _Scan()
     blacklisted = blacklisted_symbols()
     algorithms = record_algorithms(archive.read_text(archive.dist_info_path("RECORD")))
+    members = archive.members
 
     def one(member: Member) -> _Row:
         return _scan_member(archive, member, blacklisted, algorithms.get(member.name), sink)
 
-    total = sum(m.size for m in archive.members)
-    if threads > 1 and total >= _THREADED_MIN_BYTES:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            # Biggest first, so one huge library does not finish last on its own.
-            rows = list(pool.map(one, sorted(archive.members, key=lambda m: -m.size)))
+    def shard(indexes: list[int]) -> list[_Row]:
+        return [one(members[i]) for i in indexes]
+
+    sizes = [m.size for m in members]
+    if threads < 2 or sum(sizes) < _THREADED_MIN_BYTES:
+        rows = [one(m) for m in members]
+    elif sink is None:
+        # Shards of similar size, each read by its own forked process where that is safe
+        # (parsing and bookkeeping then run on every core instead of under one GIL), else
+        # on threads; rows come back in archive order either way.
+        shards = balance(sizes, threads)
+        by_index: dict[int, _Row] = {}
+        for indexes, shard_rows in zip(shards, run_sharded(shard, shards), strict=True):
+            by_index.update(zip(indexes, shard_rows, strict=True))
+        rows = [by_index[i] for i in range(len(members))]
     else:
-        rows = [one(m) for m in archive.members]
+        # A sink must see every member in this process: threads, biggest member first so
+        # that one huge library does not finish last on its own.
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            rows = list(pool.map(one, sorted(members, key=lambda m: -m.size)))
     for row in rows:
         scan.digests[row.name] = row.digest
         if row.other_digest is not None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import random
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -9,7 +12,8 @@ from wheelmaker import MakeWheel
 
 from wheelfix.errors import UsageError
 from wheelfix.findings import Severity
-from wheelfix.wheels.audit import CheckOptions, check, check_wheel
+from wheelfix.formats.wheelfile import WheelArchive
+from wheelfix.wheels.audit import CheckOptions, _scan, check, check_wheel
 
 
 def test_a_clean_pure_wheel_has_no_findings(make_wheel: MakeWheel) -> None:
@@ -76,3 +80,43 @@ def test_check_wheel_never_raises_for_a_missing_file(tmp_path: Path) -> None:
     result = check_wheel(tmp_path / "gone-1.0-py3-none-any.whl", CheckOptions())
     assert result.status == "error"
     assert result.error is not None
+
+
+def _big_wheel(make_wheel: MakeWheel, elf: bytes) -> Path:
+    """A wheel above the size where members are read in parallel (8 MiB), with ELF files,
+    texts and incompressible data spread over many members."""
+    rng = random.Random(7)  # noqa: S311 - test data, not secrets
+    files: dict[str, str | bytes] = {"demo/__init__.py": "VALUE = 1\n"}
+    for i in range(24):
+        files[f"demo/blob{i}.bin"] = rng.randbytes(400_000 + 1000 * i)
+        files[f"demo/_ext{i}.cpython-311-x86_64-linux-gnu.so"] = elf
+        files[f"demo/mod{i}.py"] = f"X = {i}\n"
+    return make_wheel(files, tag="cp311-cp311-linux_x86_64")
+
+
+def test_parallel_reads_agree_with_one_reader(
+    make_wheel: MakeWheel, elf_fixtures: Mapping[str, Path]
+) -> None:
+    wheel = _big_wheel(make_wheel, elf_fixtures["debug"].read_bytes())
+    with WheelArchive(wheel) as archive:
+        alone = _scan(archive, 1)
+        forked = _scan(archive, 2)  # shards in forked children (this test has one thread)
+        seen: list[str] = []
+        threaded = _scan(archive, 2, sink=lambda member, _data: seen.append(member.name))
+    assert forked == alone
+    assert threaded == alone
+    assert sorted(seen) == sorted(m.name for m in archive.members)
+    assert len(alone.elves) == 24
+    assert list(forked.digests) == [m.name for m in archive.members]  # archive order
+
+
+def test_a_forked_reader_never_moves_the_parents_file_offset(
+    make_wheel: MakeWheel, elf_fixtures: Mapping[str, Path]
+) -> None:
+    wheel = _big_wheel(make_wheel, elf_fixtures["release"].read_bytes())
+    with WheelArchive(wheel) as archive:
+        fd = archive._fh.fileno()
+        os.lseek(fd, 123, os.SEEK_SET)
+        first = _scan(archive, 2)
+        assert os.lseek(fd, 0, os.SEEK_CUR) == 123
+        assert _scan(archive, 2) == first
