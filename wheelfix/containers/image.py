@@ -20,6 +20,7 @@ import io
 import os
 import posixpath
 import re
+import stat
 import tarfile
 import zlib
 from collections import defaultdict
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from wheelfix.categories import Category, classify
+from wheelfix.containment import ContainmentError, lstat_under, open_folder, open_root
 from wheelfix.errors import WheelfixError
 from wheelfix.findings import Check, Finding, Selection, Severity
 from wheelfix.formats.bounded import (
@@ -157,8 +159,12 @@ class _Source:
         self._tar: tarfile.TarFile | None = None
         self._fh: IO[bytes] | None = None
         self._members: dict[str, tarfile.TarInfo] = {}
+        #: the layout folder (the one path the user named), when the input is a folder
+        self._root: int | None = None
         try:
-            if not path.is_dir():
+            if path.is_dir():
+                self._root = open_root(path)
+            else:
                 self._open_archive()
             self.name, self.config, self.layers = self._read_manifest()
             self.history = self._history()
@@ -187,6 +193,9 @@ class _Source:
             self._tar.close()
         if self._fh is not None:
             self._fh.close()
+        if self._root is not None:
+            os.close(self._root)
+            self._root = None
 
     def _inside(self, name: str) -> str:
         norm = posixpath.normpath(name)
@@ -199,14 +208,9 @@ class _Source:
     def _open(self, name: str, depth: int = 0) -> IO[bytes]:
         norm = self._inside(name)
         if self._tar is None:
-            # A name from the manifest: never a link, never a FIFO or device.
-            try:
-                return open_regular(self.path / norm, follow_symlinks=False)
-            except MalformedInputError as exc:
-                why = "is missing" if exc.reason == "no such file" else f": {exc.reason}"
-                raise InvalidImageError(
-                    f"{self.path}: {norm}{' ' if why[0] != ':' else ''}{why}"
-                ) from None
+            if self._root is None:
+                raise InvalidImageError(f"{self.path}: closed")
+            return self._open_in_folder(self._root, norm)
         member = self._members.get(norm)
         if member is None:
             raise InvalidImageError(f"{self.path}: {excerpt(name)} is missing from the archive")
@@ -217,6 +221,27 @@ class _Source:
         if stream is None:
             raise InvalidImageError(f"{self.path}: {excerpt(name)} is not a regular file")
         return stream
+
+    def _open_in_folder(self, root: int, norm: str) -> IO[bytes]:
+        """A name from the manifest, under the layout folder: no link followed on the way
+        (a ``blobs/`` that is a link is refused) or at the end, never a FIFO or device."""
+        folder_name, leaf = posixpath.split(norm)
+        try:
+            folder = open_folder(root, folder_name) if folder_name else os.dup(root)
+        except FileNotFoundError:
+            raise InvalidImageError(f"{self.path}: {norm} is missing") from None
+        except (ContainmentError, OSError) as exc:
+            reason = exc.reason if isinstance(exc, ContainmentError) else exc.strerror
+            raise InvalidImageError(f"{self.path}: {norm}: {reason}") from None
+        try:
+            return open_regular(leaf, follow_symlinks=False, dir_fd=folder)
+        except MalformedInputError as exc:
+            why = "is missing" if exc.reason == "no such file" else f": {exc.reason}"
+            raise InvalidImageError(
+                f"{self.path}: {norm}{' ' if why[0] != ':' else ''}{why}"
+            ) from None
+        finally:
+            os.close(folder)
 
     def _json(self, name: str) -> Any:  # noqa: ANN401 - JSON documents: checked by expect_*
         with self._open(name) as fh:
@@ -234,7 +259,7 @@ class _Source:
 
     def _size(self, name: str) -> int:
         name = self._inside(name)
-        if self._tar is None:
+        if self._root is not None:
             with self._open(name) as fh:
                 return os.fstat(fh.fileno()).st_size
         member = self._members.get(posixpath.normpath(name))
@@ -249,8 +274,12 @@ class _Source:
         return member.size
 
     def _exists(self, name: str) -> bool:
-        if self._tar is None:
-            return (self.path / name).is_file()
+        if self._root is not None:
+            try:
+                found = lstat_under(self._root, posixpath.normpath(name))
+            except (ContainmentError, OSError):
+                return False  # a link or a file on the way: opening it says why
+            return found is not None and stat.S_ISREG(found.st_mode)
         return posixpath.normpath(name) in self._members
 
     def _read_manifest(self) -> tuple[str, dict[str, Any], list[_LayerRef]]:

@@ -752,3 +752,23 @@ def test_an_entry_name_longer_than_path_max_is_refused(tmp_path: Path) -> None:
     refused(image, "entry name or link target of 40001 characters")
     link = docker_save(tmp_path / "l.tar", [[("lib", ("sym", "a/" * 20_000 + "f"))]])
     refused(link, "entry name or link target of 40001 characters")
+
+
+def test_a_layout_folder_whose_blobs_folder_is_a_link_is_refused(tmp_path: Path) -> None:
+    archive = oci_archive(tmp_path / "o.tar", [[("f", b"1" * 64)]])
+    elsewhere = tmp_path / "elsewhere"
+    with tarfile.open(archive) as tar:
+        tar.extractall(elsewhere, filter="data")
+    folder = tmp_path / "layout"
+    folder.mkdir()
+    for name in ("index.json", "oci-layout"):
+        (folder / name).write_bytes((elsewhere / name).read_bytes())
+    (folder / "blobs").symlink_to(elsewhere / "blobs")  # every blob lives outside the folder
+    refused(folder, "symlink")
+    (folder / "blobs").unlink()
+    (folder / "blobs").mkdir()
+    (folder / "blobs" / "sha256").symlink_to(elsewhere / "blobs" / "sha256")
+    refused(folder, "symlink")
+    (folder / "blobs" / "sha256").unlink()
+    (elsewhere / "blobs").rename(folder / "blobs")  # the same files, inside: accepted
+    assert analyze_image(folder).final == 64
