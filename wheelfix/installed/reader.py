@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
+from wheelfix.containment import ContainmentError, lstat_under, open_folder, open_root
 from wheelfix.formats.elf import ELF_MAGIC, CorruptElfError, ElfInfo, parse_elf, read_layout
 from wheelfix.formats.record import encode_digest
 from wheelfix.formats.strip import StripLevel, disk_saving
@@ -90,8 +91,10 @@ def _read(
         return FileFacts(0, "", None, None)  # vanished or unreadable: nothing to report
     try:
         now = os.fstat(fd)
-        if not stat.S_ISREG(now.st_mode) or now.st_ino != st.st_ino:
-            return FileFacts(0, "", None, None)  # replaced since it was listed: not ours
+        if not stat.S_ISREG(now.st_mode) or (now.st_dev, now.st_ino) != inode:
+            # Replaced since it was listed, or reached through a folder swapped for a link:
+            # only the very file the listing saw inside the tree is read.
+            return FileFacts(0, "", None, None)
         if want_hash or st.st_size <= _SMALL or os.pread(fd, 4, 0) == ELF_MAGIC:
             data = _read_all(fd, st.st_size)
         else:
@@ -227,6 +230,40 @@ def _shard_tree(root: str, dists: tuple[Distribution, ...], count: int) -> list[
     return [shard for shard in shards if shard]
 
 
+def _list(base: str, items: list[str]) -> tuple[dict[str, os.stat_result], list[str]]:
+    """The regular files (relative path -> lstat) and the other entries under the shard
+    ``items`` (paths of files or folders under ``base``), listed under a descriptor of
+    ``base`` so that no link is followed on the way (see ``walk_into``)."""
+    stats: dict[str, os.stat_result] = {}
+    special: list[str] = []
+    try:
+        root_fd = open_root(base)
+    except ContainmentError:
+        return stats, special  # the root itself went away: nothing to list
+    try:
+        for rel in items:
+            try:
+                st = lstat_under(root_fd, rel)
+                if st is not None and stat.S_ISDIR(st.st_mode):
+                    folder = open_folder(root_fd, rel)
+                    try:
+                        walk_into(folder, rel + "/", stats, special)
+                    finally:
+                        os.close(folder)
+                    continue
+            except (OSError, ContainmentError):
+                continue  # vanished, or a folder on the way became a link
+            if st is None:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                stats[rel] = st
+            else:
+                special.append(rel)
+    finally:
+        os.close(root_fd)
+    return stats, special
+
+
 def read_tree(
     root: Path, *, threads: int = 0, on_file: Callable[[int], None] | None = None
 ) -> tuple[Environment, dict[str, FileFacts]]:
@@ -248,19 +285,7 @@ def read_tree(
         # Progress is reported file by file where it can be seen: in this process (its own
         # shard, or any shard on threads); a forked child's files when its result arrives.
         live = on_file if on_file is not None and os.getpid() == here else None
-        stats: dict[str, os.stat_result] = {}
-        special: list[str] = []
-        for rel in items:
-            try:
-                st = os.lstat(f"{base}/{rel}")
-            except OSError:
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                walk_into(f"{base}/{rel}", rel + "/", stats, special)
-            elif stat.S_ISREG(st.st_mode):
-                stats[rel] = st
-            else:
-                special.append(rel)
+        stats, special = _list(base, items)
         out = []
         for rel, st in stats.items():
             want = rel in recorded or st.st_size <= _SMALL
@@ -287,7 +312,7 @@ def read_tree(
     sizes = Counter(fact.size for fact in facts.values() if fact.size > 0)
     for rel, fact in facts.items():
         if not fact.sha256 and fact.size > 0 and sizes[fact.size] > 1:
-            digest = _hash_file(f"{base}/{rel}")
+            digest = _hash_file(f"{base}/{rel}", fact.inode)
             if digest:
                 facts[rel] = fact._replace(sha256=digest)
     env = Environment(root, dists, files, tuple(sorted(special)))
@@ -307,13 +332,16 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _hash_file(path: str) -> str:
+def _hash_file(path: str, inode: tuple[int, int]) -> str:
+    """The sha256 of the file at ``path`` if it is still the file ``inode`` names, else
+    ``""``."""
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except OSError:
         return ""
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        now = os.fstat(fd)
+        if not stat.S_ISREG(now.st_mode) or (now.st_dev, now.st_ino) != inode:
             return ""
         digest = hashlib.sha256()
         while chunk := os.read(fd, 1 << 20):

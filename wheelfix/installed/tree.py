@@ -97,35 +97,60 @@ def default_site_packages() -> Path:
     return Path(sysconfig.get_paths()["purelib"])
 
 
+#: A folder is opened under its parent's descriptor, never through a link, never blocking.
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
 def walk_into(
-    folder: str, prefix: str, stats: dict[str, os.stat_result], special: list[str]
+    folder_fd: int, prefix: str, stats: dict[str, os.stat_result], special: list[str]
 ) -> None:
-    """Add the regular files under ``folder`` (relative path ``prefix``, ``""`` or ending in
-    ``/``) to ``stats`` (relative path -> lstat) and everything else to ``special``, without
-    following links. ``os.scandir`` gives the type for free; one ``lstat`` per file for its
-    size. Slim's journal folder at the top is skipped."""
-    pending = [(prefix, folder)]
-    while pending:
-        prefix, folder = pending.pop()
-        try:
-            entries = os.scandir(folder)
-        except OSError:
-            continue
-        with entries:
+    """Add the regular files under the open folder ``folder_fd`` (relative path ``prefix``,
+    ``""`` or ending in ``/``) to ``stats`` (relative path -> lstat) and everything else to
+    ``special``. Nothing is followed through a link: each folder is opened with
+    ``O_NOFOLLOW`` under the descriptor of the folder that listed it, so a folder swapped
+    for a link while the walk runs cannot lead it outside. ``os.scandir`` gives the type for
+    free; one ``lstat`` per file for its size. Open descriptors: one per level of depth.
+    Slim's journal folder at the top is skipped. ``folder_fd`` stays open."""
+
+    def listing(fd: int, rel: str) -> list[str]:
+        folders = []
+        with os.scandir(fd) as entries:
             for entry in entries:
-                rel = prefix + entry.name
                 try:
                     if entry.is_dir(follow_symlinks=False):
-                        if rel != JOURNAL_DIR:  # slim's own journal is not part of the tree
-                            pending.append((rel + "/", entry.path))
+                        if rel or entry.name != JOURNAL_DIR:  # slim's journal is not the tree
+                            folders.append(entry.name)
                         continue
                     st = entry.stat(follow_symlinks=False)
                 except OSError:
                     continue  # vanished while listing
                 if stat.S_ISREG(st.st_mode):
-                    stats[rel] = st
+                    stats[rel + entry.name] = st
                 else:
-                    special.append(rel)
+                    special.append(rel + entry.name)
+        return folders
+
+    stack = [(prefix, os.dup(folder_fd), listing(folder_fd, prefix))]
+    try:
+        while stack:
+            rel, fd, pending = stack[-1]
+            if not pending:
+                os.close(fd)
+                stack.pop()
+                continue
+            name = pending.pop()
+            try:
+                child = os.open(name, _FOLDER_FLAGS, dir_fd=fd)
+            except OSError:
+                continue  # vanished, unreadable, or swapped for a link since it was listed
+            child_rel = f"{rel}{name}/"
+            try:
+                stack.append((child_rel, child, listing(child, child_rel)))
+            except OSError:
+                os.close(child)
+    finally:
+        for _rel, fd, _pending in stack:
+            os.close(fd)
 
 
 def _parse_record(text: str) -> list[RecordRow]:
@@ -295,7 +320,14 @@ def read_environment(root: Path) -> Environment:
     require_folder(root)
     stats: dict[str, os.stat_result] = {}
     special: list[str] = []
-    walk_into(os.fspath(root), "", stats, special)
+    try:
+        root_fd = open_root(root)
+    except ContainmentError as exc:
+        raise UsageError(f"{root}: {exc.reason}") from None
+    try:
+        walk_into(root_fd, "", stats, special)
+    finally:
+        os.close(root_fd)
     dists = read_distributions(root)
     files = {rel: st.st_size for rel, st in stats.items()}
     return Environment(root, dists, files, tuple(sorted(special)), stats)

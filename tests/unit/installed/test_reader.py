@@ -194,3 +194,27 @@ def test_a_file_swapped_for_a_fifo_after_listing_is_not_opened_for_reading(
     os.mkfifo(tmp_path / "data.bin")  # no writer: a blocking open would hang here forever
     fact = _read(str(tmp_path), "data.bin", listed, True, blacklisted_symbols())
     assert fact == FileFacts(0, "", None, None)
+
+
+def test_a_folder_swapped_for_a_link_after_listing_never_leads_outside(tmp_path: Path) -> None:
+    root, outside = tmp_path / "site", tmp_path / "outside"
+    add_dist(root, "demo", {"demo/sub/data.py": b"INSIDE = 1\n"})
+    environment = read_environment(root)
+    (outside / "sub").mkdir(parents=True)
+    (outside / "sub" / "data.py").write_bytes(b"SECRET = 1\n")
+    (root / "demo" / "sub").rename(tmp_path / "moved")
+    (root / "demo" / "sub").symlink_to(outside / "sub")  # the same name now leads outside
+    facts = read_facts(environment, threads=1)
+    assert facts["demo/sub/data.py"] == FileFacts(0, "", None, None)
+
+
+def test_a_shard_folder_that_is_a_link_is_listed_not_walked(tmp_path: Path) -> None:
+    root, outside = tmp_path / "site", tmp_path / "outside"
+    add_dist(root, "demo", {"demo/__init__.py": b""})
+    outside.mkdir()
+    (outside / "secret.py").write_bytes(b"SECRET = 1\n")
+    (root / "big").symlink_to(outside)
+    for threads in (1, 2):
+        env, facts = read_tree(root, threads=threads)
+        assert "big" in env.special
+        assert not any(name.startswith("big/") for name in (*env.files, *facts))
