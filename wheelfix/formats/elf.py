@@ -89,6 +89,9 @@ _ARCHES = {
     ("EM_MIPS", 64, False): "mips64",
 }
 _SYMTAB_SECTIONS = frozenset({".symtab", ".strtab"})
+#: The build's own records: compiler versions and annobin build notes (read by annocheck).
+_BUILD_RECORDS = frozenset({".comment", ".gnu.build.attributes"})
+_SHF_ALLOC = 0x2
 
 
 class CorruptElfError(WheelfixError):
@@ -116,6 +119,8 @@ class ElfInfo:
     version_needs: tuple[tuple[str, tuple[str, ...]], ...]
     debug_bytes: int
     symtab_bytes: int
+    #: ``.comment`` and ``.gnu.build.attributes`` (annobin notes), when not loaded: what
+    #: ``--strip=all`` removes beyond the symbol table
     comment_bytes: int
     file_size: int
     defined: frozenset[str]
@@ -354,7 +359,7 @@ def _parse(r: _Reader, interest: frozenset[str]) -> ElfInfo:
             debug += s.size
         elif s.name in _SYMTAB_SECTIONS and s.type in (_SHT_SYMTAB, _SHT_STRTAB):
             symtab += s.size
-        elif s.name == ".comment":
+        elif s.name in _BUILD_RECORDS and not s.flags & _SHF_ALLOC:
             comment += s.size
 
     interpreter = None

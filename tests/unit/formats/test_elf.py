@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import random
 import struct
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +27,7 @@ import pytest
 from wheelmaker import MakeWheel
 
 from wheelfix.formats.elf import CorruptElfError, ElfInfo, is_elf, parse_elf
+from wheelfix.formats.strip import StripLevel, strip_elf
 from wheelfix.wheels.audit import check_wheel
 from wheelfix.wheels.results import WheelResult
 
@@ -688,3 +690,27 @@ def test_fuzz_random_byte_flips(elf_fixtures: Mapping[str, Path], variant: str) 
     assert outcomes["corrupt"] > 0
     assert outcomes["parsed"] > 0
     assert time.monotonic() - started < 120
+
+
+def test_annobin_notes_count_with_the_comment_section(
+    elf_fixtures: Mapping[str, Path], tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.bin"
+    notes.write_bytes(b"\x01" * 300)
+    annotated = tmp_path / "annotated.so"
+    subprocess.run(
+        [
+            "objcopy",
+            "--add-section",
+            f".gnu.build.attributes={notes}",
+            str(elf_fixtures["release"]),
+            str(annotated),
+        ],
+        check=True,
+    )
+    before = parse_elf(elf_fixtures["release"].read_bytes())
+    after = parse_elf(annotated.read_bytes())
+    assert after.comment_bytes == before.comment_bytes + 300
+    stripped = strip_elf(annotated.read_bytes(), StripLevel.ALL).data
+    assert stripped is not None
+    assert parse_elf(stripped).comment_bytes == 0
