@@ -6,7 +6,7 @@ import csv
 import io
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from packaging.tags import parse_tag
@@ -63,14 +63,7 @@ def check_record(view: WheelView) -> list[Finding]:
             continue
         path, hash_field, size_field = row
         norm = posixpath.normpath(path) if path else path
-        if (
-            not path
-            or path.startswith("/")
-            or norm == ".."
-            or norm.startswith("../")
-            or (len(path) > 1 and path[1] == ":")
-            or "\\" in path
-        ):
+        if _unsafe(path, norm):
             out.append(
                 Finding(
                     check=Check.RECORD_UNSAFE_PATH,
@@ -105,19 +98,33 @@ def check_record(view: WheelView) -> list[Finding]:
         if algo in STRONG_ALGORITHMS:
             digest = view.other_digests.get(norm, (algo, ""))[1]
         out += _check_row(norm, hash_field, size_field, sizes[norm], digest, lineno)
-    signatures = (f"{view.dist_info}/RECORD.jws", f"{view.dist_info}/RECORD.p7s")
-    for name in sorted(set(sizes) - listed):
-        if name == record_name or name in signatures:
-            continue
-        out.append(
-            Finding(
-                check=Check.UNLISTED_FILE,
-                path=name,
-                bytes=sizes[name],
-                message=f"{name} is in the archive but not in RECORD",
-            )
+    return out + _unlisted(view.dist_info, sizes, listed)
+
+
+def _unsafe(path: str, norm: str) -> bool:
+    """A RECORD path that is empty, absolute, climbs out, names a drive or holds a backslash."""
+    return (
+        not path
+        or path.startswith("/")
+        or norm == ".."
+        or norm.startswith("../")
+        or (len(path) > 1 and path[1] == ":")
+        or "\\" in path
+    )
+
+
+def _unlisted(dist_info: str, sizes: Mapping[str, int], listed: set[str]) -> list[Finding]:
+    """Members RECORD does not list (RECORD itself and its signatures need not be)."""
+    exempt = {f"{dist_info}/RECORD", f"{dist_info}/RECORD.jws", f"{dist_info}/RECORD.p7s"}
+    return [
+        Finding(
+            check=Check.UNLISTED_FILE,
+            path=name,
+            bytes=sizes[name],
+            message=f"{name} is in the archive but not in RECORD",
         )
-    return out
+        for name in sorted(set(sizes) - listed - exempt)
+    ]
 
 
 def _why_unread(name: str, sizes: dict[str, int]) -> str:

@@ -188,12 +188,7 @@ def analyze_platform(
     if not elves:
         # A wheel without binaries installs anywhere its Python tag allows: no target verdict.
         return _no_verdict(None, None, findings)
-    tag_arches = sorted({t.arch for t in tag_infos})
-    arch = (
-        tag_arches[0]
-        if len(tag_arches) == 1
-        else next((e.arch for e in elves.values() if e.arch), None)
-    )
+    arch = _arch_of(tag_infos, elves)
     libc, evidence = decide_libc(elves, tag_infos)
     findings += _libc_claim_findings(tag_infos, libc, evidence)
     considered = _loadable_together(elves, arch, libc, evidence, findings)
@@ -202,12 +197,7 @@ def analyze_platform(
     # musl and Android keep one policy: the claimed musllinux version or API level
     musl_base = next((t.base for t in tag_infos if t.libc is libc is not Libc.GLIBC), None)
     policies = policies_for(libc, arch, musl_base)
-    all_needed = {soname for elf in considered.values() for soname in elf.needed}
-    roots = [
-        p
-        for p, e in considered.items()
-        if is_extension(p, e) or posixpath.basename(p) not in all_needed
-    ]
+    roots = _roots(considered)
     outside = _outside_provider(view, siblings or {})
     trees = {
         p: resolve_tree(p, considered[p], considered, host, libc=libc.value, outside=outside)
@@ -254,6 +244,24 @@ def analyze_platform(
         external_sizes=external_sizes,
         findings=tuple(findings),
     )
+
+
+def _arch_of(tag_infos: Sequence[TagInfo], elves: Mapping[str, ElfInfo]) -> str | None:
+    """The architecture the filename claims when it claims one, else the first binary's."""
+    tag_arches = sorted({t.arch for t in tag_infos})
+    if len(tag_arches) == 1:
+        return tag_arches[0]
+    return next((e.arch for e in elves.values() if e.arch), None)
+
+
+def _roots(considered: Mapping[str, ElfInfo]) -> list[str]:
+    """Where the loader starts: extension modules, and libraries no other binary needs."""
+    all_needed = {soname for elf in considered.values() for soname in elf.needed}
+    return [
+        p
+        for p, e in considered.items()
+        if is_extension(p, e) or posixpath.basename(p) not in all_needed
+    ]
 
 
 def _no_verdict(libc: str | None, arch: str | None, findings: list[Finding]) -> PlatformVerdict:
@@ -611,24 +619,7 @@ def _library_findings(
 ) -> list[Finding]:
     out = []
     for soname, needers in sorted(externals.items()):
-        chain = via.get(soname, ())
-        # "needs X" for a direct need; "needs X indirectly: needed by A, needed by B, ..."
-        needs = (
-            f"needs {soname} indirectly: needed by " + ", needed by ".join(chain) + ","
-            f" needed by {posixpath.basename(needers[0])}"
-            if chain
-            else f"needs {soname}"
-        )
-        # The finding's path is the first file that needs it; name the others, if any.
-        others = needers[1:]
-        also = (
-            " (also needed by "
-            + ", ".join(others[:3])
-            + (f" and {len(others) - 3} more" if len(others) > 3 else "")
-            + ")"
-            if others
-            else ""
-        )
+        needs, also = _needs_wording(soname, needers, via.get(soname, ()))
         host_path = paths.get(soname)
         if LIBPYTHON_RE.match(soname):
             out.append(
@@ -665,6 +656,36 @@ def _library_findings(
                     "installed",
                 )
             )
+    return out + _binary_findings(considered)
+
+
+def _needs_wording(
+    soname: str, needers: tuple[str, ...], chain: tuple[str, ...]
+) -> tuple[str, str]:
+    """``("needs X", "")`` for a direct need of one file; with ``chain``, "needs X
+    indirectly: needed by A, needed by B, ..."; and " (also needed by ...)" naming the
+    other files that need it (the finding's path is the first)."""
+    needs = (
+        f"needs {soname} indirectly: needed by " + ", needed by ".join(chain) + ","
+        f" needed by {posixpath.basename(needers[0])}"
+        if chain
+        else f"needs {soname}"
+    )
+    others = needers[1:]
+    also = (
+        " (also needed by "
+        + ", ".join(others[:3])
+        + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        + ")"
+        if others
+        else ""
+    )
+    return needs, also
+
+
+def _binary_findings(considered: Mapping[str, ElfInfo]) -> list[Finding]:
+    """Absolute RPATH/RUNPATH entries and x86-64 ISA levels above the baseline."""
+    out = []
     for path, elf in considered.items():
         for kind, entries in (("RPATH", elf.rpath), ("RUNPATH", elf.runpath)):
             absolute = [e for e in entries if e.startswith("/")]
