@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
+from unprivileged import as_nobody, shared_folder
 
 from wheelfix.containers.dockerfile import (
     MAX_DOCKERFILE_BYTES,
@@ -323,3 +324,20 @@ def test_long_lines_do_not_make_the_patterns_backtrack(tmp_path: Path) -> None:
     assert "WF803" in {f.code for f in report.findings}
     cached = "FROM python:3.11-slim\nRUN --mount=type=cache,target=/root/.cache/pip pip install x\n"
     assert "WF803" not in {f.code for f in analyze_dockerfile(write(tmp_path, cached)).findings}
+
+
+def test_a_dockerfile_that_cannot_be_read_for_its_mode() -> None:
+    from wheelfix.errors import UsageError
+
+    with shared_folder() as folder:
+        dockerfile = folder / "Dockerfile"
+        dockerfile.write_text("FROM python:3.12-slim\n")
+        analyze_dockerfile(dockerfile)  # loads what the analysis loads lazily
+        dockerfile.chmod(0)
+
+        def analyze() -> str:
+            with pytest.raises(UsageError) as info:
+                analyze_dockerfile(dockerfile)
+            return str(info.value)
+
+        assert "permission denied" in as_nobody(analyze)

@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from unprivileged import as_nobody, shared_folder
 
 from wheelfix.containers.image import InvalidImageError, analyze_image
 
@@ -772,3 +773,11 @@ def test_a_layout_folder_whose_blobs_folder_is_a_link_is_refused(tmp_path: Path)
     (folder / "blobs" / "sha256").unlink()
     (elsewhere / "blobs").rename(folder / "blobs")  # the same files, inside: accepted
     assert analyze_image(folder).final == 64
+
+
+def test_an_image_that_cannot_be_read_for_its_mode(tmp_path: Path) -> None:
+    with shared_folder() as folder:
+        image = docker_save(folder / "i.tar", [[("f", b"1" * 10)]])
+        assert analyze_image(image).final == 10  # and loads what the analysis loads lazily
+        image.chmod(0)
+        assert "permission denied" in as_nobody(lambda: refused(image, "permission denied"))

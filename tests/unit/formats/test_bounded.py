@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+from unprivileged import as_nobody, shared_folder
 
 from wheelfix.errors import WheelfixError
 from wheelfix.formats.bounded import (
@@ -87,13 +88,14 @@ def test_directory_missing_and_symlink(tmp_path: Path) -> None:
         read_regular(link, 10, follow_symlinks=False)
 
 
-def test_permission_denied(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads files whatever their mode")
-    path = tmp_path / "secret"
-    path.write_bytes(b"x")
-    path.chmod(0)
-    assert "permission denied" in refused(path)
+def test_permission_denied() -> None:
+    with shared_folder() as folder:
+        path = folder / "secret"
+        path.write_bytes(b"x")
+        path.chmod(0)
+        assert "permission denied" in as_nobody(lambda: refused(path))
+        path.chmod(0o644)  # the same file, readable: the refusal was the mode
+        assert as_nobody(lambda: read_regular(path, 10)) == b"x"
 
 
 def test_read_capped_refuses_rather_than_truncates(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from unprivileged import as_nobody, shared_folder
 from wheelmaker import (
     MakeWheel,
     RawEntry,
@@ -688,3 +689,23 @@ def test_file_and_folder_clash_with_names_sorting_in_between(tmp_path: Path) -> 
         RawEntry(name="demo/x/y.py", data=b""),
     )
     assert_refused(hostile(tmp_path, *entries), reason="demo/x is both a file and a folder")
+
+
+def test_a_wheel_that_cannot_be_read_for_its_mode(make_wheel: MakeWheel) -> None:
+    source = make_wheel({"demo/__init__.py": ""})
+    with shared_folder() as folder:
+        wheel = folder / source.name
+        wheel.write_bytes(source.read_bytes())
+        assert check_wheel(wheel).error is None  # and loads what checks load lazily
+        wheel.chmod(0)
+
+        def open_it() -> str:
+            with pytest.raises(InvalidWheelError) as info:
+                WheelArchive(wheel)
+            return str(info.value)
+
+        assert as_nobody(open_it) == f"{wheel}: permission denied"
+        result = as_nobody(lambda: check_wheel(wheel))
+        assert result.error == f"{wheel}: permission denied"
+        wheel.chmod(0o644)
+        assert as_nobody(lambda: check_wheel(wheel)).error is None

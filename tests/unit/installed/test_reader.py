@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from unprivileged import as_nobody, shared_folder
 from wheelmaker import add_dist
 
 from wheelfix.errors import UsageError
@@ -218,3 +219,25 @@ def test_a_shard_folder_that_is_a_link_is_listed_not_walked(tmp_path: Path) -> N
         env, facts = read_tree(root, threads=threads)
         assert "big" in env.special
         assert not any(name.startswith("big/") for name in (*env.files, *facts))
+
+
+def test_files_and_folders_that_cannot_be_read_for_their_mode(tmp_path: Path) -> None:
+    with shared_folder() as root:
+        add_dist(root, "demo", {"demo/__init__.py": b"X = 1\n", "demo/secret.py": b"S = 1\n"})
+        (root / "demo" / "private").mkdir()
+        (root / "demo" / "private" / "inner.py").write_bytes(b"I = 1\n")
+        read_tree(root, threads=1)  # loads what the reader loads lazily
+        for path in root.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        (root / "demo" / "secret.py").chmod(0)
+        (root / "demo" / "private").chmod(0)
+
+        def read() -> tuple[list[str], dict[str, FileFacts]]:
+            env, facts = read_tree(root, threads=2)
+            return sorted(env.files), facts
+
+        files, facts = as_nobody(read)
+        assert "demo/secret.py" in files  # listed, never read
+        assert facts["demo/secret.py"] == FileFacts(0, "", None, None)
+        assert facts["demo/__init__.py"].sha256 == sha256(b"X = 1\n")
+        assert not any(name.startswith("demo/private/") for name in files)

@@ -16,8 +16,10 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 from killslim import killed_slim
+from unprivileged import NOBODY, as_nobody, shared_folder
 from wheelmaker import record_text
 
+import wheelfix
 import wheelfix.installed.slim as slim_module
 from wheelfix.cli.app import cli
 from wheelfix.errors import UsageError
@@ -474,3 +476,34 @@ def test_apply_keeps_run_time_sources_and_removes_the_rest(tmp_path: Path) -> No
         assert (tree / kept).read_text() == RUNTIME_TREE[kept]
     assert set(result.kept) == {"pkg/jit.c", "pkg/templates"}
     assert "pkg/_speedups.c" not in (tree / "pkg-1.0.dist-info/RECORD").read_text()
+
+
+def test_a_folder_slim_may_not_write_is_refused_and_left_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with shared_folder() as root, shared_folder() as state_parent:
+        add_dist(root, "demo", {"demo/__init__.py": b"X = 1\n", "demo/tests/test_a.py": b"T = 1\n"})
+        assert wheelfix.slim(root, categories=["tests"]).by_category  # loads what slim loads
+        for path in root.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        os.chown(root, NOBODY, NOBODY)  # nobody may write the top, not demo/tests (root's)
+        state = state_parent / "state"
+        state.mkdir(mode=0o700)
+        os.chown(state, NOBODY, NOBODY)
+        monkeypatch.setenv("WHEELFIX_STATE_DIR", str(state))
+        before = {str(p): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+        def apply() -> tuple[int, dict[str, str]]:
+            result = wheelfix.slim(root, categories=["tests"], apply=True, verify=False)
+            return result.exit_code, dict(result.refused)
+
+        code, refused = as_nobody(apply)
+        assert code == 1
+        assert list(refused) == ["demo/tests/test_a.py"]
+        assert "ermission denied" in refused["demo/tests/test_a.py"]
+        after = {
+            str(p): p.read_bytes()
+            for p in root.rglob("*")
+            if p.is_file() and JOURNAL_DIR not in str(p)
+        }
+        assert after == before
