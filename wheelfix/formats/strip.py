@@ -420,9 +420,13 @@ def disk_saving(layout: ElfLayout, level: StripLevel, data: bytes | None = None)
         return 0
     body = plan.new_offset(plan.body_end)
     size = body
+    kept = [i for i in range(len(layout.sections)) if i not in plan.drop]
     for i in plan.moved:
         s = layout.sections[i]
-        size += -size % max(s.addralign, 1) + s.size
+        content = s.size
+        if i == layout.shstrndx and data is not None:
+            content = len(_names_table(data, layout, kept))  # loses the removed names
+        size += -size % max(s.addralign, 1) + content
     size += -size % (8 if layout.is64 else 4)
     size += (len(layout.sections) - len(plan.drop)) * layout.shentsize
     return max(layout.file_size - size, 0)

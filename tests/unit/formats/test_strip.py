@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from wheelfix.formats.elf import parse_elf, read_layout
-from wheelfix.formats.strip import StripLevel, strip_elf
+from wheelfix.formats.strip import StripLevel, disk_saving, strip_elf
 
 REPO = Path(__file__).resolve().parents[3]
 _PT_LOAD = 1
@@ -371,3 +371,15 @@ def test_minidebuginfo_goes_with_the_symbol_table(
     assert ".gnu_debugdata" not in {s.name for s in read_layout(gone.data).sections}
     readelf_clean(gone.data, tmp_path)
     assert call_wfelf(gone.data, tmp_path) == call_wfelf(data, tmp_path) == "4.010008"
+
+
+@pytest.mark.parametrize("level", list(StripLevel))
+def test_disk_saving_is_what_the_strip_shrinks(
+    debug_so: bytes, patched: bytes, level: StripLevel
+) -> None:
+    """slim plans with the estimate: it must match the file the strip writes, byte for
+    byte, the shorter section name table included."""
+    for data in (debug_so, patched):
+        result = strip_elf(data, level)
+        assert result.data is not None
+        assert disk_saving(read_layout(data), level, data) == result.shrunk > 0
