@@ -105,7 +105,7 @@ WORKLOADS = {
 
 def works(key: str, outputs: list[Path], deps: Path | None) -> str:
     """Run the wheel's workload with this machine's python on the unpacked outputs (scipy
-    needs numpy's output too); ``ok`` or the last line of the error."""
+    needs numpy's output too); ``ok`` or the first error it printed (the cause)."""
     with tempfile.TemporaryDirectory() as tmp:
         for wheel in outputs:
             with zipfile.ZipFile(wheel) as zf:
@@ -123,7 +123,9 @@ def works(key: str, outputs: list[Path], deps: Path | None) -> str:
         return "ok"
     lines = done.stderr.strip().splitlines() or ["?"]
     errors = [line for line in lines if "Error:" in line and line.split("Error:", 1)[1].strip()]
-    return (errors or lines)[-1].strip()[:100]
+    # The first error printed is the cause (numpy re-raises the loader's ImportError with a
+    # generic message of its own).
+    return (errors[:1] or lines[-1:])[0].strip()[:100]
 
 
 def run(command: list[str], out_dir: Path) -> Outcome:

@@ -303,8 +303,8 @@ Examples:
 \b
 Strip levels (--strip alone means unneeded):
   debug     DWARF debug sections only
-  unneeded  debug sections and the static symbol table (.symtab/.strtab)
-  all       as unneeded, plus .comment
+  unneeded  debug sections and the static symbol table (.symtab/.strtab, .gnu_debugdata)
+  all       as unneeded, plus .comment and annobin build notes
 \b
 Prune categories (--prune, comma-separated; none by default):
   tests, sources, bytecode, build-leftovers, caches, source-maps, static-archives, all

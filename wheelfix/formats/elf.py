@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Literal
 
 from wheelfix.errors import WheelfixError
 
@@ -32,6 +33,7 @@ __all__ = [
     "is_elf",
     "parse_elf",
     "read_layout",
+    "strippable_kind",
 ]
 
 ELF_MAGIC = b"\x7fELF"
@@ -88,9 +90,11 @@ _ARCHES = {
     ("EM_MIPS", 64, True): "mips64",  # Debian mips64el; `uname -m` says mips64 for both
     ("EM_MIPS", 64, False): "mips64",
 }
-_SYMTAB_SECTIONS = frozenset({".symtab", ".strtab"})
-#: The build's own records: compiler versions and annobin build notes (read by annocheck).
-_BUILD_RECORDS = frozenset({".comment", ".gnu.build.attributes"})
+#: Symbol tables: the static one, and .gnu_debugdata (MiniDebugInfo: an xz-compressed ELF
+#: file holding a .symtab of the functions, for backtraces without debug files).
+_SYMBOL_SECTIONS = frozenset({".symtab", ".strtab", ".symtab_shndx", ".gnu_debugdata"})
+#: The build's own records: compiler versions, annobin build notes (read by annocheck).
+_BUILD_RECORDS = frozenset({".comment", ".gnu.build.attributes", ".annobin.notes"})
 _SHF_ALLOC = 0x2
 
 
@@ -329,6 +333,22 @@ class _Reader:
             return raw[:end].decode("latin-1")
 
 
+def strippable_kind(section: Section) -> Literal["debug", "symbols", "records"] | None:
+    """What a strip may remove this section as: ``"debug"`` (DWARF), ``"symbols"`` (symbol
+    tables), ``"records"`` (the build's records), or ``None`` (the file needs it, or it is
+    loaded). The one rule for the strip engine and for the bytes ``check`` reports."""
+    if section.flags & _SHF_ALLOC or section.type in (_SHT_NOBITS, _SHT_NULL):
+        return None
+    name = section.name
+    if name.startswith((".debug_", ".zdebug_")) or name == ".debug":
+        return "debug"
+    if name in _SYMBOL_SECTIONS:
+        return "symbols"
+    if name in _BUILD_RECORDS:
+        return "records"
+    return None
+
+
 def parse_elf(data: bytes, *, interest: frozenset[str] = frozenset()) -> ElfInfo:
     """Read one ELF file. ``interest`` names dynamic symbols whose binding we want to know."""
     if not is_elf(data):
@@ -353,13 +373,12 @@ def _parse(r: _Reader, interest: frozenset[str]) -> ElfInfo:
 
     debug = symtab = comment = 0
     for s in sections:
-        if s.type in (_SHT_NOBITS, _SHT_NULL):
-            continue
-        if s.name.startswith((".debug_", ".zdebug_")) or s.name == ".debug":
+        kind = strippable_kind(s)
+        if kind == "debug":
             debug += s.size
-        elif s.name in _SYMTAB_SECTIONS and s.type in (_SHT_SYMTAB, _SHT_STRTAB):
+        elif kind == "symbols":
             symtab += s.size
-        elif s.name in _BUILD_RECORDS and not s.flags & _SHF_ALLOC:
+        elif kind == "records":
             comment += s.size
 
     interpreter = None

@@ -14,10 +14,11 @@ Levels (each includes the one before):
     ``.debug_*`` / ``.zdebug_*`` DWARF sections (like ``strip --strip-debug``).
 ``unneeded``
     plus the static symbol table ``.symtab``/``.strtab`` (like ``strip --strip-unneeded`` on
-    a shared object; ``.dynsym``, which the loader uses, is never touched).
+    a shared object; ``.dynsym``, which the loader uses, is never touched), also in its
+    compressed MiniDebugInfo form ``.gnu_debugdata``.
 ``all``
-    plus ``.comment`` (compiler version strings) and ``.gnu.build.attributes`` (annobin
-    build notes, read only by ``annocheck``).
+    plus ``.comment`` (compiler version strings) and the annobin build notes
+    ``.gnu.build.attributes`` and ``.annobin.notes`` (read only by ``annocheck``).
 
 How the file is rewritten. Everything the loader maps (the ELF header, the program header
 table, every segment and every allocated section) is *pinned*: it keeps its bytes, and
@@ -30,6 +31,8 @@ after it moves down by the largest multiple of the alignment of everything that 
 one alignment unit, is zeroed and reported as ``uncut`` (zeros cost nothing in a
 compressed wheel). Non-allocated sections that are kept (``.shstrtab``, ``.comment`` ...)
 are laid out again after the last pinned byte, followed by a new section header table.
+The section name table that moves loses the names of the removed sections (zeroed, and
+cut after the last name still used); kept names stay at their offsets.
 Program headers (``p_offset``), section headers (``sh_offset``) and the ELF header
 (``e_phoff``, ``e_shoff``, ``e_shnum``, ``e_shstrndx``) are rewritten; no other structure
 of an ELF file holds a file offset. A section header table that lies inside segment data
@@ -61,6 +64,7 @@ from wheelfix.formats.elf import (
     Section,
     parse_elf,
     read_layout,
+    strippable_kind,
 )
 
 __all__ = [
@@ -100,19 +104,17 @@ class StripLevel(enum.Enum):
 
 
 def removable(section: Section, level: StripLevel) -> bool:
-    """Would ``level`` remove this section (when nothing else keeps it)?"""
-    name = section.name
-    if section.flags & _SHF_ALLOC or section.type in (_SHT_NOBITS, _SHT_NULL):
-        return False
-    if name.startswith((".debug_", ".zdebug_")) or name == ".debug":
+    """Would ``level`` remove this section (when nothing else keeps it)? DWARF at every
+    level; symbol tables (``.symtab``, and ``.gnu_debugdata``: MiniDebugInfo) from
+    ``unneeded`` on; the build's records (``.comment``, the annobin notes
+    ``.gnu.build.attributes`` and ``.annobin.notes``, read only by annocheck) at ``all``.
+    Which section is which: :func:`wheelfix.formats.elf.strippable_kind`."""
+    kind = strippable_kind(section)
+    if kind == "debug":
         return True
-    if level is StripLevel.DEBUG:
-        return False
-    if name in (".symtab", ".strtab", ".symtab_shndx"):
-        return True
-    # At level all, also the build's own records: compiler versions (.comment) and annobin
-    # build notes (.gnu.build.attributes: non-allocated, read only by annocheck).
-    return level is StripLevel.ALL and name in (".comment", ".gnu.build.attributes")
+    if kind == "symbols":
+        return level is not StripLevel.DEBUG
+    return kind == "records" and level is StripLevel.ALL
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,9 +413,13 @@ def disk_saving(layout: ElfLayout, level: StripLevel, data: bytes | None = None)
         return 0
     body = plan.new_offset(plan.body_end)
     size = body
+    kept = [i for i in range(len(layout.sections)) if i not in plan.drop]
     for i in plan.moved:
         s = layout.sections[i]
-        size += -size % max(s.addralign, 1) + s.size
+        content = s.size
+        if i == layout.shstrndx and data is not None:
+            content = len(_names_table(data, layout, kept))  # loses the removed names
+        size += -size % max(s.addralign, 1) + content
     size += -size % (8 if layout.is64 else 4)
     size += (len(layout.sections) - len(plan.drop)) * layout.shentsize
     return max(layout.file_size - size, 0)
@@ -431,7 +437,7 @@ def _rewrite(data: bytes, layout: ElfLayout, plan: _Plan, link: Debuglink | None
     out += data[pos : plan.body_end]
     kept = [i for i in range(len(sections)) if i not in plan.drop]
     new_offset = {i: plan.new_offset(sections[i].offset) for i in kept}
-    names = bytes(data[sections[layout.shstrndx].offset :][: sections[layout.shstrndx].size])
+    names = _names_table(data, layout, kept)
     link_name = 0
     if link is not None:
         link_name = _name_offset(names, DEBUGLINK_SECTION)
@@ -444,7 +450,7 @@ def _rewrite(data: bytes, layout: ElfLayout, plan: _Plan, link: Debuglink | None
         s = sections[i]
         out += bytes(-len(out) % max(s.addralign, 1))
         new_offset[i] = len(out)
-        out += data[s.offset : s.offset + s.size]
+        out += names if i == layout.shstrndx else data[s.offset : s.offset + s.size]
     extra: list[tuple[int, ...]] = []
     if link is not None:
         out += bytes(-len(out) % 4)
@@ -455,9 +461,32 @@ def _rewrite(data: bytes, layout: ElfLayout, plan: _Plan, link: Debuglink | None
         out += names
     out += bytes(-len(out) % (8 if layout.is64 else 4))
     shoff = len(out)
-    out += _section_table(layout, plan, kept, new_offset, extra, len(names))
+    names_size = len(names) if link is not None or layout.shstrndx in plan.moved else None
+    out += _section_table(layout, plan, kept, new_offset, extra, names_size)
     _patch_headers(out, layout, plan, shoff, len(kept) + len(extra))
     return bytes(out)
+
+
+def _names_table(data: bytes, layout: ElfLayout, kept: list[int]) -> bytes:
+    """The section name table to write when it moves: each kept section's name where it
+    was (its ``sh_name`` stays), every other byte zero (the names of removed sections), and
+    nothing after the last name still used.
+
+    Offsets are kept rather than the table packed: the new section header table then
+    matches, entry for entry, the old one that newer patchelf leaves inside a segment, and
+    deflate stores those matches in a few bytes (a packed table made Pillow's wheel larger).
+    """
+    table = layout.sections[layout.shstrndx]
+    old = data[table.offset : table.offset + table.size]
+    new = bytearray(len(old))
+    end = min(len(old), 1)
+    for i in kept[1:]:
+        start = layout.sections[i].raw[0]
+        stop = old.find(b"\0", start) + 1  # the reader found every name's NUL
+        if 0 < start < stop:
+            new[start:stop] = old[start:stop]
+            end = max(end, stop)
+    return bytes(new[:end])
 
 
 def _name_offset(names: bytes, name: str) -> int:
@@ -474,7 +503,7 @@ def _section_table(
     kept: list[int],
     new_offset: dict[int, int],
     extra: list[tuple[int, ...]],
-    names_size: int,
+    names_size: int | None,
 ) -> bytes:
     end = "<" if layout.little_endian else ">"
     fmt = struct.Struct(end + ("IIQQQQIIQQ" if layout.is64 else "IIIIIIIIII"))
@@ -484,7 +513,7 @@ def _section_table(
         s = layout.sections[i]
         raw = list(s.raw)
         raw[4] = new_offset[i] if i else 0
-        if i == layout.shstrndx:
+        if i == layout.shstrndx and names_size is not None:
             raw[5] = names_size
         raw[6] = new_index.get(s.link, 0)
         if (s.type in (_SHT_REL, _SHT_RELA) and s.flags & _SHF_INFO_LINK) or (
@@ -574,9 +603,12 @@ def _verify(before: bytes, after: bytes, layout: ElfLayout, plan: _Plan, old: El
             if before[lo:hi] != after[moved_lo : moved_lo + hi - lo]:
                 raise CorruptElfError("strip would change bytes a segment maps")
     old_kept = [s for i, s in enumerate(layout.sections) if i not in plan.drop]
+    old_names = layout.sections[layout.shstrndx]
     for old_s, new_s in zip(old_kept, new_layout.sections, strict=False):
-        if old_s.name != new_s.name or not _has_content(old_s):
-            continue
+        if old_s.name != new_s.name:
+            raise CorruptElfError(f"strip would rename section {old_s.name}")
+        if old_s is old_names or not _has_content(old_s):
+            continue  # the name table loses the removed names: the kept ones were compared
         if (
             before[old_s.offset : old_s.offset + old_s.size]
             != after[new_s.offset : new_s.offset + old_s.size]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import lzma
 import shutil
 import struct
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from wheelfix.formats.elf import parse_elf, read_layout
-from wheelfix.formats.strip import StripLevel, strip_elf
+from wheelfix.formats.strip import StripLevel, disk_saving, strip_elf
 
 REPO = Path(__file__).resolve().parents[3]
 _PT_LOAD = 1
@@ -321,3 +322,64 @@ def test_binutils_finds_every_section_where_we_put_it(patched: bytes, tmp_path: 
     for section in new.sections[1:]:
         assert f"{section.name} " in listing
         assert f" {section.offset:06x} " in listing
+
+
+@pytest.mark.parametrize("level", list(StripLevel))
+def test_removed_names_leave_the_section_name_table(patched: bytes, level: StripLevel) -> None:
+    """The moved name table keeps each kept name at its offset (so sh_name is unchanged)
+    and loses the removed ones: zeroed, and nothing after the last name in use."""
+    result = strip_elf(patched, level)
+    assert result.data is not None
+    before, after = read_layout(patched), read_layout(result.data)
+    names = after.sections[after.shstrndx]
+    table = result.data[names.offset : names.offset + names.size]
+    offsets = {s.name: s.raw[0] for s in before.sections}
+    for section in after.sections[1:]:
+        assert section.raw[0] == offsets[section.name]
+    assert table.endswith(b"\0") and table.rstrip(b"\0")
+    assert max(s.raw[0] + len(s.name) + 1 for s in after.sections) == len(table)
+    for name in result.removed:
+        assert b"\0" + name.encode() + b"\0" not in table
+    assert names.size < before.sections[before.shstrndx].size
+
+
+def test_minidebuginfo_goes_with_the_symbol_table(
+    elf_fixtures: dict[str, Path], tmp_path: Path
+) -> None:
+    """``.gnu_debugdata`` (MiniDebugInfo: an xz-compressed ELF file holding a symbol table,
+    added with objcopy the way Fedora's find-debuginfo does) stays at level debug and goes
+    from unneeded on."""
+    if shutil.which("objcopy") is None:
+        pytest.skip("binutils not installed")
+    mini = tmp_path / "mini.debug"
+    subprocess.run(
+        ["objcopy", "--only-keep-debug", str(elf_fixtures["debug"]), str(mini)], check=True
+    )
+    (tmp_path / "mini.xz").write_bytes(lzma.compress(mini.read_bytes()))
+    lib = tmp_path / "libwfelf-mini.so"
+    subprocess.run(
+        ["objcopy", "--add-section", f".gnu_debugdata={tmp_path / 'mini.xz'}",
+         str(elf_fixtures["debug"]), str(lib)],
+        check=True,
+    )  # fmt: skip
+    data = lib.read_bytes()
+    kept = strip_elf(data, StripLevel.DEBUG)
+    gone = strip_elf(data, StripLevel.UNNEEDED)
+    assert kept.data is not None and gone.data is not None
+    assert ".gnu_debugdata" in {s.name for s in read_layout(kept.data).sections}
+    assert ".gnu_debugdata" in gone.removed
+    assert ".gnu_debugdata" not in {s.name for s in read_layout(gone.data).sections}
+    readelf_clean(gone.data, tmp_path)
+    assert call_wfelf(gone.data, tmp_path) == call_wfelf(data, tmp_path) == "4.010008"
+
+
+@pytest.mark.parametrize("level", list(StripLevel))
+def test_disk_saving_is_what_the_strip_shrinks(
+    debug_so: bytes, patched: bytes, level: StripLevel
+) -> None:
+    """slim plans with the estimate: it must match the file the strip writes, byte for
+    byte, the shorter section name table included."""
+    for data in (debug_so, patched):
+        result = strip_elf(data, level)
+        assert result.data is not None
+        assert disk_saving(read_layout(data), level, data) == result.shrunk > 0
