@@ -313,7 +313,8 @@ def default_wheelfix_cmd() -> list[str]:
     return [
         sys.executable,
         "-c",
-        "import sys; from wheelfix.cli import main; sys.exit(main())",
+        f"import sys; sys.path.insert(0, {str(wheels.REPO_ROOT)!r}); "
+        "from wheelfix.cli import main; sys.exit(main())",
     ]
 
 
@@ -515,7 +516,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--wheelfix",
         default=None,
         metavar="CMD",
-        help="command that runs wheelfix (default: `wheelfix` on PATH, else the in-tree package)",
+        help=(
+            "command that runs wheelfix, from an empty folder (default: the `wheelfix` script "
+            "beside this interpreter, else on PATH, else this checkout); another checkout: "
+            '"env PYTHONPATH=CHECKOUT python -m wheelfix"'
+        ),
     )
     parser.add_argument("-j", "--jobs", type=int, default=2, help="-j for the batch run")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per subprocess")
@@ -568,7 +573,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     wheels_found = resolve_wheels(args.wheels)
     infos = [wheel_info(label, path) for label, path in wheels_found]
     facts = machine_facts(wheelfix_cmd)
-    repo = wheels.REPO_ROOT
 
     results: dict[str, dict[str, Measurement]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-check-") as empty:
@@ -591,7 +595,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "pydistcheck": judge_pydistcheck,
             "wheelfix": judge_wheelfix,
         }
-        cwds = {"auditwheel": empty_dir, "pydistcheck": empty_dir, "wheelfix": repo}
+        # Every tool runs from an empty folder: no pyproject.toml there can configure it,
+        # and `python -m wheelfix` there imports the wheelfix PYTHONPATH names (from the
+        # repository root, the checkout would shadow it).
+        cwds = {"auditwheel": empty_dir, "pydistcheck": empty_dir, "wheelfix": empty_dir}
 
         # Rounds interleave the tools, so a slow drift of the machine hits them all alike.
         for round_no in range(max(repeat[t] for t in tools)):
@@ -644,7 +651,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"[round {round_no + 1}] batch ...", file=sys.stderr, flush=True)
                 batch.runs.append(
                     run_subprocess(
-                        batch.command, cwd=repo, timeout=args.timeout, judge=judge_wheelfix
+                        batch.command, cwd=empty_dir, timeout=args.timeout, judge=judge_wheelfix
                     )
                 )
                 print(f"    {batch.runs[-1].seconds:.3f} s", file=sys.stderr, flush=True)
