@@ -534,7 +534,7 @@ def resolve_wheels(names: Sequence[str]) -> list[tuple[str, Path]]:
     out: list[tuple[str, Path]] = []
     for name in names or ["bench"]:
         if name.endswith(".whl"):
-            path = Path(name)
+            path = Path(name).resolve()  # the tools run from an empty folder
             out.append((" ".join(path.name.split("-")[:2]), path))
             continue
         for spec in wheels.expand([name]):
