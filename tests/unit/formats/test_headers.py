@@ -43,7 +43,7 @@ def _email(text: str, name: str) -> list[str]:
 
 
 def test_agrees_with_email_parser_on_generated_blocks() -> None:
-    rng = random.Random(20261203)
+    rng = random.Random(20261203)  # noqa: S311 - a fixed seed makes failures reproducible
     for _ in range(5_000):
         text = "".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 14)))
         headers = parse_headers(text)
