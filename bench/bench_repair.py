@@ -7,6 +7,15 @@ best-of-N wall time, output size, and the bytes of ELF files before and after.
 
     python bench/bench_repair.py [--repeat 3] [--markdown bench/RESULTS.md]
 
+``--overhead`` measures instead what issue 14 asks of a small wheel (``wheelfix repair
+--strip`` within 1.2x of ``auditwheel repair --strip``): both commands as subprocesses of this
+interpreter (``python -m ...``, so neither pays for a version manager's shim), interleaved
+round by round with the order swapped every round, best of ``--repeat`` wall times and CPU
+times (user + system of the command and every process it waited for), on the builder wheels
+(or ``--wheel PATH``, repeatable):
+
+    python bench/bench_repair.py --overhead --repeat 7 [--wheel W.whl] [--markdown bench/RESULTS.md]
+
 Needs: gcc, libyaml-dev, libpq-dev (apt-get), network access to PyPI for the sdists.
 """
 
@@ -32,6 +41,12 @@ sys.path.insert(0, str(REPO))  # tools/ is shared with the tests
 from tools import realwheels as wheels  # noqa: E402
 
 SDISTS = {"pyyaml": "pyyaml==6.0.2", "psycopg2": "psycopg2==2.9.10"}
+
+#: ``--overhead``: the two commands compared, without their ``-w OUT WHEEL`` tail.
+OVERHEAD_TOOLS: dict[str, list[str]] = {
+    "auditwheel repair --strip": [sys.executable, "-m", "auditwheel", "repair", "--strip"],
+    "wheelfix repair --strip": [sys.executable, "-m", "wheelfix", "repair", "--strip"],
+}
 
 
 @dataclass
@@ -101,11 +116,116 @@ def best(command: list[str], out_dir: Path, repeat: int) -> Outcome:
     return min(ok, key=lambda r: r.seconds) if ok else runs[-1]
 
 
+def tool_env() -> dict[str, str]:
+    """This environment, allowed to write bytecode: both tools are measured as pip installs
+    them, compiled (the same decision as ``tool_env`` in ``bench_check.py``). The warm-up run
+    writes the bytecode."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+@dataclass
+class Timed:
+    wall: float
+    cpu: float
+
+
+def timed(command: list[str]) -> Timed:
+    """Run ``command`` from the repository root (so ``python -m wheelfix`` is this checkout):
+    wall time, and user + system CPU time of it and of the processes it waited for."""
+    start = time.perf_counter()
+    child = subprocess.Popen(
+        command, cwd=REPO, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    output = child.stdout.read() if child.stdout is not None else b""
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.stdout is not None:
+        child.stdout.close()
+    if child.returncode != 0:
+        tail = output.decode("utf-8", "replace").strip().splitlines()[-3:]
+        raise SystemExit(f"{' '.join(command)}: exit {child.returncode}: {tail}")
+    return Timed(wall, usage.ru_utime + usage.ru_stime)
+
+
+def overhead(wheel: Path, repeat: int) -> dict[str, Timed]:
+    """Best wall and best CPU time of each ``OVERHEAD_TOOLS`` command on ``wheel``, after
+    one untimed run of each; rounds interleave the tools, in a swapped order every round."""
+    best: dict[str, Timed] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
+        names = list(OVERHEAD_TOOLS)
+        for round_ in range(repeat + 1):
+            for name in names if round_ % 2 else names[::-1]:
+                out = Path(tmp) / "out"
+                shutil.rmtree(out, ignore_errors=True)
+                out.mkdir()
+                run = timed([*OVERHEAD_TOOLS[name], "-w", str(out), str(wheel)])
+                if round_ == 0:
+                    continue  # warm-up: bytecode written, wheel in the page cache
+                old = best.get(name)
+                best[name] = (
+                    run if old is None else Timed(min(old.wall, run.wall), min(old.cpu, run.cpu))
+                )
+    return best
+
+
+def overhead_report(inputs: dict[str, Path], repeat: int) -> list[str]:
+    load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    rows = []
+    for label, wheel in inputs.items():
+        best = overhead(wheel, repeat)
+        print(f"{label}: {best}", file=sys.stderr)
+        aw, wf = best["auditwheel repair --strip"], best["wheelfix repair --strip"]
+        rows.append(
+            f"| {label} | {aw.wall:.3f} | {wf.wall:.3f} | **{wf.wall / aw.wall:.2f}x** "
+            f"| {aw.cpu:.3f} | {wf.cpu:.3f} | {wf.cpu / aw.cpu:.2f}x |"
+        )
+    load_after = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return [
+        f"### bench_repair --overhead, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        f"Command: `python bench/bench_repair.py --overhead --repeat {repeat}`",
+        "",
+        f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"CPython {platform.python_version()}; load average (1, 5, 15 min) {load_before} "
+        f"before, {load_after} after",
+        f"- best of {repeat} interleaved rounds after one warm-up; `python -m TOOL repair "
+        "--strip -w EMPTY_FOLDER WHEEL`, bytecode allowed; CPU is user + system time of the "
+        "command and the processes it waited for",
+        "",
+        "| wheel | auditwheel s | wheelfix s | wall ratio | auditwheel CPU s | wheelfix CPU s "
+        "| CPU ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        *rows,
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--markdown", type=Path)
+    parser.add_argument(
+        "--overhead",
+        action="store_true",
+        help="only wheelfix repair --strip against auditwheel repair --strip, interleaved",
+    )
+    parser.add_argument(
+        "--wheel",
+        type=Path,
+        action="append",
+        default=[],
+        help="with --overhead: this wheel instead of the builder wheels (repeatable)",
+    )
     args = parser.parse_args()
+    if args.overhead:
+        chosen = {w.name: w for w in args.wheel} or {
+            "PyYAML 6.0.2 (sdist + libyaml-dev)": builder_wheel("pyyaml"),
+            "psycopg2 2.9.10 (sdist + libpq-dev)": builder_wheel("psycopg2"),
+        }
+        _emit(overhead_report(chosen, args.repeat), args.markdown)
+        return
     wheelfix = shutil.which("wheelfix") or "wheelfix"
     inputs = {
         "PyYAML 6.0.2 (sdist + libyaml-dev)": builder_wheel("pyyaml"),
@@ -173,10 +293,14 @@ def main() -> None:
                 lines.append(
                     f"| {label} | {size_in:,} | {elf_in:,} | {tool} | " + " | ".join(row) + " |"
                 )
+    _emit(lines, args.markdown)
+
+
+def _emit(lines: list[str], markdown: Path | None) -> None:
     text = "\n".join(lines) + "\n"
     print(text)
-    if args.markdown:
-        with args.markdown.open("a") as fh:
+    if markdown:
+        with markdown.open("a") as fh:
             fh.write("\n" + text)
 
 
