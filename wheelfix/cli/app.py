@@ -412,7 +412,7 @@ def repair_cmd(
     """Graft external libraries, strip, prune; write wheels the runner stage can install.
 
     WHEELS are wheel files or folders (every *.whl in them)."""
-    from wheelfix.wheels.repair import repair
+    from wheelfix.wheels.auditwheel import standing_by
 
     def run() -> int:
         if wheel_dir.exists() and not wheel_dir.is_dir():
@@ -420,6 +420,13 @@ def repair_cmd(
         wheel_dir.mkdir(parents=True, exist_ok=True)
         level = strip_level or ("unneeded" if strip_flag else None)
         inputs = _wheel_inputs(wheels)
+        # Before the repair code is imported: auditwheel's import overlaps that one too.
+        with standing_by([os.fspath(w) for w in inputs]):
+            return repair_and_report(level, inputs)
+
+    def repair_and_report(level: str | None, inputs: list[Path]) -> int:
+        from wheelfix.wheels.repair import repair
+
         with _per_wheel_progress("repairing", len(inputs), fmt) as on_result:
             report = repair(
                 [os.fspath(w) for w in inputs],

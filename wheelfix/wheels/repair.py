@@ -42,6 +42,7 @@ from wheelfix.formats.writer import (
     atomic_write_wheel,
     check_target,
     iter_files,
+    pack,
     retag,
     unpack,
     write_member,
@@ -53,7 +54,7 @@ from wheelfix.parallel import map_balanced
 from wheelfix.reports import Report
 from wheelfix.verify.runner import RunnerProof, prove_in_root
 from wheelfix.wheels.audit import check_wheel
-from wheelfix.wheels.auditwheel import Auditwheel
+from wheelfix.wheels.auditwheel import Auditwheel, standing_by
 from wheelfix.wheels.checks.sbom import is_sbom_member, parse_sbom
 from wheelfix.wheels.prune import PrunePlan, apply_plan, parse_categories, prune_plan
 from wheelfix.wheels.results import WheelResult
@@ -480,8 +481,7 @@ def _graft(
     grafted = _grafted_sizes(pre, options)
     before = tmp / "before"
     before.mkdir()
-    with WheelArchive(_pack_plain(work, before / filename)) as archive:
-        dist_info = archive.dist_info
+    _pack_plain(work, before / filename)
     after = tmp / "after"
     after.mkdir()
     produced = Auditwheel.find().repair(
@@ -508,12 +508,15 @@ def _dist_info_of(root: Path) -> str:
     )
 
 
-def _pack_plain(root: Path, out: Path) -> Path:
-    """A temporary wheel for auditwheel to read (RECORD rewritten: we may have stripped)."""
+def _pack_plain(root: Path, out: Path) -> None:
+    """A temporary wheel for auditwheel to read (RECORD rewritten: we may have stripped).
+
+    Not compressed (auditwheel reads it once) and not flushed to disk: it lives in our own
+    temporary folder and is never an output, so the atomic write's ``fsync`` buys nothing."""
     dist_info = _dist_info_of(root)
     write_record(root, dist_info)
-    atomic_write_wheel(root, dist_info, out, force=True, level=0)  # read once, by auditwheel
-    return out
+    with out.open("xb") as fh:
+        pack(root, dist_info, fh, level=0)
 
 
 def _verify(result: RepairResult, out: Path, options: RepairOptions) -> RepairResult:
@@ -609,11 +612,13 @@ def repair(
     names = [os.fspath(w) for w in wheels]
     # Threads (the concurrency policy in parallel.py): the heavy parts (zlib, auditwheel,
     # patchelf) run outside the GIL, and a repair is never redone over its own output.
-    results = map_balanced(
-        lambda w: repair_wheel(w, out_dir, options),
-        names,
-        jobs=jobs,
-        processes=False,
-        on_result=on_result,
-    )
+    # auditwheel's import starts now, beside the first wheel's check and strip.
+    with standing_by(names):
+        results = map_balanced(
+            lambda w: repair_wheel(w, out_dir, options),
+            names,
+            jobs=jobs,
+            processes=False,
+            on_result=on_result,
+        )
     return RepairReport(results=tuple(results))
