@@ -44,7 +44,6 @@ from wheelfix.formats.writer import (
     iter_files,
     pack,
     retag,
-    unpack,
     write_member,
     write_record,
 )
@@ -487,10 +486,8 @@ def _graft(
     produced = Auditwheel.find().repair(
         before / filename, after, plat=options.plat, exclude=options.exclude
     )
-    shutil.rmtree(work)
-    work.mkdir()
     with WheelArchive(produced) as archive:
-        unpack(archive, work)
+        _update_tree(archive, work)
         dist_info = archive.dist_info
     kept = {
         k: v
@@ -498,6 +495,34 @@ def _graft(
         if not any(fnmatch.fnmatch(k, pattern) for pattern in options.exclude)
     }
     return produced.name, kept, dist_info
+
+
+def _update_tree(archive: WheelArchive, root: Path) -> None:
+    """Make ``root`` (the tree auditwheel's input was packed from) hold exactly the members
+    of ``archive`` (its output), as unpacking into an empty folder would.
+
+    Most members come back byte for byte as they went in and are left alone: creating files
+    is the slow part of unpacking. The others are written again, and files the archive does
+    not have are removed with the folders that become empty."""
+    stale = {path.relative_to(root).as_posix(): path for path in iter_files(root)}
+    for member in archive.members:
+        data = archive.read(member)
+        path = stale.pop(member.name, None)
+        if path is not None:
+            if path.read_bytes() == data and _executable(path) == member.executable:
+                continue
+            path.unlink()
+        write_member(root, member, data)
+    for path in stale.values():
+        path.unlink()
+    for name, _, _ in os.walk(root, topdown=False):  # deepest first
+        folder = Path(name)
+        if folder != root and not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def _executable(path: Path) -> bool:
+    return bool(path.stat().st_mode & 0o111)
 
 
 def _dist_info_of(root: Path) -> str:
