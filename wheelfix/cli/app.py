@@ -8,6 +8,7 @@ error (a bug in wheelfix).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import itertools
 import json
 import os
@@ -65,6 +66,13 @@ def _console(stream: object = None) -> Console:
         color_system="auto" if color and tty else ("standard" if color else None),
         width=None if tty else 160,
     )
+
+
+def _import_text_output() -> None:
+    """Import what text output needs (rich takes ~20 ms): ``repair`` does it while it waits
+    for auditwheel."""
+    for module in ("rich.console", "rich.markup", "wheelfix.cli.render"):
+        importlib.import_module(module)
 
 
 def _stderr_console() -> Console:
@@ -421,7 +429,8 @@ def repair_cmd(
         level = strip_level or ("unneeded" if strip_flag else None)
         inputs = _wheel_inputs(wheels)
         # Before the repair code is imported: auditwheel's import overlaps that one too.
-        with standing_by([os.fspath(w) for w in inputs]):
+        warm = _import_text_output if fmt == "text" else None
+        with standing_by([os.fspath(w) for w in inputs], while_waiting=warm):
             return repair_and_report(level, inputs)
 
     def repair_and_report(level: str | None, inputs: list[Path]) -> int:

@@ -206,9 +206,13 @@ def _is_builder_wheel(path: str) -> bool:
 
 
 @contextlib.contextmanager
-def standing_by(wheels: Iterable[str]) -> Iterator[None]:
+def standing_by(
+    wheels: Iterable[str], *, while_waiting: Callable[[], object] | None = None
+) -> Iterator[None]:
     """While the body runs, keep a forked child waiting with auditwheel's entry point
     imported, for the first auditwheel run of this process (see :func:`_run_forked`).
+    ``while_waiting`` runs in this process while that child runs auditwheel (this process
+    only waits then): work the caller will need afterwards, such as imports.
 
     Started only where it will almost surely be used and forking is safe: one of ``wheels``
     is a builder-stage wheel (:func:`_is_builder_wheel`), no ``WHEELFIX_AUDITWHEEL`` is
@@ -223,7 +227,7 @@ def standing_by(wheels: Iterable[str]) -> Iterator[None]:
         and not os.environ.get("WHEELFIX_AUDITWHEEL", "").strip()
         and util.find_spec("auditwheel") is not None
     ):
-        started = _Standby.start()
+        started = _Standby.start(while_waiting)
     try:
         yield
     finally:
@@ -239,12 +243,19 @@ class _Standby:
     waiting: _Standby | None = None
     _lock = threading.Lock()
 
-    def __init__(self, pid: int, request: int, stdout: IO[bytes], stderr: IO[bytes]) -> None:
+    def __init__(
+        self,
+        pid: int,
+        request: int,
+        output: tuple[IO[bytes], IO[bytes]],
+        while_waiting: Callable[[], object] | None,
+    ) -> None:
         self.pid, self.request = pid, request
-        self.stdout, self.stderr = stdout, stderr
+        self.stdout, self.stderr = output
+        self.while_waiting = while_waiting
 
     @classmethod
-    def start(cls) -> _Standby | None:
+    def start(cls, while_waiting: Callable[[], object] | None = None) -> _Standby | None:
         """Fork the child and register it as :attr:`waiting`; ``None`` if that is not safe
         or not possible here."""
         if not (fork_is_safe() and hasattr(os, "pidfd_open")):
@@ -269,7 +280,7 @@ class _Standby:
             os.close(write_end)
             _standby_child(read_end, stdout.fileno(), stderr.fileno())
         os.close(read_end)
-        standby = cls(pid, write_end, stdout, stderr)
+        standby = cls(pid, write_end, (stdout, stderr), while_waiting)
         with cls._lock:
             cls.waiting = standby
         return standby
@@ -296,6 +307,9 @@ class _Standby:
         os.close(self.request)
         self.request = -1
         try:
+            if self.while_waiting is not None:
+                with contextlib.suppress(Exception):  # an optimisation: any failure shows later
+                    self.while_waiting()
             return _completed(arguments, _wait(self.pid), self.stdout, self.stderr)
         finally:
             self.pid = 0

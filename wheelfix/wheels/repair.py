@@ -26,15 +26,13 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from wheelfix import __version__
-from wheelfix.categories import Category
 from wheelfix.containment import ContainmentError, relative_parts
 from wheelfix.errors import InvalidWheelError, ToolError, UsageError, WheelfixError
 from wheelfix.findings import Finding, Severity
-from wheelfix.formats.debuglink import strip_keeping_debug
 from wheelfix.formats.elf import ELF_MAGIC, CorruptElfError
 from wheelfix.formats.strip import StripLevel, StripResult, strip_elf
 from wheelfix.formats.wheelfile import WheelArchive, parse_name
@@ -51,12 +49,16 @@ from wheelfix.linux.libraries import LIBPYTHON_RE
 from wheelfix.linux.policy import Libc, parse_platform_tag, policies_for
 from wheelfix.parallel import map_balanced
 from wheelfix.reports import Report
-from wheelfix.verify.runner import RunnerProof, prove_in_root
 from wheelfix.wheels.audit import check_wheel
 from wheelfix.wheels.auditwheel import Auditwheel, standing_by
 from wheelfix.wheels.checks.sbom import is_sbom_member, parse_sbom
-from wheelfix.wheels.prune import PrunePlan, apply_plan, parse_categories, prune_plan
 from wheelfix.wheels.results import WheelResult
+
+# --keep-debug, --prune and --verify-in import their modules when asked: a repair of a
+# small wheel is short enough for their import time to show.
+if TYPE_CHECKING:
+    from wheelfix.categories import Category
+    from wheelfix.verify.runner import RunnerProof
 
 __all__ = ["RepairOptions", "RepairReport", "RepairResult", "repair", "repair_wheel"]
 
@@ -198,6 +200,8 @@ def _honest_platforms(pre: WheelResult, platforms: tuple[str, ...]) -> list[str]
 def _strip_one(data: bytes, level: StripLevel, keep_debug: Path | None, name: str) -> StripResult:
     if keep_debug is None:
         return strip_elf(data, level)
+    from wheelfix.formats.debuglink import strip_keeping_debug  # noqa: PLC0415 - see imports
+
     return strip_keeping_debug(data, level, keep_debug, name)
 
 
@@ -427,8 +431,7 @@ def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
             filename = retag(work, dist_info, filename, honest)
         if ran_auditwheel:
             _note_in_sbom(work, dist_info, sboms, (grafted_name, filename))
-        plan = prune_plan(work, options.prune) if options.prune else PrunePlan([])
-        apply_plan(work, plan.items)
+        pruned, kept = _prune(work, options.prune)
         write_record(work, dist_info)
         parse_name(filename, filename)  # never write under a name we did not validate
         out = out_dir / filename
@@ -450,8 +453,8 @@ def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
                 grafted=grafted,
                 stripped=stripped,
                 strip_skipped=skipped,
-                pruned={i.path: i.size for i in plan.items},
-                kept=plan.kept,
+                pruned=pruned,
+                kept=kept,
             )
             result = _verify(result, staged, options)
             if result.error is None:
@@ -460,6 +463,26 @@ def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+def _prune(work: Path, categories: frozenset[Category]) -> tuple[dict[str, int], dict[str, str]]:
+    """Remove what ``categories`` select: (path -> size removed, path -> why kept)."""
+    if not categories:
+        return {}, {}
+    from wheelfix.wheels.prune import apply_plan, prune_plan  # noqa: PLC0415 - see imports
+
+    plan = prune_plan(work, categories)
+    apply_plan(work, plan.items)
+    return {i.path: i.size for i in plan.items}, plan.kept
+
+
+def _categories(prune: Iterable[str]) -> frozenset[Category]:
+    values = list(prune)
+    if not values:
+        return frozenset()
+    from wheelfix.wheels.prune import parse_categories  # noqa: PLC0415 - see imports
+
+    return parse_categories(values)
 
 
 def _graft(
@@ -574,6 +597,8 @@ def _verify(result: RepairResult, out: Path, options: RepairOptions) -> RepairRe
     proof = None
     if options.verify_in is not None:
         try:
+            from wheelfix.verify.runner import prove_in_root  # noqa: PLC0415 - see imports
+
             proof = prove_in_root(out, options.verify_in)
         except WheelfixError:
             out.unlink(missing_ok=True)  # the proof could not run: nothing is written
@@ -623,7 +648,7 @@ def repair(
             raise UsageError(str(exc)) from None
     options = RepairOptions(
         strip=strip,
-        prune=parse_categories(prune),
+        prune=_categories(prune),
         plat=plat,
         exclude=tuple(exclude),
         verify=verify,

@@ -165,3 +165,19 @@ def test_nested_calls_keep_the_one_child() -> None:
         with auditwheel.standing_by([_BUILDER]):
             assert auditwheel._Standby.waiting is outer
         assert auditwheel._Standby.waiting is outer  # the inner one did not stop it
+
+
+def test_while_waiting_runs_once_in_this_process_after_the_command_is_sent() -> None:
+    calls: list[int] = []
+
+    def warm() -> None:
+        calls.append(os.getpid())
+        raise RuntimeError("an optimisation that fails changes nothing")
+
+    with auditwheel.standing_by([_BUILDER], while_waiting=warm):
+        assert calls == []  # not before the command line is sent
+        out = auditwheel._run_forked(["--version"], tool_env())
+    assert calls == [os.getpid()]
+    assert out is not None
+    assert out.returncode == 0
+    assert out.stdout.startswith("auditwheel ")
