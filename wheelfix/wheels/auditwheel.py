@@ -33,7 +33,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import metadata, util
+from importlib import util
 from pathlib import Path
 from typing import IO
 
@@ -74,11 +74,20 @@ class Auditwheel:
         """This interpreter's auditwheel, or the command in ``$WHEELFIX_AUDITWHEEL``."""
         override = os.environ.get("WHEELFIX_AUDITWHEEL", "").strip()
         if not override:
-            # Our own interpreter's auditwheel: its version is known without starting it.
-            try:
-                text = metadata.version("auditwheel")
-            except metadata.PackageNotFoundError:
-                raise ToolError("auditwheel", "not installed (pip install auditwheel)") from None
+            # Our own interpreter's auditwheel: its version is known without starting it,
+            # from the child standing by if there is one (which saves importing
+            # importlib.metadata here), else from its installed metadata.
+            waiting = _Standby.waiting
+            text = waiting.version() if waiting is not None else None
+            if text is None:
+                from importlib import metadata  # noqa: PLC0415 - see above
+
+                try:
+                    text = metadata.version("auditwheel")
+                except metadata.PackageNotFoundError:
+                    raise ToolError(
+                        "auditwheel", "not installed (pip install auditwheel)"
+                    ) from None
             found = cls._checked((sys.executable, "-m", "auditwheel"), f"auditwheel {text}")
             return cls(found.command, found.version, own=True)
         command = tuple(shlex.split(override))
@@ -236,9 +245,10 @@ def standing_by(
 
 
 class _Standby:
-    """A forked child that has imported auditwheel's entry point and waits for one command
-    line (JSON ``[arguments, environment]``, read from a pipe until it closes). An empty
-    request, or the pipe closing because this process died, makes it exit."""
+    """A forked child that has imported auditwheel's entry point, reports that auditwheel's
+    version on one pipe, and waits for one command line on another (JSON ``[arguments,
+    environment]``, read until the pipe closes). An empty request, or the pipe closing
+    because this process died, makes it exit."""
 
     waiting: _Standby | None = None
     _lock = threading.Lock()
@@ -246,13 +256,16 @@ class _Standby:
     def __init__(
         self,
         pid: int,
-        request: int,
+        pipes: tuple[int, int],
         output: tuple[IO[bytes], IO[bytes]],
         while_waiting: Callable[[], object] | None,
     ) -> None:
-        self.pid, self.request = pid, request
+        self.pid = pid
+        self.request, self.ready = pipes
         self.stdout, self.stderr = output
         self.while_waiting = while_waiting
+        self._version: str | None = None
+        self._version_lock = threading.Lock()
 
     @classmethod
     def start(cls, while_waiting: Callable[[], object] | None = None) -> _Standby | None:
@@ -262,25 +275,25 @@ class _Standby:
             return None
         stdout = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _Standby.close
         stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _Standby.close
+        fds: list[int] = []
         try:
-            read_end, write_end = os.pipe()
-        except OSError:
-            stdout.close()
-            stderr.close()
-            return None
-        try:
+            fds += os.pipe()  # the request: read by the child
+            fds += os.pipe()  # the version: written by the child
             pid = os.fork()
         except OSError:
-            for fd in (read_end, write_end):
+            for fd in fds:
                 os.close(fd)
             stdout.close()
             stderr.close()
             return None
+        request_in, request_out, ready_in, ready_out = fds
         if pid == 0:  # pragma: no cover - runs in the child; its effects are tested
-            os.close(write_end)
-            _standby_child(read_end, stdout.fileno(), stderr.fileno())
-        os.close(read_end)
-        standby = cls(pid, write_end, (stdout, stderr), while_waiting)
+            os.close(request_out)
+            os.close(ready_in)
+            _standby_child(request_in, ready_out, stdout.fileno(), stderr.fileno())
+        os.close(request_in)
+        os.close(ready_out)
+        standby = cls(pid, (request_out, ready_in), (stdout, stderr), while_waiting)
         with cls._lock:
             cls.waiting = standby
         return standby
@@ -291,6 +304,17 @@ class _Standby:
         with cls._lock:
             standby, cls.waiting = cls.waiting, None
         return standby
+
+    def version(self) -> str | None:
+        """The version of the auditwheel the child imported, as its metadata gives it (read
+        once the child has imported it); ``None`` if it could not, or is gone."""
+        with self._version_lock:
+            if self.ready >= 0:
+                text = os.read(self.ready, 256)  # sent in one write, then the pipe closes
+                os.close(self.ready)
+                self.ready = -1
+                self._version = text.decode("utf-8", "replace").strip() or None
+        return self._version
 
     def run(
         self, arguments: Sequence[str], env: Mapping[str, str]
@@ -320,9 +344,10 @@ class _Standby:
         with self._lock:
             if _Standby.waiting is self:
                 _Standby.waiting = None
-        if self.request >= 0:
-            os.close(self.request)
-            self.request = -1
+        for fd in (self.request, self.ready):
+            if fd >= 0:
+                os.close(fd)
+        self.request = self.ready = -1
         if self.pid:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
@@ -333,13 +358,18 @@ class _Standby:
         self.stderr.close()
 
 
-def _standby_child(request: int, out: int, err: int) -> None:  # pragma: no cover - child
-    """Import auditwheel's entry point, read the request, become that command line; never
-    return. The import fails loudly, as ``python -m auditwheel`` would."""
+def _standby_child(request: int, ready: int, out: int, err: int) -> None:  # pragma: no cover
+    """Import auditwheel's entry point, report its version, read the request, become that
+    command line; never return. An import that fails fails again, loudly, when the command
+    runs, as ``python -m auditwheel`` would."""
     code = 1
     try:
-        with contextlib.suppress(Exception):  # reported when the command runs
+        version = ""
+        with contextlib.suppress(Exception):
             importlib.import_module("auditwheel.main")
+            version = importlib.import_module("importlib.metadata").version("auditwheel")
+        os.write(ready, version.encode())
+        os.close(ready)
         chunks = []
         while chunk := os.read(request, 1 << 16):
             chunks.append(chunk)

@@ -181,3 +181,33 @@ def test_while_waiting_runs_once_in_this_process_after_the_command_is_sent() -> 
     assert out is not None
     assert out.returncode == 0
     assert out.stdout.startswith("auditwheel ")
+
+
+def test_the_waiting_child_reports_the_version_find_uses() -> None:
+    from importlib import metadata
+
+    installed = metadata.version("auditwheel")
+    with auditwheel.standing_by([_BUILDER]):
+        waiting = auditwheel._Standby.waiting
+        assert waiting is not None
+        assert waiting.version() == installed
+        found = Auditwheel.find()
+    assert found.own
+    assert ".".join(map(str, found.version)) == ".".join(installed.split(".")[:2])
+
+
+def test_find_falls_back_to_the_metadata_when_the_child_reports_no_version() -> None:
+    from importlib import metadata
+
+    with auditwheel.standing_by([_BUILDER]):
+        waiting = auditwheel._Standby.waiting
+        assert waiting is not None
+        os.kill(waiting.pid, signal.SIGKILL)
+        os.waitpid(waiting.pid, 0)
+        waiting.pid = 0  # reaped here
+        os.close(waiting.ready)  # whatever it wrote is never read: as if it sent nothing
+        waiting.ready = -1
+        assert waiting.version() is None
+        found = Auditwheel.find()
+    assert found.own
+    assert found.version == tuple(int(x) for x in metadata.version("auditwheel").split(".")[:2])
