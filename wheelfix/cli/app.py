@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import io
 import itertools
 import json
 import os
@@ -69,10 +70,10 @@ def _console(stream: object = None) -> Console:
 
 
 def _import_text_output() -> None:
-    """Import what text output needs (rich takes ~20 ms): ``repair`` does it while it waits
-    for auditwheel."""
-    for module in ("rich.console", "rich.markup", "wheelfix.cli.render"):
-        importlib.import_module(module)
+    """Import what text output needs (rich takes ~25 ms, part of it on the first line
+    printed): ``repair`` does it while it waits for auditwheel."""
+    importlib.import_module("wheelfix.cli.render")
+    _console(io.StringIO()).print("[green]✓[/] -> :warning:")
 
 
 def _stderr_console() -> Console:
