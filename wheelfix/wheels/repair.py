@@ -45,7 +45,7 @@ from wheelfix.formats.writer import (
     write_member,
     write_record,
 )
-from wheelfix.linux.libraries import LIBPYTHON_RE
+from wheelfix.linux.libraries import LIBPYTHON_RE, HostLibraries
 from wheelfix.linux.policy import Libc, parse_platform_tag, policies_for
 from wheelfix.parallel import map_balanced
 from wheelfix.reports import Report
@@ -400,7 +400,11 @@ def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
         work = Path(tmp) / "wheel"
         work.mkdir()
         # The check unpacks as it reads: the wheel is decompressed once, not twice.
-        pre = check_wheel(path, sink=lambda member, data: write_member(work, member, data))
+        # One view of this host's libraries for both checks, before and after (read once).
+        host = HostLibraries()
+        pre = check_wheel(
+            path, host=host, sink=lambda member, data: write_member(work, member, data)
+        )
         if pre.error is not None:
             raise InvalidWheelError(str(path), pre.error.split(": ", 1)[-1])
         _refuse_record_mismatch(pre, options)
@@ -456,7 +460,7 @@ def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
                 pruned=pruned,
                 kept=kept,
             )
-            result = _verify(result, staged, options)
+            result = _verify(result, staged, options, host)
             if result.error is None:
                 check_target(out, force=options.force)  # another run may have written it
                 staged.replace(out)
@@ -567,11 +571,13 @@ def _pack_plain(root: Path, out: Path) -> None:
         pack(root, dist_info, fh, level=0)
 
 
-def _verify(result: RepairResult, out: Path, options: RepairOptions) -> RepairResult:
+def _verify(
+    result: RepairResult, out: Path, options: RepairOptions, host: HostLibraries
+) -> RepairResult:
     problems: list[Finding] = []
     post_findings: tuple[Finding, ...] = ()
     if options.verify:
-        post = check_wheel(out)
+        post = check_wheel(out, host=host)
         post_findings = post.findings
         # Any integrity error (WF5xx) means we wrote a broken wheel; the rest must be gone.
         problems = [
