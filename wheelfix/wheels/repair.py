@@ -35,7 +35,7 @@ from wheelfix.errors import InvalidWheelError, ToolError, UsageError, WheelfixEr
 from wheelfix.findings import Finding, Severity
 from wheelfix.formats.elf import ELF_MAGIC, CorruptElfError
 from wheelfix.formats.strip import StripLevel, StripResult, strip_elf
-from wheelfix.formats.wheelfile import WheelArchive, parse_name
+from wheelfix.formats.wheelfile import Member, WheelArchive, parse_name
 from wheelfix.formats.writer import (
     atomic_write_wheel,
     check_target,
@@ -394,17 +394,30 @@ def repair_wheel(
         return RepairResult(input=display, error=str(exc), exit_code=exc.exit_code)
 
 
+def _check_and_unpack(
+    path: Path, work: Path, host: HostLibraries
+) -> tuple[WheelResult, frozenset[str]]:
+    """The check of the input, which unpacks it under ``work`` as it reads (the wheel is
+    decompressed once, not twice), and the members whose bytes start with ELF's magic (the
+    only ones a strip reads again)."""
+    elves: set[str] = set()
+
+    def unpack(member: Member, data: bytes) -> None:  # maybe on several threads
+        write_member(work, member, data)
+        if data[:4] == ELF_MAGIC:
+            elves.add(member.name)
+
+    return check_wheel(path, host=host, sink=unpack), frozenset(elves)
+
+
 def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
     skipped: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="wheelfix-repair-") as tmp:
         work = Path(tmp) / "wheel"
         work.mkdir()
-        # The check unpacks as it reads: the wheel is decompressed once, not twice.
         # One view of this host's libraries for both checks, before and after (read once).
         host = HostLibraries()
-        pre = check_wheel(
-            path, host=host, sink=lambda member, data: write_member(work, member, data)
-        )
+        pre, elves = _check_and_unpack(path, work, host)
         if pre.error is not None:
             raise InvalidWheelError(str(path), pre.error.split(": ", 1)[-1])
         _refuse_record_mismatch(pre, options)
@@ -418,7 +431,9 @@ def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
             raise UsageError(f"{out_dir}: the output folder must differ from the input's folder")
         dist_info = _dist_info_of(work)
         stripped = (
-            _strip_tree(work, options.strip, skipped, options.keep_debug) if options.strip else {}
+            _strip_tree(work, options.strip, skipped, options.keep_debug, only=elves)
+            if options.strip
+            else {}
         )
         filename = path.name
         grafted: dict[str, int] = {}
