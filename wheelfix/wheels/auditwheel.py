@@ -364,6 +364,9 @@ def _standby_child(request: int, ready: int, out: int, err: int) -> None:  # pra
     runs, as ``python -m auditwheel`` would."""
     code = 1
     try:
+        # What the import prints (a warning) is auditwheel's output, not this process's.
+        os.dup2(out, 1)
+        os.dup2(err, 2)
         version = ""
         with contextlib.suppress(Exception):
             importlib.import_module("auditwheel.main")
