@@ -175,7 +175,7 @@ def overhead(
                 shutil.rmtree(out, ignore_errors=True)
                 out.mkdir()
                 command, cwd = tools[name]
-                run = timed([*command, "-w", str(out), str(wheel)], cwd)
+                run = timed([*command, "-w", str(out), str(wheel.resolve())], cwd)
                 if round_ == 0:
                     continue  # warm-up: bytecode written, wheel in the page cache
                 old = best.get(name)
