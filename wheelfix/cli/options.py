@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from wheelfix.config import Config, load_config
+if TYPE_CHECKING:  # imported when settings are built: repair never needs them
+    from wheelfix.config import Config
 
 __all__ = ["Gate", "gate_options", "output_format", "quiet_option", "settings"]
 
@@ -107,6 +108,8 @@ def settings(no_config: bool, **given: object) -> Config:
 
     ``select``/``ignore`` entries are split on commas, and the result is validated (an
     unknown code is a usage error) before the command does any work."""
+    from wheelfix.config import Config, load_config  # noqa: PLC0415 - see the imports
+
     base = Config() if no_config else load_config()
     for key in ("select", "ignore"):
         values = given.get(key)

@@ -8,11 +8,18 @@ interpreter's auditwheel, one thread, ``fork`` available): the child sets its ow
 environment and ``sys.argv`` and calls auditwheel's console-script entry point, exactly what
 ``python -m auditwheel ...`` would run, without starting and importing a second interpreter.
 Otherwise, and whenever the child cannot be started, it runs as a subprocess.
+
+Importing auditwheel takes about 0.1 s, as long as wheelfix's own reading, checking and
+stripping of a small wheel. :func:`standing_by` forks the child before that work, while the
+process still has one thread: the child imports auditwheel's entry point and waits for its
+command line on a pipe, so the import runs beside wheelfix's work instead of after it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
+import json
 import os
 import re
 import select
@@ -23,15 +30,17 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import metadata
+from importlib import util
 from pathlib import Path
+from typing import IO
 
 from wheelfix.errors import ToolError
 from wheelfix.parallel import fork_is_safe
 
-__all__ = ["Auditwheel", "tool_env"]
+__all__ = ["Auditwheel", "standing_by", "tool_env"]
 
 MIN_AUDITWHEEL = (6, 8)
 _VERSION_RE = re.compile(r"auditwheel\s+(\d+)\.(\d+)(?:\.(\d+))?")
@@ -65,11 +74,20 @@ class Auditwheel:
         """This interpreter's auditwheel, or the command in ``$WHEELFIX_AUDITWHEEL``."""
         override = os.environ.get("WHEELFIX_AUDITWHEEL", "").strip()
         if not override:
-            # Our own interpreter's auditwheel: its version is known without starting it.
-            try:
-                text = metadata.version("auditwheel")
-            except metadata.PackageNotFoundError:
-                raise ToolError("auditwheel", "not installed (pip install auditwheel)") from None
+            # Our own interpreter's auditwheel: its version is known without starting it,
+            # from the child standing by if there is one (which saves importing
+            # importlib.metadata here), else from its installed metadata.
+            waiting = _Standby.waiting
+            text = waiting.version() if waiting is not None else None
+            if text is None:
+                from importlib import metadata  # noqa: PLC0415 - see above
+
+                try:
+                    text = metadata.version("auditwheel")
+                except metadata.PackageNotFoundError:
+                    raise ToolError(
+                        "auditwheel", "not installed (pip install auditwheel)"
+                    ) from None
             found = cls._checked((sys.executable, "-m", "auditwheel"), f"auditwheel {text}")
             return cls(found.command, found.version, own=True)
         command = tuple(shlex.split(override))
@@ -149,11 +167,17 @@ _TIMEOUT = 3600
 def _run_forked(
     arguments: Sequence[str], env: Mapping[str, str]
 ) -> subprocess.CompletedProcess[str] | None:
-    """``auditwheel ARGUMENTS`` through its console-script entry point in a forked child.
+    """``auditwheel ARGUMENTS`` through its console-script entry point in a forked child:
+    the one :func:`standing_by` started if there is one, else a child forked now.
 
     ``None`` when it cannot run that way here (other threads, no ``fork``, auditwheel's entry
     point not importable, no child could be started): the caller runs the subprocess.
     """
+    standby = _Standby.claim()
+    if standby is not None:
+        done = standby.run(arguments, env)
+        if done is not None:
+            return done
     if not (fork_is_safe() and hasattr(os, "pidfd_open")):
         return None
     try:
@@ -167,15 +191,205 @@ def _run_forked(
             return None
         if pid == 0:  # pragma: no cover - runs in the child; its effects are tested
             _child(main, arguments, env, stdout.fileno(), stderr.fileno())
-        code = _wait(pid)
-        stdout.seek(0)
-        stderr.seek(0)
-        return subprocess.CompletedProcess(
-            ["auditwheel", *arguments],
-            code,
-            stdout.read().decode("utf-8", "replace"),
-            stderr.read().decode("utf-8", "replace"),
-        )
+        return _completed(arguments, _wait(pid), stdout, stderr)
+
+
+def _completed(
+    arguments: Sequence[str], code: int, stdout: IO[bytes], stderr: IO[bytes]
+) -> subprocess.CompletedProcess[str]:
+    stdout.seek(0)
+    stderr.seek(0)
+    return subprocess.CompletedProcess(
+        ["auditwheel", *arguments],
+        code,
+        stdout.read().decode("utf-8", "replace"),
+        stderr.read().decode("utf-8", "replace"),
+    )
+
+
+def _is_builder_wheel(path: str) -> bool:
+    """A ``linux_*`` platform tag in the file name: what ``pip wheel`` builds, which a repair
+    always takes through auditwheel (if it holds binaries)."""
+    stem = Path(path).name.removesuffix(".whl")
+    return any(tag.startswith("linux_") for tag in stem.rsplit("-", 1)[-1].split("."))
+
+
+@contextlib.contextmanager
+def standing_by(
+    wheels: Iterable[str], *, while_waiting: Callable[[], object] | None = None
+) -> Iterator[None]:
+    """While the body runs, keep a forked child waiting with auditwheel's entry point
+    imported, for the first auditwheel run of this process (see :func:`_run_forked`).
+    ``while_waiting`` runs in this process while that child runs auditwheel (this process
+    only waits then): work the caller will need afterwards, such as imports.
+
+    Started only where it will almost surely be used and forking is safe: one of ``wheels``
+    is a builder-stage wheel (:func:`_is_builder_wheel`), no ``WHEELFIX_AUDITWHEEL`` is
+    set, this interpreter has auditwheel, this process has one thread. A child still
+    waiting when the body ends is killed; it never did anything else. Nested calls, and
+    calls while a child waits, add nothing.
+    """
+    started = None
+    if (
+        _Standby.waiting is None
+        and any(_is_builder_wheel(w) for w in wheels)
+        and not os.environ.get("WHEELFIX_AUDITWHEEL", "").strip()
+        and util.find_spec("auditwheel") is not None
+    ):
+        started = _Standby.start(while_waiting)
+    try:
+        yield
+    finally:
+        if started is not None:
+            started.close()
+
+
+class _Standby:
+    """A forked child that has imported auditwheel's entry point, reports that auditwheel's
+    version on one pipe, and waits for one command line on another (JSON ``[arguments,
+    environment]``, read until the pipe closes). An empty request, or the pipe closing
+    because this process died, makes it exit."""
+
+    waiting: _Standby | None = None
+    _lock = threading.Lock()
+
+    def __init__(
+        self,
+        pid: int,
+        pipes: tuple[int, int],
+        output: tuple[IO[bytes], IO[bytes]],
+        while_waiting: Callable[[], object] | None,
+    ) -> None:
+        self.pid = pid
+        self.request, self.ready = pipes
+        self.stdout, self.stderr = output
+        self.while_waiting = while_waiting
+        self._version: str | None = None
+        self._version_lock = threading.Lock()
+
+    @classmethod
+    def start(cls, while_waiting: Callable[[], object] | None = None) -> _Standby | None:
+        """Fork the child and register it as :attr:`waiting`; ``None`` if that is not safe
+        or not possible here."""
+        if not (fork_is_safe() and hasattr(os, "pidfd_open")):
+            return None
+        stdout = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _Standby.close
+        stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _Standby.close
+        fds: list[int] = []
+        try:
+            fds += os.pipe()  # the request: read by the child
+            fds += os.pipe()  # the version: written by the child
+            pid = os.fork()
+        except OSError:
+            for fd in fds:
+                os.close(fd)
+            stdout.close()
+            stderr.close()
+            return None
+        request_in, request_out, ready_in, ready_out = fds
+        if pid == 0:  # pragma: no cover - runs in the child; its effects are tested
+            os.close(request_out)
+            os.close(ready_in)
+            _standby_child(request_in, ready_out, stdout.fileno(), stderr.fileno())
+        os.close(request_in)
+        os.close(ready_out)
+        standby = cls(pid, (request_out, ready_in), (stdout, stderr), while_waiting)
+        with cls._lock:
+            cls.waiting = standby
+        return standby
+
+    @classmethod
+    def claim(cls) -> _Standby | None:
+        """The waiting child, taken by this caller (each runs one command line)."""
+        with cls._lock:
+            standby, cls.waiting = cls.waiting, None
+        return standby
+
+    def version(self) -> str | None:
+        """The version of the auditwheel the child imported, as its metadata gives it (read
+        once the child has imported it); ``None`` if it could not, or is gone."""
+        with self._version_lock:
+            if self.ready >= 0:
+                text = os.read(self.ready, 256)  # sent in one write, then the pipe closes
+                os.close(self.ready)
+                self.ready = -1
+                self._version = text.decode("utf-8", "replace").strip() or None
+        return self._version
+
+    def run(
+        self, arguments: Sequence[str], env: Mapping[str, str]
+    ) -> subprocess.CompletedProcess[str] | None:
+        """Send the command line and wait for the child; ``None`` if it is gone (nothing
+        ran: the caller starts auditwheel another way)."""
+        request = json.dumps([list(arguments), dict(env)]).encode()
+        try:
+            with open(self.request, "wb", closefd=False) as pipe:
+                pipe.write(request)
+        except OSError:  # BrokenPipeError: it died before reading its request
+            self.close()
+            return None
+        os.close(self.request)
+        self.request = -1
+        try:
+            if self.while_waiting is not None:
+                with contextlib.suppress(Exception):  # an optimisation: any failure shows later
+                    self.while_waiting()
+            return _completed(arguments, _wait(self.pid), self.stdout, self.stderr)
+        finally:
+            self.pid = 0
+            self.close()
+
+    def close(self) -> None:
+        """Stop a child that is still waiting, reap it, close its files. Idempotent."""
+        with self._lock:
+            if _Standby.waiting is self:
+                _Standby.waiting = None
+        for fd in (self.request, self.ready):
+            if fd >= 0:
+                os.close(fd)
+        self.request = self.ready = -1
+        if self.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self.pid = 0
+        self.stdout.close()
+        self.stderr.close()
+
+
+def _standby_child(request: int, ready: int, out: int, err: int) -> None:  # pragma: no cover
+    """Import auditwheel's entry point, report its version, read the request, become that
+    command line; never return. An import that fails fails again, loudly, when the command
+    runs, as ``python -m auditwheel`` would."""
+    code = 1
+    try:
+        # What the import prints (a warning) is auditwheel's output, not this process's.
+        os.dup2(out, 1)
+        os.dup2(err, 2)
+        version = ""
+        with contextlib.suppress(Exception):
+            importlib.import_module("auditwheel.main")
+            version = importlib.import_module("importlib.metadata").version("auditwheel")
+        os.write(ready, version.encode())
+        os.close(ready)
+        chunks = []
+        while chunk := os.read(request, 1 << 16):
+            chunks.append(chunk)
+        if not chunks:
+            code = 0
+            return  # not needed after all
+        arguments, env = json.loads(b"".join(chunks))
+        _child(_entry_point, arguments, env, out, err)
+    finally:
+        os._exit(code)
+
+
+def _entry_point() -> object:
+    """auditwheel's console-script entry point (imported already in a standby child; an
+    import that failed there fails again here, inside the child's error handling)."""
+    main: Callable[[], object] = importlib.import_module("auditwheel.main").main
+    return main()
 
 
 def _child(

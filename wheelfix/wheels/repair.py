@@ -26,37 +26,39 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from wheelfix import __version__
-from wheelfix.categories import Category
 from wheelfix.containment import ContainmentError, relative_parts
 from wheelfix.errors import InvalidWheelError, ToolError, UsageError, WheelfixError
 from wheelfix.findings import Finding, Severity
-from wheelfix.formats.debuglink import strip_keeping_debug
 from wheelfix.formats.elf import ELF_MAGIC, CorruptElfError
 from wheelfix.formats.strip import StripLevel, StripResult, strip_elf
-from wheelfix.formats.wheelfile import WheelArchive, parse_name
+from wheelfix.formats.wheelfile import Member, WheelArchive, parse_name
 from wheelfix.formats.writer import (
     atomic_write_wheel,
     check_target,
     iter_files,
+    pack,
     retag,
-    unpack,
     write_member,
     write_record,
 )
-from wheelfix.linux.libraries import LIBPYTHON_RE
+from wheelfix.linux.libraries import LIBPYTHON_RE, HostLibraries
 from wheelfix.linux.policy import Libc, parse_platform_tag, policies_for
 from wheelfix.parallel import map_balanced
 from wheelfix.reports import Report
-from wheelfix.verify.runner import RunnerProof, prove_in_root
 from wheelfix.wheels.audit import check_wheel
-from wheelfix.wheels.auditwheel import Auditwheel
+from wheelfix.wheels.auditwheel import Auditwheel, standing_by
 from wheelfix.wheels.checks.sbom import is_sbom_member, parse_sbom
-from wheelfix.wheels.prune import PrunePlan, apply_plan, parse_categories, prune_plan
 from wheelfix.wheels.results import WheelResult
+
+# --keep-debug, --prune and --verify-in import their modules when asked: a repair of a
+# small wheel is short enough for their import time to show.
+if TYPE_CHECKING:
+    from wheelfix.categories import Category
+    from wheelfix.verify.runner import RunnerProof
 
 __all__ = ["RepairOptions", "RepairReport", "RepairResult", "repair", "repair_wheel"]
 
@@ -198,6 +200,8 @@ def _honest_platforms(pre: WheelResult, platforms: tuple[str, ...]) -> list[str]
 def _strip_one(data: bytes, level: StripLevel, keep_debug: Path | None, name: str) -> StripResult:
     if keep_debug is None:
         return strip_elf(data, level)
+    from wheelfix.formats.debuglink import strip_keeping_debug  # noqa: PLC0415 - see imports
+
     return strip_keeping_debug(data, level, keep_debug, name)
 
 
@@ -390,13 +394,30 @@ def repair_wheel(
         return RepairResult(input=display, error=str(exc), exit_code=exc.exit_code)
 
 
+def _check_and_unpack(
+    path: Path, work: Path, host: HostLibraries
+) -> tuple[WheelResult, frozenset[str]]:
+    """The check of the input, which unpacks it under ``work`` as it reads (the wheel is
+    decompressed once, not twice), and the members whose bytes start with ELF's magic (the
+    only ones a strip reads again)."""
+    elves: set[str] = set()
+
+    def unpack(member: Member, data: bytes) -> None:  # maybe on several threads
+        write_member(work, member, data)
+        if data[:4] == ELF_MAGIC:
+            elves.add(member.name)
+
+    return check_wheel(path, host=host, sink=unpack), frozenset(elves)
+
+
 def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
     skipped: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="wheelfix-repair-") as tmp:
         work = Path(tmp) / "wheel"
         work.mkdir()
-        # The check unpacks as it reads: the wheel is decompressed once, not twice.
-        pre = check_wheel(path, sink=lambda member, data: write_member(work, member, data))
+        # One view of this host's libraries for both checks, before and after (read once).
+        host = HostLibraries()
+        pre, elves = _check_and_unpack(path, work, host)
         if pre.error is not None:
             raise InvalidWheelError(str(path), pre.error.split(": ", 1)[-1])
         _refuse_record_mismatch(pre, options)
@@ -410,7 +431,9 @@ def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
             raise UsageError(f"{out_dir}: the output folder must differ from the input's folder")
         dist_info = _dist_info_of(work)
         stripped = (
-            _strip_tree(work, options.strip, skipped, options.keep_debug) if options.strip else {}
+            _strip_tree(work, options.strip, skipped, options.keep_debug, only=elves)
+            if options.strip
+            else {}
         )
         filename = path.name
         grafted: dict[str, int] = {}
@@ -427,8 +450,7 @@ def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
             filename = retag(work, dist_info, filename, honest)
         if ran_auditwheel:
             _note_in_sbom(work, dist_info, sboms, (grafted_name, filename))
-        plan = prune_plan(work, options.prune) if options.prune else PrunePlan([])
-        apply_plan(work, plan.items)
+        pruned, kept = _prune(work, options.prune)
         write_record(work, dist_info)
         parse_name(filename, filename)  # never write under a name we did not validate
         out = out_dir / filename
@@ -450,16 +472,36 @@ def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
                 grafted=grafted,
                 stripped=stripped,
                 strip_skipped=skipped,
-                pruned={i.path: i.size for i in plan.items},
-                kept=plan.kept,
+                pruned=pruned,
+                kept=kept,
             )
-            result = _verify(result, staged, options)
+            result = _verify(result, staged, options, host)
             if result.error is None:
                 check_target(out, force=options.force)  # another run may have written it
                 staged.replace(out)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+def _prune(work: Path, categories: frozenset[Category]) -> tuple[dict[str, int], dict[str, str]]:
+    """Remove what ``categories`` select: (path -> size removed, path -> why kept)."""
+    if not categories:
+        return {}, {}
+    from wheelfix.wheels.prune import apply_plan, prune_plan  # noqa: PLC0415 - see imports
+
+    plan = prune_plan(work, categories)
+    apply_plan(work, plan.items)
+    return {i.path: i.size for i in plan.items}, plan.kept
+
+
+def _categories(prune: Iterable[str]) -> frozenset[Category]:
+    values = list(prune)
+    if not values:
+        return frozenset()
+    from wheelfix.wheels.prune import parse_categories  # noqa: PLC0415 - see imports
+
+    return parse_categories(values)
 
 
 def _graft(
@@ -480,17 +522,14 @@ def _graft(
     grafted = _grafted_sizes(pre, options)
     before = tmp / "before"
     before.mkdir()
-    with WheelArchive(_pack_plain(work, before / filename)) as archive:
-        dist_info = archive.dist_info
+    _pack_plain(work, before / filename)
     after = tmp / "after"
     after.mkdir()
     produced = Auditwheel.find().repair(
         before / filename, after, plat=options.plat, exclude=options.exclude
     )
-    shutil.rmtree(work)
-    work.mkdir()
     with WheelArchive(produced) as archive:
-        unpack(archive, work)
+        _update_tree(archive, work)
         dist_info = archive.dist_info
     kept = {
         k: v
@@ -498,6 +537,34 @@ def _graft(
         if not any(fnmatch.fnmatch(k, pattern) for pattern in options.exclude)
     }
     return produced.name, kept, dist_info
+
+
+def _update_tree(archive: WheelArchive, root: Path) -> None:
+    """Make ``root`` (the tree auditwheel's input was packed from) hold exactly the members
+    of ``archive`` (its output), as unpacking into an empty folder would.
+
+    Most members come back byte for byte as they went in and are left alone: creating files
+    is the slow part of unpacking. The others are written again, and files the archive does
+    not have are removed with the folders that become empty."""
+    stale = {path.relative_to(root).as_posix(): path for path in iter_files(root)}
+    for member in archive.members:
+        data = archive.read(member)
+        path = stale.pop(member.name, None)
+        if path is not None:
+            if path.read_bytes() == data and _executable(path) == member.executable:
+                continue
+            path.unlink()
+        write_member(root, member, data)
+    for path in stale.values():
+        path.unlink()
+    for name, _, _ in os.walk(root, topdown=False):  # deepest first
+        folder = Path(name)
+        if folder != root and not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def _executable(path: Path) -> bool:
+    return bool(path.stat().st_mode & 0o111)
 
 
 def _dist_info_of(root: Path) -> str:
@@ -508,19 +575,24 @@ def _dist_info_of(root: Path) -> str:
     )
 
 
-def _pack_plain(root: Path, out: Path) -> Path:
-    """A temporary wheel for auditwheel to read (RECORD rewritten: we may have stripped)."""
+def _pack_plain(root: Path, out: Path) -> None:
+    """A temporary wheel for auditwheel to read (RECORD rewritten: we may have stripped).
+
+    Not compressed (auditwheel reads it once) and not flushed to disk: it lives in our own
+    temporary folder and is never an output, so the atomic write's ``fsync`` buys nothing."""
     dist_info = _dist_info_of(root)
     write_record(root, dist_info)
-    atomic_write_wheel(root, dist_info, out, force=True, level=0)  # read once, by auditwheel
-    return out
+    with out.open("xb") as fh:
+        pack(root, dist_info, fh, level=0)
 
 
-def _verify(result: RepairResult, out: Path, options: RepairOptions) -> RepairResult:
+def _verify(
+    result: RepairResult, out: Path, options: RepairOptions, host: HostLibraries
+) -> RepairResult:
     problems: list[Finding] = []
     post_findings: tuple[Finding, ...] = ()
     if options.verify:
-        post = check_wheel(out)
+        post = check_wheel(out, host=host)
         post_findings = post.findings
         # Any integrity error (WF5xx) means we wrote a broken wheel; the rest must be gone.
         problems = [
@@ -546,6 +618,8 @@ def _verify(result: RepairResult, out: Path, options: RepairOptions) -> RepairRe
     proof = None
     if options.verify_in is not None:
         try:
+            from wheelfix.verify.runner import prove_in_root  # noqa: PLC0415 - see imports
+
             proof = prove_in_root(out, options.verify_in)
         except WheelfixError:
             out.unlink(missing_ok=True)  # the proof could not run: nothing is written
@@ -595,7 +669,7 @@ def repair(
             raise UsageError(str(exc)) from None
     options = RepairOptions(
         strip=strip,
-        prune=parse_categories(prune),
+        prune=_categories(prune),
         plat=plat,
         exclude=tuple(exclude),
         verify=verify,
@@ -609,11 +683,13 @@ def repair(
     names = [os.fspath(w) for w in wheels]
     # Threads (the concurrency policy in parallel.py): the heavy parts (zlib, auditwheel,
     # patchelf) run outside the GIL, and a repair is never redone over its own output.
-    results = map_balanced(
-        lambda w: repair_wheel(w, out_dir, options),
-        names,
-        jobs=jobs,
-        processes=False,
-        on_result=on_result,
-    )
+    # auditwheel's import starts now, beside the first wheel's check and strip.
+    with standing_by(names):
+        results = map_balanced(
+            lambda w: repair_wheel(w, out_dir, options),
+            names,
+            jobs=jobs,
+            processes=False,
+            on_result=on_result,
+        )
     return RepairReport(results=tuple(results))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from pathlib import Path
 
@@ -67,3 +69,145 @@ def test_repair_failure_is_a_tool_error(tmp_path: Path) -> None:
     out_dir.mkdir()
     with pytest.raises(ToolError, match="repair failed"):
         Auditwheel.find().repair(bad, out_dir, plat="manylinux_2_17_x86_64")
+
+
+_BUILDER = "demo-1.0-cp311-cp311-linux_x86_64.whl"
+
+
+def _gone(pid: int) -> bool:
+    """Whether ``pid`` is no longer a child of this process (exited and reaped)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def test_a_builder_wheel_gets_a_child_waiting_that_runs_the_next_command() -> None:
+    with auditwheel.standing_by([f"/some/dist/{_BUILDER}"]):
+        waiting = auditwheel._Standby.waiting
+        assert waiting is not None
+        pid = waiting.pid
+        out = auditwheel._run_forked(["--version"], tool_env())
+        assert auditwheel._Standby.waiting is None  # used once, by that command
+    assert out is not None
+    assert out.returncode == 0
+    assert out.stdout.startswith("auditwheel ")
+    assert _gone(pid)
+
+
+def test_the_waiting_child_sees_only_the_environment_it_is_given() -> None:
+    with auditwheel.standing_by([_BUILDER]):
+        assert auditwheel._Standby.waiting is not None
+        out = auditwheel._run_forked(["no-such-command"], {"PATH": "/nonexistent"})
+    assert out is not None
+    assert out.returncode == 2  # argparse: invalid choice
+    assert "invalid choice" in out.stderr
+
+
+def test_an_unused_child_is_stopped_and_reaped() -> None:
+    with auditwheel.standing_by([_BUILDER]):
+        waiting = auditwheel._Standby.waiting
+        assert waiting is not None
+        pid = waiting.pid
+    assert auditwheel._Standby.waiting is None
+    assert _gone(pid)
+
+
+def test_a_child_that_died_waiting_falls_back_to_a_fresh_fork() -> None:
+    with auditwheel.standing_by([_BUILDER]):
+        waiting = auditwheel._Standby.waiting
+        assert waiting is not None
+        os.kill(waiting.pid, signal.SIGKILL)
+        os.waitpid(waiting.pid, 0)
+        waiting.pid = 0  # reaped here
+        out = auditwheel._run_forked(["--version"], tool_env())
+    assert out is not None
+    assert out.returncode == 0
+    assert out.stdout.startswith("auditwheel ")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "demo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+        "demo-1.0-py3-none-any.whl",
+        "demo-1.0-cp311-cp311-macosx_11_0_arm64.whl",
+    ],
+)
+def test_no_child_waits_for_wheels_that_may_not_need_auditwheel(name: str) -> None:
+    with auditwheel.standing_by([name]):
+        assert auditwheel._Standby.waiting is None
+
+
+def test_no_child_waits_for_an_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WHEELFIX_AUDITWHEEL", "auditwheel")
+    with auditwheel.standing_by([_BUILDER]):
+        assert auditwheel._Standby.waiting is None
+
+
+def test_no_child_waits_while_other_threads_run() -> None:
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        with auditwheel.standing_by([_BUILDER]):
+            assert auditwheel._Standby.waiting is None
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_nested_calls_keep_the_one_child() -> None:
+    with auditwheel.standing_by([_BUILDER]):
+        outer = auditwheel._Standby.waiting
+        assert outer is not None
+        with auditwheel.standing_by([_BUILDER]):
+            assert auditwheel._Standby.waiting is outer
+        assert auditwheel._Standby.waiting is outer  # the inner one did not stop it
+
+
+def test_while_waiting_runs_once_in_this_process_after_the_command_is_sent() -> None:
+    calls: list[int] = []
+
+    def warm() -> None:
+        calls.append(os.getpid())
+        raise RuntimeError("an optimisation that fails changes nothing")
+
+    with auditwheel.standing_by([_BUILDER], while_waiting=warm):
+        assert calls == []  # not before the command line is sent
+        out = auditwheel._run_forked(["--version"], tool_env())
+    assert calls == [os.getpid()]
+    assert out is not None
+    assert out.returncode == 0
+    assert out.stdout.startswith("auditwheel ")
+
+
+def test_the_waiting_child_reports_the_version_find_uses() -> None:
+    from importlib import metadata
+
+    installed = metadata.version("auditwheel")
+    with auditwheel.standing_by([_BUILDER]):
+        waiting = auditwheel._Standby.waiting
+        assert waiting is not None
+        assert waiting.version() == installed
+        found = Auditwheel.find()
+    assert found.own
+    assert ".".join(map(str, found.version)) == ".".join(installed.split(".")[:2])
+
+
+def test_find_falls_back_to_the_metadata_when_the_child_reports_no_version() -> None:
+    from importlib import metadata
+
+    with auditwheel.standing_by([_BUILDER]):
+        waiting = auditwheel._Standby.waiting
+        assert waiting is not None
+        os.kill(waiting.pid, signal.SIGKILL)
+        os.waitpid(waiting.pid, 0)
+        waiting.pid = 0  # reaped here
+        os.close(waiting.ready)  # whatever it wrote is never read: as if it sent nothing
+        waiting.ready = -1
+        assert waiting.version() is None
+        found = Auditwheel.find()
+    assert found.own
+    assert found.version == tuple(int(x) for x in metadata.version("auditwheel").split(".")[:2])
