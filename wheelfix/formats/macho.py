@@ -22,6 +22,13 @@ import struct
 from dataclasses import dataclass
 
 from wheelfix.errors import WheelfixError
+from wheelfix.formats.magic import (
+    FAT_MAGIC,
+    FAT_MAGIC_64,
+    MH_MAGIC,
+    MH_MAGIC_64,
+    is_macho,
+)
 
 __all__ = [
     "CorruptMachOError",
@@ -32,11 +39,6 @@ __all__ = [
     "parse_macho",
 ]
 
-_MH_MAGIC, _MH_MAGIC_64 = 0xFEEDFACE, 0xFEEDFACF
-_FAT_MAGIC, _FAT_MAGIC_64 = 0xCAFEBABE, 0xCAFEBABF
-#: A fat header with more entries than this is a Java class file (same magic) or garbage;
-#: ``file(1)`` uses a similar cut-off. Real universal files have 2 to 4 slices.
-_MAX_FAT_ARCHES = 20
 
 _LC_REQ_DYLD = 0x80000000
 _LC_SEGMENT, _LC_SYMTAB, _LC_DYSYMTAB = 0x1, 0x2, 0xB
@@ -139,29 +141,14 @@ class MachOInfo:
         return f"Mach-O {kind} ({', '.join(self.arches)})"
 
 
-def is_macho(head: bytes) -> bool:
-    """Do these first bytes start a thin or fat Mach-O file?"""
-    if len(head) < 8:
-        return False
-    little = int.from_bytes(head[:4], "little")
-    if little in (_MH_MAGIC, _MH_MAGIC_64):
-        return True
-    big = int.from_bytes(head[:4], "big")
-    if big in (_MH_MAGIC, _MH_MAGIC_64):
-        return True
-    if big in (_FAT_MAGIC, _FAT_MAGIC_64):
-        return 0 < int.from_bytes(head[4:8], "big") <= _MAX_FAT_ARCHES
-    return False
-
-
 def parse_macho(data: bytes) -> MachOInfo:
     """Read one Mach-O file; raises :class:`CorruptMachOError` for anything malformed."""
     if not is_macho(data):
         raise CorruptMachOError("not a Mach-O file")
     try:
         magic = int.from_bytes(data[:4], "big")
-        if magic in (_FAT_MAGIC, _FAT_MAGIC_64):
-            slices = _fat_slices(data, magic == _FAT_MAGIC_64)
+        if magic in (FAT_MAGIC, FAT_MAGIC_64):
+            slices = _fat_slices(data, magic == FAT_MAGIC_64)
             return MachOInfo(fat=True, slices=slices, file_size=len(data))
         one = _slice(data, 0, len(data))
         return MachOInfo(fat=False, slices=(one,), file_size=len(data))
@@ -208,15 +195,15 @@ class _View:
         if size < 28:
             raise CorruptMachOError("truncated Mach-O header")
         magic_le = int.from_bytes(data[base : base + 4], "little")
-        if magic_le in (_MH_MAGIC, _MH_MAGIC_64):
+        if magic_le in (MH_MAGIC, MH_MAGIC_64):
             self.end = "<"
-            self.is64 = magic_le == _MH_MAGIC_64
+            self.is64 = magic_le == MH_MAGIC_64
         else:
             magic_be = int.from_bytes(data[base : base + 4], "big")
-            if magic_be not in (_MH_MAGIC, _MH_MAGIC_64):
+            if magic_be not in (MH_MAGIC, MH_MAGIC_64):
                 raise CorruptMachOError("fat architecture does not start with a Mach-O header")
             self.end = ">"
-            self.is64 = magic_be == _MH_MAGIC_64
+            self.is64 = magic_be == MH_MAGIC_64
 
     def unpack(self, fmt: str, offset: int) -> tuple[int, ...]:
         st = struct.Struct(self.end + fmt)

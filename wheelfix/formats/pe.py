@@ -20,10 +20,10 @@ import struct
 from dataclasses import dataclass
 
 from wheelfix.errors import WheelfixError
+from wheelfix.formats.magic import PE_MAGIC, is_pe
 
 __all__ = ["PE_MAGIC", "CorruptPeError", "PeInfo", "PeSection", "is_pe", "parse_pe"]
 
-PE_MAGIC = b"MZ"
 _PE32, _PE32_PLUS = 0x10B, 0x20B
 _DIR_IMPORT, _DIR_DEBUG, _DIR_DELAY_IMPORT = 1, 6, 13
 _IMAGE_FILE_DLL = 0x2000
@@ -90,14 +90,6 @@ class PeInfo:
     @property
     def identity(self) -> str:
         return f"PE{'32+' if self.pe32_plus else '32'} {self.machine}"
-
-
-def is_pe(head: bytes) -> bool:
-    """Do these bytes start an MZ executable with a PE header inside them?"""
-    if len(head) < 64 or head[:2] != PE_MAGIC:
-        return False
-    (lfanew,) = struct.unpack_from("<I", head, 0x3C)
-    return head[lfanew : lfanew + 4] == b"PE\0\0"
 
 
 def parse_pe(data: bytes) -> PeInfo:

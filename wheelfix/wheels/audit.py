@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
@@ -23,8 +24,7 @@ from wheelfix.errors import InvalidWheelError, UsageError
 from wheelfix.findings import Selection, Severity
 from wheelfix.formats.bounded import MalformedInputError
 from wheelfix.formats.elf import AR_MAGIC, ELF_MAGIC, CorruptElfError, ElfInfo, parse_elf
-from wheelfix.formats.macho import MachOInfo
-from wheelfix.formats.pe import PeInfo
+from wheelfix.formats.magic import is_macho, is_pe
 from wheelfix.formats.record import digest as record_digest
 from wheelfix.formats.wheelfile import TEXT_LIMIT, Limits, Member, WheelArchive
 from wheelfix.linux.libraries import HostLibraries
@@ -40,7 +40,8 @@ from wheelfix.wheels.checks.native import (
     NativeVerdict,
     foreign_findings,
     is_native_target,
-    read_native,
+    read_macho,
+    read_pe,
 )
 from wheelfix.wheels.checks.platform import analyze_platform
 from wheelfix.wheels.checks.sbom import is_sbom_member, read_sboms
@@ -56,6 +57,10 @@ from wheelfix.wheels.results import (
     WheelResult,
 )
 from wheelfix.wheels.sdist import check_sdist, is_sdist
+
+if TYPE_CHECKING:  # read when a member starts with their magic bytes (checks/native.py)
+    from wheelfix.formats.macho import MachOInfo
+    from wheelfix.formats.pe import PeInfo
 
 __all__ = ["CheckOptions", "check", "check_wheel"]
 
@@ -127,7 +132,8 @@ class _Row:
     elf_error: str | None
     static: bool
     text: str | None
-    native: MachOInfo | PeInfo | None = None
+    macho: MachOInfo | None = None
+    pe: PeInfo | None = None
     native_error: tuple[str, str] | None = None
 
 
@@ -148,14 +154,18 @@ def _scan_member(
         sink(member, data)
     elf: ElfInfo | None = None
     error = None
-    native, native_error = None, None
+    macho, pe, native_error = None, None, None
     if data[:4] == ELF_MAGIC:
         try:
             elf = parse_elf(data, interest=interest_for(member.name, blacklisted))
         except CorruptElfError as exc:
             error = str(exc)
-    else:
-        native, native_error = read_native(data)
+    elif is_macho(data):
+        macho, reason = read_macho(data)
+        native_error = None if reason is None else ("macho", reason)
+    elif is_pe(data):
+        pe, reason = read_pe(data)
+        native_error = None if reason is None else ("pe", reason)
     text = None
     if _wants_text(member.name, archive.dist_info) and member.size <= TEXT_LIMIT:
         try:
@@ -172,7 +182,8 @@ def _scan_member(
         elf_error=error,
         static=relocatable or data[:8] == AR_MAGIC,
         text=text,
-        native=native,
+        macho=macho,
+        pe=pe,
         native_error=native_error,
     )
 
@@ -218,10 +229,10 @@ def _scan(archive: WheelArchive, threads: int, sink: MemberSink | None = None) -
             scan.static.add(row.name)
         if row.text is not None:
             scan.texts[row.name] = row.text
-        if isinstance(row.native, MachOInfo):
-            scan.machos[row.name] = row.native
-        elif row.native is not None:
-            scan.pes[row.name] = row.native
+        if row.macho is not None:
+            scan.machos[row.name] = row.macho
+        if row.pe is not None:
+            scan.pes[row.name] = row.pe
         if row.native_error is not None:
             kind, reason = row.native_error
             (scan.macho_errors if kind == "macho" else scan.pe_errors)[row.name] = reason

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from wheelfix.findings import Finding, Severity
-from wheelfix.formats.macho import MachOInfo
-from wheelfix.formats.pe import PeInfo
 from wheelfix.reports import SCHEMA_VERSION, Report, gate_label
 from wheelfix.wheels.checks.sbom import SbomDocument
+
+if TYPE_CHECKING:  # annotations only: the readers load when a wheel holds such files
+    from wheelfix.formats.macho import MachOInfo
+    from wheelfix.formats.pe import PeInfo
 
 __all__ = [
     "SCHEMA_VERSION",

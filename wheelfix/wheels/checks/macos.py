@@ -12,12 +12,15 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from wheelfix.findings import Check, Finding, Severity
-from wheelfix.formats.macho import MachOInfo, MachOSlice
 from wheelfix.units import human, percent
 from wheelfix.wheels.checks import WheelView
 from wheelfix.wheels.checks.native import MacTag, NativeVerdict, install_path, mac_tag
+
+if TYPE_CHECKING:  # annotations only: the reader loads when a wheel holds Mach-O files
+    from wheelfix.formats.macho import MachOInfo, MachOSlice
 
 __all__ = ["analyze_macos", "best_mac_tag", "is_system_dylib", "resolve_dylib"]
 
@@ -200,7 +203,8 @@ def _arch_findings(path: str, info: MachOInfo, tags: list[MacTag]) -> list[Findi
     return []
 
 
-_Need = tuple[tuple[int, int], str, MachOSlice]
+#: (minimum macOS version, path, slice) of a binary that needs more than a tag says
+_Need = tuple[tuple[int, int], str, "MachOSlice"]
 
 
 def _needs(loadable: Mapping[str, MachOInfo], tag: MacTag) -> tuple[list[_Need], list[_Need]]:

@@ -11,12 +11,16 @@ import posixpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from wheelfix.findings import Check, Finding
-from wheelfix.formats.macho import CorruptMachOError, MachOInfo, is_macho, parse_macho
-from wheelfix.formats.pe import CorruptPeError, PeInfo, is_pe, parse_pe
+from wheelfix.formats.magic import is_macho, is_pe
 from wheelfix.linux.policy import parse_platform_tag
 from wheelfix.wheels.checks import WheelView
+
+if TYPE_CHECKING:  # the readers are imported when a member starts with their magic bytes
+    from wheelfix.formats.macho import MachOInfo
+    from wheelfix.formats.pe import PeInfo
 
 __all__ = [
     "MacTag",
@@ -25,7 +29,9 @@ __all__ = [
     "install_path",
     "is_native_target",
     "mac_tag",
+    "read_macho",
     "read_native",
+    "read_pe",
     "tag_os",
 ]
 
@@ -90,19 +96,38 @@ def is_native_target(target: str) -> bool:
     return target in _WIN_TAGS
 
 
+def read_macho(data: bytes) -> tuple[MachOInfo | None, str | None]:
+    """A Mach-O file (``is_macho(data)``) parsed: ``(info, None)`` or ``(None, reason)``."""
+    from wheelfix.formats.macho import CorruptMachOError, parse_macho  # noqa: PLC0415
+
+    try:
+        return parse_macho(data), None
+    except CorruptMachOError as exc:
+        return None, str(exc)
+
+
+def read_pe(data: bytes) -> tuple[PeInfo | None, str | None]:
+    """A PE file (``is_pe(data)``) parsed: ``(info, None)`` or ``(None, reason)``."""
+    from wheelfix.formats.pe import CorruptPeError, parse_pe  # noqa: PLC0415
+
+    try:
+        return parse_pe(data), None
+    except CorruptPeError as exc:
+        return None, str(exc)
+
+
 def read_native(data: bytes) -> tuple[MachOInfo | PeInfo | None, tuple[str, str] | None]:
     """Parse a Mach-O or PE file found by its magic bytes: ``(info, None)``, or
-    ``(None, ("macho" | "pe", reason))`` when it is corrupt, ``(None, None)`` when neither."""
+    ``(None, ("macho" | "pe", reason))`` when it is corrupt, ``(None, None)`` when neither.
+    The readers are imported only here, when a file starts with their magic bytes: most
+    wheels hold neither kind."""
+    info: MachOInfo | PeInfo | None
     if is_macho(data):
-        try:
-            return parse_macho(data), None
-        except CorruptMachOError as exc:
-            return None, ("macho", str(exc))
+        info, reason = read_macho(data)
+        return info, None if reason is None else ("macho", reason)
     if is_pe(data):
-        try:
-            return parse_pe(data), None
-        except CorruptPeError as exc:
-            return None, ("pe", str(exc))
+        info, reason = read_pe(data)
+        return info, None if reason is None else ("pe", reason)
     return None, None
 
 

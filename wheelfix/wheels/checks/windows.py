@@ -14,12 +14,15 @@ import posixpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from wheelfix.findings import Check, Finding, Severity
-from wheelfix.formats.pe import PeInfo
 from wheelfix.units import human, percent
 from wheelfix.wheels.checks import WheelView
 from wheelfix.wheels.checks.native import NativeVerdict
+
+if TYPE_CHECKING:  # annotations only: the reader loads when a wheel holds PE files
+    from wheelfix.formats.pe import PeInfo
 
 __all__ = ["analyze_windows", "dll_status"]
 
