@@ -106,7 +106,7 @@ def run(command: list[str], out_dir: Path) -> Outcome:
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, env=tool_env(), capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
     produced = sorted(out_dir.glob("*.whl"))
     if done.returncode != 0 or len(produced) != 1:
@@ -255,7 +255,9 @@ def main() -> None:
         }
         _emit(overhead_report(chosen, args.repeat, args.baseline), args.markdown)
         return
-    wheelfix = shutil.which("wheelfix") or "wheelfix"
+    # The script beside this interpreter: the one on PATH may be a version manager's shim.
+    beside = Path(sys.executable).with_name("wheelfix")
+    wheelfix = str(beside) if beside.is_file() else shutil.which("wheelfix") or "wheelfix"
     inputs = {
         "PyYAML 6.0.2 (sdist + libyaml-dev)": builder_wheel("pyyaml"),
         "psycopg2 2.9.10 (sdist + libpq-dev)": builder_wheel("psycopg2"),
