@@ -44,14 +44,17 @@ from tools import realwheels as wheels  # noqa: E402
 
 SDISTS = {"pyyaml": "pyyaml==6.0.2", "psycopg2": "psycopg2==2.9.10"}
 
+
 #: ``--overhead``: the commands compared (without their ``-w OUT WHEEL`` tail), each run from
-#: the folder beside it: ``python -m wheelfix`` imports the wheelfix found there.
-AUDITWHEEL = "auditwheel repair --strip"
-WHEELFIX = "wheelfix repair --strip"
-OVERHEAD_TOOLS: dict[str, tuple[list[str], Path]] = {
-    AUDITWHEEL: ([sys.executable, "-m", "auditwheel", "repair", "--strip"], REPO),
-    WHEELFIX: ([sys.executable, "-m", "wheelfix", "repair", "--strip"], REPO),
-}
+#: the folder beside it: ``python -m wheelfix`` imports the wheelfix found there. The first
+#: is the reference the others are divided by.
+def overhead_tools(strip: bool) -> dict[str, tuple[list[str], Path]]:
+    flag = ["--strip"] if strip else []
+    shown = " --strip" if strip else ""
+    return {
+        f"auditwheel repair{shown}": ([sys.executable, "-m", "auditwheel", "repair", *flag], REPO),
+        f"wheelfix repair{shown}": ([sys.executable, "-m", "wheelfix", "repair", *flag], REPO),
+    }
 
 
 @dataclass
@@ -185,18 +188,21 @@ def overhead(
     return best
 
 
-def overhead_report(inputs: dict[str, Path], repeat: int, baseline: Path | None) -> list[str]:
+def overhead_report(
+    inputs: dict[str, Path], repeat: int, baseline: Path | None, *, strip: bool = True
+) -> list[str]:
     """The Markdown section: one row per wheel and tool, each against auditwheel."""
-    tools = dict(OVERHEAD_TOOLS)
+    tools = overhead_tools(strip)
+    reference, ours = list(tools)
     if baseline is not None:
-        command, _ = OVERHEAD_TOOLS[WHEELFIX]
-        tools[f"{WHEELFIX} (baseline)"] = (command, baseline.resolve())
+        command, _ = tools[ours]
+        tools[f"{ours} (baseline)"] = (command, baseline.resolve())
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     rows = []
     for label, wheel in inputs.items():
         best = overhead(wheel, repeat, tools)
         print(f"{label}: {best}", file=sys.stderr)
-        aw = best[AUDITWHEEL]
+        aw = best[reference]
         rows += [
             f"| {label} | {name} | {t.wall:.3f} | {t.wall / aw.wall:.2f}x "
             f"| {t.cpu:.3f} | {t.cpu / aw.cpu:.2f}x |"
@@ -204,6 +210,8 @@ def overhead_report(inputs: dict[str, Path], repeat: int, baseline: Path | None)
         ]
     load_after = " ".join(f"{x:.2f}" for x in os.getloadavg())
     shown = f"python bench/bench_repair.py --overhead --repeat {repeat}"
+    if not strip:
+        shown += " --no-strip"
     if baseline is not None:
         shown += f" --baseline {baseline}"
     return [
@@ -215,7 +223,8 @@ def overhead_report(inputs: dict[str, Path], repeat: int, baseline: Path | None)
         f"CPython {platform.python_version()}; load average (1, 5, 15 min) {load_before} "
         f"before, {load_after} after",
         f"- best of {repeat} interleaved rounds after one warm-up; `python -m TOOL repair "
-        "--strip -w EMPTY_FOLDER WHEEL`, bytecode allowed; CPU is user + system time of the "
+        f"{'--strip ' if strip else ''}-w EMPTY_FOLDER WHEEL`, bytecode allowed; CPU is user "
+        "+ system time of the "
         "command and the processes it waited for"
         + (f"; baseline: the wheelfix in `{baseline}`" if baseline is not None else ""),
         "",
@@ -233,6 +242,12 @@ def main() -> None:
         "--overhead",
         action="store_true",
         help="only wheelfix repair --strip against auditwheel repair --strip, interleaved",
+    )
+    parser.add_argument(
+        "--no-strip",
+        dest="strip",
+        action="store_false",
+        help="with --overhead: compare `repair` without --strip on both sides",
     )
     parser.add_argument(
         "--baseline",
@@ -253,7 +268,7 @@ def main() -> None:
             "PyYAML 6.0.2 (sdist + libyaml-dev)": builder_wheel("pyyaml"),
             "psycopg2 2.9.10 (sdist + libpq-dev)": builder_wheel("psycopg2"),
         }
-        _emit(overhead_report(chosen, args.repeat, args.baseline), args.markdown)
+        _emit(overhead_report(chosen, args.repeat, args.baseline, strip=args.strip), args.markdown)
         return
     # The script beside this interpreter: the one on PATH may be a version manager's shim.
     beside = Path(sys.executable).with_name("wheelfix")
