@@ -401,3 +401,20 @@ def add_dist(root: Path, name: str, files: Mapping[str, bytes], *, record: bool 
         csv.writer(buffer, lineterminator="\n").writerows([*rows, *own])
         (dist_info / "RECORD").write_text(buffer.getvalue())
     return dist_info
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """Relative path -> what it is (file digest, link target, ``dir``) for everything under
+    ``folder``: two calls compare a tree before and after something that must not touch it."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            rel = path.relative_to(folder).as_posix()
+            if path.is_symlink():
+                out[rel] = f"link:{path.readlink()}"
+            elif path.is_dir():
+                out[rel] = "dir"
+            else:
+                out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from wheelmaker import MakeWheel
+from wheelmaker import MakeWheel, tree_digest
 
 import wheelfix
 from tools import realwheels
@@ -297,18 +297,6 @@ def test_a_file_named_like_a_dist_info_folder_does_not_confuse_repair(
 
 
 # -- containment: a soname that is a path, --plat below what the wheel reaches ----------------
-def tree_digest(folder: Path) -> dict[str, str]:
-    """Relative path -> sha256 (or link target) of everything under ``folder``."""
-    out = {}
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder).as_posix()
-        if path.is_symlink():
-            out[rel] = f"link:{path.readlink()}"
-        elif path.is_file():
-            out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return out
-
-
 def absolute_needed_wheel(tmp_path: Path, make_wheel: MakeWheel) -> tuple[Path, Path]:
     """A real extension whose DT_NEEDED is the absolute path of a library on the host (a
     library without SONAME linked by its path records that path), and that library."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from wheelmaker import tree_digest
 
 from wheelfix.containment import (
     ContainmentError,
@@ -23,22 +23,6 @@ from wheelfix.containment import (
     unlink_under,
     write_under,
 )
-
-
-def tree_digest(folder: Path) -> dict[str, str]:
-    """Relative path -> what it is (file digest, link target, folder) for everything below."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(folder):
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            rel = path.relative_to(folder).as_posix()
-            if path.is_symlink():
-                out[rel] = f"link:{path.readlink()}"
-            elif path.is_dir():
-                out[rel] = "dir"
-            else:
-                out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return out
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from killslim import killed_slim
 from unprivileged import NOBODY, as_nobody, shared_folder
-from wheelmaker import record_text
+from wheelmaker import record_text, tree_digest
 
 import wheelfix
 import wheelfix.installed.slim as slim_module
@@ -85,19 +85,9 @@ def add_dist(root: Path, name: str, files: dict[str, bytes], *, record: str | No
 
 
 def digests(folder: Path) -> dict[str, str]:
-    """Everything under ``folder``: file digests, link targets, folders (slim's empty lock
-    file left out: a refused run leaves it beside the journal it refused)."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(folder):
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            rel = path.relative_to(folder).as_posix()
-            if path.is_symlink():
-                out[rel] = f"link:{path.readlink()}"
-            elif path.is_dir():
-                out[rel] = "dir"
-            else:
-                out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    """Everything under ``folder`` (slim's empty lock file left out: a refused run leaves it
+    beside the journal it refused)."""
+    out = tree_digest(folder)
     out.pop(f"{JOURNAL_DIR}/lock", None)
     return out
 
