@@ -28,8 +28,10 @@ from typing import Protocol
 
 from packaging.tags import parse_tag
 
+from wheelfix.findings import Finding
 from wheelfix.formats.wheelfile import Limits
 from wheelfix.wheels.audit import CheckOptions, check_wheel
+from wheelfix.wheels.checks.contents import ContentRules
 from wheelfix.wheels.results import WheelResult
 
 __all__ = [
@@ -418,3 +420,22 @@ def tree_digest(folder: Path) -> dict[str, str]:
             else:
                 out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
+
+
+#: A small, clean package: what the content and layout tests add their one problem to.
+GOOD_PACKAGE: dict[str, bytes | str] = {
+    "demo/__init__.py": "VALUE = 1\n",
+    "demo/core.py": "def f() -> int:\n    return 1\n",
+}
+
+
+def findings_of(path: Path, rules: ContentRules | None = None) -> list[Finding]:
+    """The findings ``check`` reports on a readable wheel, with these content rules."""
+    result = check_wheel(path, CheckOptions(contents=rules or ContentRules()))
+    assert result.error is None, result.error
+    return list(result.findings)
+
+
+def only(findings: list[Finding], code: str) -> list[Finding]:
+    """The findings of one code."""
+    return [f for f in findings if f.code == code]

@@ -6,28 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from wheelmaker import MakeWheel
+from wheelmaker import GOOD_PACKAGE as GOOD
+from wheelmaker import MakeWheel, only
+from wheelmaker import findings_of as run
 
 from wheelfix.config import load_config
 from wheelfix.errors import UsageError
-from wheelfix.findings import Finding
-from wheelfix.wheels.audit import CheckOptions, check_wheel
 from wheelfix.wheels.checks.contents import ContentRules, content_rules, package_tree_files
-
-GOOD: dict[str, bytes | str] = {
-    "demo/__init__.py": "VALUE = 1\n",
-    "demo/core.py": "def f() -> int:\n    return 1\n",
-}
-
-
-def run(path: Path, rules: ContentRules | None = None) -> list[Finding]:
-    result = check_wheel(path, CheckOptions(contents=rules or ContentRules()))
-    assert result.error is None, result.error
-    return list(result.findings)
-
-
-def only(findings: list[Finding], code: str) -> list[Finding]:
-    return [f for f in findings if f.code == code]
 
 
 def test_a_clean_wheel_has_no_content_findings(make_wheel: MakeWheel) -> None:
