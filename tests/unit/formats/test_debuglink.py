@@ -10,6 +10,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from patchelfed import patchelf_copy
 
 from wheelfix.formats.debuglink import build_id, debug_file, strip_keeping_debug
 from wheelfix.formats.elf import parse_elf, read_layout
@@ -21,22 +22,8 @@ _SHT_NOBITS = 8
 @pytest.fixture(scope="module")
 def patched(elf_fixtures: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The debug build of wfelf.c after patchelf (as auditwheel leaves vendored libraries)."""
-    if shutil.which("patchelf") is None:
-        pytest.skip("patchelf not installed")
     target = tmp_path_factory.mktemp("debuglink") / "libwfelf.so"
-    shutil.copyfile(elf_fixtures["debug"], target)
-    subprocess.run(
-        [
-            "patchelf",
-            "--set-rpath",
-            "$ORIGIN/../wfelf.libs",
-            "--add-needed",
-            "libz.so.1",
-            str(target),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    patchelf_copy(elf_fixtures["debug"], target)
     return target
 
 

@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from patchelfed import patchelf_copy as patchelf
 
 from wheelfix.formats.elf import parse_elf, read_layout
 from wheelfix.formats.strip import StripLevel, disk_saving, strip_elf
@@ -64,28 +65,6 @@ def readelf_clean(data: bytes, tmp_path: Path) -> str:
     )
     assert out.returncode == 0 and out.stderr == "", out.stderr
     return out.stdout
-
-
-def patchelf(source: Path, target: Path, *args: str) -> bytes:
-    """A copy of ``source`` modified by patchelf as auditwheel does it (new RPATH, and a new
-    DT_NEEDED so the dynamic string table grows and moves to an appended segment)."""
-    if shutil.which("patchelf") is None:
-        pytest.skip("patchelf not installed")
-    shutil.copyfile(source, target)
-    subprocess.run(
-        [
-            "patchelf",
-            *args,
-            "--set-rpath",
-            "$ORIGIN/../wfelf.libs",
-            "--add-needed",
-            "libz.so.1",
-            str(target),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return target.read_bytes()
 
 
 def call_wfelf(data: bytes, tmp_path: Path) -> str:
