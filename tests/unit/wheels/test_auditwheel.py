@@ -105,6 +105,13 @@ def test_the_waiting_child_sees_only_the_environment_it_is_given() -> None:
     assert "invalid choice" in out.stderr
 
 
+def _kill(waiting: auditwheel._Standby) -> None:
+    """Kill and reap the waiting child here, as if it had died on its own."""
+    os.kill(waiting.pid, signal.SIGKILL)
+    os.waitpid(waiting.pid, 0)
+    waiting.pid = 0  # reaped here
+
+
 def test_an_unused_child_is_stopped_and_reaped() -> None:
     with auditwheel.standing_by([_BUILDER]):
         waiting = auditwheel._Standby.waiting
@@ -118,9 +125,7 @@ def test_a_child_that_died_waiting_falls_back_to_a_fresh_fork() -> None:
     with auditwheel.standing_by([_BUILDER]):
         waiting = auditwheel._Standby.waiting
         assert waiting is not None
-        os.kill(waiting.pid, signal.SIGKILL)
-        os.waitpid(waiting.pid, 0)
-        waiting.pid = 0  # reaped here
+        _kill(waiting)
         out = auditwheel._run_forked(["--version"], tool_env())
     assert out is not None
     assert out.returncode == 0
@@ -202,9 +207,7 @@ def test_find_falls_back_to_the_metadata_when_the_child_reports_no_version() -> 
     with auditwheel.standing_by([_BUILDER]):
         waiting = auditwheel._Standby.waiting
         assert waiting is not None
-        os.kill(waiting.pid, signal.SIGKILL)
-        os.waitpid(waiting.pid, 0)
-        waiting.pid = 0  # reaped here
+        _kill(waiting)
         os.close(waiting.ready)  # whatever it wrote is never read: as if it sent nothing
         waiting.ready = -1
         assert waiting.version() is None
