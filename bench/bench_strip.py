@@ -151,14 +151,15 @@ def main() -> None:
     args = parser.parse_args()
     keys = [k for k in args.only.split(",") if k]
     tools = {
+        # level all, the nearest to GNU strip --strip-all, which auditwheel runs
         "wheelfix repair --strip": [sys.executable, "-m", "wheelfix", "repair", "--strip", "-w"],
-        # the level nearest to GNU strip --strip-all, which auditwheel runs
-        "wheelfix repair --strip=all": [
+        # keeps .comment and the annobin notes (the default until 0.2)
+        "wheelfix repair --strip=unneeded": [
             sys.executable,
             "-m",
             "wheelfix",
             "repair",
-            "--strip=all",
+            "--strip=unneeded",
             "-w",
         ],
         "auditwheel repair --strip": [

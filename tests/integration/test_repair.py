@@ -170,6 +170,19 @@ def test_cli_strip_level_syntax_and_json(tmp_path: Path, no_lib_path: None) -> N
     assert post.sizes.debug_info == 0 and post.sizes.symbol_table > 0  # debug level keeps .symtab
 
 
+def test_cli_strip_alone_is_level_all(tmp_path: Path, no_lib_path: None) -> None:
+    """``--strip`` means what auditwheel's ``--strip`` means: nothing strippable is left,
+    the build's records (``.comment``) included."""
+    (before,) = wheelfix.check(sample("wfdemo_debug")).results
+    assert before.strip_savings["all"] > before.strip_savings["unneeded"]  # has a .comment
+    args = ["repair", "--format", "json", "-w", str(tmp_path), "--strip"]
+    result = CliRunner().invoke(cli, [*args, str(sample("wfdemo_debug"))])
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.stdout)["results"]
+    (post,) = wheelfix.check(entry["output"]).results
+    assert post.strip_savings == {"debug": 0, "unneeded": 0, "all": 0}
+
+
 def test_cli_refuses_output_folder_equal_to_input(tmp_path: Path, no_lib_path: None) -> None:
     wheel = tmp_path / sample("wfdemo_clean").name
     shutil.copy(sample("wfdemo_clean"), wheel)

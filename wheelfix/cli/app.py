@@ -267,6 +267,11 @@ def check_cmd(
     ctx.exit(_guard(ctx, run))
 
 
+#: ``--strip`` alone, and slim's default level: ``wheelfix.formats.strip.DEFAULT_LEVEL``
+#: (written out so that ``--help`` does not import the strip engine; a test keeps them equal).
+DEFAULT_STRIP = "all"
+
+
 class _RepairCommand(click.Command):
     """``--strip`` is a flag and ``--strip=LEVEL`` sets the level; never eat the next word.
 
@@ -297,7 +302,7 @@ def _refuse_spaced_strip_level(ctx: click.Context, args: list[str]) -> None:
         if flag == "--strip" and level in ("debug", "unneeded", "all") and not Path(level).exists():
             raise click.UsageError(
                 f"'--strip {level}' would read {level!r} as a wheel: write --strip={level} "
-                "(--strip alone means unneeded)",
+                f"(--strip alone means {DEFAULT_STRIP})",
                 ctx=ctx,
             )
 
@@ -310,7 +315,7 @@ Examples:
   # cibuildwheel: repair-wheel-command = "wheelfix repair --strip -w {dest_dir} {wheel}"
 
 \b
-Strip levels (--strip alone means unneeded):
+Strip levels (--strip alone means all):
   debug     DWARF debug sections only
   unneeded  debug sections and the static symbol table (.symtab/.strtab, .gnu_debugdata)
   all       as unneeded, plus .comment and annobin build notes
@@ -427,7 +432,7 @@ def repair_cmd(
         if wheel_dir.exists() and not wheel_dir.is_dir():
             raise UsageError(f"{wheel_dir}: exists and is not a folder")
         wheel_dir.mkdir(parents=True, exist_ok=True)
-        level = strip_level or ("unneeded" if strip_flag else None)
+        level = strip_level or (DEFAULT_STRIP if strip_flag else None)
         inputs = _wheel_inputs(wheels)
         # Before the repair code is imported: auditwheel's import overlaps that one too.
         warm = _import_text_output if fmt == "text" else None
@@ -577,7 +582,7 @@ restored. Exit codes: 0 done (or planned); 1 some distribution had to be restore
 @click.option(
     "--strip-level",
     type=click.Choice(["debug", "unneeded", "all"]),
-    help="Strip level for the strip category.  [default: unneeded]",
+    help=f"Strip level for the strip category.  [default: {DEFAULT_STRIP}]",
 )
 @click.option(
     "--keep-debug",
@@ -627,7 +632,7 @@ def slim_cmd(
             apply=do_apply,
             categories=[*categories, *also],
             keep=[*config.keep, *keep],
-            strip=strip_level or config.strip or "unneeded",
+            strip=strip_level or config.strip or DEFAULT_STRIP,
             python=python or config.python,
             verify=not no_verify,
             keep_debug=keep_debug,

@@ -19,6 +19,7 @@ Levels (each includes the one before):
 ``all``
     plus ``.comment`` (compiler version strings) and the annobin build notes
     ``.gnu.build.attributes`` and ``.annobin.notes`` (read only by ``annocheck``).
+    The default (:data:`DEFAULT_LEVEL`): what ``--strip`` alone and ``slim`` remove.
 
 How the file is rewritten. Everything the loader maps (the ELF header, the program header
 table, every segment and every allocated section) is *pinned*: it keeps its bytes, and
@@ -101,6 +102,12 @@ class StripLevel(enum.Enum):
         except ValueError:
             choices = ", ".join(level.value for level in cls)
             raise ValueError(f"unknown strip level {text!r} (choose from {choices})") from None
+
+
+#: ``--strip`` alone, and ``slim``'s ``strip`` category: nothing the loader or the program
+#: reads is left to remove (``auditwheel repair --strip`` runs ``strip --strip-all``, and
+#: Debian strips ``.comment`` from every shared library it ships).
+DEFAULT_LEVEL = StripLevel.ALL
 
 
 def removable(section: Section, level: StripLevel) -> bool:

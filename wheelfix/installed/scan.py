@@ -17,6 +17,7 @@ from pathlib import Path
 
 from wheelfix.categories import classify
 from wheelfix.findings import Check, Finding, Selection, Severity
+from wheelfix.formats.strip import DEFAULT_LEVEL
 from wheelfix.installed.reader import DEDUPE_MIN_SIZE, FileFacts, read_tree
 from wheelfix.installed.tree import (
     JOURNAL_DIR,
@@ -220,7 +221,7 @@ def _distribution(
         if category is not None:
             categories[category.value] += fact.size
         if fact.elf is not None:
-            strip_saving += fact.strip_tail.get("unneeded", 0)
+            strip_saving += fact.strip_tail.get(DEFAULT_LEVEL.value, 0)
             if fact.elf.elf_type != "ET_REL":
                 elf += fact.size
                 debug += fact.elf.debug_bytes

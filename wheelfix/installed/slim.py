@@ -69,7 +69,7 @@ from wheelfix.errors import UsageError
 from wheelfix.findings import Finding
 from wheelfix.formats.debuglink import strip_keeping_debug
 from wheelfix.formats.elf import CorruptElfError
-from wheelfix.formats.strip import StripLevel, strip_elf
+from wheelfix.formats.strip import DEFAULT_LEVEL, StripLevel, strip_elf
 from wheelfix.installed.reader import DEDUPE_MIN_SIZE, FileFacts, read_tree
 from wheelfix.installed.tree import (
     JOURNAL_DIR,
@@ -792,7 +792,7 @@ def slim(
     apply: bool = False,
     categories: Iterable[str] = DEFAULT_CATEGORIES,
     keep: Iterable[str] = (),
-    strip: StripLevel | str = StripLevel.UNNEEDED,
+    strip: StripLevel | str = DEFAULT_LEVEL,
     python: str | None = None,
     verify: bool = True,
     on_progress: Callable[[str], None] | None = None,

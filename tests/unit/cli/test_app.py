@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -12,8 +13,10 @@ import pytest
 from click.testing import CliRunner
 from wheelmaker import MakeWheel
 
+import wheelfix
 from wheelfix import __version__
-from wheelfix.cli.app import cli
+from wheelfix.cli.app import DEFAULT_STRIP, cli
+from wheelfix.formats.strip import DEFAULT_LEVEL
 
 REPO = Path(__file__).resolve().parents[3]
 GOLDEN = REPO / "tests" / "golden" / "check_samples.json"
@@ -354,6 +357,12 @@ def test_strip_with_a_space_says_how_to_write_it(runner: CliRunner, tmp_path: Pa
     result = runner.invoke(cli, ["repair", "--strip", "debug", "-w", str(tmp_path), "x.whl"])
     assert result.exit_code == 2
     assert "write --strip=debug" in result.stderr
+    assert "(--strip alone means all)" in result.stderr
+
+
+def test_the_cli_default_strip_level_is_the_engine_default() -> None:
+    assert DEFAULT_STRIP == DEFAULT_LEVEL.value == "all"
+    assert inspect.signature(wheelfix.slim).parameters["strip"].default is DEFAULT_LEVEL
 
 
 def test_a_missing_file_is_named_once(runner: CliRunner, tmp_path: Path) -> None:
