@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import zipfile
@@ -420,3 +421,82 @@ def test_prune_sources_keeps_what_cython_reads_when_it_translates(tmp_path: Path
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "__pyx_memoryview" in (tmp_path / "m.c").read_text()
+
+
+# -- auditwheel handed its input before the check's verdict ---------------------------------
+@pytest.fixture
+def submissions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pid of every child a repair handed auditwheel's command line to early."""
+    from wheelfix.wheels import auditwheel
+    from wheelfix.wheels import repair as repair_module
+
+    pids: list[int] = []
+    real = auditwheel.submit_repair
+
+    def spy(*args: object, **kwargs: object) -> object:
+        submitted = real(*args, **kwargs)  # type: ignore[arg-type]
+        if submitted is not None:
+            pids.append(submitted.standby.pid)
+        return submitted
+
+    monkeypatch.setattr(repair_module, "submit_repair", spy)
+    return pids
+
+
+def _reaped(pid: int) -> bool:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+@pytest.mark.usefixtures("with_libwfext")
+def test_handing_over_early_writes_the_same_wheel(
+    tmp_path: Path, submissions: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wheelfix.wheels import repair as repair_module
+
+    (early,) = repair(sample("wfdemo_extlib"), tmp_path / "early", strip="all").results
+    assert len(submissions) == 1 and _reaped(submissions[0])
+    monkeypatch.setattr(repair_module, "standby_waiting", lambda: False)
+    (late,) = repair(sample("wfdemo_extlib"), tmp_path / "late", strip="all").results
+    assert len(submissions) == 1  # not handed over this time
+    assert early.error is None and late.error is None
+    assert early.output is not None and late.output is not None
+    assert Path(early.output).read_bytes() == Path(late.output).read_bytes()
+    assert early.grafted == late.grafted and early.stripped == late.stripped
+
+
+def _tampered(source: Path, folder: Path) -> Path:
+    """``source`` with one file changed after its RECORD was written."""
+    out = folder / source.name
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename.endswith("__init__.py"):
+                data += b"import os\n"
+            zout.writestr(info, data)
+    return out
+
+
+@pytest.mark.usefixtures("with_libwfext")
+def test_a_refusal_after_the_hand_over_stops_auditwheel_and_writes_nothing(
+    tmp_path: Path, submissions: list[int]
+) -> None:
+    wheel = _tampered(sample("wfdemo_extlib"), tmp_path)
+    out = tmp_path / "out"
+    (result,) = repair(wheel, out, strip="all").results
+    assert result.exit_code == 1
+    assert result.error is not None and "RECORD does not match" in result.error
+    assert len(submissions) == 1 and _reaped(submissions[0])
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_a_builder_wheel_without_binaries_stops_auditwheel(
+    tmp_path: Path, make_wheel: MakeWheel, submissions: list[int]
+) -> None:
+    wheel = Path(make_wheel({"demo/__init__.py": b""}, tag="cp311-cp311-linux_x86_64"))
+    (result,) = repair(wheel, tmp_path / "out", strip="all").results
+    assert result.error is None and not result.auditwheel
+    assert len(submissions) == 1 and _reaped(submissions[0])

@@ -28,44 +28,32 @@ from wheelfix.formats.magic import is_macho, is_pe
 from wheelfix.formats.record import digest as record_digest
 from wheelfix.formats.wheelfile import TEXT_LIMIT, Limits, Member, WheelArchive
 from wheelfix.linux.libraries import HostLibraries
-from wheelfix.linux.loadable import interest_for, is_extension
+from wheelfix.linux.loadable import interest_for
 from wheelfix.linux.policy import blacklisted_symbols, parse_platform_tag, policies_for
 from wheelfix.parallel import balance, map_balanced, run_sharded, worker_count
 from wheelfix.wheels.checks import WheelView
-from wheelfix.wheels.checks.contents import ContentRules
-from wheelfix.wheels.checks.debug import strip_savings
-from wheelfix.wheels.checks.integrity import check_metadata, record_algorithms
-from wheelfix.wheels.checks.macos import analyze_macos
-from wheelfix.wheels.checks.native import (
-    NativeVerdict,
-    foreign_findings,
-    is_native_target,
-    read_macho,
-    read_pe,
-)
-from wheelfix.wheels.checks.platform import analyze_platform
-from wheelfix.wheels.checks.sbom import is_sbom_member, read_sboms
-from wheelfix.wheels.checks.windows import analyze_windows
-from wheelfix.wheels.registry import WHEEL_CHECKS
-from wheelfix.wheels.results import (
-    CheckReport,
-    ElfSummary,
-    MachOSummary,
-    PeSummary,
-    Sizes,
-    Tags,
-    WheelResult,
-)
-from wheelfix.wheels.sdist import check_sdist, is_sdist
+from wheelfix.wheels.checks.integrity import record_algorithms
+from wheelfix.wheels.checks.sbom import is_sbom_member
 
-if TYPE_CHECKING:  # read when a member starts with their magic bytes (checks/native.py)
+# Reading a wheel needs only the modules above. What evaluates it (wheels/evaluate.py: the
+# checks, the result types) is imported once the wheel was read: a repair hands auditwheel
+# its input at that point (``after_read``), and the imports then run beside auditwheel.
+if TYPE_CHECKING:
     from wheelfix.formats.macho import MachOInfo
     from wheelfix.formats.pe import PeInfo
+    from wheelfix.wheels.checks.contents import ContentRules
+    from wheelfix.wheels.results import CheckReport, WheelResult
 
 __all__ = ["CheckOptions", "check", "check_wheel"]
 
 _DIST_INFO_TEXTS = ("RECORD", "WHEEL", "METADATA", "entry_points.txt")
 _THREADED_MIN_BYTES = 8 << 20
+
+
+def _content_rules() -> ContentRules:
+    from wheelfix.wheels.checks.contents import ContentRules  # noqa: PLC0415 - see imports
+
+    return ContentRules()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,7 +64,7 @@ class CheckOptions:
     jobs: int = 0
     limits: Limits = field(default_factory=Limits)
     ld_root: str = "/"
-    contents: ContentRules = field(default_factory=ContentRules)
+    contents: ContentRules = field(default_factory=_content_rules)
     #: soname patterns provided at run time by something else (``--exclude``)
     exclude: tuple[str, ...] = ()
     #: site-packages path of each shared library in the run's other wheels -> distribution
@@ -84,6 +72,8 @@ class CheckOptions:
 
 
 def validate_target(target: str | None) -> None:
+    from wheelfix.wheels.checks.native import is_native_target  # noqa: PLC0415 - see imports
+
     if target is None or is_native_target(target):
         return
     info = parse_platform_tag(target)
@@ -161,9 +151,13 @@ def _scan_member(
         except CorruptElfError as exc:
             error = str(exc)
     elif is_macho(data):
+        from wheelfix.wheels.checks.native import read_macho  # noqa: PLC0415 - see imports
+
         macho, reason = read_macho(data)
         native_error = None if reason is None else ("macho", reason)
     elif is_pe(data):
+        from wheelfix.wheels.checks.native import read_pe  # noqa: PLC0415 - see imports
+
         pe, reason = read_pe(data)
         native_error = None if reason is None else ("pe", reason)
     text = None
@@ -246,17 +240,22 @@ def check_wheel(
     host: HostLibraries | None = None,
     threads: int = 1,
     sink: MemberSink | None = None,
+    after_read: Callable[[], None] | None = None,
 ) -> WheelResult:
     """Check one wheel. Unreadable or malformed input becomes a result with ``error`` set;
     never raises it, so the other wheels of a run are still reported. ``sink`` gets every
     member's bytes as they are read (see ``MemberSink``); what it got is only meaningful if
-    the result has no ``error``."""
+    the result has no ``error``. ``after_read`` runs once every member was read without
+    error, before the wheel is evaluated (what it raises is raised)."""
     options = options or CheckOptions()
     display = os.fspath(path)
     filename = posixpath.basename(display.replace(os.sep, "/"))
-    if is_sdist(display):  # the content checks that apply to a source distribution
-        result = check_sdist(display, options.contents, options.limits)
-        return replace(result, findings=tuple(options.selection.keep(result.findings)))
+    if not filename.lower().endswith(".whl"):
+        from wheelfix.wheels.sdist import check_sdist, is_sdist  # noqa: PLC0415 - see imports
+
+        if is_sdist(display):  # the content checks that apply to a source distribution
+            result = check_sdist(display, options.contents, options.limits)
+            return replace(result, findings=tuple(options.selection.keep(result.findings)))
     try:
         with WheelArchive(Path(display), limits=options.limits) as archive:
             scan = _scan(archive, threads, sink)
@@ -277,76 +276,25 @@ def check_wheel(
                 pes=scan.pes,
                 pe_errors=scan.pe_errors,
             )
-        return _evaluate(view, options, host or HostLibraries(options.ld_root))
-    except InvalidWheelError as exc:
-        return WheelResult(path=display, filename=filename, error=str(exc))
-    except MalformedInputError as exc:
-        return WheelResult(path=display, filename=filename, error=f"{display}: {exc}")
+    except (InvalidWheelError, MalformedInputError) as exc:
+        return _unreadable(display, filename, exc)
+    if after_read is not None:
+        after_read()
+    from wheelfix.wheels.evaluate import evaluate  # noqa: PLC0415 - see imports
+
+    try:
+        return evaluate(view, options, host or HostLibraries(options.ld_root))
+    except (InvalidWheelError, MalformedInputError) as exc:
+        return _unreadable(display, filename, exc)
 
 
-def _evaluate(view: WheelView, options: CheckOptions, host: HostLibraries) -> WheelResult:
-    metadata, findings = check_metadata(view)
-    verdict = analyze_platform(
-        view,
-        host,
-        target=options.target,
-        root_is_purelib=metadata.root_is_purelib,
-        exclude=options.exclude,
-        siblings={k: v for k, v in options.siblings.items() if v != view.name.name},
-    )
-    findings += verdict.findings
-    native = _native(view, options.target)
-    findings += native.findings
-    for registered in WHEEL_CHECKS:
-        if options.selection.any_of(registered.codes):
-            findings += registered.run(view, options.contents)
-    kept = sorted(
-        options.selection.keep(findings),
-        key=lambda f: (-f.level, f.code, f.path or ""),
-    )
-    elves = view.elves
-    sizes = Sizes(
-        compressed=view.file_size,
-        uncompressed=sum(m.size for m in view.members),
-        elf=sum(e.file_size for e in elves.values()),
-        debug_info=sum(e.debug_bytes for e in elves.values()),
-        symbol_table=sum(e.symtab_bytes for e in elves.values()),
-    )
-    return WheelResult(
-        path=view.path,
-        filename=view.name.filename,
-        tags=Tags(
-            claimed=view.name.platforms,
-            wheel_file=metadata.tags,
-            consistent=verdict.consistent,
-            repairable=verdict.repairable,
-            native_consistent=native.consistent,
-        ),
-        libc=verdict.libc,
-        arch=verdict.arch or native.arch,
-        external_libraries={**verdict.external_libraries, **native.external_libraries},
-        external_library_paths={**verdict.external_paths, **native.external_paths},
-        sizes=sizes,
-        strip_savings=strip_savings(view),
-        elf_files=tuple(
-            ElfSummary(
-                path=p,
-                arch=e.arch,
-                libc=e.libc,
-                size=e.file_size,
-                debug_info=e.debug_bytes,
-                symbol_table=e.symtab_bytes,
-                needed=e.needed,
-                isa_level=e.isa_level,
-                extension_module=is_extension(p, e),
-            )
-            for p, e in sorted(elves.items())
-        ),
-        macho_files=tuple(MachOSummary.of(p, m) for p, m in sorted(view.machos.items())),
-        pe_files=tuple(PeSummary.of(p, e) for p, e in sorted(view.pes.items())),
-        findings=tuple(kept),
-        sboms=read_sboms(view),
-    )
+def _unreadable(
+    display: str, filename: str, exc: InvalidWheelError | MalformedInputError
+) -> WheelResult:
+    from wheelfix.wheels.results import WheelResult  # noqa: PLC0415 - see imports
+
+    message = str(exc) if isinstance(exc, InvalidWheelError) else f"{display}: {exc}"
+    return WheelResult(path=display, filename=filename, error=message)
 
 
 def _file_size(name: str) -> int:
@@ -354,20 +302,6 @@ def _file_size(name: str) -> int:
         return Path(name).stat().st_size
     except OSError:
         return 0  # reported by check_wheel
-
-
-def _native(view: WheelView, target: str | None) -> NativeVerdict:
-    """The macOS and Windows checks (binaries found by magic bytes, like ELF)."""
-    mac = analyze_macos(view, target)
-    win = analyze_windows(view, target)
-    chosen = mac if mac.arch is not None else win
-    return NativeVerdict(
-        consistent=chosen.consistent,
-        arch=chosen.arch,
-        external_libraries={**mac.external_libraries, **win.external_libraries},
-        external_paths={**mac.external_paths, **win.external_paths},
-        findings=(*mac.findings, *win.findings, *foreign_findings(view, target)),
-    )
 
 
 def shared_libraries_of(paths: Sequence[str]) -> dict[str, str]:
@@ -422,7 +356,7 @@ def check(
         fail_on=fail_on,
         jobs=jobs,
         limits=limits or Limits(),
-        contents=contents or ContentRules(),
+        contents=contents or _content_rules(),
         exclude=tuple(exclude),
     )
     names = [os.fspath(p) for p in paths]
@@ -439,4 +373,6 @@ def check(
     results = map_balanced(
         one, names, jobs=jobs, weights=[_file_size(n) for n in names], on_result=on_result
     )
+    from wheelfix.wheels.results import CheckReport  # noqa: PLC0415 - see imports
+
     return CheckReport(results=tuple(results), fail_on=fail_on)

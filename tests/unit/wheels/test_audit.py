@@ -6,6 +6,7 @@ import os
 import random
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from wheelmaker import MakeWheel
@@ -120,3 +121,44 @@ def test_a_forked_reader_never_moves_the_parents_file_offset(
         first = _scan(archive, 2)
         assert os.lseek(fd, 0, os.SEEK_CUR) == 123
         assert _scan(archive, 2) == first
+
+
+def test_after_read_runs_once_every_member_was_read_and_before_the_verdict(
+    make_wheel: MakeWheel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wheelfix.wheels import evaluate
+
+    wheel = make_wheel({"demo/__init__.py": b"", "demo/data.txt": b"x"})
+    events: list[str] = []
+    real = evaluate.evaluate
+
+    def spy(*args: Any) -> Any:
+        events.append("verdict")
+        return real(*args)
+
+    monkeypatch.setattr(evaluate, "evaluate", spy)
+    result = check_wheel(
+        wheel,
+        sink=lambda member, _data: events.append(member.name),
+        after_read=lambda: events.append("after_read"),
+    )
+    assert result.error is None
+    assert events[-2:] == ["after_read", "verdict"]
+    with WheelArchive(Path(wheel)) as archive:  # every member went to the sink before
+        assert sorted(events[:-2]) == sorted(m.name for m in archive.members)
+
+
+def test_after_read_is_not_run_for_an_unreadable_wheel_and_what_it_raises_is_raised(
+    make_wheel: MakeWheel, tmp_path: Path
+) -> None:
+    bad = tmp_path / "demo-1.0-py3-none-any.whl"
+    bad.write_bytes(b"not a zip")
+    calls: list[int] = []
+    assert check_wheel(bad, after_read=lambda: calls.append(1)).error is not None
+    assert calls == []
+
+    def fail() -> None:
+        raise UsageError("stop here")
+
+    with pytest.raises(UsageError, match="stop here"):
+        check_wheel(make_wheel({"demo/__init__.py": b""}), after_read=fail)

@@ -214,3 +214,52 @@ def test_find_falls_back_to_the_metadata_when_the_child_reports_no_version() -> 
         found = Auditwheel.find()
     assert found.own
     assert found.version == tuple(int(x) for x in metadata.version("auditwheel").split(".")[:2])
+
+
+def test_nothing_is_submitted_without_a_waiting_child(tmp_path: Path) -> None:
+    assert not auditwheel.standby_waiting()
+    assert auditwheel.submit_repair(tmp_path / _BUILDER, tmp_path, plat="auto") is None
+
+
+def test_a_submitted_repair_runs_while_this_process_goes_on(tmp_path: Path) -> None:
+    bad = tmp_path / _BUILDER
+    bad.write_bytes(b"not a zip")
+    with auditwheel.standing_by([_BUILDER]):
+        assert auditwheel.standby_waiting()
+        submitted = auditwheel.submit_repair(bad, tmp_path, plat="auto")
+        assert submitted is not None
+        pid = submitted.standby.pid
+        assert not auditwheel.standby_waiting()  # claimed: one command line per child
+        found = Auditwheel.find(submitted)  # the version comes from that child
+        assert found.own
+        with pytest.raises(ToolError, match="repair failed") as failed:
+            found.repair(bad, tmp_path, plat="auto", submitted=submitted)
+    assert failed.value.stderr  # auditwheel's own words, from that child
+    assert submitted.standby.pid == 0  # its outcome was taken: reaped
+    assert _gone(pid)
+
+
+def test_a_cancelled_submission_is_killed_and_reaped(tmp_path: Path) -> None:
+    with auditwheel.standing_by([_BUILDER]):
+        submitted = auditwheel.submit_repair(tmp_path / _BUILDER, tmp_path, plat="auto")
+        assert submitted is not None
+        pid = submitted.standby.pid
+        submitted.cancel()
+        submitted.cancel()  # idempotent
+        assert _gone(pid)
+        assert submitted.wait() is None  # nothing to take any more
+
+
+def test_a_submission_for_another_command_line_is_cancelled(tmp_path: Path) -> None:
+    """The command asked for then runs in a fresh child; the submitted one is killed."""
+    other = tmp_path / "other"
+    other.mkdir()
+    bad = tmp_path / _BUILDER
+    bad.write_bytes(b"not a zip")
+    with auditwheel.standing_by([_BUILDER]):
+        submitted = auditwheel.submit_repair(bad, other, plat="manylinux_2_17_x86_64")
+        assert submitted is not None
+        pid = submitted.standby.pid
+        with pytest.raises(ToolError, match="repair failed"):
+            Auditwheel.find(submitted).repair(bad, tmp_path, plat="auto", submitted=submitted)
+    assert _gone(pid)

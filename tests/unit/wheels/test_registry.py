@@ -11,7 +11,7 @@ from wheelmaker import MakeWheel
 
 import wheelfix
 from wheelfix.findings import Check, Finding, Scope
-from wheelfix.wheels import audit, registry
+from wheelfix.wheels import evaluate, registry
 from wheelfix.wheels.checks import contents, debug, integrity, layout, sbom
 
 _USED = re.compile(r"Check\.([A-Z_]+)")
@@ -77,7 +77,7 @@ def test_unselected_checks_do_not_run(
             return _run(*args)  # type: ignore[operator, no-any-return]
 
         entries.append(registry.RegisteredCheck(spy, entry.codes, entry.takes_rules))
-    monkeypatch.setattr(audit, "WHEEL_CHECKS", tuple(entries))
+    monkeypatch.setattr(evaluate, "WHEEL_CHECKS", tuple(entries))
     report = wheelfix.check([Path(wheel)], select=["WF401"], jobs=1)
     assert calls == ["check_contents"]
     assert [f.code for f in report.results[0].findings] == ["WF401"]
