@@ -7,12 +7,17 @@ disk, not on SIGINT, not when two runs race (the last complete rename wins).
 
 from __future__ import annotations
 
+import collections
 import io
 import os
+import struct
 import tempfile
 import time
 import zipfile
+import zlib
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from wheelfix.errors import UsageError
@@ -101,17 +106,148 @@ def _order(root: Path, dist_info: str) -> list[Path]:
 
 
 def pack(root: Path, dist_info: str, fh: io.BufferedWriter | io.BytesIO, *, level: int = 6) -> None:
-    """Write a reproducible zip of ``root``: fixed order, timestamps and permissions."""
+    """Write a reproducible zip of ``root``: fixed order, timestamps and permissions.
+
+    The members are deflated on several threads (zlib releases the GIL), a bounded number
+    of bytes ahead of the one being written, and written in order with the same bytes
+    :mod:`zipfile` writes. An archive that needs ZIP64 records goes through
+    :mod:`zipfile` itself (:func:`_pack_with_zipfile`)."""
+    paths = _order(root, dist_info)
+    members = [_PackedMember.of(root, path) for path in paths]
+    if not _fits_plain_zip(members):
+        _pack_with_zipfile(root, members, fh, level)
+        return
+    stamp = _dos_stamp(time.gmtime(source_date_epoch())[:6])
+    central: list[bytes] = []
+    offset = 0
+    for member, (crc, size, compressed) in zip(members, _deflated(members, level), strict=True):
+        if size != member.size:  # the sizes _fits_plain_zip judged must hold
+            raise UsageError(f"{member.path}: changed while the wheel was written")
+        name, flags = member.encoded_name()
+        sizes = (crc, len(compressed), size)
+        local = struct.pack(
+            _LOCAL, _LOCAL_SIG, 20, 0, flags, _DEFLATED, *stamp, *sizes, len(name), 0
+        )
+        fh.write(local + name)
+        fh.write(compressed)
+        central.append(
+            struct.pack(
+                _CENTRAL,
+                _CENTRAL_SIG,
+                20,
+                3,
+                20,
+                0,
+                flags,
+                _DEFLATED,
+                *stamp,
+                *sizes,
+                len(name),
+                0,
+                0,
+                0,
+                0,
+                member.external_attr,
+                offset,
+            )
+            + name
+        )
+        offset += len(local) + len(name) + len(compressed)
+    directory = b"".join(central)
+    fh.write(directory)
+    count = len(central)
+    fh.write(struct.pack(_END, _END_SIG, 0, 0, count, count, len(directory), offset, 0))
+
+
+# The zip records zipfile writes for a seekable file without ZIP64 (APPNOTE 4.3.7, 4.3.12,
+# 4.3.16): version 2.0, made by Unix (3), deflate, no extra field, no comment.
+_LOCAL = "<4s2B4HL2L2H"
+_CENTRAL = "<4s4B4HL2L5H2L"
+_END = "<4s4H2LH"
+_LOCAL_SIG, _CENTRAL_SIG, _END_SIG = b"PK\x03\x04", b"PK\x01\x02", b"PK\x05\x06"
+_DEFLATED = 8
+_UTF8_NAME = 0x800
+_ZIP64_LIMIT = (1 << 31) - 1
+#: bytes read and deflated ahead of the member being written
+_AHEAD_BYTES = 64 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class _PackedMember:
+    path: Path
+    name: str
+    size: int
+    external_attr: int
+
+    @classmethod
+    def of(cls, root: Path, path: Path) -> _PackedMember:
+        mode = 0o755 if os.access(path, os.X_OK) else 0o644
+        name = path.relative_to(root).as_posix()
+        return cls(path, name, path.stat().st_size, (0o100000 | mode) << 16)
+
+    def encoded_name(self) -> tuple[bytes, int]:
+        """The name as zipfile stores it: ASCII, else UTF-8 with the flag that says so."""
+        try:
+            return self.name.encode("ascii"), 0
+        except UnicodeEncodeError:
+            return self.name.encode("utf-8"), _UTF8_NAME
+
+
+def _fits_plain_zip(members: list[_PackedMember]) -> bool:
+    """Whether the archive surely needs no ZIP64 record (zipfile's own rule per member:
+    ``size * 1.05`` over the limit; the sum bounds every offset and the directory)."""
+    total = sum(m.size + len(m.name) * 2 + 256 for m in members)
+    return (
+        len(members) < 0xFFFF
+        and all(m.size * 1.05 <= _ZIP64_LIMIT for m in members)
+        and total * 1.05 <= _ZIP64_LIMIT
+    )
+
+
+def _dos_stamp(dt: tuple[int, ...]) -> tuple[int, int]:
+    return dt[3] << 11 | dt[4] << 5 | (dt[5] // 2), (dt[0] - 1980) << 9 | dt[1] << 5 | dt[2]
+
+
+def _deflate(path: Path, level: int) -> tuple[int, int, bytes]:
+    """(CRC-32, size, raw deflate stream) of a file, as zipfile computes them."""
+    data = path.read_bytes()
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return zlib.crc32(data), len(data), compressor.compress(data) + compressor.flush()
+
+
+def _deflated(members: list[_PackedMember], level: int) -> Iterator[tuple[int, int, bytes]]:
+    """:func:`_deflate` of each member, in order; several deflated at once."""
+    workers = min(os.cpu_count() or 1, 8)
+    if workers < 2 or len(members) < 2:
+        for member in members:
+            yield _deflate(member.path, level)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wheelfix-pack") as pool:
+        pending: collections.deque[tuple[int, Future[tuple[int, int, bytes]]]] = collections.deque()
+        ahead = 0
+        for member in members:
+            while pending and ahead + member.size > _AHEAD_BYTES:
+                size, future = pending.popleft()
+                ahead -= size
+                yield future.result()
+            pending.append((member.size, pool.submit(_deflate, member.path, level)))
+            ahead += member.size
+        while pending:
+            yield pending.popleft()[1].result()
+
+
+def _pack_with_zipfile(
+    root: Path, members: list[_PackedMember], fh: io.BufferedWriter | io.BytesIO, level: int
+) -> None:
+    """:func:`pack` through :mod:`zipfile`, one member after another (ZIP64 when needed)."""
     stamp = time.gmtime(source_date_epoch())[:6]
     with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for path in _order(root, dist_info):
-            rel = path.relative_to(root).as_posix()
-            info = zipfile.ZipInfo(rel, date_time=stamp)
+        for member in members:
+            info = zipfile.ZipInfo(member.name, date_time=stamp)
             info.compress_type = zipfile.ZIP_DEFLATED
-            mode = 0o755 if os.access(path, os.X_OK) else 0o644
-            info.external_attr = (0o100000 | mode) << 16
+            info.external_attr = member.external_attr
             info.create_system = 3
-            zf.writestr(info, path.read_bytes(), compresslevel=level)
+            zf.writestr(info, member.path.read_bytes(), compresslevel=level)
 
 
 def check_target(out: Path, *, force: bool) -> None:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
+import random
 import resource
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from wheelfix.errors import UsageError
+from wheelfix.formats import writer
 from wheelfix.formats.writer import atomic_write_wheel, retag, write_record
 
 DIST = "demo-1.0.dist-info"
@@ -135,3 +139,68 @@ def test_retag_rewrites_wheel_tags_and_filename(tree: Path) -> None:
     assert name == "demo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
     tags = [ln for ln in (tree / DIST / "WHEEL").read_text().splitlines() if ln.startswith("Tag:")]
     assert tags == ["Tag: cp311-cp311-manylinux_2_17_x86_64"]
+
+
+# -- pack: deflated on threads, the bytes zipfile writes ------------------------------------
+def _random_tree(root: Path, seed: int) -> str:
+    rng = random.Random(seed)  # noqa: S311 - test data from a fixed seed
+    names = ["a.py", "pkg/__init__.py", "pkg/données.txt", "pkg/empty", "pkg/lib.so", "z/b"]
+    for i, name in enumerate(rng.sample(names, rng.randint(2, len(names)))):
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        kind = rng.choice(["random", "text", "empty", "zeros"])
+        size = rng.choice([0, 1, 100, 70_000, 300_000])
+        data = {
+            "random": rng.randbytes(size),
+            "text": (b"def f(): return %d\n" % i) * (size // 20 + 1),
+            "empty": b"",
+            "zeros": bytes(size),
+        }[kind]
+        path.write_bytes(data)
+        path.chmod(0o755 if rng.random() < 0.3 else 0o644)
+    dist_info = "demo-1.0.dist-info"
+    (root / dist_info).mkdir()
+    (root / dist_info / "WHEEL").write_text("Wheel-Version: 1.0\n")
+    write_record(root, dist_info)
+    return dist_info
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("level", [0, 6])
+def test_pack_writes_the_bytes_zipfile_writes(
+    tmp_path: Path, seed: int, level: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "tree"
+    root.mkdir()
+    dist_info = _random_tree(root, seed)
+    monkeypatch.setattr(writer, "_AHEAD_BYTES", 1 << 16)  # the window slides on every tree
+    ours = io.BytesIO()
+    writer.pack(root, dist_info, ours, level=level)
+    members = [writer._PackedMember.of(root, p) for p in writer._order(root, dist_info)]
+    theirs = io.BytesIO()
+    writer._pack_with_zipfile(root, members, theirs, level)
+    assert ours.getvalue() == theirs.getvalue()
+    with zipfile.ZipFile(ours) as zf:
+        assert zf.testzip() is None
+        assert zf.namelist()[-1] == f"{dist_info}/RECORD"
+
+
+def test_pack_leaves_archives_that_need_zip64_to_zipfile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "tree"
+    root.mkdir()
+    dist_info = _random_tree(root, 1)
+    calls: list[int] = []
+    real = writer._pack_with_zipfile
+
+    def spy(*args: Any) -> None:
+        calls.append(1)
+        real(*args)
+
+    monkeypatch.setattr(writer, "_pack_with_zipfile", spy)
+    writer.pack(root, dist_info, io.BytesIO())
+    assert calls == []
+    monkeypatch.setattr(writer, "_ZIP64_LIMIT", 1000)  # as if every member were huge
+    writer.pack(root, dist_info, io.BytesIO())
+    assert calls == [1]
