@@ -26,6 +26,7 @@ import argparse
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import sysconfig
@@ -166,13 +167,18 @@ def timed(command: list[str], cwd: Path = REPO) -> Timed:
 
 def overhead(
     wheel: Path, repeat: int, tools: dict[str, tuple[list[str], Path]]
-) -> dict[str, Timed]:
+) -> tuple[dict[str, Timed], dict[str, float]]:
     """Best wall and best CPU time of each command of ``tools`` on ``wheel``, after one
-    untimed run of each; rounds interleave the tools, in a reversed order every other round."""
+    untimed run of each; rounds interleave the tools, in a reversed order every other round.
+    Also the median over the rounds of each command's wall time divided by the first
+    command's in the same round: a machine whose speed drifts (a shared host) moves both
+    runs of a round together, so that ratio is steadier than the ratio of the best times."""
     best: dict[str, Timed] = {}
+    ratios: dict[str, list[float]] = {name: [] for name in tools}
     with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
         names = list(tools)
         for round_ in range(repeat + 1):
+            walls: dict[str, float] = {}
             for name in names if round_ % 2 else names[::-1]:
                 out = Path(tmp) / "out"
                 shutil.rmtree(out, ignore_errors=True)
@@ -181,11 +187,14 @@ def overhead(
                 run = timed([*command, "-w", str(out), str(wheel.resolve())], cwd)
                 if round_ == 0:
                     continue  # warm-up: bytecode written, wheel in the page cache
+                walls[name] = run.wall
                 old = best.get(name)
                 best[name] = (
                     run if old is None else Timed(min(old.wall, run.wall), min(old.cpu, run.cpu))
                 )
-    return best
+            for name, wall in walls.items():
+                ratios[name].append(wall / walls[names[0]])
+    return best, {name: statistics.median(r) for name, r in ratios.items() if r}
 
 
 def overhead_report(
@@ -200,12 +209,12 @@ def overhead_report(
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     rows = []
     for label, wheel in inputs.items():
-        best = overhead(wheel, repeat, tools)
-        print(f"{label}: {best}", file=sys.stderr)
+        best, paired = overhead(wheel, repeat, tools)
+        print(f"{label}: {best} {paired}", file=sys.stderr)
         aw = best[reference]
         rows += [
             f"| {label} | {name} | {t.wall:.3f} | {t.wall / aw.wall:.2f}x "
-            f"| {t.cpu:.3f} | {t.cpu / aw.cpu:.2f}x |"
+            f"| {paired[name]:.2f}x | {t.cpu:.3f} | {t.cpu / aw.cpu:.2f}x |"
             for name, t in best.items()
         ]
     load_after = " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -225,11 +234,12 @@ def overhead_report(
         f"- best of {repeat} interleaved rounds after one warm-up; `python -m TOOL repair "
         f"{'--strip ' if strip else ''}-w EMPTY_FOLDER WHEEL`, bytecode allowed; CPU is user "
         "+ system time of the "
-        "command and the processes it waited for"
+        "command and the processes it waited for; per round: the median over the rounds of "
+        "the command's wall time divided by auditwheel's in the same round"
         + (f"; baseline: the wheelfix in `{baseline}`" if baseline is not None else ""),
         "",
-        "| wheel | command | wall s | wall / auditwheel | CPU s | CPU / auditwheel |",
-        "|---|---|---:|---:|---:|---:|",
+        "| wheel | command | wall s | wall / auditwheel | per round | CPU s | CPU / auditwheel |",
+        "|---|---|---:|---:|---:|---:|---:|",
         *rows,
     ]
 

@@ -218,7 +218,7 @@ def _deflate(path: Path, level: int) -> tuple[int, int, bytes]:
 def _deflated(members: list[_PackedMember], level: int) -> Iterator[tuple[int, int, bytes]]:
     """:func:`_deflate` of each member, in order; several deflated at once."""
     workers = min(os.cpu_count() or 1, 8)
-    if workers < 2 or len(members) < 2:
+    if workers < 2 or len(members) < 2 or level == 0:  # level 0 copies: no work to share
         for member in members:
             yield _deflate(member.path, level)
         return

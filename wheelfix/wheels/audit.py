@@ -50,12 +50,6 @@ _DIST_INFO_TEXTS = ("RECORD", "WHEEL", "METADATA", "entry_points.txt")
 _THREADED_MIN_BYTES = 8 << 20
 
 
-def _content_rules() -> ContentRules:
-    from wheelfix.wheels.checks.contents import ContentRules  # noqa: PLC0415 - see imports
-
-    return ContentRules()
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CheckOptions:
     target: str | None = None
@@ -64,11 +58,20 @@ class CheckOptions:
     jobs: int = 0
     limits: Limits = field(default_factory=Limits)
     ld_root: str = "/"
-    contents: ContentRules = field(default_factory=_content_rules)
+    #: the content checks' rules; ``None``: the defaults (see :meth:`content_rules`)
+    contents: ContentRules | None = None
     #: soname patterns provided at run time by something else (``--exclude``)
     exclude: tuple[str, ...] = ()
     #: site-packages path of each shared library in the run's other wheels -> distribution
     siblings: Mapping[str, str] = field(default_factory=dict)
+
+    def content_rules(self) -> ContentRules:
+        """``contents``, or the default rules (imported only when a wheel is evaluated)."""
+        if self.contents is not None:
+            return self.contents
+        from wheelfix.wheels.checks.contents import ContentRules  # noqa: PLC0415 - see imports
+
+        return ContentRules()
 
 
 def validate_target(target: str | None) -> None:
@@ -254,7 +257,7 @@ def check_wheel(
         from wheelfix.wheels.sdist import check_sdist, is_sdist  # noqa: PLC0415 - see imports
 
         if is_sdist(display):  # the content checks that apply to a source distribution
-            result = check_sdist(display, options.contents, options.limits)
+            result = check_sdist(display, options.content_rules(), options.limits)
             return replace(result, findings=tuple(options.selection.keep(result.findings)))
     try:
         with WheelArchive(Path(display), limits=options.limits) as archive:
@@ -356,7 +359,7 @@ def check(
         fail_on=fail_on,
         jobs=jobs,
         limits=limits or Limits(),
-        contents=contents or _content_rules(),
+        contents=contents,
         exclude=tuple(exclude),
     )
     names = [os.fspath(p) for p in paths]

@@ -48,9 +48,10 @@ def evaluate(view: WheelView, options: CheckOptions, host: HostLibraries) -> Whe
     findings += verdict.findings
     native = _native(view, options.target)
     findings += native.findings
+    rules = options.content_rules()
     for registered in WHEEL_CHECKS:
         if options.selection.any_of(registered.codes):
-            findings += registered.run(view, options.contents)
+            findings += registered.run(view, rules)
     kept = sorted(
         options.selection.keep(findings),
         key=lambda f: (-f.level, f.code, f.path or ""),
