@@ -15,8 +15,8 @@ import tempfile
 import time
 import zipfile
 import zlib
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,8 +109,11 @@ def pack(root: Path, dist_info: str, fh: io.BufferedWriter | io.BytesIO, *, leve
     """Write a reproducible zip of ``root``: fixed order, timestamps and permissions.
 
     The members are deflated on several threads (zlib releases the GIL), a bounded number
-    of bytes ahead of the one being written, and written in order with the same bytes
-    :mod:`zipfile` writes. An archive that needs ZIP64 records goes through
+    of bytes ahead of the one being written, and written in order with the records
+    :mod:`zipfile` writes. A member up to :data:`_PART` bytes gets the bytes zipfile
+    writes too; a bigger one is deflated in pieces on several threads (:func:`_parts`),
+    so that one big library does not keep the others waiting: one valid deflate stream,
+    the same on every machine. An archive that needs ZIP64 records goes through
     :mod:`zipfile` itself (:func:`_pack_with_zipfile`)."""
     paths = _order(root, dist_info)
     members = [_PackedMember.of(root, path) for path in paths]
@@ -170,6 +173,9 @@ _UTF8_NAME = 0x800
 _ZIP64_LIMIT = (1 << 31) - 1
 #: bytes read and deflated ahead of the member being written
 _AHEAD_BYTES = 64 << 20
+#: a compressed member bigger than this is deflated in pieces of this size (:func:`_parts`)
+_PART = 512 << 10
+_WINDOW = 32 << 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,32 +214,72 @@ def _dos_stamp(dt: tuple[int, ...]) -> tuple[int, int]:
     return dt[3] << 11 | dt[4] << 5 | (dt[5] // 2), (dt[0] - 1980) << 9 | dt[1] << 5 | dt[2]
 
 
+def _parts(size: int, level: int) -> list[tuple[int, int]]:
+    """Where a member's deflate stream is cut: pieces of :data:`_PART` bytes when it is
+    compressed and bigger than that, else one piece. Never depends on the machine, so the
+    output does not either."""
+    if level == 0 or size <= _PART:
+        return [(0, size)]
+    return [(start, min(start + _PART, size)) for start in range(0, size, _PART)]
+
+
+def _deflate_part(data: bytes, part: tuple[int, int], level: int) -> bytes:
+    """One piece of a raw deflate stream of ``data``. A piece after the first is primed
+    with the 32 KiB before it (what deflate's window would hold) and every piece but the
+    last ends on a byte boundary (a sync flush), so the pieces joined are one stream, as
+    pigz makes them."""
+    start, end = part
+    window = memoryview(data)[max(0, start - _WINDOW) : start]
+    compressor = (
+        zlib.compressobj(level, zlib.DEFLATED, -15, zdict=window)
+        if start
+        else zlib.compressobj(level, zlib.DEFLATED, -15)
+    )
+    last = end == len(data)
+    body = compressor.compress(memoryview(data)[start:end])
+    return body + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+
+
 def _deflate(path: Path, level: int) -> tuple[int, int, bytes]:
-    """(CRC-32, size, raw deflate stream) of a file, as zipfile computes them."""
+    """(CRC-32, size, raw deflate stream) of a file, the stream in :func:`_parts`."""
     data = path.read_bytes()
-    compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
-    return zlib.crc32(data), len(data), compressor.compress(data) + compressor.flush()
+    stream = b"".join(_deflate_part(data, part, level) for part in _parts(len(data), level))
+    return zlib.crc32(data), len(data), stream
 
 
 def _deflated(members: list[_PackedMember], level: int) -> Iterator[tuple[int, int, bytes]]:
-    """:func:`_deflate` of each member, in order; several deflated at once."""
+    """:func:`_deflate` of each member, in order; several members, and the pieces of a big
+    one, deflated at once."""
     workers = min(os.cpu_count() or 1, 8)
-    if workers < 2 or len(members) < 2 or level == 0:  # level 0 copies: no work to share
+    if workers < 2 or level == 0:  # level 0 copies: no work to share
         for member in members:
             yield _deflate(member.path, level)
         return
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wheelfix-pack") as pool:
-        pending: collections.deque[tuple[int, Future[tuple[int, int, bytes]]]] = collections.deque()
+        pending: collections.deque[tuple[int, Callable[[], tuple[int, int, bytes]]]]
+        pending = collections.deque()
         ahead = 0
         for member in members:
             while pending and ahead + member.size > _AHEAD_BYTES:
-                size, future = pending.popleft()
+                size, result = pending.popleft()
                 ahead -= size
-                yield future.result()
-            pending.append((member.size, pool.submit(_deflate, member.path, level)))
+                yield result()
+            pending.append((member.size, _submit(pool, member, level)))
             ahead += member.size
         while pending:
-            yield pending.popleft()[1].result()
+            yield pending.popleft()[1]()
+
+
+def _submit(
+    pool: ThreadPoolExecutor, member: _PackedMember, level: int
+) -> Callable[[], tuple[int, int, bytes]]:
+    """Start deflating ``member`` on ``pool``; what to call for :func:`_deflate`'s result."""
+    if len(_parts(member.size, level)) == 1:
+        return pool.submit(_deflate, member.path, level).result
+    data = member.path.read_bytes()  # its pieces go to every worker
+    parts = [pool.submit(_deflate_part, data, part, level) for part in _parts(len(data), level)]
+    crc = pool.submit(zlib.crc32, data)
+    return lambda: (crc.result(), len(data), b"".join(p.result() for p in parts))
 
 
 def _pack_with_zipfile(
